@@ -1,0 +1,60 @@
+"""pellucid: explain any machine-learning model.
+
+The public namespace is curated (``__all__``) and loaded lazily, so that
+``import pellucid`` stays fast and imports neither pandas' heavy users nor
+torch, matplotlib, numba or dask until a name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # foundation
+    "Model": "pellucid._model",
+    "as_model": "pellucid._model",
+    "Explanation": "pellucid._results",
+    "FeatureImportance": "pellucid._results",
+    "PartialDependence": "pellucid._results",
+    "Anchor": "pellucid._results",
+    "Predicate": "pellucid._results",
+    "DataError": "pellucid._data",
+    "evaluate": "pellucid.metrics",
+    "ModelEvaluation": "pellucid.metrics",
+    "available_methods": "pellucid._registry",
+    "get_method": "pellucid._registry",
+}
+_ALIASES = {"available_methods": "available", "get_method": "get"}
+_SUBMODULES = ("datasets", "metrics")
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import datasets, metrics
+    from ._data import DataError
+    from ._model import Model, as_model
+    from ._registry import available as available_methods
+    from ._registry import get as get_method
+    from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
+    from .metrics import ModelEvaluation, evaluate
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        module = importlib.import_module(_EXPORTS[name])
+        value = getattr(module, _ALIASES.get(name, name))
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"pellucid.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'pellucid' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,393 @@
+"""Model: one predict contract over every supported kind of model.
+
+``Model(m).predict(X)`` returns class probabilities ``(n, n_classes)`` for
+classifiers and predictions ``(n,)`` (or ``(n, n_outputs)``) for regressors;
+``output="raw"`` gives the model's margin (decision function, boosted raw
+score, network logits) and ``output="log_odds"`` the log-odds of the
+probabilities. DataFrames reach the model unchanged, so a Pipeline sees its
+own column names and dtypes. Heavy libraries are never imported here: the
+kind is recognised from the object's module name.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._data import DataError, check_X, feature_names_of
+
+__all__ = ["Model", "as_model"]
+
+TASKS = ("regression", "binary", "multiclass")
+OUTPUTS = ("probability", "raw", "log_odds")
+DEFAULT_BATCH_ROWS = 100_000
+
+
+def _module_root(obj: Any) -> str:
+    return type(obj).__module__.split(".")[0]
+
+
+def _is_torch_module(obj: Any) -> bool:
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    from scipy.special import expit
+
+    return expit(x)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class Model:
+    """Wrap a fitted model (or any callable) into one ``predict`` contract.
+
+    Parameters
+    ----------
+    model:
+        scikit-learn estimator or Pipeline, XGBoost (sklearn API or Booster),
+        LightGBM (sklearn API or Booster), CatBoost, ``torch.nn.Module`` on
+        float tensors, or any callable ``f(X) -> array``.
+    task:
+        "regression", "binary" or "multiclass"; detected when None.
+    output:
+        "probability" (classifiers' default), "raw" or "log_odds".
+    feature_names:
+        Names of the input columns, when the model does not record them.
+    batch_size:
+        Rows per model call; larger inputs are predicted in batches.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        task: str | None = None,
+        output: str | None = None,
+        feature_names: Sequence[str] | None = None,
+        classes: Sequence[Any] | None = None,
+        batch_size: int = DEFAULT_BATCH_ROWS,
+    ) -> None:
+        if isinstance(model, Model):
+            raise TypeError("model is already a pellucid.Model; use pellucid.as_model to pass it through.")
+        if task is not None and task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
+        if output is not None and output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}.")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+        self.raw_model = model
+        self.kind = self._detect_kind(model)
+        self.batch_size = int(batch_size)
+        self.classes: np.ndarray | None = None
+        self.task = task or self._detect_task(model)
+        if self.task != "regression":
+            self.classes = np.asarray(classes) if classes is not None else self._detect_classes(model)
+        if self.task == "regression" and output in ("probability", "log_odds"):
+            raise ValueError(f"output={output!r} needs a classifier; this model is a regressor.")
+        self.output = output or ("probability" if self.task != "regression" else "raw")
+        recorded = self._recorded_feature_names(model)
+        if feature_names is not None and recorded is not None and tuple(feature_names) != recorded:
+            raise ValueError(
+                f"feature_names {list(feature_names)} differ from the names the model was fitted "
+                f"with {list(recorded)}."
+            )
+        self.feature_names: tuple[str, ...] | None = (
+            tuple(str(f) for f in feature_names) if feature_names is not None else recorded
+        )
+        self._n_outputs: int | None = self._known_n_outputs(model)
+
+    # ------------------------------------------------------------ detection
+    @staticmethod
+    def _detect_kind(model: Any) -> str:
+        root = _module_root(model)
+        if root == "xgboost":
+            return "xgboost"
+        if root == "lightgbm":
+            return "lightgbm"
+        if root == "catboost":
+            return "catboost"
+        if _is_torch_module(model):
+            return "torch"
+        if hasattr(model, "predict") and hasattr(model, "fit"):
+            return "sklearn"
+        if callable(model):
+            return "callable"
+        raise TypeError(
+            f"Cannot wrap {type(model).__name__!r}: expected a fitted estimator with predict(), "
+            "a torch.nn.Module or a callable f(X) -> array."
+        )
+
+    def _detect_task(self, model: Any) -> str:
+        if self.kind == "xgboost" and _module_root(model) == "xgboost" and type(model).__name__ == "Booster":
+            objective = _xgb_objective(model)
+            return _task_from_objective(objective, lambda: _xgb_num_class(model))
+        if self.kind == "lightgbm" and type(model).__name__ == "Booster":
+            objective = str(model.params.get("objective") or model.dump_model().get("objective", ""))
+            return _task_from_objective(objective, lambda: int(model.num_model_per_iteration()))
+        if self.kind in ("sklearn", "xgboost", "lightgbm", "catboost"):
+            est = model
+            if hasattr(est, "predict_proba") and hasattr(est, "classes_"):
+                n = len(est.classes_)
+                return "binary" if n == 2 else "multiclass"
+            from sklearn.base import is_classifier
+
+            if is_classifier(est):
+                raise ValueError("The classifier is not fitted: it has no classes_.")
+            return "regression"
+        return "regression"
+
+    def _detect_classes(self, model: Any) -> np.ndarray:
+        if hasattr(model, "classes_"):
+            return np.asarray(model.classes_)
+        n = 2 if self.task == "binary" else self._probe_n_classes(model)
+        return np.arange(n)
+
+    def _probe_n_classes(self, model: Any) -> int:
+        if self.kind == "xgboost":
+            return _xgb_num_class(model)
+        if self.kind == "lightgbm":
+            return int(model.num_model_per_iteration())
+        raise ValueError("Pass classes=... for a multiclass callable or torch model.")
+
+    @staticmethod
+    def _recorded_feature_names(model: Any) -> tuple[str, ...] | None:
+        for attr in ("feature_names_in_", "feature_names_", "feature_names"):
+            names = getattr(model, attr, None)
+            if names is not None and not callable(names) and len(names):
+                return tuple(str(n) for n in names)
+        if type(model).__name__ == "Booster" and _module_root(model) == "lightgbm":
+            return tuple(model.feature_name())
+        return None
+
+    def _known_n_outputs(self, model: Any) -> int | None:
+        if self.task != "regression":
+            assert self.classes is not None
+            if self.output in ("raw", "log_odds") and self.task == "binary":
+                return 1
+            return len(self.classes)
+        n = getattr(model, "n_outputs_", None)
+        if self.kind == "sklearn" and isinstance(n, (int, np.integer)):
+            return int(n)
+        if self.kind in ("sklearn", "xgboost", "lightgbm", "catboost"):
+            return 1
+        return None
+
+    # ------------------------------------------------------------ contract
+    @property
+    def n_outputs(self) -> int | None:
+        """Number of outputs; known once ``predict`` has run for callables and torch models."""
+        return self._n_outputs
+
+    @property
+    def output_names(self) -> tuple[str, ...] | None:
+        """Names of the outputs when there are several, else None (one output)."""
+        if self.task != "regression" and (self.output == "probability" or self.task == "multiclass"):
+            assert self.classes is not None
+            return tuple(str(c) for c in self.classes)
+        if self._n_outputs and self._n_outputs > 1:
+            return tuple(f"y{i}" for i in range(self._n_outputs))
+        return None
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.task != "regression"
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict on X in batches; float64 ``(n,)`` or ``(n, n_outputs)``."""
+        X = self._prepare(X)
+        n = X.shape[0]
+        if n <= self.batch_size:
+            out = self._predict_batch(X)
+        else:
+            parts = [
+                self._predict_batch(X.iloc[i : i + self.batch_size] if isinstance(X, pd.DataFrame)
+                                    else X[i : i + self.batch_size])
+                for i in range(0, n, self.batch_size)
+            ]
+            out = np.concatenate(parts, axis=0)
+        out = np.asarray(out, dtype=np.float64)
+        if out.ndim == 2 and out.shape[1] == 1 and not (self.task != "regression" and self.output == "probability"):
+            out = out[:, 0]
+        if out.shape[0] != n:
+            raise RuntimeError(f"The model returned {out.shape[0]} predictions for {n} rows.")
+        if self._n_outputs is None:
+            self._n_outputs = 1 if out.ndim == 1 else out.shape[1]
+        return out
+
+    __call__ = predict
+
+    def _prepare(self, X: Any) -> Any:
+        if self.kind == "torch":
+            return X
+        X = check_X(X, allow_empty=True)
+        names = self.feature_names
+        if isinstance(X, pd.DataFrame):
+            if names is not None:
+                got = feature_names_of(X)
+                missing = [c for c in names if c not in got]
+                extra = [c for c in got if c not in names]
+                if missing or extra:
+                    raise DataError(
+                        f"X's columns differ from the model's: missing {missing}, unexpected {extra}."
+                    )
+                if got != names:
+                    raise DataError(
+                        f"X's columns are in a different order from the model's: got {list(got)}, "
+                        f"expected {list(names)}."
+                    )
+            return X
+        if names is not None:
+            if X.shape[1] != len(names):
+                raise DataError(f"X has {X.shape[1]} columns; the model expects {len(names)}: {list(names)}.")
+            if self.kind == "sklearn" and hasattr(self.raw_model, "feature_names_in_"):
+                # Fitted on a DataFrame: give it one, same names, same order.
+                return pd.DataFrame(X, columns=list(names))
+        return X
+
+    # ------------------------------------------------------------ per kind
+    def _predict_batch(self, X: Any) -> np.ndarray:
+        return getattr(self, f"_predict_{self.kind}")(X)
+
+    def _classifier_output(self, proba: np.ndarray, margin: Callable[[], np.ndarray] | None) -> np.ndarray:
+        proba = np.asarray(proba, dtype=np.float64)
+        if self.output == "probability":
+            return proba
+        if self.output == "raw":
+            if margin is None:
+                raise ValueError(
+                    f"This {self.kind} model has no raw margin; use output='log_odds' or 'probability'."
+                )
+            return np.asarray(margin(), dtype=np.float64)
+        with np.errstate(divide="ignore"):
+            if self.task == "binary":
+                p = proba[:, 1]
+                return np.log(p) - np.log1p(-p)
+            return np.log(proba)
+
+    def _predict_sklearn(self, X: Any) -> np.ndarray:
+        m = self.raw_model
+        if self.task == "regression":
+            return m.predict(X)
+        margin = (lambda: m.decision_function(X)) if hasattr(m, "decision_function") else None
+        return self._classifier_output(m.predict_proba(X), margin)
+
+    def _predict_xgboost(self, X: Any) -> np.ndarray:
+        m = self.raw_model
+        if type(m).__name__ != "Booster":
+            if self.task == "regression":
+                return m.predict(X, output_margin=False)
+            return self._classifier_output(m.predict_proba(X), lambda: m.predict(X, output_margin=True))
+        import xgboost as xgb
+
+        dm = xgb.DMatrix(X, enable_categorical=True)
+        margin = np.asarray(m.predict(dm, output_margin=True), dtype=np.float64)
+        if self.task == "regression":
+            return np.asarray(m.predict(dm), dtype=np.float64)
+        proba = _expit(margin) if margin.ndim == 1 else _softmax(margin)
+        if self.task == "binary":
+            proba = np.column_stack([1 - proba, proba])
+        return self._classifier_output(proba, lambda: margin)
+
+    def _predict_lightgbm(self, X: Any) -> np.ndarray:
+        m = self.raw_model
+        if type(m).__name__ != "Booster":
+            if self.task == "regression":
+                return m.predict(X)
+            return self._classifier_output(m.predict_proba(X), lambda: m.predict(X, raw_score=True))
+        raw = np.asarray(m.predict(X, raw_score=True), dtype=np.float64)
+        if self.task == "regression":
+            return np.asarray(m.predict(X), dtype=np.float64)
+        proba = _expit(raw) if raw.ndim == 1 else _softmax(raw)
+        if self.task == "binary":
+            proba = np.column_stack([1 - proba, proba])
+        return self._classifier_output(proba, lambda: raw)
+
+    def _predict_catboost(self, X: Any) -> np.ndarray:
+        m = self.raw_model
+        if self.task == "regression":
+            return m.predict(X)
+        return self._classifier_output(
+            m.predict_proba(X), lambda: m.predict(X, prediction_type="RawFormulaVal")
+        )
+
+    def _predict_torch(self, X: Any) -> np.ndarray:
+        import torch
+
+        m = self.raw_model
+        param = next(m.parameters(), None)
+        dtype = param.dtype if param is not None else torch.float32
+        device = param.device if param is not None else torch.device("cpu")
+        if isinstance(X, pd.DataFrame):
+            X = X.to_numpy(dtype=np.float64)
+        tensor = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X))
+        tensor = tensor.to(device=device, dtype=dtype)
+        was_training = m.training
+        m.eval()
+        try:
+            with torch.no_grad():
+                logits = m(tensor).detach().to("cpu", torch.float64).numpy()
+        finally:
+            m.train(was_training)
+        if self.task == "regression":
+            return logits
+        if logits.ndim == 1 or logits.shape[1] == 1:
+            z = logits.reshape(-1)
+            proba = np.column_stack([1 - _expit(z), _expit(z)])
+            margin = z
+        else:
+            proba = _softmax(logits)
+            margin = logits
+        return self._classifier_output(proba, lambda: margin)
+
+    def _predict_callable(self, X: Any) -> np.ndarray:
+        out = np.asarray(self.raw_model(X))
+        if self.task == "regression" or self.output == "probability":
+            return out
+        return self._classifier_output(out, None)
+
+    def __repr__(self) -> str:
+        return f"Model(kind={self.kind!r}, task={self.task!r}, output={self.output!r})"
+
+
+def _xgb_objective(booster: Any) -> str:
+    import json
+
+    config = json.loads(booster.save_config())
+    return str(config["learner"]["objective"]["name"])
+
+
+def _xgb_num_class(booster: Any) -> int:
+    import json
+
+    if hasattr(booster, "get_booster"):
+        booster = booster.get_booster()
+    config = json.loads(booster.save_config())
+    return int(config["learner"]["learner_model_param"]["num_class"])
+
+
+def _task_from_objective(objective: str, num_class: Callable[[], int]) -> str:
+    objective = objective.lower()
+    if objective.startswith(("binary", "reg:logistic")) or objective in ("cross_entropy", "xentropy"):
+        return "binary"
+    if objective.startswith(("multi", "softmax", "multiclass")):
+        return "multiclass" if num_class() > 2 else "binary"
+    return "regression"
+
+
+def as_model(model: Any, **kwargs: Any) -> Model:
+    """Return ``model`` if it is already a :class:`Model`, else wrap it."""
+    if isinstance(model, Model):
+        if kwargs and any(v is not None for v in kwargs.values()):
+            raise ValueError("Options cannot be changed on an existing Model; wrap the raw model again.")
+        return model
+    return Model(model, **{k: v for k, v in kwargs.items() if v is not None})

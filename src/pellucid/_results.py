@@ -1,0 +1,646 @@
+"""Result objects: what every method returns and every renderer reads.
+
+All results are frozen dataclasses holding numpy arrays. Shape rules (see
+docs/architecture.md):
+
+* ``Explanation.values`` is ``(n_rows, *feature_shape)`` for one output and
+  ``(n_rows, *feature_shape, n_outputs)`` for several; tabular methods have
+  ``feature_shape == (n_features,)``.
+* ``base_values`` is ``(n_rows,)`` or ``(n_rows, n_outputs)``.
+* Sampled estimates carry ``std_errors`` of the same shape as ``values``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Anchor",
+    "Explanation",
+    "FeatureImportance",
+    "PartialDependence",
+    "Predicate",
+]
+
+
+# ---------------------------------------------------------------- JSON helpers
+
+
+def _encode(value: Any) -> Any:
+    """Encode arrays (with dtype) and scalars into JSON-safe structures."""
+    if value is None:
+        return None
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "fc":
+            flat = [None if not np.isfinite(v) else float(v) for v in value.ravel()]
+        elif value.dtype.kind in "iub":
+            flat = value.ravel().tolist()
+        else:
+            flat = [_encode_scalar(v) for v in value.ravel()]
+        return {"__ndarray__": flat, "dtype": value.dtype.str if value.dtype.kind != "O" else "O",
+                "shape": list(value.shape)}
+    if isinstance(value, Mapping):
+        return {str(k): _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return _encode_scalar(value)
+
+
+def _encode_scalar(v: Any) -> Any:
+    if isinstance(v, (np.floating, float)):
+        return None if not np.isfinite(v) else float(v)
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if isinstance(v, (str, int, bool)) or v is None:
+        return v
+    try:
+        import pandas as pd
+
+        if v is pd.NA or v is pd.NaT:
+            return None
+    except ImportError:  # pragma: no cover
+        pass
+    return str(v)
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict) and "__ndarray__" in value:
+        dtype = np.dtype(value["dtype"]) if value["dtype"] != "O" else np.dtype(object)
+        flat = value["__ndarray__"]
+        if dtype.kind in "fc":
+            flat = [np.nan if v is None else v for v in flat]
+        arr = np.array(flat, dtype=dtype) if flat else np.empty(0, dtype=dtype)
+        return arr.reshape(value["shape"])
+    if isinstance(value, dict):
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
+
+
+class _JsonMixin:
+    """to_json / from_json with a schema version and the result type's name."""
+
+    _tuple_fields: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        body = {f.name: _encode(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        return {"schema_version": SCHEMA_VERSION, "type": type(self).__name__, **body}
+
+    def to_json(self, path: str | None = None, *, indent: int | None = None) -> str:
+        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+        if path is not None:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        return text
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]):
+        version = payload.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ValueError(
+                f"Unsupported schema_version {version!r}; this pellucid reads {SCHEMA_VERSION}."
+            )
+        if payload.get("type") != cls.__name__:
+            raise ValueError(f"Expected a {cls.__name__} payload, got type={payload.get('type')!r}.")
+        kwargs = {}
+        for f in fields(cls):  # type: ignore[arg-type]
+            if f.name not in payload:
+                continue
+            value = _decode(payload[f.name])
+            if f.name in cls._tuple_fields and value is not None:
+                value = tuple(value)
+            kwargs[f.name] = value
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text_or_path: str):
+        text = text_or_path
+        if not text_or_path.lstrip().startswith("{"):
+            with open(text_or_path, encoding="utf-8") as fh:
+                text = fh.read()
+        return cls.from_dict(json.loads(text))
+
+
+def _as_array(x: Any, dtype: Any = None) -> np.ndarray | None:
+    if x is None:
+        return None
+    return np.asarray(x, dtype=dtype)
+
+
+def _freeze(arr: np.ndarray | None) -> np.ndarray | None:
+    if arr is not None and arr.flags.writeable:
+        arr = arr.copy() if not arr.flags.owndata else arr
+        arr.flags.writeable = False
+    return arr
+
+
+# ---------------------------------------------------------------- Explanation
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation(_JsonMixin):
+    """Per-row attributions of a model's output to its input features.
+
+    ``values``: ``(n_rows, n_features)`` for one output or
+    ``(n_rows, n_features, n_outputs)`` for several (image and sequence
+    methods use the input's own shape in place of ``n_features``).
+    ``base_values``: the reference output, ``(n_rows,)`` or ``(n_rows, n_outputs)``.
+    ``output``: the model output being explained, when known; for additive
+    methods ``base_values + values.sum(features) == output`` and the residual
+    is exposed as :attr:`additivity_gap` rather than hidden.
+    ``std_errors``: standard errors of sampled estimates, ``None`` for exact ones.
+    ``diagnostics``: per-row method diagnostics (e.g. LIME's ``fidelity``),
+    each an array whose first axis is the rows.
+    """
+
+    values: np.ndarray
+    base_values: np.ndarray | None = None
+    data: np.ndarray | None = None
+    feature_names: tuple[str, ...] = ()
+    output_names: tuple[str, ...] | None = None
+    method: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    std_errors: np.ndarray | None = None
+    output: np.ndarray | None = None
+    diagnostics: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    _tuple_fields = ("feature_names", "output_names")
+
+    def __post_init__(self) -> None:
+        values = np.asarray(self.values)
+        if values.ndim < 2:
+            raise ValueError(
+                f"Explanation.values must have a row axis and a feature axis; got shape {values.shape}."
+            )
+        object.__setattr__(self, "values", _freeze(values))
+        names = tuple(str(n) for n in self.feature_names) if self.feature_names else ()
+        if not names and values.ndim - self._n_output_axes(values) == 2:
+            names = tuple(f"x{i}" for i in range(values.shape[1]))
+        object.__setattr__(self, "feature_names", names)
+        if self.output_names is not None:
+            object.__setattr__(self, "output_names", tuple(str(n) for n in self.output_names))
+        for name in ("base_values", "std_errors", "output"):
+            object.__setattr__(self, name, _freeze(_as_array(getattr(self, name), float)))
+        object.__setattr__(self, "data", _freeze(_as_array(self.data)))
+        object.__setattr__(
+            self, "diagnostics", {k: _freeze(np.asarray(v)) for k, v in self.diagnostics.items()}
+        )
+        object.__setattr__(self, "params", dict(self.params))
+        self._check_shapes()
+
+    # -- shape bookkeeping ------------------------------------------------
+    def _n_output_axes(self, values: np.ndarray) -> int:
+        return 1 if self.output_names is not None and len(self.output_names) > 0 else 0
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.output_names) if self.output_names else 1
+
+    @property
+    def multi_output(self) -> bool:
+        return bool(self.output_names)
+
+    @property
+    def feature_shape(self) -> tuple[int, ...]:
+        end = self.values.ndim - (1 if self.multi_output else 0)
+        return tuple(self.values.shape[1:end])
+
+    def _check_shapes(self) -> None:
+        v = self.values
+        if self.multi_output and v.shape[-1] != len(self.output_names or ()):
+            raise ValueError(
+                f"values has {v.shape[-1]} outputs on its last axis but output_names has "
+                f"{len(self.output_names or ())}: {self.output_names}."
+            )
+        if len(self.feature_shape) == 1 and len(self.feature_names) != self.feature_shape[0]:
+            raise ValueError(
+                f"values has {self.feature_shape[0]} features but feature_names has "
+                f"{len(self.feature_names)}."
+            )
+        row_shape = (v.shape[0],) + ((v.shape[-1],) if self.multi_output else ())
+        for name in ("base_values", "output"):
+            arr = getattr(self, name)
+            if arr is not None and arr.shape != row_shape:
+                raise ValueError(f"{name} must have shape {row_shape}; got {arr.shape}.")
+        if self.std_errors is not None and self.std_errors.shape != v.shape:
+            raise ValueError(
+                f"std_errors must match values' shape {v.shape}; got {self.std_errors.shape}."
+            )
+        if self.data is not None and self.data.shape[0] != v.shape[0]:
+            raise ValueError(
+                f"data has {self.data.shape[0]} rows but values has {v.shape[0]}."
+            )
+        for key, arr in self.diagnostics.items():
+            if arr.ndim == 0 or arr.shape[0] != v.shape[0]:
+                raise ValueError(f"diagnostics[{key!r}] must have one entry per row ({v.shape[0]}).")
+
+    # -- derived quantities -------------------------------------------------
+    @property
+    def additivity_gap(self) -> np.ndarray | None:
+        """``base_values + sum(values over features) - output``; None when unknown."""
+        if self.base_values is None or self.output is None:
+            return None
+        axes = tuple(range(1, 1 + len(self.feature_shape)))
+        return self.base_values + self.values.sum(axis=axes) - self.output
+
+    # -- slicing ------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.n_rows
+
+    def __getitem__(self, key: Any) -> Explanation:
+        """Slice by rows, then features (names or positions), then outputs (names or positions).
+
+        Integer row indices keep the row axis (``exp[0]`` is a one-row Explanation).
+        Selecting a single output drops the output axis.
+        """
+        if not isinstance(key, tuple):
+            key = (key,)
+        if len(key) > 3:
+            raise IndexError("Explanation takes at most 3 indices: rows, features, outputs.")
+        rows = self._row_index(key[0]) if len(key) > 0 else slice(None)
+        feats = self._feature_index(key[1]) if len(key) > 1 else slice(None)
+        outs = self._output_index(key[2]) if len(key) > 2 else slice(None)
+        return self._take(rows, feats, outs)
+
+    def _row_index(self, k: Any) -> Any:
+        if isinstance(k, (int, np.integer)):
+            return [int(k)]
+        return k
+
+    def _feature_index(self, k: Any) -> Any:
+        if len(self.feature_shape) != 1:
+            if isinstance(k, slice) and k == slice(None):
+                return k
+            raise IndexError("Feature slicing by name needs a tabular Explanation.")
+        return _resolve(k, self.feature_names, "feature")
+
+    def _output_index(self, k: Any) -> Any:
+        if not self.multi_output:
+            if isinstance(k, slice) and k == slice(None):
+                return k
+            raise IndexError("This Explanation has a single output; there is no output axis.")
+        return _resolve(k, self.output_names or (), "output")
+
+    def _take(self, rows: Any, feats: Any, outs: Any) -> Explanation:
+        single_output = isinstance(outs, int)
+        tabular = len(self.feature_shape) == 1
+
+        def cut_values(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            a = a[rows]
+            if tabular:
+                a = a[:, feats] if not isinstance(feats, int) else a[:, [feats]]
+            if self.multi_output:
+                a = a[..., outs]
+            return a
+
+        def cut_rowwise(a: np.ndarray | None) -> np.ndarray | None:
+            if a is None:
+                return None
+            a = a[rows]
+            if self.multi_output:
+                a = a[..., outs]
+            return a
+
+        names = self.feature_names
+        if tabular and names:
+            idx = np.arange(len(names))[feats] if not isinstance(feats, int) else [feats]
+            names = tuple(names[i] for i in np.atleast_1d(idx))
+        data = self.data
+        if data is not None:
+            data = data[rows]
+            if tabular and data.ndim == 2:
+                data = data[:, feats] if not isinstance(feats, int) else data[:, [feats]]
+        out_names = self.output_names
+        if self.multi_output:
+            if single_output:
+                out_names = None
+            else:
+                idx = np.arange(len(out_names or ()))[outs]
+                out_names = tuple((out_names or ())[i] for i in np.atleast_1d(idx))
+        # Feature subsets break additivity against the full output, so drop `output` then.
+        keeps_all_features = isinstance(feats, slice) and feats == slice(None)
+        return replace(
+            self,
+            values=cut_values(self.values),
+            std_errors=cut_values(self.std_errors),
+            base_values=cut_rowwise(self.base_values),
+            output=cut_rowwise(self.output) if keeps_all_features else None,
+            data=data,
+            feature_names=names,
+            output_names=out_names,
+            diagnostics={k: v[rows] for k, v in self.diagnostics.items()},
+        )
+
+    # -- conversion -----------------------------------------------------------
+    def to_frame(self) -> Any:
+        """A DataFrame of values: one row per explained row (and output), one column per feature."""
+        import pandas as pd
+
+        if len(self.feature_shape) != 1:
+            raise ValueError("to_frame() needs a tabular Explanation (values of shape (n, d[, k])).")
+        if not self.multi_output:
+            return pd.DataFrame(np.asarray(self.values), columns=list(self.feature_names))
+        n, d, k = self.values.shape
+        flat = np.asarray(self.values).transpose(0, 2, 1).reshape(n * k, d)
+        index = pd.MultiIndex.from_product(
+            [range(n), list(self.output_names or ())], names=["row", "output"]
+        )
+        return pd.DataFrame(flat, index=index, columns=list(self.feature_names))
+
+    def mean_abs(self) -> np.ndarray:
+        """Mean absolute attribution per feature (and output): the usual global summary."""
+        return np.abs(self.values).mean(axis=0)
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<b>Explanation</b> method={html.escape(self.method or '?')}, "
+            f"{self.n_rows} rows, shape {self.values.shape}"
+        )
+        if len(self.feature_shape) != 1:
+            return f"<div>{head}</div>"
+        imp = self.mean_abs()
+        if imp.ndim > 1:
+            imp = imp.mean(axis=-1)
+        order = np.argsort(-imp)[:20]
+        rows = "".join(
+            f"<tr><td>{html.escape(self.feature_names[i])}</td><td>{imp[i]:.4g}</td></tr>"
+            for i in order
+        )
+        return (
+            f"<div>{head}<table><thead><tr><th>feature</th><th>mean |value|</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table></div>"
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Explanation(method={self.method!r}, values shape={self.values.shape}, "
+            f"features={len(self.feature_names)}, outputs={self.output_names})"
+        )
+
+
+def _resolve(k: Any, names: Sequence[str], what: str) -> Any:
+    """Turn names into positions; leave slices and integer indices alone."""
+    if isinstance(k, str):
+        try:
+            return list(names).index(k)
+        except ValueError:
+            raise KeyError(f"Unknown {what} {k!r}; known: {list(names)}") from None
+    if isinstance(k, (list, tuple, np.ndarray)) and len(k) and isinstance(k[0], str):
+        return [_resolve(x, names, what) for x in k]
+    if isinstance(k, np.integer):
+        return int(k)
+    return k
+
+
+# ---------------------------------------------------------------- FeatureImportance
+
+
+@dataclass(frozen=True, eq=False)
+class FeatureImportance(_JsonMixin):
+    """Global importance per feature, with repeats and a 95% interval.
+
+    ``importances`` is ``(n_features, n_repeats)``; mean, std and the interval
+    are derived from it (``ci_low``/``ci_high`` use the t distribution).
+    """
+
+    importances: np.ndarray
+    feature_names: tuple[str, ...]
+    method: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    baseline_score: float | None = None
+
+    _tuple_fields = ("feature_names",)
+
+    def __post_init__(self) -> None:
+        imp = np.asarray(self.importances, dtype=float)
+        if imp.ndim == 1:
+            imp = imp[:, None]
+        if imp.ndim != 2 or imp.shape[0] != len(self.feature_names):
+            raise ValueError(
+                f"importances must be (n_features={len(self.feature_names)}, n_repeats); "
+                f"got {imp.shape}."
+            )
+        object.__setattr__(self, "importances", _freeze(imp))
+        object.__setattr__(self, "feature_names", tuple(str(n) for n in self.feature_names))
+        object.__setattr__(self, "params", dict(self.params))
+
+    @property
+    def importances_mean(self) -> np.ndarray:
+        return self.importances.mean(axis=1)
+
+    @property
+    def importances_std(self) -> np.ndarray:
+        return self.importances.std(axis=1)
+
+    def _half_width(self) -> np.ndarray:
+        from scipy import stats
+
+        r = self.importances.shape[1]
+        if r < 2:
+            return np.full(len(self.feature_names), np.nan)
+        sem = self.importances.std(axis=1, ddof=1) / np.sqrt(r)
+        return stats.t.ppf(0.975, r - 1) * sem
+
+    @property
+    def ci_low(self) -> np.ndarray:
+        return self.importances_mean - self._half_width()
+
+    @property
+    def ci_high(self) -> np.ndarray:
+        return self.importances_mean + self._half_width()
+
+    def to_frame(self, sort: bool = True) -> Any:
+        import pandas as pd
+
+        frame = pd.DataFrame(
+            {
+                "feature": list(self.feature_names),
+                "importance": self.importances_mean,
+                "std": self.importances_std,
+                "ci_low": self.ci_low,
+                "ci_high": self.ci_high,
+            }
+        )
+        if sort:
+            frame = frame.sort_values("importance", ascending=False, kind="stable")
+        return frame.reset_index(drop=True)
+
+    def _repr_html_(self) -> str:
+        return str(self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+# ---------------------------------------------------------------- PartialDependence
+
+
+@dataclass(frozen=True, eq=False)
+class PartialDependence(_JsonMixin):
+    """Partial dependence, ICE or ALE of one or two features.
+
+    ``grid_values``: one array per feature. ``average``:
+    ``(n_outputs, len(grid_0)[, len(grid_1)])``. ``individual`` (ICE):
+    ``(n_outputs, n_rows, len(grid_0)[, len(grid_1)])`` or None.
+    ``kind`` is "average", "individual", "both" or "ale".
+    """
+
+    features: tuple[str, ...]
+    grid_values: tuple[np.ndarray, ...]
+    average: np.ndarray | None
+    individual: np.ndarray | None = None
+    kind: str = "average"
+    output_names: tuple[str, ...] | None = None
+    method: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    categorical: tuple[bool, ...] = ()
+
+    _tuple_fields = ("features", "grid_values", "output_names", "categorical")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(str(f) for f in self.features))
+        object.__setattr__(
+            self, "grid_values", tuple(_freeze(np.asarray(g)) for g in self.grid_values)
+        )
+        if len(self.grid_values) != len(self.features):
+            raise ValueError("grid_values needs one array per feature.")
+        object.__setattr__(self, "average", _freeze(_as_array(self.average, float)))
+        object.__setattr__(self, "individual", _freeze(_as_array(self.individual, float)))
+        if self.output_names is not None:
+            object.__setattr__(self, "output_names", tuple(str(n) for n in self.output_names))
+        if not self.categorical:
+            object.__setattr__(self, "categorical", (False,) * len(self.features))
+        object.__setattr__(self, "params", dict(self.params))
+        grid_shape = tuple(len(g) for g in self.grid_values)
+        if self.average is not None and self.average.shape[1:] != grid_shape:
+            raise ValueError(f"average must be (n_outputs, *{grid_shape}); got {self.average.shape}.")
+        if self.individual is not None and self.individual.shape[2:] != grid_shape:
+            raise ValueError(
+                f"individual must be (n_outputs, n_rows, *{grid_shape}); got {self.individual.shape}."
+            )
+
+    def to_frame(self) -> Any:
+        """Long format: one row per (output, grid point)."""
+        import pandas as pd
+
+        if self.average is None:
+            raise ValueError("This result holds only individual (ICE) curves.")
+        grids = np.meshgrid(*self.grid_values, indexing="ij")
+        outs = self.output_names or tuple(str(i) for i in range(self.average.shape[0]))
+        parts = []
+        for o, name in enumerate(outs):
+            cols = {f: g.ravel() for f, g in zip(self.features, grids, strict=True)}
+            cols["value"] = self.average[o].ravel()
+            parts.append(pd.DataFrame({"output": name, **cols}))
+        return pd.concat(parts, ignore_index=True)
+
+
+# ---------------------------------------------------------------- Anchor
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """One condition of an anchor rule: ``feature op value``."""
+
+    feature: str
+    op: str
+    value: Any
+
+    _OPS = ("<", "<=", ">", ">=", "==", "!=", "in")
+
+    def __post_init__(self) -> None:
+        if self.op not in self._OPS:
+            raise ValueError(f"Unknown operator {self.op!r}; expected one of {self._OPS}.")
+
+    def mask(self, column: Any) -> np.ndarray:
+        col = np.asarray(column)
+        if self.op == "in":
+            return np.isin(col, list(self.value))
+        if self.op in ("==", "!="):
+            eq = col == self.value
+            return eq if self.op == "==" else ~eq
+        colf = col.astype(float)
+        with np.errstate(invalid="ignore"):
+            return {
+                "<": colf < self.value,
+                "<=": colf <= self.value,
+                ">": colf > self.value,
+                ">=": colf >= self.value,
+            }[self.op]
+
+    def __str__(self) -> str:
+        v = self.value
+        if isinstance(v, str):
+            text = repr(v)
+        elif isinstance(v, (float, np.floating)):
+            text = f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+        elif isinstance(v, (list, tuple)):
+            text = "{" + ", ".join(repr(x) for x in v) + "}"
+        else:
+            text = str(v)
+        return f"{self.feature} {self.op} {text}"
+
+
+@dataclass(frozen=True, eq=False)
+class Anchor(_JsonMixin):
+    """A rule that holds the model's prediction fixed with high precision."""
+
+    predicates: tuple[Predicate, ...]
+    precision: float
+    coverage: float
+    prediction: Any = None
+    feature_names: tuple[str, ...] = ()
+    examples_covered: np.ndarray | None = None
+    examples_failed: np.ndarray | None = None
+    method: str = "anchors"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    _tuple_fields = ("feature_names",)
+
+    def __post_init__(self) -> None:
+        preds = tuple(
+            p if isinstance(p, Predicate) else Predicate(**p) for p in self.predicates
+        )
+        object.__setattr__(self, "predicates", preds)
+        object.__setattr__(self, "params", dict(self.params))
+
+    @property
+    def rule(self) -> str:
+        return " AND ".join(str(p) for p in self.predicates) if self.predicates else "(any)"
+
+    def covers(self, X: Any) -> np.ndarray:
+        """Boolean mask of the rows of ``X`` (DataFrame, or array in feature_names order)."""
+        import pandas as pd
+
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X, columns=self.feature_names)
+        mask = np.ones(len(frame), dtype=bool)
+        for p in self.predicates:
+            if p.feature not in frame.columns:
+                raise KeyError(f"Column {p.feature!r} used by the anchor is missing from X.")
+            mask &= p.mask(frame[p.feature].to_numpy())
+        return mask
+
+    def to_dict(self) -> dict[str, Any]:
+        payload = super().to_dict()
+        payload["predicates"] = [
+            {"feature": p.feature, "op": p.op, "value": _encode(p.value)} for p in self.predicates
+        ]
+        return payload
+
+    def __str__(self) -> str:
+        return f"IF {self.rule} THEN predict {self.prediction!r} (precision {self.precision:.2f}, coverage {self.coverage:.2f})"

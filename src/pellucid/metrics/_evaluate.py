@@ -1,0 +1,213 @@
+"""evaluate(): model performance overall and per subgroup, computed with sklearn.metrics."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.calibration import calibration_curve
+
+from .._data import DataError, check_X_y
+from .._model import Model, as_model
+
+__all__ = ["ModelEvaluation", "evaluate"]
+
+
+@dataclass(frozen=True, eq=False)
+class ModelEvaluation:
+    """Performance of a model on one data set.
+
+    ``metrics`` is a flat dict of floats. Curves and the confusion matrix
+    are arrays for the plotting layer. ``by_group`` maps each subgroup's
+    value to its own ModelEvaluation.
+    """
+
+    task: str
+    metrics: dict[str, float]
+    n_rows: int
+    classes: tuple[Any, ...] | None = None
+    confusion_matrix: np.ndarray | None = None
+    calibration: dict[str, np.ndarray] | None = None
+    roc_curve: dict[str, np.ndarray] | None = None
+    pr_curve: dict[str, np.ndarray] | None = None
+    residuals: np.ndarray | None = None
+    by_group: dict[Any, ModelEvaluation] = field(default_factory=dict)
+    group_name: str | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per group ('all' first), one column per metric."""
+        rows = {"all": self.metrics}
+        rows.update({g: ev.metrics for g, ev in self.by_group.items()})
+        frame = pd.DataFrame.from_dict(rows, orient="index")
+        frame.insert(0, "n_rows", [self.n_rows] + [ev.n_rows for ev in self.by_group.values()])
+        frame.index.name = self.group_name or "group"
+        return frame
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"task": self.task, "n_rows": self.n_rows, "metrics": self.metrics}
+        if self.classes is not None:
+            out["classes"] = [str(c) for c in self.classes]
+        if self.confusion_matrix is not None:
+            out["confusion_matrix"] = self.confusion_matrix.tolist()
+        if self.by_group:
+            out["by_group"] = {str(g): ev.to_dict() for g, ev in self.by_group.items()}
+        return out
+
+    def _repr_html_(self) -> str:
+        return str(self.to_frame().to_html(float_format=lambda v: f"{v:.4g}"))
+
+
+def evaluate(
+    model: Any,
+    X: Any,
+    y: Any,
+    *,
+    groups: Any = None,
+    sample_weight: Any = None,
+    n_bins: int = 10,
+) -> ModelEvaluation:
+    """Evaluate ``model`` on ``(X, y)``, overall and per subgroup.
+
+    ``groups`` is a column name of X or an array with one label per row.
+    Classification: accuracy, balanced_accuracy, precision, recall, f1
+    (binary: the positive class, ``classes[1]``; multiclass: macro, plus
+    ``_weighted`` and per-class ``_class_<c>`` values), roc_auc, pr_auc,
+    log_loss, brier; the confusion matrix and calibration curve data.
+    Regression: r2, mae, rmse, mape, median_ae.
+    """
+    m = as_model(model)
+    X, y_arr = check_X_y(X, y)
+    group_values, group_name = _resolve_groups(groups, X)
+    weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    if weights is not None and weights.shape != (len(y_arr),):
+        raise DataError(f"sample_weight has shape {weights.shape}; expected ({len(y_arr)},).")
+    if m.is_classifier:
+        pm = m if m.output == "probability" else Model(m.raw_model, task=m.task)
+        proba = pm.predict(X)
+        unknown = ~np.isin(y_arr, pm.classes)
+        if unknown.any():
+            pos = int(np.flatnonzero(unknown)[0])
+            raise DataError(f"y has label {y_arr[pos]!r} at row {pos}, which the model does not know "
+                            f"(classes: {list(pm.classes)}).")
+        result = _classification(y_arr, proba, np.asarray(pm.classes), weights, n_bins)
+        compute: Callable[..., ModelEvaluation] = lambda idx: _classification(  # noqa: E731
+            y_arr[idx], proba[idx], np.asarray(pm.classes), None if weights is None else weights[idx], n_bins
+        )
+    else:
+        pred = m.predict(X)
+        if pred.ndim != 1:
+            raise ValueError("evaluate() supports single-output regressors.")
+        result = _regression(y_arr.astype(float), pred, weights)
+        compute = lambda idx: _regression(  # noqa: E731
+            y_arr[idx].astype(float), pred[idx], None if weights is None else weights[idx]
+        )
+    if group_values is None:
+        return result
+    by_group = {}
+    for g in pd.unique(group_values):
+        idx = np.flatnonzero(_group_mask(group_values, g))
+        by_group[g] = compute(idx)
+    return ModelEvaluation(**{**result.__dict__, "by_group": by_group, "group_name": group_name})
+
+
+def _group_mask(values: np.ndarray, g: Any) -> np.ndarray:
+    if pd.isna(g):
+        return np.asarray(pd.isna(values))
+    return np.asarray(values == g)
+
+
+def _resolve_groups(groups: Any, X: Any) -> tuple[np.ndarray | None, str | None]:
+    if groups is None:
+        return None, None
+    if isinstance(groups, str):
+        if not isinstance(X, pd.DataFrame) or groups not in X.columns:
+            raise DataError(f"groups={groups!r} is not a column of X.")
+        return X[groups].to_numpy(), groups
+    values = np.asarray(groups)
+    if values.shape != (X.shape[0],):
+        raise DataError(f"groups has shape {values.shape}; expected one label per row ({X.shape[0]},).")
+    return values, getattr(groups, "name", None)
+
+
+def _safe(fn: Callable[[], float]) -> float:
+    """A metric that is undefined on this subset (one class only) is NaN, not an error."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            return float(fn())
+    except (ValueError, Warning):
+        return float("nan")
+
+
+def _classification(
+    y: np.ndarray, proba: np.ndarray, classes: np.ndarray, w: np.ndarray | None, n_bins: int
+) -> ModelEvaluation:
+    pred = classes[np.argmax(proba, axis=1)]
+    labels = list(classes)
+    out: dict[str, float] = {
+        "accuracy": float(skm.accuracy_score(y, pred, sample_weight=w)),
+        "balanced_accuracy": _safe(lambda: skm.balanced_accuracy_score(y, pred, sample_weight=w)),
+    }
+    prf = dict(labels=labels, sample_weight=w, zero_division=0)
+    curves: dict[str, Any] = {}
+    if len(classes) == 2:
+        pos = classes[1]
+        p1 = proba[:, 1]
+        yb = (y == pos).astype(int)
+        for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score),
+                         ("f1", skm.f1_score)):
+            out[name] = float(fn(y, pred, pos_label=pos, average="binary", **prf))
+        out["roc_auc"] = _safe(lambda: skm.roc_auc_score(yb, p1, sample_weight=w))
+        out["pr_auc"] = _safe(lambda: skm.average_precision_score(yb, p1, sample_weight=w))
+        out["brier"] = float(skm.brier_score_loss(yb, p1, sample_weight=w))
+        if yb.min() != yb.max():
+            fpr, tpr, _ = skm.roc_curve(yb, p1, sample_weight=w)
+            prec, rec, _ = skm.precision_recall_curve(yb, p1, sample_weight=w)
+            curves["roc_curve"] = {"fpr": fpr, "tpr": tpr}
+            curves["pr_curve"] = {"precision": prec, "recall": rec}
+        prob_true, prob_pred = calibration_curve(yb, p1, n_bins=n_bins)
+    else:
+        for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score),
+                         ("f1", skm.f1_score)):
+            out[name] = float(fn(y, pred, average="macro", **prf))
+            out[f"{name}_weighted"] = float(fn(y, pred, average="weighted", **prf))
+            per = fn(y, pred, average=None, **prf)
+            for c, v in zip(classes, per, strict=True):
+                out[f"{name}_class_{c}"] = float(v)
+        onehot = (y[:, None] == classes[None, :]).astype(int)
+        out["roc_auc"] = _safe(lambda: skm.roc_auc_score(y, proba, multi_class="ovr", average="macro",
+                                                          labels=labels, sample_weight=w))
+        out["pr_auc"] = _safe(lambda: skm.average_precision_score(onehot, proba, average="macro",
+                                                                   sample_weight=w))
+        out["brier"] = float(np.average(((proba - onehot) ** 2).sum(axis=1), weights=w))
+        # Top-label calibration: confidence of the predicted class against its accuracy.
+        prob_true, prob_pred = calibration_curve((pred == y).astype(int), proba.max(axis=1), n_bins=n_bins)
+    out["log_loss"] = _safe(lambda: skm.log_loss(y, proba, labels=labels, sample_weight=w))
+    cm = skm.confusion_matrix(y, pred, labels=labels, sample_weight=w)
+    return ModelEvaluation(
+        task="binary" if len(classes) == 2 else "multiclass",
+        metrics=out,
+        n_rows=len(y),
+        classes=tuple(classes.tolist()),
+        confusion_matrix=cm,
+        calibration={"prob_true": prob_true, "prob_pred": prob_pred},
+        roc_curve=curves.get("roc_curve"),
+        pr_curve=curves.get("pr_curve"),
+    )
+
+
+def _regression(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None) -> ModelEvaluation:
+    out = {
+        "r2": _safe(lambda: skm.r2_score(y, pred, sample_weight=w)),
+        "mae": float(skm.mean_absolute_error(y, pred, sample_weight=w)),
+        "rmse": float(skm.root_mean_squared_error(y, pred, sample_weight=w)),
+        "mape": float(skm.mean_absolute_percentage_error(y, pred, sample_weight=w)),
+        "median_ae": float(skm.median_absolute_error(y, pred, sample_weight=w)),
+    }
+    return ModelEvaluation(task="regression", metrics=out, n_rows=len(y), residuals=y - pred)
+
