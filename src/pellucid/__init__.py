@@ -31,7 +31,24 @@ _EXPORTS: dict[str, str] = {
 _ALIASES = {"available_methods": "available", "get_method": "get"}
 _SUBMODULES = ("datasets", "metrics")
 
-__all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
+# Kept literal so tools can read it; tests/test_public_api.py checks it against _EXPORTS.
+__all__ = [
+    "Anchor",
+    "DataError",
+    "Explanation",
+    "FeatureImportance",
+    "Model",
+    "ModelEvaluation",
+    "PartialDependence",
+    "Predicate",
+    "__version__",
+    "as_model",
+    "available_methods",
+    "datasets",
+    "evaluate",
+    "get_method",
+    "metrics",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import datasets, metrics

@@ -125,7 +125,9 @@ def check_X(
             raise DataError(f"Column {col_name!r} of {name} is all missing (NaN).")
         if not allow_nan and nan.any():
             row = _first_bad(nan, frame.index)
-            raise DataError(f"Column {col_name!r} of {name} has a missing value (NaN) at row {row!r}.")
+            raise DataError(
+                f"Column {col_name!r} of {name} has a missing value (NaN) at row {row!r}."
+            )
         inf = np.isinf(values)
         if inf.any():
             row = _first_bad(inf, frame.index)
@@ -144,7 +146,9 @@ def check_X_y(X: Any, y: Any, *, name: str = "X") -> tuple[Any, np.ndarray]:
     if y_arr.ndim == 2 and y_arr.shape[1] == 1:
         y_arr = y_arr.ravel()
     if y_arr.shape[0] != X.shape[0]:
-        raise DataError(f"{name} has {X.shape[0]} rows but y has {y_arr.shape[0]}: row counts must match.")
+        raise DataError(
+            f"{name} has {X.shape[0]} rows but y has {y_arr.shape[0]}: row counts must match."
+        )
     if y_arr.dtype.kind in "fc":
         bad = ~np.isfinite(y_arr)
         if bad.any():
@@ -186,7 +190,9 @@ class Schema:
             if missing:
                 raise DataError(f"{name} is missing column(s) {missing}.")
             if extra:
-                raise DataError(f"{name} has unexpected column(s) {extra}; expected {list(self.columns)}.")
+                raise DataError(
+                    f"{name} has unexpected column(s) {extra}; expected {list(self.columns)}."
+                )
             if got != list(self.columns):
                 raise DataError(
                     f"{name}'s columns are in a different order {got}; expected {list(self.columns)}. "
@@ -223,4 +229,6 @@ class Schema:
         unknown = ~col.isin(known) & col.notna()
         if unknown.any():
             row = _first_bad(unknown.to_numpy(), col.index)
-            raise DataError(f"Column {name!r} of {what} has an unknown category {col[row]!r} at row {row!r}.")
+            raise DataError(
+                f"Column {name!r} of {what} has an unknown category {col[row]!r} at row {row!r}."
+            )

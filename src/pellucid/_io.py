@@ -101,4 +101,6 @@ def load_data(path: str | Path) -> pd.DataFrame:
         return pd.read_csv(path)
     if suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
-    raise ValueError(f"Unknown data file type {suffix!r} for {path.name}; expected .csv or .parquet.")
+    raise ValueError(
+        f"Unknown data file type {suffix!r} for {path.name}; expected .csv or .parquet."
+    )

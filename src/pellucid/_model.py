@@ -78,7 +78,9 @@ class Model:
         batch_size: int = DEFAULT_BATCH_ROWS,
     ) -> None:
         if isinstance(model, Model):
-            raise TypeError("model is already a pellucid.Model; use pellucid.as_model to pass it through.")
+            raise TypeError(
+                "model is already a pellucid.Model; use pellucid.as_model to pass it through."
+            )
         if task is not None and task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}; got {task!r}.")
         if output is not None and output not in OUTPUTS:
@@ -91,7 +93,9 @@ class Model:
         self.classes: np.ndarray | None = None
         self.task = task or self._detect_task(model)
         if self.task != "regression":
-            self.classes = np.asarray(classes) if classes is not None else self._detect_classes(model)
+            self.classes = (
+                np.asarray(classes) if classes is not None else self._detect_classes(model)
+            )
         if self.task == "regression" and output in ("probability", "log_odds"):
             raise ValueError(f"output={output!r} needs a classifier; this model is a regressor.")
         self.output = output or ("probability" if self.task != "regression" else "raw")
@@ -128,11 +132,17 @@ class Model:
         )
 
     def _detect_task(self, model: Any) -> str:
-        if self.kind == "xgboost" and _module_root(model) == "xgboost" and type(model).__name__ == "Booster":
+        if (
+            self.kind == "xgboost"
+            and _module_root(model) == "xgboost"
+            and type(model).__name__ == "Booster"
+        ):
             objective = _xgb_objective(model)
             return _task_from_objective(objective, lambda: _xgb_num_class(model))
         if self.kind == "lightgbm" and type(model).__name__ == "Booster":
-            objective = str(model.params.get("objective") or model.dump_model().get("objective", ""))
+            objective = str(
+                model.params.get("objective") or model.dump_model().get("objective", "")
+            )
             return _task_from_objective(objective, lambda: int(model.num_model_per_iteration()))
         if self.kind in ("sklearn", "xgboost", "lightgbm", "catboost"):
             est = model
@@ -191,7 +201,9 @@ class Model:
     @property
     def output_names(self) -> tuple[str, ...] | None:
         """Names of the outputs when there are several, else None (one output)."""
-        if self.task != "regression" and (self.output == "probability" or self.task == "multiclass"):
+        if self.task != "regression" and (
+            self.output == "probability" or self.task == "multiclass"
+        ):
             assert self.classes is not None
             return tuple(str(c) for c in self.classes)
         if self._n_outputs and self._n_outputs > 1:
@@ -210,13 +222,20 @@ class Model:
             out = self._predict_batch(X)
         else:
             parts = [
-                self._predict_batch(X.iloc[i : i + self.batch_size] if isinstance(X, pd.DataFrame)
-                                    else X[i : i + self.batch_size])
+                self._predict_batch(
+                    X.iloc[i : i + self.batch_size]
+                    if isinstance(X, pd.DataFrame)
+                    else X[i : i + self.batch_size]
+                )
                 for i in range(0, n, self.batch_size)
             ]
             out = np.concatenate(parts, axis=0)
         out = np.asarray(out, dtype=np.float64)
-        if out.ndim == 2 and out.shape[1] == 1 and not (self.task != "regression" and self.output == "probability"):
+        if (
+            out.ndim == 2
+            and out.shape[1] == 1
+            and not (self.task != "regression" and self.output == "probability")
+        ):
             out = out[:, 0]
         if out.shape[0] != n:
             raise RuntimeError(f"The model returned {out.shape[0]} predictions for {n} rows.")
@@ -248,7 +267,9 @@ class Model:
             return X
         if names is not None:
             if X.shape[1] != len(names):
-                raise DataError(f"X has {X.shape[1]} columns; the model expects {len(names)}: {list(names)}.")
+                raise DataError(
+                    f"X has {X.shape[1]} columns; the model expects {len(names)}: {list(names)}."
+                )
             if self.kind == "sklearn" and hasattr(self.raw_model, "feature_names_in_"):
                 # Fitted on a DataFrame: give it one, same names, same order.
                 return pd.DataFrame(X, columns=list(names))
@@ -258,7 +279,9 @@ class Model:
     def _predict_batch(self, X: Any) -> np.ndarray:
         return getattr(self, f"_predict_{self.kind}")(X)
 
-    def _classifier_output(self, proba: np.ndarray, margin: Callable[[], np.ndarray] | None) -> np.ndarray:
+    def _classifier_output(
+        self, proba: np.ndarray, margin: Callable[[], np.ndarray] | None
+    ) -> np.ndarray:
         proba = np.asarray(proba, dtype=np.float64)
         if self.output == "probability":
             return proba
@@ -286,7 +309,9 @@ class Model:
         if type(m).__name__ != "Booster":
             if self.task == "regression":
                 return m.predict(X, output_margin=False)
-            return self._classifier_output(m.predict_proba(X), lambda: m.predict(X, output_margin=True))
+            return self._classifier_output(
+                m.predict_proba(X), lambda: m.predict(X, output_margin=True)
+            )
         import xgboost as xgb
 
         dm = xgb.DMatrix(X, enable_categorical=True)
@@ -377,7 +402,10 @@ def _xgb_num_class(booster: Any) -> int:
 
 def _task_from_objective(objective: str, num_class: Callable[[], int]) -> str:
     objective = objective.lower()
-    if objective.startswith(("binary", "reg:logistic")) or objective in ("cross_entropy", "xentropy"):
+    if objective.startswith(("binary", "reg:logistic")) or objective in (
+        "cross_entropy",
+        "xentropy",
+    ):
         return "binary"
     if objective.startswith(("multi", "softmax", "multiclass")):
         return "multiclass" if num_class() > 2 else "binary"
@@ -388,6 +416,8 @@ def as_model(model: Any, **kwargs: Any) -> Model:
     """Return ``model`` if it is already a :class:`Model`, else wrap it."""
     if isinstance(model, Model):
         if kwargs and any(v is not None for v in kwargs.values()):
-            raise ValueError("Options cannot be changed on an existing Model; wrap the raw model again.")
+            raise ValueError(
+                "Options cannot be changed on an existing Model; wrap the raw model again."
+            )
         return model
     return Model(model, **{k: v for k, v in kwargs.items() if v is not None})

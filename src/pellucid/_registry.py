@@ -78,7 +78,8 @@ def get(name: str) -> Any:
 
 # --- the table ------------------------------------------------------------
 # One line per method. Keep it sorted by area.
-for _s in [
+_TABLE: list[MethodSpec] = [
     # MethodSpec("name", "pellucid.module:Attr", "attribution", exact=..., additive=..., summary=...),
-]:
-    register(_s)
+]
+for _spec in _TABLE:
+    register(_spec)

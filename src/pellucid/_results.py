@@ -46,8 +46,11 @@ def _encode(value: Any) -> Any:
             flat = value.ravel().tolist()
         else:
             flat = [_encode_scalar(v) for v in value.ravel()]
-        return {"__ndarray__": flat, "dtype": value.dtype.str if value.dtype.kind != "O" else "O",
-                "shape": list(value.shape)}
+        return {
+            "__ndarray__": flat,
+            "dtype": value.dtype.str if value.dtype.kind != "O" else "O",
+            "shape": list(value.shape),
+        }
     if isinstance(value, Mapping):
         return {str(k): _encode(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -113,7 +116,9 @@ class _JsonMixin:
                 f"Unsupported schema_version {version!r}; this pellucid reads {SCHEMA_VERSION}."
             )
         if payload.get("type") != cls.__name__:
-            raise ValueError(f"Expected a {cls.__name__} payload, got type={payload.get('type')!r}.")
+            raise ValueError(
+                f"Expected a {cls.__name__} payload, got type={payload.get('type')!r}."
+            )
         kwargs = {}
         for f in fields(cls):  # type: ignore[arg-type]
             if f.name not in payload:
@@ -243,12 +248,12 @@ class Explanation(_JsonMixin):
                 f"std_errors must match values' shape {v.shape}; got {self.std_errors.shape}."
             )
         if self.data is not None and self.data.shape[0] != v.shape[0]:
-            raise ValueError(
-                f"data has {self.data.shape[0]} rows but values has {v.shape[0]}."
-            )
+            raise ValueError(f"data has {self.data.shape[0]} rows but values has {v.shape[0]}.")
         for key, arr in self.diagnostics.items():
             if arr.ndim == 0 or arr.shape[0] != v.shape[0]:
-                raise ValueError(f"diagnostics[{key!r}] must have one entry per row ({v.shape[0]}).")
+                raise ValueError(
+                    f"diagnostics[{key!r}] must have one entry per row ({v.shape[0]})."
+                )
 
     # -- derived quantities -------------------------------------------------
     @property
@@ -339,7 +344,7 @@ class Explanation(_JsonMixin):
         keeps_all_features = isinstance(feats, slice) and feats == slice(None)
         return replace(
             self,
-            values=cut_values(self.values),
+            values=cut_values(self.values),  # type: ignore[arg-type]
             std_errors=cut_values(self.std_errors),
             base_values=cut_rowwise(self.base_values),
             output=cut_rowwise(self.output) if keeps_all_features else None,
@@ -355,7 +360,9 @@ class Explanation(_JsonMixin):
         import pandas as pd
 
         if len(self.feature_shape) != 1:
-            raise ValueError("to_frame() needs a tabular Explanation (values of shape (n, d[, k])).")
+            raise ValueError(
+                "to_frame() needs a tabular Explanation (values of shape (n, d[, k]))."
+            )
         if not self.multi_output:
             return pd.DataFrame(np.asarray(self.values), columns=list(self.feature_names))
         n, d, k = self.values.shape
@@ -528,7 +535,9 @@ class PartialDependence(_JsonMixin):
         object.__setattr__(self, "params", dict(self.params))
         grid_shape = tuple(len(g) for g in self.grid_values)
         if self.average is not None and self.average.shape[1:] != grid_shape:
-            raise ValueError(f"average must be (n_outputs, *{grid_shape}); got {self.average.shape}.")
+            raise ValueError(
+                f"average must be (n_outputs, *{grid_shape}); got {self.average.shape}."
+            )
         if self.individual is not None and self.individual.shape[2:] != grid_shape:
             raise ValueError(
                 f"individual must be (n_outputs, n_rows, *{grid_shape}); got {self.individual.shape}."
@@ -588,7 +597,7 @@ class Predicate:
         if isinstance(v, str):
             text = repr(v)
         elif isinstance(v, (float, np.floating)):
-            text = f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+            text = f"{v:,.4g}" if abs(float(v)) < 1e4 else f"{v:,.0f}"
         elif isinstance(v, (list, tuple)):
             text = "{" + ", ".join(repr(x) for x in v) + "}"
         else:
@@ -613,9 +622,7 @@ class Anchor(_JsonMixin):
     _tuple_fields = ("feature_names",)
 
     def __post_init__(self) -> None:
-        preds = tuple(
-            p if isinstance(p, Predicate) else Predicate(**p) for p in self.predicates
-        )
+        preds = tuple(p if isinstance(p, Predicate) else Predicate(**p) for p in self.predicates)
         object.__setattr__(self, "predicates", preds)
         object.__setattr__(self, "params", dict(self.params))
 

@@ -19,10 +19,13 @@ app = typer.Typer(
 )
 console = Console()
 
-ModelArg = Annotated[Path, typer.Argument(help="Model file (.skops, .json/.ubj, .txt, .cbm, .joblib).")]
+ModelArg = Annotated[
+    Path, typer.Argument(help="Model file (.skops, .json/.ubj, .txt, .cbm, .joblib).")
+]
 DataArg = Annotated[Path, typer.Argument(help="Data file (.csv or .parquet).")]
 TrustOpt = Annotated[
-    bool, typer.Option("--trust-pickle", help="Allow loading joblib/pickle files (runs their code).")
+    bool,
+    typer.Option("--trust-pickle", help="Allow loading joblib/pickle files (runs their code)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -64,7 +67,9 @@ def evaluate(
     model: ModelArg,
     data: DataArg,
     target: Annotated[str, typer.Option(help="Name of the target column.")],
-    group: Annotated[str | None, typer.Option(help="Column to report metrics per subgroup.")] = None,
+    group: Annotated[
+        str | None, typer.Option(help="Column to report metrics per subgroup.")
+    ] = None,
     trust_pickle: TrustOpt = False,
     as_json: JsonOpt = False,
 ) -> None:

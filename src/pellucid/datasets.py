@@ -121,17 +121,24 @@ def credit(n_rows: int = 5000, random_state: int | None = 0) -> Dataset:
             "loan_amount": np.round(np.exp(rng.normal(np.log(15_000), 0.6, n)), 0),
             "savings": savings,
             "employment": pd.Categorical(
-                rng.choice(list(EMPLOYMENT), n, p=[0.6, 0.15, 0.1, 0.15]), categories=list(EMPLOYMENT)
+                rng.choice(list(EMPLOYMENT), n, p=[0.6, 0.15, 0.1, 0.15]),
+                categories=list(EMPLOYMENT),
             ),
-            "housing": pd.Categorical(rng.choice(list(HOUSING), n, p=[0.3, 0.4, 0.3]),
-                                      categories=list(HOUSING)),
+            "housing": pd.Categorical(
+                rng.choice(list(HOUSING), n, p=[0.3, 0.4, 0.3]), categories=list(HOUSING)
+            ),
             "sex": pd.Categorical(rng.choice(["female", "male"], n), categories=["female", "male"]),
         }
     )
     p = 1.0 / (1.0 + np.exp(-credit_logit(X)))
     y = pd.Series((rng.random(n) < p).astype(int), name="default")
-    return Dataset(X, y, "binary", "Synthetic credit scoring with known true effects.",
-                   categorical=("employment", "housing", "sex"))
+    return Dataset(
+        X,
+        y,
+        "binary",
+        "Synthetic credit scoring with known true effects.",
+        categorical=("employment", "housing", "sex"),
+    )
 
 
 def credit_terms(X: pd.DataFrame) -> pd.DataFrame:
@@ -143,7 +150,9 @@ def credit_terms(X: pd.DataFrame) -> pd.DataFrame:
     dti = X["debt_to_income"].to_numpy(float)
     savings = X["savings"].to_numpy(float)
     with np.errstate(invalid="ignore"):
-        savings_term = np.where(np.isnan(savings), 0.3, -0.25 * np.log10(np.maximum(savings, 1) / 1000))
+        savings_term = np.where(
+            np.isnan(savings), 0.3, -0.25 * np.log10(np.maximum(savings, 1) / 1000)
+        )
     return pd.DataFrame(
         {
             "age": 0.0008 * (X["age"].to_numpy(float) - 40) ** 2,

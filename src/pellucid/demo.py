@@ -21,13 +21,24 @@ def train_credit_model(n_rows: int = 5000, random_state: int = 0) -> dict[str, A
         X, y, test_size=0.3, random_state=random_state, stratify=y
     )
     model = HistGradientBoostingClassifier(
-        max_iter=200, learning_rate=0.05, max_leaf_nodes=15, categorical_features="from_dtype",
+        max_iter=200,
+        learning_rate=0.05,
+        max_leaf_nodes=15,
+        categorical_features="from_dtype",
         random_state=random_state,
     ).fit(X_train, y_train)
-    return {"model": model, "X_train": X_train, "X_test": X_test, "y_train": y_train, "y_test": y_test}
+    return {
+        "model": model,
+        "X_train": X_train,
+        "X_test": X_test,
+        "y_train": y_train,
+        "y_test": y_test,
+    }
 
 
-def run(out: Path = Path("out"), n_rows: int = 5000, console: Console | None = None) -> dict[str, Any]:
+def run(
+    out: Path = Path("out"), n_rows: int = 5000, console: Console | None = None
+) -> dict[str, Any]:
     from ._io import save_model
     from .cli import _metrics_table
     from .metrics import evaluate

@@ -89,14 +89,21 @@ def evaluate(
     if m.is_classifier:
         pm = m if m.output == "probability" else Model(m.raw_model, task=m.task)
         proba = pm.predict(X)
-        unknown = ~np.isin(y_arr, pm.classes)
+        classes = np.asarray(pm.classes)
+        unknown = ~np.isin(y_arr, classes)
         if unknown.any():
             pos = int(np.flatnonzero(unknown)[0])
-            raise DataError(f"y has label {y_arr[pos]!r} at row {pos}, which the model does not know "
-                            f"(classes: {list(pm.classes)}).")
-        result = _classification(y_arr, proba, np.asarray(pm.classes), weights, n_bins)
+            raise DataError(
+                f"y has label {y_arr[pos]!r} at row {pos}, which the model does not know "
+                f"(classes: {list(classes)})."
+            )
+        result = _classification(y_arr, proba, classes, weights, n_bins)
         compute: Callable[..., ModelEvaluation] = lambda idx: _classification(  # noqa: E731
-            y_arr[idx], proba[idx], np.asarray(pm.classes), None if weights is None else weights[idx], n_bins
+            y_arr[idx],
+            proba[idx],
+            np.asarray(pm.classes),
+            None if weights is None else weights[idx],
+            n_bins,
         )
     else:
         pred = m.predict(X)
@@ -130,7 +137,9 @@ def _resolve_groups(groups: Any, X: Any) -> tuple[np.ndarray | None, str | None]
         return X[groups].to_numpy(), groups
     values = np.asarray(groups)
     if values.shape != (X.shape[0],):
-        raise DataError(f"groups has shape {values.shape}; expected one label per row ({X.shape[0]},).")
+        raise DataError(
+            f"groups has shape {values.shape}; expected one label per row ({X.shape[0]},)."
+        )
     return values, getattr(groups, "name", None)
 
 
@@ -159,8 +168,11 @@ def _classification(
         pos = classes[1]
         p1 = proba[:, 1]
         yb = (y == pos).astype(int)
-        for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score),
-                         ("f1", skm.f1_score)):
+        for name, fn in (
+            ("precision", skm.precision_score),
+            ("recall", skm.recall_score),
+            ("f1", skm.f1_score),
+        ):
             out[name] = float(fn(y, pred, pos_label=pos, average="binary", **prf))
         out["roc_auc"] = _safe(lambda: skm.roc_auc_score(yb, p1, sample_weight=w))
         out["pr_auc"] = _safe(lambda: skm.average_precision_score(yb, p1, sample_weight=w))
@@ -172,21 +184,30 @@ def _classification(
             curves["pr_curve"] = {"precision": prec, "recall": rec}
         prob_true, prob_pred = calibration_curve(yb, p1, n_bins=n_bins)
     else:
-        for name, fn in (("precision", skm.precision_score), ("recall", skm.recall_score),
-                         ("f1", skm.f1_score)):
+        for name, fn in (
+            ("precision", skm.precision_score),
+            ("recall", skm.recall_score),
+            ("f1", skm.f1_score),
+        ):
             out[name] = float(fn(y, pred, average="macro", **prf))
             out[f"{name}_weighted"] = float(fn(y, pred, average="weighted", **prf))
             per = fn(y, pred, average=None, **prf)
             for c, v in zip(classes, per, strict=True):
                 out[f"{name}_class_{c}"] = float(v)
         onehot = (y[:, None] == classes[None, :]).astype(int)
-        out["roc_auc"] = _safe(lambda: skm.roc_auc_score(y, proba, multi_class="ovr", average="macro",
-                                                          labels=labels, sample_weight=w))
-        out["pr_auc"] = _safe(lambda: skm.average_precision_score(onehot, proba, average="macro",
-                                                                   sample_weight=w))
+        out["roc_auc"] = _safe(
+            lambda: skm.roc_auc_score(
+                y, proba, multi_class="ovr", average="macro", labels=labels, sample_weight=w
+            )
+        )
+        out["pr_auc"] = _safe(
+            lambda: skm.average_precision_score(onehot, proba, average="macro", sample_weight=w)
+        )
         out["brier"] = float(np.average(((proba - onehot) ** 2).sum(axis=1), weights=w))
         # Top-label calibration: confidence of the predicted class against its accuracy.
-        prob_true, prob_pred = calibration_curve((pred == y).astype(int), proba.max(axis=1), n_bins=n_bins)
+        prob_true, prob_pred = calibration_curve(
+            (pred == y).astype(int), proba.max(axis=1), n_bins=n_bins
+        )
     out["log_loss"] = _safe(lambda: skm.log_loss(y, proba, labels=labels, sample_weight=w))
     cm = skm.confusion_matrix(y, pred, labels=labels, sample_weight=w)
     return ModelEvaluation(
@@ -210,4 +231,3 @@ def _regression(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None) -> ModelE
         "median_ae": float(skm.median_absolute_error(y, pred, sample_weight=w)),
     }
     return ModelEvaluation(task="regression", metrics=out, n_rows=len(y), residuals=y - pred)
-
