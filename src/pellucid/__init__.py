@@ -29,7 +29,7 @@ _EXPORTS: dict[str, str] = {
     "get_method": "pellucid._registry",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
-_SUBMODULES = ("datasets", "metrics")
+_SUBMODULES = ("datasets", "metrics", "quality")
 
 # Kept literal so tools can read it; tests/test_public_api.py checks it against _EXPORTS.
 __all__ = [
@@ -48,10 +48,11 @@ __all__ = [
     "evaluate",
     "get_method",
     "metrics",
+    "quality",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import datasets, metrics
+    from . import datasets, metrics, quality
     from ._data import DataError
     from ._model import Model, as_model
     from ._registry import available as available_methods
