@@ -41,15 +41,18 @@ class BruteShap:
 
 
 class NoisyShap(BruteShap):
-    """Exact values plus seeded noise of standard deviation ``noise``: a stand-in sampled method."""
+    """Exact values plus seeded noise of standard deviation ``noise``: a stand-in sampled method.
 
-    def __init__(self, model: Any, data: Any = None, noise: float = 0.1, random_state: Any = None):
+    Takes its seed in ``explain``, as the common explainer protocol has it.
+    """
+
+    def __init__(self, model: Any, data: Any = None, noise: float = 0.1):
         super().__init__(model, data)
-        self.noise, self.random_state = noise, random_state
+        self.noise = noise
 
-    def explain(self, X: Any) -> Explanation:
+    def explain(self, X: Any, random_state: Any = None) -> Explanation:
         exact = super().explain(X)
-        rng = np.random.default_rng(self.random_state)
+        rng = np.random.default_rng(random_state)
         values = exact.values + rng.normal(scale=self.noise, size=exact.values.shape)
         return Explanation(values=values, feature_names=exact.feature_names, method="noisy")
 
@@ -73,3 +76,14 @@ class FixedPattern:
 def random_explanation(n: int, d: int, seed: int = 1, names: Any = None) -> Explanation:
     rng = np.random.default_rng(seed)
     return Explanation(values=rng.normal(size=(n, d)), feature_names=names)
+
+
+class SeededAtBuild(NoisyShap):
+    """The same noise, seeded in the constructor instead."""
+
+    def __init__(self, model: Any, data: Any = None, noise: float = 0.1, random_state: Any = None):
+        super().__init__(model, data, noise)
+        self.random_state = random_state
+
+    def explain(self, X: Any) -> Explanation:  # type: ignore[override]
+        return super().explain(X, random_state=self.random_state)

@@ -427,9 +427,16 @@ def accepts(fn: Any, name: str) -> bool:
     return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
-def explain(explainer: Any, X: Any, **kwargs: Any) -> Explanation:
-    """Call ``explainer.explain(X)`` (or ``explainer(X)``) and insist on an Explanation."""
+def explain(explainer: Any, X: Any, random_state: Any = None) -> Explanation:
+    """Call ``explainer.explain(X)`` (or ``explainer(X)``) and insist on an Explanation.
+
+    ``random_state`` is passed on when the explain method takes one (sampled
+    methods do, by the common protocol).
+    """
     fn = explainer.explain if hasattr(explainer, "explain") else explainer
+    kwargs = {}
+    if random_state is not None and accepts(fn, "random_state"):
+        kwargs["random_state"] = random_state
     result = fn(X, **kwargs)
     if isinstance(result, Explanation):
         return result

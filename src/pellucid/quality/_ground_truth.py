@@ -376,7 +376,7 @@ def ground_truth(
                     random_state,
                     dict(options.get(name, {})),
                 )
-                exp = explain(explainer, problem.X)
+                exp = explain(explainer, problem.X, random_state)
             except (TypeError, ValueError, NotImplementedError) as exc:
                 if not skip_errors:
                     raise

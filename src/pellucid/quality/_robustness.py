@@ -45,8 +45,9 @@ def max_sensitivity(
     """
     X = check_rows(X)
     rng = as_rng(random_state)
-    base = explain(explainer, X)
-    sens, _ = _sensitivities(explainer, X, base, radius, n_samples, data, output, rng)
+    seed = int(rng.integers(0, 2**31 - 1))
+    base = explain(explainer, X, seed)
+    sens, _ = _sensitivities(explainer, X, base, radius, n_samples, data, output, rng, seed)
     params = {"radius": radius, "n_samples": int(n_samples), "random_state": random_state}
     return QualityScore(metric="max_sensitivity", per_row=sens, params=params)
 
@@ -78,13 +79,13 @@ def stability(
     rng = as_rng(random_state)
     seed_list = _seeds(seeds, rng)
     first = build_explainer(method, model, data, seed_list[0], options)
-    base = explain(first, X)
+    base = explain(first, X, seed_list[0])
     cols, phi0 = select_output(base, output)
     seed_variation = None
     if _takes_seed(method, first):
         phis = [phi0]
         for seed in seed_list[1:]:
-            other = explain(build_explainer(method, model, data, seed, options), X)
+            other = explain(build_explainer(method, model, data, seed, options), X, seed)
             phis.append(_select_like(other, cols))
         stack = np.stack(phis)
         # Identical runs give exactly 0 (np.std of equal floats can round to 1e-17).
@@ -93,7 +94,7 @@ def stability(
         with np.errstate(invalid="ignore", divide="ignore"):
             seed_variation = np.where(size > 0, spread / np.where(size > 0, size, 1), np.nan)
             seed_variation = np.where((size == 0) & (spread == 0), 0.0, seed_variation)
-    sens, lips = _sensitivities(first, X, base, radius, n_samples, data, output, rng)
+    sens, lips = _sensitivities(first, X, base, radius, n_samples, data, output, rng, seed_list[0])
     params = {
         "seeds": [int(s) for s in seed_list],
         "radius": radius,
@@ -141,6 +142,7 @@ def _sensitivities(
     data: Any,
     output: int | str | None,
     rng: np.random.Generator,
+    seed: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per row: max relative attribution change, and max change per unit input change."""
     if not radius > 0:
@@ -157,7 +159,7 @@ def _sensitivities(
         )
     moved, step = perturb(X, radius, int(n_samples), rng, numeric, std)
     rows = np.repeat(np.arange(X.shape[0]), int(n_samples))
-    moved_phi = _select_like(explain(explainer, moved), None if cols is None else cols[rows])
+    moved_phi = _select_like(explain(explainer, moved, seed), None if cols is None else cols[rows])
     change = row_norm(moved_phi - phi0[rows]).reshape(-1, int(n_samples))
     size = row_norm(phi0)
     dist = row_norm(step).reshape(-1, int(n_samples))

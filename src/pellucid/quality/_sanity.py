@@ -52,7 +52,7 @@ def sanity_check(
     rng = as_rng(random_state)
     fit_data = X if data is None else data
     seed = int(rng.integers(0, 2**31 - 1))
-    real = explain(build_explainer(method, model, data, seed, options), X)
+    real = explain(build_explainer(method, model, data, seed, options), X, seed)
     cols, phi = select_output(real, output)
 
     if int(n_random_models) < 1:
@@ -65,7 +65,7 @@ def sanity_check(
             randomized = _random_labels_model(model, fit_data, rng)
         if randomized is None:
             randomized = random_function(fit_data, random_state=rng)
-        rand = explain(build_explainer(method, randomized, data, seed, options), X)
+        rand = explain(build_explainer(method, randomized, data, seed, options), X, seed)
         model_sims.append(rank_correlation(phi, _values_like(rand, cols)))
     model_sim = np.mean(model_sims, axis=0)
 
@@ -82,7 +82,7 @@ def sanity_check(
             permuted = _refit(model, fit_data, rng.permutation(y_arr))
             if permuted is None:
                 break
-            perm = explain(build_explainer(method, permuted, data, seed, options), X)
+            perm = explain(build_explainer(method, permuted, data, seed, options), X, seed)
             label_sims.append(rank_correlation(phi, _values_like(perm, cols)))
         if label_sims:
             label_sim = np.mean(label_sims, axis=0)

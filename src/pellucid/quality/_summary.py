@@ -63,7 +63,7 @@ def trust_summary(
         name = method_name(method)
         opts = dict(options.get(name, {}))
         try:
-            exp = explain(build_explainer(method, model, data, seed, opts), X_sub)
+            exp = explain(build_explainer(method, model, data, seed, opts), X_sub, seed)
         except (TypeError, ValueError, NotImplementedError) as exc:
             notes.append(f"{name}: not run ({type(exc).__name__}: {exc})")
             continue
