@@ -27,6 +27,12 @@ _EXPORTS: dict[str, str] = {
     "ModelEvaluation": "pellucid.metrics",
     "available_methods": "pellucid._registry",
     "get_method": "pellucid._registry",
+    # issue 5: model-agnostic Shapley values
+    "ExactShap": "pellucid.shapley",
+    "KernelShap": "pellucid.shapley",
+    "PermutationShap": "pellucid.shapley",
+    "summarize": "pellucid.shapley",
+    "explain": "pellucid.shapley",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
 _SUBMODULES = ("datasets", "metrics", "quality")
@@ -35,20 +41,25 @@ _SUBMODULES = ("datasets", "metrics", "quality")
 __all__ = [
     "Anchor",
     "DataError",
+    "ExactShap",
     "Explanation",
     "FeatureImportance",
+    "KernelShap",
     "Model",
     "ModelEvaluation",
     "PartialDependence",
+    "PermutationShap",
     "Predicate",
     "__version__",
     "as_model",
     "available_methods",
     "datasets",
     "evaluate",
+    "explain",
     "get_method",
     "metrics",
     "quality",
+    "summarize",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,6 +70,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._registry import get as get_method
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
     from .metrics import ModelEvaluation, evaluate
+    from .shapley import ExactShap, KernelShap, PermutationShap, explain, summarize
 
 
 def __getattr__(name: str) -> Any:
