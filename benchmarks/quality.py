@@ -125,11 +125,22 @@ def credit_model_problem(n_rows: int, n_background: int, random_state: int = 0) 
     return Problem("credit_model", model, rows, bg, brute_force_shapley(model, rows, bg))
 
 
+def interaction12_problem(n_rows: int, n_background: int, random_state: int = 0) -> Problem:
+    """The interaction problem with 12 features, where sampling estimators no longer enumerate."""
+    from dataclasses import replace
+
+    p = interaction_problem(
+        n_features=12, n_rows=n_rows, n_background=n_background, random_state=random_state
+    )
+    return replace(p, name="interaction12", description="additive + 3 interactions, 12 features")
+
+
 def make_problems(names: list[str] | None, n_rows: int, n_background: int) -> list[Problem]:
     factories = {
         "linear": linear_problem,
         "additive": additive_problem,
         "interaction": interaction_problem,
+        "interaction12": interaction12_problem,
         "credit": credit_problem,
         "tree_model": tree_problem,
         "credit_model": credit_model_problem,

@@ -420,11 +420,13 @@ def method_name(method: Any) -> str:
 
 
 def accepts(fn: Any, name: str) -> bool:
+    """Whether ``fn`` names the parameter ``name`` (a bare ``**kwargs`` may pass it on to
+    something that does not take it, so it does not count)."""
     try:
         params = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return False
-    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    return name in params
 
 
 def explain(explainer: Any, X: Any, random_state: Any = None) -> Explanation:
