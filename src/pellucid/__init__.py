@@ -27,6 +27,12 @@ _EXPORTS: dict[str, str] = {
     "ModelEvaluation": "pellucid.metrics",
     "available_methods": "pellucid._registry",
     "get_method": "pellucid._registry",
+    # issue 6: local explanations
+    "Lime": "pellucid.local",
+    "LimeText": "pellucid.local",
+    "LimeImage": "pellucid.local",
+    "Anchors": "pellucid.local",
+    "AnchorsText": "pellucid.local",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
 _SUBMODULES = ("datasets", "metrics")
@@ -34,9 +40,14 @@ _SUBMODULES = ("datasets", "metrics")
 # Kept literal so tools can read it; tests/test_public_api.py checks it against _EXPORTS.
 __all__ = [
     "Anchor",
+    "Anchors",
+    "AnchorsText",
     "DataError",
     "Explanation",
     "FeatureImportance",
+    "Lime",
+    "LimeImage",
+    "LimeText",
     "Model",
     "ModelEvaluation",
     "PartialDependence",
@@ -57,6 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._registry import available as available_methods
     from ._registry import get as get_method
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
+    from .local import Anchors, AnchorsText, Lime, LimeImage, LimeText
     from .metrics import ModelEvaluation, evaluate
 
 

@@ -80,6 +80,19 @@ def get(name: str) -> Any:
 # One line per method. Keep it sorted by area.
 _TABLE: list[MethodSpec] = [
     # MethodSpec("name", "pellucid.module:Attr", "attribution", exact=..., additive=..., summary=...),
+    # issue 6: local surrogates and rules
+    MethodSpec(
+        "lime",
+        "pellucid.local:Lime",
+        "attribution",
+        summary="LIME: local weighted-ridge surrogate weights",
+    ),
+    MethodSpec(
+        "anchors",
+        "pellucid.local:Anchors",
+        "rule",
+        summary="Anchors: high-precision if-then rule for one row",
+    ),
 ]
 for _spec in _TABLE:
     register(_spec)
