@@ -33,6 +33,12 @@ _EXPORTS: dict[str, str] = {
     "PermutationShap": "pellucid.shapley",
     "summarize": "pellucid.shapley",
     "explain": "pellucid.shapley",
+    # issue 6: local explanations
+    "Lime": "pellucid.local",
+    "LimeText": "pellucid.local",
+    "LimeImage": "pellucid.local",
+    "Anchors": "pellucid.local",
+    "AnchorsText": "pellucid.local",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
 _SUBMODULES = ("datasets", "metrics")
@@ -40,11 +46,16 @@ _SUBMODULES = ("datasets", "metrics")
 # Kept literal so tools can read it; tests/test_public_api.py checks it against _EXPORTS.
 __all__ = [
     "Anchor",
+    "Anchors",
+    "AnchorsText",
     "DataError",
     "ExactShap",
     "Explanation",
     "FeatureImportance",
     "KernelShap",
+    "Lime",
+    "LimeImage",
+    "LimeText",
     "Model",
     "ModelEvaluation",
     "PartialDependence",
@@ -68,6 +79,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._registry import available as available_methods
     from ._registry import get as get_method
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
+    from .local import Anchors, AnchorsText, Lime, LimeImage, LimeText
     from .metrics import ModelEvaluation, evaluate
     from .shapley import ExactShap, KernelShap, PermutationShap, explain, summarize
 

@@ -103,6 +103,19 @@ _TABLE: list[MethodSpec] = [
         additive=True,
         summary="Antithetic permutation sampling of Shapley values, standard errors",
     ),
+    # issue 6: local surrogates and rules
+    MethodSpec(
+        "lime",
+        "pellucid.local:Lime",
+        "attribution",
+        summary="LIME: local weighted-ridge surrogate weights",
+    ),
+    MethodSpec(
+        "anchors",
+        "pellucid.local:Anchors",
+        "rule",
+        summary="Anchors: high-precision if-then rule for one row",
+    ),
 ]
 for _spec in _TABLE:
     register(_spec)
