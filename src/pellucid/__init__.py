@@ -27,6 +27,11 @@ _EXPORTS: dict[str, str] = {
     "ModelEvaluation": "pellucid.metrics",
     "available_methods": "pellucid._registry",
     "get_method": "pellucid._registry",
+    # issue 3: global effects
+    "permutation_importance": "pellucid.effects",
+    "partial_dependence": "pellucid.effects",
+    "ale": "pellucid.effects",
+    "h_statistic": "pellucid.effects",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
 _SUBMODULES = ("datasets", "metrics")
@@ -48,6 +53,11 @@ __all__ = [
     "evaluate",
     "get_method",
     "metrics",
+    # issue 3
+    "ale",
+    "h_statistic",
+    "partial_dependence",
+    "permutation_importance",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,6 +67,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._registry import available as available_methods
     from ._registry import get as get_method
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
+    from .effects import ale, h_statistic, partial_dependence, permutation_importance
     from .metrics import ModelEvaluation, evaluate
 
 

@@ -80,6 +80,27 @@ def get(name: str) -> Any:
 # One line per method. Keep it sorted by area.
 _TABLE: list[MethodSpec] = [
     # MethodSpec("name", "pellucid.module:Attr", "attribution", exact=..., additive=..., summary=...),
+    # issue 3: global effects (src/pellucid/effects/)
+    MethodSpec(
+        "permutation_importance",
+        "pellucid.effects:permutation_importance",
+        "global",
+        summary="Score drop when a feature (or group) is shuffled; repeats give a 95% interval.",
+    ),
+    MethodSpec(
+        "partial_dependence",
+        "pellucid.effects:partial_dependence",
+        "effect",
+        exact=True,
+        summary="Partial dependence and ICE curves on scikit-learn's grid, one or two features.",
+    ),
+    MethodSpec(
+        "ale",
+        "pellucid.effects:ale",
+        "effect",
+        exact=True,
+        summary="Accumulated local effects on quantile bins; categorical and second order.",
+    ),
 ]
 for _spec in _TABLE:
     register(_spec)
