@@ -39,6 +39,11 @@ _EXPORTS: dict[str, str] = {
     "LimeImage": "pellucid.local",
     "Anchors": "pellucid.local",
     "AnchorsText": "pellucid.local",
+    # issue 3: global effects
+    "permutation_importance": "pellucid.effects",
+    "partial_dependence": "pellucid.effects",
+    "ale": "pellucid.effects",
+    "h_statistic": "pellucid.effects",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
 _SUBMODULES = ("datasets", "metrics")
@@ -70,6 +75,11 @@ __all__ = [
     "get_method",
     "metrics",
     "summarize",
+    # issue 3
+    "ale",
+    "h_statistic",
+    "partial_dependence",
+    "permutation_importance",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,6 +89,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._registry import available as available_methods
     from ._registry import get as get_method
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
+    from .effects import ale, h_statistic, partial_dependence, permutation_importance
     from .local import Anchors, AnchorsText, Lime, LimeImage, LimeText
     from .metrics import ModelEvaluation, evaluate
     from .shapley import ExactShap, KernelShap, PermutationShap, explain, summarize

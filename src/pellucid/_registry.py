@@ -116,6 +116,27 @@ _TABLE: list[MethodSpec] = [
         "rule",
         summary="Anchors: high-precision if-then rule for one row",
     ),
+    # issue 3: global effects (src/pellucid/effects/)
+    MethodSpec(
+        "permutation_importance",
+        "pellucid.effects:permutation_importance",
+        "global",
+        summary="Score drop when a feature (or group) is shuffled; repeats give a 95% interval.",
+    ),
+    MethodSpec(
+        "partial_dependence",
+        "pellucid.effects:partial_dependence",
+        "effect",
+        exact=True,
+        summary="Partial dependence and ICE curves on scikit-learn's grid, one or two features.",
+    ),
+    MethodSpec(
+        "ale",
+        "pellucid.effects:ale",
+        "effect",
+        exact=True,
+        summary="Accumulated local effects on quantile bins; categorical and second order.",
+    ),
 ]
 for _spec in _TABLE:
     register(_spec)
