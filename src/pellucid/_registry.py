@@ -80,6 +80,14 @@ def get(name: str) -> Any:
 # One line per method. Keep it sorted by area.
 _TABLE: list[MethodSpec] = [
     # MethodSpec("name", "pellucid.module:Attr", "attribution", exact=..., additive=..., summary=...),
+    MethodSpec(
+        "treeshap",
+        "pellucid.tree:TreeShap",
+        "attribution",
+        exact=True,
+        additive=True,
+        summary="Exact SHAP values of tree ensembles (path-dependent or interventional).",
+    ),
 ]
 for _spec in _TABLE:
     register(_spec)

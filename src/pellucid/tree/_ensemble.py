@@ -17,7 +17,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["LEFT", "MISSING", "RIGHT", "NUMERIC", "CATEGORICAL", "NUMERIC_ZERO_MISSING", "Tree", "TreeEnsemble"]
+__all__ = [
+    "LEFT",
+    "MISSING",
+    "RIGHT",
+    "NUMERIC",
+    "CATEGORICAL",
+    "NUMERIC_ZERO_MISSING",
+    "Tree",
+    "TreeEnsemble",
+]
 
 # split kinds
 NUMERIC = 0

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ._ensemble import LEFT, MISSING, RIGHT, CATEGORICAL, Tree, TreeEnsemble
+from ._ensemble import CATEGORICAL, LEFT, MISSING, RIGHT, Tree, TreeEnsemble
 
 __all__ = ["read_sklearn"]
 
@@ -65,7 +65,9 @@ def read_sklearn(model: Any) -> TreeEnsemble:
     from sklearn import ensemble, tree
 
     name = type(model).__name__
-    if isinstance(model, ensemble.HistGradientBoostingRegressor | ensemble.HistGradientBoostingClassifier):
+    if isinstance(
+        model, ensemble.HistGradientBoostingRegressor | ensemble.HistGradientBoostingClassifier
+    ):
         return _read_hist(model)
     if isinstance(model, ensemble.IsolationForest):
         return _read_iforest(model)
@@ -88,8 +90,8 @@ def read_sklearn(model: Any) -> TreeEnsemble:
             )
         for est in estimators:
             trees.append(_tree_from_sklearn(est, _class_fractions(est) * scale))
-        output_names = tuple(str(c) for c in model.classes_)
-        n_out = len(output_names)
+        output_names: tuple[str, ...] | None = tuple(str(c) for c in model.classes_)
+        n_out = len(model.classes_)
     else:
         n_out = int(getattr(model, "n_outputs_", 1))
         for est in estimators:
