@@ -44,9 +44,11 @@ _EXPORTS: dict[str, str] = {
     "partial_dependence": "pellucid.effects",
     "ale": "pellucid.effects",
     "h_statistic": "pellucid.effects",
+    # issue 4: trees
+    "TreeShap": "pellucid.tree",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
-_SUBMODULES = ("datasets", "metrics")
+_SUBMODULES = ("datasets", "metrics", "tree")
 
 # Kept literal so tools can read it; tests/test_public_api.py checks it against _EXPORTS.
 __all__ = [
@@ -66,6 +68,7 @@ __all__ = [
     "PartialDependence",
     "PermutationShap",
     "Predicate",
+    "TreeShap",
     "__version__",
     "as_model",
     "available_methods",
@@ -80,10 +83,11 @@ __all__ = [
     "h_statistic",
     "partial_dependence",
     "permutation_importance",
+    "tree",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import datasets, metrics
+    from . import datasets, metrics, tree
     from ._data import DataError
     from ._model import Model, as_model
     from ._registry import available as available_methods
@@ -93,6 +97,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .local import Anchors, AnchorsText, Lime, LimeImage, LimeText
     from .metrics import ModelEvaluation, evaluate
     from .shapley import ExactShap, KernelShap, PermutationShap, explain, summarize
+    from .tree import TreeShap
 
 
 def __getattr__(name: str) -> Any:

@@ -137,6 +137,14 @@ _TABLE: list[MethodSpec] = [
         exact=True,
         summary="Accumulated local effects on quantile bins; categorical and second order.",
     ),
+    MethodSpec(
+        "treeshap",
+        "pellucid.tree:TreeShap",
+        "attribution",
+        exact=True,
+        additive=True,
+        summary="Exact SHAP values of tree ensembles (path-dependent or interventional).",
+    ),
 ]
 for _spec in _TABLE:
     register(_spec)
