@@ -27,6 +27,15 @@ _EXPORTS: dict[str, str] = {
     "ModelEvaluation": "pellucid.metrics",
     "available_methods": "pellucid._registry",
     "get_method": "pellucid._registry",
+    # issue 7: PyTorch (importing these imports torch)
+    "Saliency": "pellucid.torch",
+    "SmoothGrad": "pellucid.torch",
+    "IntegratedGradients": "pellucid.torch",
+    "GradientShap": "pellucid.torch",
+    "GuidedBackprop": "pellucid.torch",
+    "GradCam": "pellucid.torch",
+    "Occlusion": "pellucid.torch",
+    "Lrp": "pellucid.torch",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
 _SUBMODULES = ("datasets", "metrics")
@@ -42,6 +51,15 @@ __all__ = [
     "PartialDependence",
     "Predicate",
     "__version__",
+    # issue 7
+    "GradCam",
+    "GradientShap",
+    "GuidedBackprop",
+    "IntegratedGradients",
+    "Lrp",
+    "Occlusion",
+    "Saliency",
+    "SmoothGrad",
     "as_model",
     "available_methods",
     "datasets",
@@ -58,6 +76,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._registry import get as get_method
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
     from .metrics import ModelEvaluation, evaluate
+    from .torch import (
+        GradCam,
+        GradientShap,
+        GuidedBackprop,
+        IntegratedGradients,
+        Lrp,
+        Occlusion,
+        Saliency,
+        SmoothGrad,
+    )
 
 
 def __getattr__(name: str) -> Any:

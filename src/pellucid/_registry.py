@@ -80,6 +80,69 @@ def get(name: str) -> Any:
 # One line per method. Keep it sorted by area.
 _TABLE: list[MethodSpec] = [
     # MethodSpec("name", "pellucid.module:Attr", "attribution", exact=..., additive=..., summary=...),
+    # --- issue 7: PyTorch gradient family and LRP (inputs="torch": a torch.nn.Module and tensors)
+    MethodSpec(
+        "saliency",
+        "pellucid.torch:Saliency",
+        "attribution",
+        inputs="torch",
+        exact=True,
+        summary="Absolute (or raw) input gradient of the target output.",
+    ),
+    MethodSpec(
+        "smoothgrad",
+        "pellucid.torch:SmoothGrad",
+        "attribution",
+        inputs="torch",
+        summary="Gradients averaged over noisy copies (SmoothGrad, -squared, VarGrad).",
+    ),
+    MethodSpec(
+        "integrated_gradients",
+        "pellucid.torch:IntegratedGradients",
+        "attribution",
+        inputs="torch",
+        exact=True,
+        summary="Path integral of gradients from a baseline; completeness delta reported.",
+    ),
+    MethodSpec(
+        "gradient_shap",
+        "pellucid.torch:GradientShap",
+        "attribution",
+        inputs="torch",
+        summary="Expected gradients over a baseline distribution.",
+    ),
+    MethodSpec(
+        "guided_backprop",
+        "pellucid.torch:GuidedBackprop",
+        "attribution",
+        inputs="torch",
+        exact=True,
+        summary="Gradient with ReLUs passing only positive gradients.",
+    ),
+    MethodSpec(
+        "grad_cam",
+        "pellucid.torch:GradCam",
+        "attribution",
+        inputs="torch",
+        exact=True,
+        summary="Grad-CAM class activation map (and Guided Grad-CAM), upsampled to the input.",
+    ),
+    MethodSpec(
+        "occlusion",
+        "pellucid.torch:Occlusion",
+        "attribution",
+        inputs="torch",
+        exact=True,
+        summary="Output drop when sliding patches are set to a baseline.",
+    ),
+    MethodSpec(
+        "lrp",
+        "pellucid.torch:Lrp",
+        "attribution",
+        inputs="torch",
+        exact=True,
+        summary="Layer-wise relevance propagation: rules, composites, canonizers.",
+    ),
 ]
 for _spec in _TABLE:
     register(_spec)
