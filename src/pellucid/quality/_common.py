@@ -388,16 +388,50 @@ def _actual_noise(base: pd.DataFrame, moved: pd.DataFrame, numeric: np.ndarray, 
 
 def build_explainer(
     method: Any, model: Any, data: Any, random_state: Any, options: dict[str, Any]
-) -> Any:
+) -> Bound:
     """An explainer from a registry name, a class or a factory ``f(model, data, **options)``.
 
-    ``random_state`` is passed when the factory accepts it.
+    Options the factory names go to it; the others to ``explain`` when it
+    names them (e.g. KernelShap's ``budget``), else TypeError. ``random_state``
+    goes to both where named.
     """
     factory = _factory(method)
-    kwargs = dict(options)
+    class_explain = getattr(factory, "explain", None)
+    build: dict[str, Any] = {}
+    later: dict[str, Any] = {}
+    for key, value in options.items():
+        named_later = class_explain is not None and accepts(class_explain, key)
+        if accepts(factory, key) or not named_later:
+            build[key] = value
+        else:
+            later[key] = value
     if random_state is not None and accepts(factory, "random_state"):
-        kwargs.setdefault("random_state", random_state)
-    return factory(model, data, **kwargs)
+        build.setdefault("random_state", random_state)
+    explainer = factory(model, data, **build)
+    fn = explainer.explain if hasattr(explainer, "explain") else explainer
+    unknown = [k for k in later if not accepts(fn, k)]
+    if unknown:
+        raise TypeError(
+            f"{method_name(method)} takes no option(s) {unknown}, neither when built nor in explain()."
+        )
+    return Bound(explainer, later, seeded=accepts(factory, "random_state"))
+
+
+class Bound:
+    """An explainer with the ``explain`` options it was given; ``explain(X, random_state)``."""
+
+    def __init__(self, explainer: Any, options: dict[str, Any], seeded: bool = False) -> None:
+        self.explainer = explainer
+        self.options = options
+        self._fn = explainer.explain if hasattr(explainer, "explain") else explainer
+        # Seeded when built or when explained: either way a new seed gives new numbers.
+        self.takes_seed = seeded or accepts(self._fn, "random_state")
+
+    def explain(self, X: Any, random_state: Any = None) -> Any:
+        kwargs = dict(self.options)
+        if random_state is not None and accepts(self._fn, "random_state"):
+            kwargs["random_state"] = random_state
+        return self._fn(X, **kwargs)
 
 
 def _factory(method: Any) -> Callable[..., Any]:
@@ -435,11 +469,14 @@ def explain(explainer: Any, X: Any, random_state: Any = None) -> Explanation:
     ``random_state`` is passed on when the explain method takes one (sampled
     methods do, by the common protocol).
     """
-    fn = explainer.explain if hasattr(explainer, "explain") else explainer
-    kwargs = {}
-    if random_state is not None and accepts(fn, "random_state"):
-        kwargs["random_state"] = random_state
-    result = fn(X, **kwargs)
+    if isinstance(explainer, Bound):
+        result = explainer.explain(X, random_state)
+    else:
+        fn = explainer.explain if hasattr(explainer, "explain") else explainer
+        kwargs = {}
+        if random_state is not None and accepts(fn, "random_state"):
+            kwargs["random_state"] = random_state
+        result = fn(X, **kwargs)
     if isinstance(result, Explanation):
         return result
     values = np.asarray(result, dtype=float)

@@ -11,7 +11,6 @@ import numpy as np
 
 from .._results import Explanation
 from ._common import (
-    accepts,
     as_rng,
     build_explainer,
     check_rows,
@@ -82,7 +81,7 @@ def stability(
     base = explain(first, X, seed_list[0])
     cols, phi0 = select_output(base, output)
     seed_variation = None
-    if _takes_seed(method, first):
+    if first.takes_seed:
         phis = [phi0]
         for seed in seed_list[1:]:
             other = explain(build_explainer(method, model, data, seed, options), X, seed)
@@ -115,14 +114,6 @@ def _seeds(seeds: int | Sequence[int], rng: np.random.Generator) -> list[int]:
     if not out:
         raise ValueError("seeds is empty.")
     return out
-
-
-def _takes_seed(method: Any, explainer: Any) -> bool:
-    from ._common import _factory
-
-    return accepts(_factory(method), "random_state") or accepts(
-        getattr(explainer, "explain", explainer), "random_state"
-    )
 
 
 def _select_like(explanation: Explanation, cols: np.ndarray | None) -> np.ndarray:
