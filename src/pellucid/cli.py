@@ -403,7 +403,6 @@ def trust(
 ) -> None:
     """How far to trust each method's explanations of MODEL on DATA: faithfulness,
     stability and a plain-language reading per method."""
-    import numpy as np
 
     from . import _registry
     from ._data import DataError
@@ -417,16 +416,13 @@ def trust(
     y = None
     if target is not None:
         frame, y = _split_target(frame, target)
-    rng = np.random.default_rng(random_state)
-    picked = np.sort(rng.choice(len(frame), size=min(background_size, len(frame)), replace=False))
-    bg = frame.iloc[picked].reset_index(drop=True)
     try:
         summary = trust_summary(
             fitted,
             frame.iloc[:rows].reset_index(drop=True),
             methods=method or None,
-            data=bg,
-            y=None if y is None else y.iloc[picked].to_numpy(),
+            data=frame,
+            y=None if y is None else y.to_numpy(),
             n_rows=rows,
             n_background=background_size,
             sanity=sanity,

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._data import check_X
 from ._common import as_rng, build_explainer, check_rows, explain, method_name, take_rows
 from ._faithfulness import deletion, faithfulness_correlation, infidelity, insertion
 from ._results import TrustSummary
@@ -42,7 +43,8 @@ def trust_summary(
 
     ``methods``: registered names, classes or factories (default: every
     registered tabular attribution method). The first ``n_rows`` rows of X
-    are explained with ``data`` as background (default X). ``truth``: the true
+    are explained with ``n_background`` rows drawn from ``data`` (default X) as
+    background, the same rows the metrics remove features with. ``truth``: the true
     attributions of those rows, when known (e.g. a :class:`Problem`'s). With
     ``sanity=True`` the model-randomisation (and, given ``y`` labelling
     ``data``, label-permutation) checks run too; they refit the model.
@@ -56,7 +58,22 @@ def trust_summary(
     if methods is None:
         methods = available(kind="attribution", inputs="tabular")
     options = options or {}
-    seed = int(as_rng(random_state).integers(0, 2**31 - 1))
+    rng = as_rng(random_state)
+    seed = int(rng.integers(0, 2**31 - 1))
+    # One background for the explainers and the metrics alike, so removal means the same
+    # thing to both (exact SHAP then scores zero infidelity).
+    source = X if data is None else check_X(data, name="data")
+    idx = np.arange(source.shape[0])
+    if source.shape[0] > n_background:
+        idx = np.sort(rng.choice(source.shape[0], size=int(n_background), replace=False))
+    data = take_rows(source, idx)
+    if y is not None:
+        y = np.asarray(y)
+        if len(y) != source.shape[0]:
+            raise ValueError(
+                f"y has {len(y)} labels but data has {source.shape[0]} rows: y must label data."
+            )
+        y = y[idx]
     out_rows: list[dict[str, Any]] = []
     notes: list[str] = []
     for method in methods:
