@@ -98,7 +98,9 @@ def shap_reference(kind: str) -> Any:
                 masker = shap.maskers.Independent(bg, max_samples=len(bg))
                 cls = shap.explainers.Exact if kind == "exact" else shap.explainers.Permutation
                 ex = cls(self._f, masker, **({} if kind == "exact" else {"seed": random_state}))
-                kwargs = {} if kind == "exact" else {"max_evals": 40 * X.shape[1]}
+                kwargs: dict[str, Any] = {"silent": True}
+                if kind != "exact":
+                    kwargs["max_evals"] = 40 * X.shape[1]
                 values = ex(x, **kwargs).values
             return Explanation(values=np.asarray(values), feature_names=list(X.columns))
 
@@ -227,6 +229,9 @@ def run(args: argparse.Namespace) -> str:
             )
             print(f"  {p.name:12s} {name:22s} err={max_err:.2e} {r['verdict']}", flush=True)
         out.append("\n".join(lines))
+        if args.out:  # write as each problem finishes, so a long run leaves its tables
+            with open(args.out, "w", encoding="utf-8") as fh:
+                fh.write("\n\n".join(out) + "\n")
     return "\n\n".join(out)
 
 
@@ -249,11 +254,7 @@ def main() -> None:
     parser.add_argument("--no-sanity", dest="sanity", action="store_false")
     parser.add_argument("--out", default="")
     args = parser.parse_args()
-    text = run(args)
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+    print(run(args))
 
 
 if __name__ == "__main__":

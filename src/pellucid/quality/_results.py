@@ -146,10 +146,11 @@ class SanityCheckResult(_Result):
     """Adebayo et al. (2018): attributions must change when the model is randomised.
 
     ``model_randomization`` and ``label_permutation``: per row, the Spearman
-    rank correlation of absolute attributions between the real model and a
-    randomised one (a model of the same kind fitted to random labels, or a
-    random function) / one refitted on permuted labels. High similarity means
-    the explanation does not depend on what the model learned: it fails.
+    rank correlation of signed attributions between the real model and
+    randomised ones (models of the same kind fitted to random labels, or
+    random functions) / ones refitted on permuted labels, averaged over the
+    randomised models. High similarity means the explanation does not depend
+    on what the model learned: it fails.
     ``label_permutation`` is None when no labels or no refittable model were given.
     """
 
