@@ -57,7 +57,7 @@ _EXPORTS: dict[str, str] = {
     "Lrp": "pellucid.torch",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
-_SUBMODULES = ("datasets", "metrics", "tree")
+_SUBMODULES = ("datasets", "metrics", "scale", "tree")
 
 # Kept literal so tools can read it; tests/test_public_api.py checks it against _EXPORTS.
 __all__ = [
@@ -95,6 +95,7 @@ __all__ = [
     "explain",
     "get_method",
     "metrics",
+    "scale",
     "summarize",
     # issue 3
     "ale",

@@ -26,11 +26,12 @@ DISCRETIZERS = {
 }
 
 
-def seed_sequences(random_state: Any, n: int) -> list[np.random.SeedSequence]:
+def seed_sequences(random_state: Any, n: int, first: int = 0) -> list[np.random.SeedSequence]:
     """One independent seed per row, fixed by (random_state, row position) only.
 
     Row ``i`` of ``X`` always gets the same child seed, so results do not
-    depend on how rows are grouped into batches or chunks.
+    depend on how rows are grouped into batches or chunks; ``first`` is the
+    position of the first row when X is one chunk of a larger table.
     """
     if isinstance(random_state, np.random.Generator):
         random_state = int(random_state.integers(2**63))
@@ -45,7 +46,10 @@ def seed_sequences(random_state: Any, n: int) -> list[np.random.SeedSequence]:
         if isinstance(random_state, np.random.SeedSequence)
         else np.random.SeedSequence(None if random_state is None else int(random_state))
     )
-    return [np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i)) for i in range(n)]
+    return [
+        np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, first + i))
+        for i in range(n)
+    ]
 
 
 def _format_number(v: float) -> str:

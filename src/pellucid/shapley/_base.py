@@ -106,7 +106,9 @@ class ShapleyExplainer:
         return 0
 
     # -- the lifecycle -------------------------------------------------------
-    def _explain(self, X: Any, budget: Any, random_state: Any, params: dict) -> Explanation:
+    def _explain(
+        self, X: Any, budget: Any, random_state: Any, params: dict, first_row: int = 0
+    ) -> Explanation:
         game = self.game
         X = game.check_rows(X)
         n = X.shape[0]
@@ -126,7 +128,8 @@ class ShapleyExplainer:
             cap = max(1, game.max_batch_rows // len(game.background))
             while row + len(plans) < n:
                 i = row + len(plans)
-                plan = self._plan(None if entropy is None else row_rng(entropy, i), nbudget)
+                rng = None if entropy is None else row_rng(entropy, first_row + i)
+                plan = self._plan(rng, nbudget)
                 plans.append(plan)
                 total += plan.masks.shape[0]
                 if total >= cap:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._results import Explanation
+from ..scale import scalable
 from ._base import ShapleyExplainer
 
 __all__ = ["ExactShap"]
@@ -63,6 +64,7 @@ class ExactShap(ShapleyExplainer):
         """w[s] = s! (p - s - 1)! / p!, the weight of a coalition of size s without i."""
         return np.array([1.0 / (p * math.comb(p - 1, s)) for s in range(p)])
 
+    @scalable()
     def explain(self, X: Any) -> Explanation:
         """Exact Shapley values of each row of X (DataFrame or array like the background)."""
         return self._explain(X, None, None, {})

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .._results import Explanation
+from ..scale import scalable
 from ._base import ShapleyExplainer
 
 __all__ = ["KernelShap"]
@@ -170,11 +171,22 @@ class KernelShap(ShapleyExplainer):
 
     method = "kernel_shap"
 
-    def explain(self, X: Any, *, budget: Any = "auto", random_state: Any = None) -> Explanation:
-        """Shapley value estimates and standard errors for each row of X."""
+    @scalable()
+    def explain(
+        self, X: Any, *, budget: Any = "auto", random_state: Any = None, first_row: int = 0
+    ) -> Explanation:
+        """Shapley value estimates and standard errors for each row of X.
+
+        ``first_row`` is the position of X's first row in a larger table split
+        into chunks: row seeds follow it, so chunked runs give identical numbers.
+        """
         nbudget = self._budget(budget)
         return self._explain(
-            X, nbudget, random_state, {"budget": nbudget, "random_state": _plain(random_state)}
+            X,
+            nbudget,
+            random_state,
+            {"budget": nbudget, "random_state": _plain(random_state)},
+            first_row=first_row,
         )
 
     def _budget(self, budget: Any) -> int:

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._results import Explanation
+from ..scale import scalable
 from ._base import ShapleyExplainer
 from ._kernel import _plain
 
@@ -35,8 +36,14 @@ class PermutationShap(ShapleyExplainer):
 
     method = "permutation_shap"
 
-    def explain(self, X: Any, *, budget: Any = "auto", random_state: Any = None) -> Explanation:
-        """Shapley value estimates and standard errors for each row of X."""
+    @scalable()
+    def explain(
+        self, X: Any, *, budget: Any = "auto", random_state: Any = None, first_row: int = 0
+    ) -> Explanation:
+        """Shapley value estimates and standard errors for each row of X.
+
+        ``first_row``: see :meth:`KernelShap.explain`.
+        """
         nbudget = self._budget(budget)
         pairs = self._pairs(nbudget)
         return self._explain(
@@ -44,6 +51,7 @@ class PermutationShap(ShapleyExplainer):
             nbudget,
             random_state,
             {"budget": nbudget, "n_pairs": pairs, "random_state": _plain(random_state)},
+            first_row=first_row,
         )
 
     def _budget(self, budget: Any) -> int:

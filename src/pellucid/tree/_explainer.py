@@ -9,6 +9,7 @@ import numpy as np
 
 from .._data import DataError
 from .._results import Explanation
+from ..scale import scalable
 from ._ensemble import TreeEnsemble
 
 __all__ = ["TreeShap", "read_ensemble"]
@@ -209,6 +210,7 @@ class TreeShap:
         return ens.output_names or tuple(f"output_{j}" for j in range(ens.n_outputs))
 
     # ------------------------------------------------------------------ API
+    @scalable(min_rows=2**62)  # the compiled kernel already runs rows on every core
     def explain(self, X: Any) -> Explanation:
         """SHAP values ``(n, d)`` (or ``(n, d, k)`` for k outputs) with base values and output."""
         from ._compute import interventional_shap, path_dependent_shap
