@@ -80,6 +80,42 @@ def get(name: str) -> Any:
 # One line per method. Keep it sorted by area.
 _TABLE: list[MethodSpec] = [
     # MethodSpec("name", "pellucid.module:Attr", "attribution", exact=..., additive=..., summary=...),
+    # issue 5: model-agnostic Shapley values
+    MethodSpec(
+        "exact_shap",
+        "pellucid.shapley:ExactShap",
+        "attribution",
+        exact=True,
+        additive=True,
+        summary="Exact interventional Shapley values (all coalitions, <= 16 players)",
+    ),
+    MethodSpec(
+        "kernel_shap",
+        "pellucid.shapley:KernelShap",
+        "attribution",
+        additive=True,
+        summary="Kernel SHAP: paired leverage-score sampling, exact efficiency, standard errors",
+    ),
+    MethodSpec(
+        "permutation_shap",
+        "pellucid.shapley:PermutationShap",
+        "attribution",
+        additive=True,
+        summary="Antithetic permutation sampling of Shapley values, standard errors",
+    ),
+    # issue 6: local surrogates and rules
+    MethodSpec(
+        "lime",
+        "pellucid.local:Lime",
+        "attribution",
+        summary="LIME: local weighted-ridge surrogate weights",
+    ),
+    MethodSpec(
+        "anchors",
+        "pellucid.local:Anchors",
+        "rule",
+        summary="Anchors: high-precision if-then rule for one row",
+    ),
     # issue 3: global effects (src/pellucid/effects/)
     MethodSpec(
         "permutation_importance",
@@ -100,6 +136,77 @@ _TABLE: list[MethodSpec] = [
         "effect",
         exact=True,
         summary="Accumulated local effects on quantile bins; categorical and second order.",
+    ),
+    MethodSpec(
+        "treeshap",
+        "pellucid.tree:TreeShap",
+        "attribution",
+        exact=True,
+        additive=True,
+        summary="Exact SHAP values of tree ensembles (path-dependent or interventional).",
+    ),
+    # --- issue 7: PyTorch gradient family and LRP (inputs="torch": a torch.nn.Module and tensors)
+    MethodSpec(
+        "saliency",
+        "pellucid.torch:Saliency",
+        "attribution",
+        inputs="torch",
+        exact=True,
+        summary="Absolute (or raw) input gradient of the target output.",
+    ),
+    MethodSpec(
+        "smoothgrad",
+        "pellucid.torch:SmoothGrad",
+        "attribution",
+        inputs="torch",
+        summary="Gradients averaged over noisy copies (SmoothGrad, -squared, VarGrad).",
+    ),
+    MethodSpec(
+        "integrated_gradients",
+        "pellucid.torch:IntegratedGradients",
+        "attribution",
+        inputs="torch",
+        exact=True,
+        summary="Path integral of gradients from a baseline; completeness delta reported.",
+    ),
+    MethodSpec(
+        "gradient_shap",
+        "pellucid.torch:GradientShap",
+        "attribution",
+        inputs="torch",
+        summary="Expected gradients over a baseline distribution.",
+    ),
+    MethodSpec(
+        "guided_backprop",
+        "pellucid.torch:GuidedBackprop",
+        "attribution",
+        inputs="torch",
+        exact=True,
+        summary="Gradient with ReLUs passing only positive gradients.",
+    ),
+    MethodSpec(
+        "grad_cam",
+        "pellucid.torch:GradCam",
+        "attribution",
+        inputs="torch",
+        exact=True,
+        summary="Grad-CAM class activation map (and Guided Grad-CAM), upsampled to the input.",
+    ),
+    MethodSpec(
+        "occlusion",
+        "pellucid.torch:Occlusion",
+        "attribution",
+        inputs="torch",
+        exact=True,
+        summary="Output drop when sliding patches are set to a baseline.",
+    ),
+    MethodSpec(
+        "lrp",
+        "pellucid.torch:Lrp",
+        "attribution",
+        inputs="torch",
+        exact=True,
+        summary="Layer-wise relevance propagation: rules, composites, canonizers.",
     ),
 ]
 for _spec in _TABLE:
