@@ -65,7 +65,11 @@ def categories(col: Any) -> np.ndarray:
 def grid_for(
     col: Any, name: str, is_cat: bool, grid_resolution: int, percentiles: tuple[float, float]
 ) -> np.ndarray:
-    """scikit-learn's grid for one column; NaN is left out of numeric grids."""
+    """scikit-learn's grid for one column.
+
+    A missing value is never a grid point (numeric or categorical); rows with
+    missing values still take part in the average.
+    """
     if is_cat:
         values = categories(col)
         if len(values) == 0:
