@@ -99,7 +99,7 @@ class Anchors:
 
     def _predict_labels(self, samples: Any) -> np.ndarray:
         self.model_rows += len(samples)
-        pred = self.model.predict(samples)
+        pred = self.model.predict(samples, check=False)
         binary_margin = self.model.task == "binary" and self.model.output != "probability"
         return _labels_of(pred, binary_margin)
 
