@@ -114,7 +114,8 @@ class _Stats:
     labels: np.ndarray = field(init=False)
     size: int = 0
     idx: dict[Anchor_t, np.ndarray] = field(default_factory=dict)
-    examples: dict[Anchor_t, Batch] = field(default_factory=dict)
+    batches: list[Batch] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.bits = np.zeros((4096, self.n_candidates), dtype=bool)
@@ -132,7 +133,23 @@ class _Stats:
         self.size += n
         old = self.idx.get(anchor)
         self.idx[anchor] = new if old is None else np.concatenate([old, new])
-        self.examples[anchor] = batch
+        self.batches.append(batch)
+        self.starts.append(self.size - n)
+
+    def examples(self, anchor: Anchor_t, n_examples: int) -> Batch | None:
+        """Up to ``n_examples`` samples of ``anchor`` (its own or inherited) where the
+        prediction held, and as many where it failed, with their payloads."""
+        idx = self.idx.get(anchor)
+        if idx is None or len(idx) == 0:
+            return None
+        lab = self.labels[idx]
+        pick = np.r_[idx[lab][:n_examples], idx[~lab][:n_examples]]
+        which = np.searchsorted(np.array(self.starts), pick, side="right") - 1
+        payload = [
+            self.batches[int(b)].payload[int(i) - self.starts[int(b)]]
+            for b, i in zip(which.tolist(), pick.tolist(), strict=True)
+        ]
+        return Batch(self.bits[pick], self.labels[pick], payload)
 
     def counts(self, anchor: Anchor_t) -> tuple[float, float]:
         idx = self.idx.get(anchor)
@@ -169,6 +186,7 @@ def anchor_search(
     max_anchor_size: int | None = None,
     exclusive: Sequence[Sequence[int]] = (),
     batch_arms: bool = True,
+    n_examples: int = 10,
 ) -> Search:
     """Generator running the beam search; see the module docstring for the protocol.
 
@@ -269,7 +287,7 @@ def anchor_search(
         mean = pos / tot
         lb = float(kl_lower(np.array([mean]), np.array([beta0 / tot]))[0])
     if lb > threshold:
-        return _result((), order, stats, lb, 1.0, True)
+        return _result((), order, stats, lb, 1.0, True, n_examples)
 
     max_size = n_candidates if max_anchor_size is None else int(max_anchor_size)
     best_of_size: dict[int, list[Anchor_t]] = {0: []}
@@ -307,21 +325,16 @@ def anchor_search(
         size += 1
 
     if best_cov >= 0:
-        if best not in stats.examples:
-            # Its samples were all inherited from a parent: draw some of its own for examples.
-            yield from draw([best], batch_size)
-        return _result(best, order, stats, best_lb, best_cov, True)
+        return _result(best, order, stats, best_lb, best_cov, True, n_examples)
     # No anchor reached the threshold: return the most precise of the beam's picks.
     pool = [a for s in sorted(best_of_size) for a in best_of_size[s]]
     if not pool:
-        return _result((), order, stats, lb, 1.0, False)
+        return _result((), order, stats, lb, 1.0, False, n_examples)
     idx = yield from kl_lucb(pool, 1)
     pick = pool[int(idx[-1])]
-    if pick not in stats.examples:
-        yield from draw([pick], batch_size)
     p, n = stats.counts(pick)
     lb_pick = float(kl_lower(np.array([p / n]), np.array([beta_stop / n]))[0])
-    return _result(pick, order, stats, lb_pick, coverage(pick), False)
+    return _result(pick, order, stats, lb_pick, coverage(pick), False, n_examples)
 
 
 def _result(
@@ -331,9 +344,10 @@ def _result(
     lower: float,
     cov: float,
     success: bool,
+    n_examples: int,
 ) -> SearchResult:
     pos, tot = stats.counts(anchor)
-    batch = stats.examples.get(anchor)
+    batch = stats.examples(anchor, n_examples)
     return SearchResult(
         anchor=order.get(anchor, anchor),
         precision=pos / tot if tot else float("nan"),
