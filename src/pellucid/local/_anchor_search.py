@@ -146,8 +146,8 @@ class _Stats:
         pick = np.r_[idx[lab][:n_examples], idx[~lab][:n_examples]]
         which = np.searchsorted(np.array(self.starts), pick, side="right") - 1
         payload = [
-            self.batches[int(b)].payload[int(i) - self.starts[int(b)]]
-            for b, i in zip(which.tolist(), pick.tolist(), strict=True)
+            self.batches[int(which[t])].payload[int(pick[t]) - self.starts[int(which[t])]]
+            for t in range(len(pick))
         ]
         return Batch(self.bits[pick], self.labels[pick], payload)
 
