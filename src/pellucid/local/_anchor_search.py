@@ -144,7 +144,7 @@ class _Stats:
             return None
         lab = self.labels[idx]
         pick = np.r_[idx[lab][:n_examples], idx[~lab][:n_examples]]
-        which = np.searchsorted(np.array(self.starts), pick, side="right") - 1
+        which: np.ndarray = np.asarray(np.searchsorted(np.array(self.starts), pick, "right")) - 1
         payload = [
             self.batches[int(which[t])].payload[int(pick[t]) - self.starts[int(which[t])]]
             for t in range(len(pick))
