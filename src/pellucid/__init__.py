@@ -27,15 +27,28 @@ _EXPORTS: dict[str, str] = {
     "ModelEvaluation": "pellucid.metrics",
     "available_methods": "pellucid._registry",
     "get_method": "pellucid._registry",
+    # issue 5: model-agnostic Shapley values
+    "ExactShap": "pellucid.shapley",
+    "KernelShap": "pellucid.shapley",
+    "PermutationShap": "pellucid.shapley",
+    "summarize": "pellucid.shapley",
+    "explain": "pellucid.shapley",
     # issue 6: local explanations
     "Lime": "pellucid.local",
     "LimeText": "pellucid.local",
     "LimeImage": "pellucid.local",
     "Anchors": "pellucid.local",
     "AnchorsText": "pellucid.local",
+    # issue 3: global effects
+    "permutation_importance": "pellucid.effects",
+    "partial_dependence": "pellucid.effects",
+    "ale": "pellucid.effects",
+    "h_statistic": "pellucid.effects",
+    # issue 4: trees
+    "TreeShap": "pellucid.tree",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
-_SUBMODULES = ("datasets", "metrics")
+_SUBMODULES = ("datasets", "metrics", "tree")
 
 # Kept literal so tools can read it; tests/test_public_api.py checks it against _EXPORTS.
 __all__ = [
@@ -43,33 +56,48 @@ __all__ = [
     "Anchors",
     "AnchorsText",
     "DataError",
+    "ExactShap",
     "Explanation",
     "FeatureImportance",
+    "KernelShap",
     "Lime",
     "LimeImage",
     "LimeText",
     "Model",
     "ModelEvaluation",
     "PartialDependence",
+    "PermutationShap",
     "Predicate",
+    "TreeShap",
     "__version__",
     "as_model",
     "available_methods",
     "datasets",
     "evaluate",
+    "explain",
     "get_method",
     "metrics",
+    "summarize",
+    # issue 3
+    "ale",
+    "h_statistic",
+    "partial_dependence",
+    "permutation_importance",
+    "tree",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import datasets, metrics
+    from . import datasets, metrics, tree
     from ._data import DataError
     from ._model import Model, as_model
     from ._registry import available as available_methods
     from ._registry import get as get_method
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
+    from .effects import ale, h_statistic, partial_dependence, permutation_importance
     from .local import Anchors, AnchorsText, Lime, LimeImage, LimeText
     from .metrics import ModelEvaluation, evaluate
+    from .shapley import ExactShap, KernelShap, PermutationShap, explain, summarize
+    from .tree import TreeShap
 
 
 def __getattr__(name: str) -> Any:

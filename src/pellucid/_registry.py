@@ -80,6 +80,29 @@ def get(name: str) -> Any:
 # One line per method. Keep it sorted by area.
 _TABLE: list[MethodSpec] = [
     # MethodSpec("name", "pellucid.module:Attr", "attribution", exact=..., additive=..., summary=...),
+    # issue 5: model-agnostic Shapley values
+    MethodSpec(
+        "exact_shap",
+        "pellucid.shapley:ExactShap",
+        "attribution",
+        exact=True,
+        additive=True,
+        summary="Exact interventional Shapley values (all coalitions, <= 16 players)",
+    ),
+    MethodSpec(
+        "kernel_shap",
+        "pellucid.shapley:KernelShap",
+        "attribution",
+        additive=True,
+        summary="Kernel SHAP: paired leverage-score sampling, exact efficiency, standard errors",
+    ),
+    MethodSpec(
+        "permutation_shap",
+        "pellucid.shapley:PermutationShap",
+        "attribution",
+        additive=True,
+        summary="Antithetic permutation sampling of Shapley values, standard errors",
+    ),
     # issue 6: local surrogates and rules
     MethodSpec(
         "lime",
@@ -92,6 +115,35 @@ _TABLE: list[MethodSpec] = [
         "pellucid.local:Anchors",
         "rule",
         summary="Anchors: high-precision if-then rule for one row",
+    ),
+    # issue 3: global effects (src/pellucid/effects/)
+    MethodSpec(
+        "permutation_importance",
+        "pellucid.effects:permutation_importance",
+        "global",
+        summary="Score drop when a feature (or group) is shuffled; repeats give a 95% interval.",
+    ),
+    MethodSpec(
+        "partial_dependence",
+        "pellucid.effects:partial_dependence",
+        "effect",
+        exact=True,
+        summary="Partial dependence and ICE curves on scikit-learn's grid, one or two features.",
+    ),
+    MethodSpec(
+        "ale",
+        "pellucid.effects:ale",
+        "effect",
+        exact=True,
+        summary="Accumulated local effects on quantile bins; categorical and second order.",
+    ),
+    MethodSpec(
+        "treeshap",
+        "pellucid.tree:TreeShap",
+        "attribution",
+        exact=True,
+        additive=True,
+        summary="Exact SHAP values of tree ensembles (path-dependent or interventional).",
     ),
 ]
 for _spec in _TABLE:

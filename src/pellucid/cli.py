@@ -113,6 +113,261 @@ def demo(
     demo_.run(out=out, n_rows=n_rows, console=console)
 
 
+# --- issue 5: the generic explain command -----------------------------------
+
+
+def _parse_rows(rows: str | None, n: int) -> list[int] | None:
+    if rows is None:
+        return None
+    try:
+        picked = [int(r) for r in rows.split(",") if r.strip()]
+    except ValueError:
+        _fail(f"--rows must be comma-separated row positions like 0,5,9; got {rows!r}.")
+        raise
+    bad = [r for r in picked if not 0 <= r < n]
+    if bad:
+        _fail(f"--rows {bad} out of range: the data has {n} rows (positions 0..{n - 1}).")
+    return picked
+
+
+def _write_explanation(result: Any, out: Path) -> None:
+    suffix = out.suffix.lower()
+    if suffix == ".json":
+        result.to_json(str(out), indent=None)
+        return
+    frame = result.to_frame()
+    if frame.index.nlevels > 1:
+        frame = frame.reset_index()
+    if suffix in (".parquet", ".pq"):
+        frame.to_parquet(out)
+    else:
+        frame.to_csv(out, index=False)
+
+
+@app.command()
+def explain(
+    model: ModelArg,
+    data: DataArg,
+    out: Annotated[
+        Path, typer.Option(help="Where to write the values: .parquet, .csv or .json (everything).")
+    ],
+    method: Annotated[
+        str, typer.Option(help="A registered attribution method (pellucid methods), or auto.")
+    ] = "auto",
+    background: Annotated[
+        Path | None,
+        typer.Option(help="Background data file (.csv/.parquet); default: DATA itself."),
+    ] = None,
+    background_size: Annotated[
+        int, typer.Option(help="Summarise a larger background to this many weighted rows.")
+    ] = 100,
+    rows: Annotated[
+        str | None, typer.Option(help="Row positions to explain, e.g. 0,5,9; default all.")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Target column to drop from the data files.")
+    ] = None,
+    budget: Annotated[
+        int | None, typer.Option(help="Coalitions per row for sampled methods.")
+    ] = None,
+    random_state: Annotated[int, typer.Option(help="Seed for sampled methods.")] = 0,
+    trust_pickle: TrustOpt = False,
+) -> None:
+    """Explain rows of a data file with a registered attribution method."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from . import _registry
+    from ._data import DataError
+    from ._io import load_data
+    from .shapley import summarize
+    from .shapley._explain import choose_method, run_method
+
+    if out.suffix.lower() not in (".parquet", ".pq", ".csv", ".json"):
+        _fail(f"--out must end in .parquet, .csv or .json; got {out.name!r}.")
+    names = _registry.available(kind="attribution")
+    if method != "auto" and method not in names:
+        _fail(f"Unknown attribution method {method!r}; available: auto, {', '.join(names)}.")
+    fitted, frame = _load(model, data, trust_pickle)
+    if target is not None:
+        frame, _ = _split_target(frame, target)
+    bg_frame = frame
+    if background is not None:
+        try:
+            bg_frame = load_data(background)
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(str(exc))
+        if target is not None and target in bg_frame.columns:
+            bg_frame = bg_frame.drop(columns=[target])
+    picked = _parse_rows(rows, len(frame))
+    X = frame if picked is None else frame.iloc[picked]
+    if method == "auto":
+        method = choose_method(fitted, X.shape[1])
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
+    ) as progress:
+        progress.add_task(f"Explaining {len(X)} rows with {method}", total=None)
+        try:
+            bg: Any = bg_frame
+            if len(bg_frame) > background_size:
+                # Weighted k-means medoids for the Shapley estimators, which honour weights;
+                # an equally weighted sample for other methods.
+                weighted = method in ("exact_shap", "kernel_shap", "permutation_shap")
+                bg = summarize(
+                    bg_frame,
+                    background_size,
+                    method="kmeans" if weighted else "sample",
+                    random_state=random_state,
+                )
+                bg = bg if weighted else bg.data
+            result = run_method(
+                method,
+                fitted,
+                X,
+                bg,
+                explain_options={"budget": budget, "random_state": random_state},
+            )
+        except (DataError, ValueError, TypeError) as exc:
+            _fail(str(exc))
+    _write_explanation(result, out)
+    console.print(
+        f"Wrote {result.method or method} values for {result.n_rows} rows x "
+        f"{len(result.feature_names)} features to {out}"
+    )
+
+
+# --- issue 3: global effects -------------------------------------------------
+
+
+def _parse_groups(specs: list[str] | None) -> dict[str, list[str]] | None:
+    if not specs:
+        return None
+    groups: dict[str, list[str]] = {}
+    for spec in specs:
+        name, sep, cols = spec.partition("=")
+        if not sep or not name or not cols:
+            _fail(f"--group takes NAME=col1,col2; got {spec!r}.")
+        groups[name] = [c.strip() for c in cols.split(",") if c.strip()]
+    return groups
+
+
+def _fmt(value: Any) -> str:
+    return (
+        f"{value:.4g}"
+        if isinstance(value, (float, int)) and not isinstance(value, bool)
+        else str(value)
+    )
+
+
+@app.command()
+def importance(
+    model: ModelArg,
+    data: DataArg,
+    target: Annotated[str, typer.Option(help="Name of the target column.")],
+    scoring: Annotated[
+        str | None, typer.Option(help="scikit-learn scorer name (default: R^2 or accuracy).")
+    ] = None,
+    n_repeats: Annotated[int, typer.Option(help="Shuffles per feature.")] = 10,
+    random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
+    n_jobs: Annotated[int | None, typer.Option(help="Parallel workers.")] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(help="Permute columns jointly: NAME=col1,col2 (repeatable)."),
+    ] = None,
+    trust_pickle: TrustOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Permutation importance of each feature on a labelled data file."""
+    from ._data import DataError
+    from .effects import permutation_importance
+
+    fitted, frame = _load(model, data, trust_pickle)
+    X, y = _split_target(frame, target)
+    try:
+        result = permutation_importance(
+            fitted,
+            X,
+            y,
+            scoring=scoring,
+            n_repeats=n_repeats,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            groups=_parse_groups(group),
+        )
+    except (DataError, ValueError) as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(result.to_json(indent=2))
+        return
+    table = Table(
+        title=f"Permutation importance ({scoring or 'default score'}, {n_repeats} repeats)"
+    )
+    frame_ = result.to_frame()
+    for col in frame_.columns:
+        table.add_column(str(col), justify="left" if col == "feature" else "right")
+    for row in frame_.itertuples(index=False):
+        table.add_row(*[_fmt(v) for v in row])
+    console.print(table)
+
+
+@app.command()
+def effects(
+    model: ModelArg,
+    data: DataArg,
+    feature: Annotated[
+        list[str], typer.Option(help="Feature to explain; give two for a two-way effect.")
+    ],
+    method: Annotated[str, typer.Option(help="pd (partial dependence), ice or ale.")] = "pd",
+    target: Annotated[
+        str | None, typer.Option(help="Target column to drop from the data, if present.")
+    ] = None,
+    grid_resolution: Annotated[int, typer.Option(help="Grid points (pd, ice).")] = 20,
+    bins: Annotated[int, typer.Option(help="Quantile bins (ale).")] = 20,
+    n_jobs: Annotated[int | None, typer.Option(help="Parallel workers.")] = None,
+    trust_pickle: TrustOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Partial dependence, ICE or ALE of one feature (or two) on a data file."""
+    from ._data import DataError
+    from .effects import ale, partial_dependence
+
+    if method not in ("pd", "ice", "ale"):
+        _fail(f"--method must be pd, ice or ale; got {method!r}.")
+    fitted, frame = _load(model, data, trust_pickle)
+    if target is not None and target in frame.columns:
+        frame = frame.drop(columns=[target])
+    features = feature[0] if len(feature) == 1 else list(feature)
+    try:
+        if method == "ale":
+            result = ale(fitted, frame, features, bins=bins, n_jobs=n_jobs)
+        else:
+            result = partial_dependence(
+                fitted,
+                frame,
+                features,
+                kind="both" if method == "ice" else "average",
+                grid_resolution=grid_resolution,
+                n_jobs=n_jobs,
+            )
+    except (DataError, ValueError) as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(result.to_json(indent=2))
+        return
+    long = result.to_frame()
+    if result.output_names is None:
+        long["output"] = "value"
+    wide = long.pivot_table(
+        index=list(result.features), columns="output", values="value", sort=False
+    ).reset_index()
+    title = {"pd": "Partial dependence", "ice": "Partial dependence (mean of ICE)", "ale": "ALE"}
+    table = Table(title=f"{title[method]} of {', '.join(result.features)}")
+    for col in wide.columns:
+        table.add_column(str(col), justify="right")
+    for row in wide.itertuples(index=False):
+        table.add_row(*[_fmt(v) for v in row])
+    console.print(table)
+
+
 def main() -> None:
     app()
 
