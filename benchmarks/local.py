@@ -279,7 +279,10 @@ def bench_anchors(rf, Xtr, Xte, rows, skip_alibi):
     print(f"speed-up, explain_rows:   {med_a[0] / (batch_total / rows):.1f}x")
     print(f"model rows per explanation: pellucid {med_p[2]:.0f} vs alibi {med_a[2]:.0f}")
     for i in range(rows):
-        print(f"  row {i}: pellucid [{pel[i][7]}]  alibi {ali['rows'][i]['rule']}")
+        print(
+            f"  row {i}: pellucid [{pel[i][7]}] prec {pel[i][4]:.3f} held-out {pel[i][5]:.3f} | "
+            f"alibi {ali['rows'][i]['rule']} prec {a[i, 3]:.3f} held-out {a[i, 4]:.3f}"
+        )
     out.update({"alibi": med_a.tolist()})
     return out
 
