@@ -46,6 +46,15 @@ _EXPORTS: dict[str, str] = {
     "h_statistic": "pellucid.effects",
     # issue 4: trees
     "TreeShap": "pellucid.tree",
+    # issue 7: PyTorch (importing these imports torch)
+    "Saliency": "pellucid.torch",
+    "SmoothGrad": "pellucid.torch",
+    "IntegratedGradients": "pellucid.torch",
+    "GradientShap": "pellucid.torch",
+    "GuidedBackprop": "pellucid.torch",
+    "GradCam": "pellucid.torch",
+    "Occlusion": "pellucid.torch",
+    "Lrp": "pellucid.torch",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
 _SUBMODULES = ("datasets", "metrics", "tree")
@@ -70,6 +79,15 @@ __all__ = [
     "Predicate",
     "TreeShap",
     "__version__",
+    # issue 7
+    "GradCam",
+    "GradientShap",
+    "GuidedBackprop",
+    "IntegratedGradients",
+    "Lrp",
+    "Occlusion",
+    "Saliency",
+    "SmoothGrad",
     "as_model",
     "available_methods",
     "datasets",
@@ -97,6 +115,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from .local import Anchors, AnchorsText, Lime, LimeImage, LimeText
     from .metrics import ModelEvaluation, evaluate
     from .shapley import ExactShap, KernelShap, PermutationShap, explain, summarize
+    from .torch import (
+        GradCam,
+        GradientShap,
+        GuidedBackprop,
+        IntegratedGradients,
+        Lrp,
+        Occlusion,
+        Saliency,
+        SmoothGrad,
+    )
     from .tree import TreeShap
 
 

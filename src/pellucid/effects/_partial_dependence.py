@@ -108,15 +108,33 @@ def _check_options(grid_resolution: int, percentiles: Any) -> tuple[float, float
 def _recursion_partial_dependence(
     model: Model, X: Any, features: list[int], grid: list[np.ndarray]
 ) -> np.ndarray:
-    """Partial dependence read off the trees (weighted traversal), ``(n_outputs, *grid)``.
+    """Partial dependence read off the trees (cover-weighted traversal), ``(n_outputs, *grid)``.
 
-    Needs the tree reader of :mod:`pellucid.tree`; until that is wired in,
-    no model qualifies.
+    The trees give the model's raw output (margin), so a classifier must be
+    wrapped with ``output="raw"``; the model's constant is included, so the
+    curve is the model's own average output (scikit-learn's recursion leaves
+    the constant out and differs from ours by it).
     """
-    raise ValueError(
-        f"method='recursion' needs a tree model supported by pellucid.tree; "
-        f"{type(model.raw_model).__name__} is not one. Use method='brute'."
-    )
+    from ..shapley._explain import is_tree_model
+
+    if not is_tree_model(model):
+        raise ValueError(
+            f"method='recursion' needs a tree model supported by pellucid.tree; "
+            f"{type(model.raw_model).__name__} is not one. Use method='brute'."
+        )
+    if model.is_classifier and model.output != "raw":
+        raise ValueError(
+            "method='recursion' gives the trees' raw output; wrap the classifier as "
+            "pellucid.Model(model, output='raw') or use method='brute' for probabilities."
+        )
+    from ..tree import read_ensemble
+    from ..tree._pdp import partial_dependence_recursion
+
+    ensemble = read_ensemble(model)
+    points = np.stack([g.ravel() for g in np.meshgrid(*grid, indexing="ij")], axis=1)
+    values = partial_dependence_recursion(ensemble, points.astype(float), features)
+    values = values.reshape(len(points), -1).T
+    return values.reshape((values.shape[0], *(len(g) for g in grid)))
 
 
 def _weights(sample_weight: Any, n: int) -> np.ndarray | None:
@@ -191,7 +209,8 @@ def partial_dependence(
         "auto" (category/string/object/bool columns), None, names/positions, or a boolean mask.
     method:
         "brute" evaluates the model; "recursion" reads tree models (needs
-        :mod:`pellucid.tree`); "auto" is "brute" for now.
+        :mod:`pellucid.tree`, raw output only); "auto" is "brute", which
+        is exact for the rows given, so results never depend on the model kind.
     sample_weight:
         Weights of X's rows in the average (ICE curves are unweighted).
     n_jobs, batch_rows:
