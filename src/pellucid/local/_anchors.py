@@ -368,6 +368,8 @@ class AnchorsText:
         What replaces a hidden word: None removes it, a string such as "UNK" stands in.
     sample_proba:
         Chance that each word outside the anchor is hidden in a sample.
+        Coverage is the share of such perturbed texts that keep every word
+        of the anchor (about ``(1 - sample_proba) ** len(anchor)``).
     """
 
     def __init__(
