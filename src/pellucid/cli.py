@@ -184,7 +184,7 @@ def explain(
 
     if out.suffix.lower() not in (".parquet", ".pq", ".csv", ".json"):
         _fail(f"--out must end in .parquet, .csv or .json; got {out.name!r}.")
-    names = _registry.available(kind="attribution")
+    names = _registry.available(kind="attribution") + _registry.available(kind="rule")
     if method != "auto" and method not in names:
         _fail(f"Unknown attribution method {method!r}; available: auto, {', '.join(names)}.")
     fitted, frame = _load(model, data, trust_pickle)
@@ -202,6 +202,9 @@ def explain(
     X = frame if picked is None else frame.iloc[picked]
     if method == "auto":
         method = choose_method(fitted, X.shape[1])
+    if _registry.spec(method).kind == "rule":
+        _explain_rules(method, fitted, X, bg_frame, out, random_state)
+        return
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as progress:
@@ -233,6 +236,51 @@ def explain(
         f"Wrote {result.method or method} values for {result.n_rows} rows x "
         f"{len(result.feature_names)} features to {out}"
     )
+
+
+def _explain_rules(
+    method: str, fitted: Any, X: Any, training: Any, out: Path, random_state: int
+) -> None:
+    """Rule methods (Anchors): one rule per row, printed and written as JSON or CSV."""
+    import pandas as pd
+
+    from . import _registry
+    from ._data import DataError
+
+    try:
+        explainer = _registry.get(method)(fitted, training)
+        anchors = explainer.explain_rows(X, random_state=random_state)
+    except (DataError, ValueError, TypeError) as exc:
+        _fail(str(exc))
+    table = Table(title=f"{method}: one rule per row")
+    for col in ("row", "rule", "prediction", "precision", "coverage"):
+        table.add_column(col)
+    records = []
+    for row, anchor in zip(X.index, anchors, strict=True):
+        table.add_row(
+            str(row),
+            anchor.rule,
+            str(anchor.prediction),
+            f"{anchor.precision:.3f}",
+            f"{anchor.coverage:.3f}",
+        )
+        records.append(
+            {
+                "row": row,
+                "rule": anchor.rule,
+                "prediction": anchor.prediction,
+                "precision": anchor.precision,
+                "coverage": anchor.coverage,
+            }
+        )
+    console.print(table)
+    if out.suffix.lower() == ".json":
+        out.write_text("[" + ",".join(a.to_json() for a in anchors) + "]", encoding="utf-8")
+    elif out.suffix.lower() in (".parquet", ".pq"):
+        pd.DataFrame(records).astype({"prediction": str}).to_parquet(out)
+    else:
+        pd.DataFrame(records).to_csv(out, index=False)
+    console.print(f"Wrote {len(anchors)} rules to {out}")
 
 
 # --- issue 3: global effects -------------------------------------------------
