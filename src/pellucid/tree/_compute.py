@@ -16,11 +16,17 @@ __all__ = [
 ]
 
 
-def quadrature(depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes and weights on [0, 1], exact for polynomials of degree < depth."""
+def quadrature(depth: int, multiple: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [0, 1], exact for polynomials of degree < depth.
+
+    Padded with zero-weight points at t = 1/2 to a multiple of ``multiple``
+    (the kernels' block width).
+    """
     k = max(1, (int(depth) + 1) // 2)
     x, w = np.polynomial.legendre.leggauss(k)
-    return (x + 1.0) / 2.0, w / 2.0
+    pad = (-k) % multiple
+    t = np.r_[(x + 1.0) / 2.0, np.full(pad, 0.5)]
+    return t, np.r_[w / 2.0, np.zeros(pad)]
 
 
 def expected_value(ens: TreeEnsemble) -> np.ndarray:
@@ -51,6 +57,8 @@ class PathTables:
             ens.left, ens.right, ens.feature, ens.cover, ens.tree_start, self.t_nodes, self.w_nodes
         )
         self.max_nodes = int(np.diff(ens.tree_start).max(initial=1))
+        # one contiguous block per node: F, 1/F, H for p = 0, 1
+        self.T = np.ascontiguousarray(np.concatenate([self.F, self.invF, self.H], axis=1))
         self.max_depth = ens.max_depth
 
 
@@ -64,9 +72,7 @@ def path_dependent_shap(ens: TreeEnsemble, Xa: np.ndarray, tables: PathTables) -
         *ens.kernel_arrays(),
         tables.parent,
         tables.prev,
-        tables.F,
-        tables.invF,
-        tables.H,
+        tables.T,
         tables.max_nodes,
         out,
     )

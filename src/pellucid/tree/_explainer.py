@@ -158,6 +158,7 @@ class TreeShap:
                     f"model's link is {self.ensemble.link!r}. Use output='raw'."
                 )
         self._tables: Any = None
+        self._expected: np.ndarray | None = None
         self.background: np.ndarray | None = None
         self._bg_dirs: np.ndarray | None = None
         if background is not None:
@@ -185,14 +186,15 @@ class TreeShap:
     @property
     def expected_value(self) -> np.ndarray:
         """The base value per output: cover-weighted mean (path-dependent) or background mean."""
-        if self.interventional:
-            assert self.background is not None
-            return np.asarray(
-                self._transform(self.ensemble.predict_raw(self.background)).mean(axis=0)
-            )
-        from ._compute import expected_value
+        if self._expected is None:
+            if self.background is not None:
+                raw = self.ensemble.predict_raw(self.background)
+                self._expected = np.asarray(self._transform(raw).mean(axis=0))
+            else:
+                from ._compute import expected_value
 
-        return expected_value(self.ensemble)
+                self._expected = expected_value(self.ensemble)
+        return self._expected
 
     def _shape(self, values: np.ndarray, per_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.ensemble.n_outputs == 1:

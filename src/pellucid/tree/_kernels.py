@@ -172,12 +172,18 @@ def path_tables(left, right, feature, cover, tree_start, t_nodes, w_nodes):
 @njit(parallel=True, cache=True)
 def path_shap_kernel(
     X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd,
-    value, tree_start, tree_output, parent, prev, F, invF, H, max_nodes, out,
+    value, tree_start, tree_output, parent, prev, T, max_nodes, out,
 ):  # fmt: skip
-    """out[r, i, j] += path-dependent SHAP value of feature i for output j (out zeroed by caller)."""
+    """out[r, i, j] += path-dependent SHAP value of feature i for output j (out zeroed by caller).
+
+    ``T[c]`` stacks F (rows 0-1), 1/F (rows 2-3) and H (rows 4-5) for p = 0, 1.
+    The number of quadrature points is padded to a multiple of 4 (zero weights),
+    so the inner loops run in blocks of 4 that LLVM unrolls and vectorises. Rows are processed in chunks tree by tree, so one
+    tree's tables stay in cache while the chunk's rows pass through it.
+    """
+    K = T.shape[2]
     n_rows = X.shape[0]
     n_trees = tree_start.shape[0] - 1
-    K = F.shape[2]
     n_cols = value.shape[1]
     n_chunks = (n_rows + CHUNK - 1) // CHUNK
     for ch in prange(n_chunks):
@@ -185,67 +191,80 @@ def path_shap_kernel(
         S = np.empty((max_nodes, n_cols, K))
         pc = np.empty(max_nodes, np.int64)
         gl = np.empty(max_nodes, np.bool_)
-        for r in range(ch * CHUNK, min(n_rows, (ch + 1) * CHUNK)):
-            x = X[r]
-            for t in range(n_trees):
-                ts = tree_start[t]
-                te = tree_start[t + 1]
-                o = tree_output[t]
-                nc = 1 if o >= 0 else n_cols
+        r0 = ch * CHUNK
+        r1 = min(n_rows, r0 + CHUNK)
+        for t in range(n_trees):
+            ts = tree_start[t]
+            te = tree_start[t + 1]
+            o = tree_output[t]
+            nc = 1 if o >= 0 else n_cols
+            for r in range(r0, r1):
+                x = X[r]
                 # down: path products at the quadrature points
-                for c in range(ts, te):
+                pc[0] = 1
+                for kb in range(0, K, 4):
+                    for k in range(kb, kb + 4):
+                        G[0, k] = 1.0
+                if left[ts] >= 0:
+                    gl[0] = goes_left(
+                        x[feature[ts]], ts, threshold, default_left, kind, cs, cl, co, cd
+                    )
+                for c in range(ts + 1, te):
                     lc = c - ts
-                    if c == ts:
-                        pc[0] = 1
-                        for k in range(K):
-                            G[0, k] = 1.0
+                    par = parent[c]
+                    lp = par - ts
+                    pe = 1 if gl[lp] == (left[par] == c) else 0
+                    pv = prev[c]
+                    if pv >= 0:
+                        pp = pc[pv - ts]
+                        p = pe * pp
+                        pc[lc] = p
+                        for kb in range(0, K, 4):
+                            for k in range(kb, kb + 4):
+                                G[lc, k] = G[lp, k] * T[c, p, k] * T[pv, 2 + pp, k]
                     else:
-                        lp = parent[c] - ts
-                        pe = 1 if gl[lp] == (left[parent[c]] == c) else 0
-                        pv = prev[c]
-                        if pv >= 0:
-                            pp = pc[pv - ts]
-                            p = pe * pp
-                            pc[lc] = p
-                            for k in range(K):
-                                G[lc, k] = G[lp, k] * F[c, p, k] * invF[pv, pp, k]
-                        else:
-                            pc[lc] = pe
-                            for k in range(K):
-                                G[lc, k] = G[lp, k] * F[c, pe, k]
+                        pc[lc] = pe
+                        for kb in range(0, K, 4):
+                            for k in range(kb, kb + 4):
+                                G[lc, k] = G[lp, k] * T[c, pe, k]
                     if left[c] >= 0:
                         gl[lc] = goes_left(
                             x[feature[c]], c, threshold, default_left, kind, cs, cl, co, cd
                         )
                 # up: sums over the leaves below each edge, and the edge's term
-                for c in range(te - 1, ts - 1, -1):
+                for c in range(te - 1, ts, -1):
                     lc = c - ts
                     if left[c] < 0:
                         for j in range(nc):
                             vj = value[c, j]
-                            for k in range(K):
-                                S[lc, j, k] = vj * G[lc, k]
+                            for kb in range(0, K, 4):
+                                for k in range(kb, kb + 4):
+                                    S[lc, j, k] = vj * G[lc, k]
                     else:
                         a = left[c] - ts
                         b = right[c] - ts
                         for j in range(nc):
-                            for k in range(K):
-                                S[lc, j, k] = S[a, j, k] + S[b, j, k]
-                    if c == ts:
-                        continue
+                            for kb in range(0, K, 4):
+                                for k in range(kb, kb + 4):
+                                    S[lc, j, k] = S[a, j, k] + S[b, j, k]
                     i = feature[parent[c]]
                     p = pc[lc]
                     pv = prev[c]
-                    for j in range(nc):
-                        acc = 0.0
-                        if pv >= 0:
-                            pp = pc[pv - ts]
-                            for k in range(K):
-                                acc += S[lc, j, k] * (H[c, p, k] - H[pv, pp, k])
-                        else:
-                            for k in range(K):
-                                acc += S[lc, j, k] * H[c, p, k]
-                        out[r, i, o if o >= 0 else j] += acc
+                    if pv >= 0:
+                        pp = pc[pv - ts]
+                        for j in range(nc):
+                            acc = 0.0
+                            for kb in range(0, K, 4):
+                                for k in range(kb, kb + 4):
+                                    acc += S[lc, j, k] * (T[c, 4 + p, k] - T[pv, 4 + pp, k])
+                            out[r, i, o if o >= 0 else j] += acc
+                    else:
+                        for j in range(nc):
+                            acc = 0.0
+                            for kb in range(0, K, 4):
+                                for k in range(kb, kb + 4):
+                                    acc += S[lc, j, k] * T[c, 4 + p, k]
+                            out[r, i, o if o >= 0 else j] += acc
 
 
 @njit(parallel=True, cache=True)
