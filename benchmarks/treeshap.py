@@ -210,8 +210,12 @@ def main() -> None:
         flush=True,
     )
 
-    print("\n== compile time (numba, cache=True) ==", flush=True)
-    compile_rec = compile_times()
+    compile_rec: dict = {}
+
+    def save() -> None:
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"compile": compile_rec, "records": records}, fh, indent=1)
 
     print("\n== fitting models ==", flush=True)
     xm = xgb.XGBRegressor(
@@ -299,6 +303,7 @@ def main() -> None:
             )
         )
 
+    save()
     print("\n== interaction values ==", flush=True)
     n_int_trees, int_depth = (20, 5) if args.quick else (100, 6)
     rf_i = RandomForestRegressor(
@@ -336,6 +341,7 @@ def main() -> None:
             )
         )
 
+    save()
     print("\n== interventional (100 background rows) ==", flush=True)
     Xc, yc = X, (y > np.median(y)).astype(int)
     gb = GradientBoostingClassifier(
@@ -360,9 +366,10 @@ def main() -> None:
                     ours_iv.ensemble.n_leaves,
                 )
             )
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"compile": compile_rec, "records": records}, fh, indent=1)
+    save()
+    print("\n== compile time (numba, cache=True) ==", flush=True)
+    compile_rec.update(compile_times())
+    save()
 
 
 if __name__ == "__main__":

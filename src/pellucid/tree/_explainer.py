@@ -161,6 +161,7 @@ class TreeShap:
         self._expected: np.ndarray | None = None
         self.background: np.ndarray | None = None
         self._bg_dirs: np.ndarray | None = None
+        self._agg: Any = None
         if background is not None:
             self.background, _ = to_matrix(background, self.ensemble, name="background")
 
@@ -213,7 +214,12 @@ class TreeShap:
     # ------------------------------------------------------------------ API
     def explain(self, X: Any) -> Explanation:
         """SHAP values ``(n, d)`` (or ``(n, d, k)`` for k outputs) with base values and output."""
-        from ._compute import interventional_shap, path_dependent_shap
+        from ._compute import (
+            MAX_TABLE_SIZE,
+            InterventionalTables,
+            interventional_shap,
+            path_dependent_shap,
+        )
 
         Xa, names = to_matrix(X, self.ensemble)
         ens = self.ensemble
@@ -223,12 +229,19 @@ class TreeShap:
                 from ._compute import decisions
 
                 self._bg_dirs = decisions(ens, self.background)
+            if (
+                self._agg is None
+                and self.output == "raw"
+                and InterventionalTables.size(ens) <= MAX_TABLE_SIZE
+            ):
+                self._agg = InterventionalTables(ens, self._bg_dirs, self._path_tables())
             values = interventional_shap(
                 ens,
                 Xa,
                 self.background,
                 transform=1 if self.output == "probability" else 0,
                 background_dirs=self._bg_dirs,
+                agg_tables=self._agg,
             )
             method_mode = "interventional"
         else:

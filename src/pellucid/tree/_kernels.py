@@ -563,3 +563,137 @@ def pd_recursion_kernel(
                     top += 1
                     stack[top] = right[n]
                     weight[top] = w * (1.0 - frac)
+
+
+@njit(cache=True)
+def leaf_paths(left, feature, parent, tree_start, max_depth):
+    """Per leaf: its path's edges (child nodes), each edge's slot among the path's distinct
+    features, the distinct features, and their count."""
+    n = left.shape[0]
+    leaves = np.flatnonzero(left < 0)
+    n_leaves = leaves.shape[0]
+    edges = np.full((n_leaves, max_depth + 1), -1, np.int64)
+    slots = np.zeros((n_leaves, max_depth + 1), np.int64)
+    feats = np.full((n_leaves, max_depth + 1), -1, np.int64)
+    n_edges = np.zeros(n_leaves, np.int64)
+    n_feats = np.zeros(n_leaves, np.int64)
+    leaf_pos = np.full(n, -1, np.int64)
+    for li in range(n_leaves):
+        v = leaves[li]
+        leaf_pos[v] = li
+        a = v
+        e = 0
+        m = 0
+        while parent[a] >= 0:
+            f = feature[parent[a]]
+            s = -1
+            for u in range(m):
+                if feats[li, u] == f:
+                    s = u
+                    break
+            if s < 0:
+                s = m
+                feats[li, m] = f
+                m += 1
+            edges[li, e] = a
+            slots[li, e] = s
+            e += 1
+            a = parent[a]
+        n_edges[li] = e
+        n_feats[li] = m
+    return leaves, leaf_pos, edges, slots, feats, n_edges, n_feats
+
+
+@njit(parallel=True, cache=True)
+def interventional_leaf_tables(
+    Bdir, left, parent, leaves, edges, slots, n_edges, n_feats, offsets, coef_a, coef_b
+):
+    """Per leaf and per pattern alpha of the row (bit s: the row meets every condition on the
+    path's feature s): ZA[alpha, s] (to features the row meets) and ZB[alpha] (subtracted from
+    the others), summed over the background rows' failure patterns delta with delta within alpha
+    and divided by the number of background rows. Table of leaf li at offsets[li], of size
+    2^m (m + 1)."""
+    n_bg = Bdir.shape[0]
+    total = offsets[-1]
+    Z = np.zeros(total)
+    for li in prange(leaves.shape[0]):
+        m = n_feats[li]
+        size = 1 << m
+        cnt = np.zeros(size)
+        for b in range(n_bg):
+            delta = 0
+            for e in range(n_edges[li]):
+                a = edges[li, e]
+                par = parent[a]
+                if Bdir[b, par] != (left[par] == a):
+                    delta |= 1 << slots[li, e]
+            cnt[delta] += 1.0
+        base = offsets[li]
+        for alpha in range(size):
+            nb = m
+            for s in range(m):
+                if (alpha >> s) & 1:
+                    nb -= 1
+            zb = 0.0
+            # enumerate delta over subsets of alpha
+            delta = alpha
+            while True:
+                c = cnt[delta]
+                if c != 0.0:
+                    na = 0
+                    for s in range(m):
+                        if (delta >> s) & 1:
+                            na += 1
+                    if nb > 0:
+                        zb += c * coef_b[na, nb]
+                    if na > 0:
+                        ca = c * coef_a[na, nb]
+                        for s in range(m):
+                            if (delta >> s) & 1:
+                                Z[base + alpha * (m + 1) + s] += ca / n_bg
+                if delta == 0:
+                    break
+                delta = (delta - 1) & alpha
+            Z[base + alpha * (m + 1) + m] = zb / n_bg
+    return Z
+
+
+@njit(parallel=True, cache=True)
+def interventional_agg_kernel(
+    Xdir, left, value, tree_start, tree_output, parent, leaf_pos, edges, slots, feats,
+    n_edges, n_feats, offsets, Z, out,
+):  # fmt: skip
+    """Interventional SHAP values from the per-leaf background tables, linear in the rows."""
+    n_rows = Xdir.shape[0]
+    n_trees = tree_start.shape[0] - 1
+    n_cols = value.shape[1]
+    n_chunks = (n_rows + CHUNK - 1) // CHUNK
+    for ch in prange(n_chunks):
+        for r in range(ch * CHUNK, min(n_rows, (ch + 1) * CHUNK)):
+            xd = Xdir[r]
+            for t in range(n_trees):
+                o = tree_output[t]
+                nc = 1 if o >= 0 else n_cols
+                for v in range(tree_start[t], tree_start[t + 1]):
+                    if left[v] >= 0:
+                        continue
+                    li = leaf_pos[v]
+                    m = n_feats[li]
+                    if m == 0:
+                        continue
+                    alpha = (1 << m) - 1
+                    for e in range(n_edges[li]):
+                        a = edges[li, e]
+                        par = parent[a]
+                        if xd[par] != (left[par] == a):
+                            alpha &= ~(1 << slots[li, e])
+                    row = offsets[li] + alpha * (m + 1)
+                    zb = Z[row + m]
+                    for j in range(nc):
+                        oj = o if o >= 0 else j
+                        val = value[v, j]
+                        for s in range(m):
+                            if (alpha >> s) & 1:
+                                out[r, feats[li, s], oj] += val * Z[row + s]
+                            else:
+                                out[r, feats[li, s], oj] -= val * zb
