@@ -139,7 +139,7 @@ def test_exact_refuses_too_many_players():
 def test_efficiency_is_exact_and_seed_gives_same_bytes(cls, game8):
     f, background, X, _ = game8
     a = cls(f, background).explain(X, budget=64, random_state=3)
-    b = cls(f, background, max_batch_rows=40).explain(X, budget=64, random_state=3)
+    b = cls(f, background, max_batch_rows=40, n_jobs=2).explain(X, budget=64, random_state=3)
     np.testing.assert_allclose(a.additivity_gap, 0, atol=1e-10)
     assert a.values.tobytes() == b.values.tobytes()  # batching does not change the numbers
     assert a.std_errors is not None and a.std_errors.tobytes() == b.std_errors.tobytes()
@@ -448,3 +448,36 @@ def test_explain_auto_uses_treeshap_once_registered(monkeypatch):
     # groups or a non-tree model go the model-agnostic way
     monkeypatch.undo()
     assert pellucid.explain(tree, X[:5], background=X).method == "exact_shap"
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_few_players_are_exact_for_every_estimator(d):
+    rng = np.random.default_rng(d)
+    f = nonlinear_game(max(d, 3), seed=d)
+    background = rng.normal(size=(6, d))
+
+    def g(Z):  # pad to three columns so the game has interactions when d == 3
+        Z = np.asarray(Z)
+        return f(np.hstack([Z, np.zeros((len(Z), 3 - d))]))
+
+    X = rng.normal(size=(2, d))
+    want = np.array([brute_force(g, x, background) for x in X])
+    for cls in (pellucid.ExactShap, pellucid.KernelShap):
+        np.testing.assert_allclose(cls(g, background).explain(X).values, want, atol=1e-10)
+    perm = pellucid.PermutationShap(g, background).explain(X, random_state=0)
+    np.testing.assert_allclose(perm.additivity_gap, 0, atol=1e-10)
+    if d <= 2:  # antithetic pairs are exact for up to two players
+        np.testing.assert_allclose(perm.values, want, atol=1e-10)
+
+
+def test_mixed_dtypes_with_threads_match_one_thread(pipeline_data):
+    model, frame = pipeline_data
+    one = pellucid.KernelShap(model, frame.iloc[:10]).explain(
+        frame.iloc[50:53], budget=8, random_state=1
+    )
+    two = pellucid.KernelShap(model, frame.iloc[:10], n_jobs=2, max_batch_rows=30).explain(
+        frame.iloc[50:53], budget=8, random_state=1
+    )
+    assert one.values.tobytes() == two.values.tobytes()
+    with pytest.raises(ValueError, match="n_jobs"):
+        pellucid.KernelShap(model, frame.iloc[:10], n_jobs=0)

@@ -214,9 +214,13 @@ class Model:
     def is_classifier(self) -> bool:
         return self.task != "regression"
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict on X in batches; float64 ``(n,)`` or ``(n, n_outputs)``."""
-        X = self._prepare(X)
+    def predict(self, X: Any, *, check: bool = True) -> np.ndarray:
+        """Predict on X in batches; float64 ``(n,)`` or ``(n, n_outputs)``.
+
+        ``check=False`` skips the NaN/inf scan of X, for callers that build X
+        from rows already checked (e.g. Shapley coalitions).
+        """
+        X = self._prepare(X, check=check)
         n = X.shape[0]
         if n <= self.batch_size:
             out = self._predict_batch(X)
@@ -245,10 +249,11 @@ class Model:
 
     __call__ = predict
 
-    def _prepare(self, X: Any) -> Any:
+    def _prepare(self, X: Any, check: bool = True) -> Any:
         if self.kind == "torch":
             return X
-        X = check_X(X, allow_empty=True)
+        if check:
+            X = check_X(X, allow_empty=True)
         names = self.feature_names
         if isinstance(X, pd.DataFrame):
             if names is not None:

@@ -61,6 +61,10 @@ class ShapleyExplainer:
         background-averaged probability, like shap's ``link="logit"``).
     max_batch_rows:
         Memory cap: rows (coalitions x background rows) per model call.
+    n_jobs:
+        Threads calling the model on separate batches at once (the model must
+        be thread-safe, as scikit-learn, XGBoost and LightGBM models are).
+        Results do not depend on it.
     """
 
     method = ""
@@ -75,6 +79,7 @@ class ShapleyExplainer:
         groups: Mapping[str, Sequence[Any]] | None = None,
         link: str = "identity",
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        n_jobs: int = 1,
     ) -> None:
         self.game = Game(
             model,
@@ -83,6 +88,7 @@ class ShapleyExplainer:
             groups=groups,
             link=link,
             max_batch_rows=max_batch_rows,
+            n_jobs=n_jobs,
         )
         self.groups = {str(k): list(v) for k, v in groups.items()} if groups else None
 
@@ -123,7 +129,7 @@ class ShapleyExplainer:
             # Fill model calls: as many rows' coalitions as the memory cap allows.
             plans: list[Any] = []
             total = 0
-            cap = max(1, game.max_batch_rows // len(game.background))
+            cap = game.n_jobs * max(1, game.max_batch_rows // len(game.background))
             while row + len(plans) < n:
                 i = row + len(plans)
                 plan = self._plan(None if entropy is None else row_rng(entropy, i), nbudget)

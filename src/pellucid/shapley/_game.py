@@ -128,6 +128,7 @@ class Game:
         groups: Mapping[str, Sequence[Any]] | None = None,
         link: str = "identity",
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        n_jobs: int = 1,
     ) -> None:
         if link not in LINKS:
             raise ValueError(f"link must be one of {LINKS}; got {link!r}.")
@@ -143,6 +144,9 @@ class Game:
             )
         self.link = link
         self.max_batch_rows = int(max_batch_rows)
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
+            raise ValueError(f"n_jobs must be a positive integer; got {n_jobs!r}.")
+        self.n_jobs = int(n_jobs)
         bg = as_background(background, background_weights)
         self.background = bg
         self.is_frame = isinstance(bg.data, pd.DataFrame)
@@ -182,8 +186,8 @@ class Game:
                 return dt
         return None
 
-    def _predict(self, X: Any) -> np.ndarray:
-        out = self.model.predict(X)
+    def _predict(self, X: Any, check: bool = True) -> np.ndarray:
+        out = self.model.predict(X, check=check)
         return out[:, None] if out.ndim == 1 else out
 
     def _link(self, p: np.ndarray) -> np.ndarray:
@@ -216,15 +220,28 @@ class Game:
         m = masks.shape[0]
         out = np.empty((m, self.n_outputs))
         B = len(self.background)
-        step = max(1, self.max_batch_rows // B)
+        step = max(1, min(self.max_batch_rows // B, -(-m // self.n_jobs)))
         col_masks = masks[:, self._col_player]
         if self._bg_array is not None:
             X = X.to_numpy() if self.is_frame else np.asarray(X)
-        for start in range(0, m, step):
+
+        def chunk(start: int) -> np.ndarray:
             sl = slice(start, min(m, start + step))
             data = self._hybrid(X, rows[sl], col_masks[sl])
-            f = self._predict(data).reshape(sl.stop - sl.start, B, self.n_outputs)
-            out[sl] = np.einsum("mbk,b->mk", f, self.background.weights)
+            f = self._predict(data, check=False).reshape(sl.stop - sl.start, B, self.n_outputs)
+            return np.einsum("mbk,b->mk", f, self.background.weights)
+
+        starts = list(range(0, m, step))
+        if self.n_jobs == 1 or len(starts) == 1:
+            parts = [chunk(s) for s in starts]
+        else:
+            # Threads: model libraries release the GIL while predicting.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.n_jobs) as pool:
+                parts = list(pool.map(chunk, starts))
+        for start, part in zip(starts, parts, strict=True):
+            out[start : start + part.shape[0]] = part
         return self._link(out)
 
     def _hybrid(self, X: Any, rows: np.ndarray, col_masks: np.ndarray) -> Any:

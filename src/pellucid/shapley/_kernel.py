@@ -116,7 +116,8 @@ def _design(p: int, budget: int) -> _Design:
 
 @lru_cache(maxsize=128)
 def _all_subsets(free: int, size: int) -> np.ndarray:
-    return np.array(list(combinations(range(free), size)), dtype=np.intp).reshape(-1, size)
+    members = list(combinations(range(free), size))
+    return np.array(members, dtype=np.intp).reshape(len(members), size)
 
 
 def _draw_pairs(rng: np.random.Generator, p: int, s: int, n: int, replace: bool) -> np.ndarray:
