@@ -168,6 +168,7 @@ class Game:
         f_bg = self._predict(bg.data)
         self.n_outputs = f_bg.shape[1]
         self.output_names = self.model.output_names
+        self.f_background = f_bg  # (B, k), unlinked
         self.mean_background = bg.weights @ f_bg  # (k,)
         self.v_empty = self._link(self.mean_background)
 
@@ -217,19 +218,31 @@ class Game:
 
     def values(self, X: Any, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """v(S) for coalitions ``masks`` (m, n_players) of rows ``rows`` (m,) of X -> (m, k)."""
+        f = self._evaluate(X, rows, masks[:, None, :])  # (m, B, k)
+        return self._link(np.einsum("mbk,b->mk", f, self.background.weights))
+
+    def values_per_background(self, X: Any, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """Model outputs (m, B, k) where background row b takes coalition ``masks[:, b]``.
+
+        ``masks`` is (m, B, n_players): each background row plays its own
+        single-baseline game, with its own coalitions. Unlinked.
+        """
+        return self._evaluate(X, rows, masks)
+
+    def _evaluate(self, X: Any, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """f at the hybrids of ``masks`` (m, 1 or B, n_players) -> (m, B, k), batched."""
         m = masks.shape[0]
-        out = np.empty((m, self.n_outputs))
         B = len(self.background)
+        out = np.empty((m, B, self.n_outputs))
         step = max(1, min(self.max_batch_rows // B, -(-m // self.n_jobs)))
-        col_masks = masks[:, self._col_player]
+        col_masks = masks[:, :, self._col_player]
         if self._bg_array is not None:
             X = X.to_numpy() if self.is_frame else np.asarray(X)
 
         def chunk(start: int) -> np.ndarray:
             sl = slice(start, min(m, start + step))
             data = self._hybrid(X, rows[sl], col_masks[sl])
-            f = self._predict(data, check=False).reshape(sl.stop - sl.start, B, self.n_outputs)
-            return np.einsum("mbk,b->mk", f, self.background.weights)
+            return self._predict(data, check=False).reshape(sl.stop - sl.start, B, -1)
 
         starts = list(range(0, m, step))
         if self.n_jobs == 1 or len(starts) == 1:
@@ -242,14 +255,18 @@ class Game:
                 parts = list(pool.map(chunk, starts))
         for start, part in zip(starts, parts, strict=True):
             out[start : start + part.shape[0]] = part
-        return self._link(out)
+        return out
 
     def _hybrid(self, X: Any, rows: np.ndarray, col_masks: np.ndarray) -> Any:
-        """Rows (coalition, background row): x's values where the mask is on, else background."""
+        """Rows (coalition, background row): x's values where the mask is on, else background.
+
+        ``col_masks`` is (m, 1 or B, n_columns): one coalition for all background rows,
+        or one per background row.
+        """
         B = len(self.background)
         if self._bg_array is not None:
             bg = self._bg_array
-            arr = np.where(col_masks[:, None, :], X[rows][:, None, :], bg[None, :, :])
+            arr = np.where(col_masks, X[rows][:, None, :], bg[None, :, :])
             arr = arr.reshape(-1, len(self.columns))
             if self.is_frame:
                 return pd.DataFrame(arr, columns=self._bg_frame.columns, copy=False)  # type: ignore[union-attr]
@@ -262,6 +279,6 @@ class Game:
         cols = {}
         for j, name in enumerate(self._bg_frame.columns):
             pool = pd.concat([self._bg_frame[name], X[name]], ignore_index=True)
-            idx = np.where(col_masks[:, j][:, None], own, base).ravel()
+            idx = np.where(col_masks[:, :, j], own, base).ravel()
             cols[name] = pool.array.take(idx)
         return pd.DataFrame(cols, columns=self._bg_frame.columns)
