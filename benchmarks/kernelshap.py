@@ -124,29 +124,37 @@ def main() -> None:
 
     print(f"\n{args.rows} rows, 16 features, 50 background rows, {args.seeds} seeds")
     header = f"{'budget':>6}  {'method':<26} {'rel. sq. error':>14} {'time (s)':>9}"
-    print(header)
-    results: dict[tuple[int, str], tuple[float, float]] = {}
+    print(header, flush=True)
     for budget in args.budgets:
-        for name, fn in methods.items():
-            errs, times = [], []
-            for seed in range(args.seeds):
+        errs: dict[str, list[float]] = {name: [] for name in methods}
+        times: dict[str, list[float]] = {name: [] for name in methods}
+        # Seeds outside, methods inside: the machine's load drifts, so time ratios are
+        # taken per seed, between runs made back to back.
+        for seed in range(args.seeds):
+            for name, fn in methods.items():
                 t0 = time.perf_counter()
                 est = fn(budget, seed)
-                times.append(time.perf_counter() - t0)
-                errs.append(rel_sq_error(est, truth))
-            results[budget, name] = (float(np.mean(errs)), float(np.median(times)))
-            print(f"{budget:>6}  {name:<26} {np.mean(errs):>14.3e} {np.median(times):>9.3f}")
-        ours_err, ours_t = results[budget, "pellucid KernelShap"]
-        shap_err, shap_t = results[budget, "shap l1_reg=False"]
-        par_t = results[budget, "pellucid KernelShap n_jobs=2"][1]
+                times[name].append(time.perf_counter() - t0)
+                errs[name].append(rel_sq_error(est, truth))
+        for name in methods:
+            print(
+                f"{budget:>6}  {name:<26} {np.mean(errs[name]):>14.3e} {np.median(times[name]):>9.3f}"
+            )
+
+        def time_ratio(name: str, times=times, ref: str = "shap l1_reg=False") -> float:
+            return float(np.median(np.array(times[name]) / np.array(times[ref])))
+
+        ours = np.mean(errs["pellucid KernelShap"])
         line = (
-            f"{budget:>6}  ratios: shap(l1_reg=False) error / ours = {shap_err / ours_err:.2f}x, "
-            f"our time / shap's = {ours_t / shap_t:.2f}x (n_jobs=2: {par_t / shap_t:.2f}x)"
+            f"{budget:>6}  ratios: shap(l1_reg=False) error / ours = "
+            f"{np.mean(errs['shap l1_reg=False']) / ours:.2f}x, our time / shap's = "
+            f"{time_ratio('pellucid KernelShap'):.2f}x "
+            f"(n_jobs=2: {time_ratio('pellucid KernelShap n_jobs=2'):.2f}x)"
         )
         for name in ("shapiq KernelSHAP", "shapiq KernelSHAP paired"):
-            if (budget, name) in results:
-                line += f", {name} error / ours = {results[budget, name][0] / ours_err:.2f}x"
-        print(line)
+            if name in errs:
+                line += f", {name} error / ours = {np.mean(errs[name]) / ours:.2f}x"
+        print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -157,7 +157,7 @@ def _draw_pairs(
         if n >= population:
             chosen = np.broadcast_to(members, (count, population, free)).copy()
         else:
-            pick = np.argsort(rng.random((count, population)), axis=1)[:, :n]
+            pick = np.argpartition(rng.random((count, population)), n - 1, axis=1)[:, :n]
             chosen = members[np.sort(pick, axis=1)]
     else:
         chosen = _random_subsets(rng, (count, n), free, size)
@@ -290,17 +290,14 @@ class KernelShap(SampledShapleyExplainer):
         Z = plan.masks.transpose(1, 0, 2).astype(np.float64)  # (count, m, p)
         y = f.transpose(1, 0, 2) - f_empty[:, None, :]  # (count, m, k)
         WZ = Z * plan.weights[None, :, None]
-        A = np.einsum("cmp,cmq->cpq", WZ, Z)
-        b = np.einsum("cmp,cmk->cpk", WZ, y)
-        phi = np.empty((count, p, k))
-        P = np.empty((count, p, p))
-        ok = np.ones(count, dtype=bool)
-        for c in range(count):
-            phi[c], P[c], ok[c] = _constrained_solve(A[c], b[c], delta[c])
+        WZt = WZ.transpose(0, 2, 1)
+        A = WZt @ Z  # batched matmul: BLAS, unlike einsum
+        b = WZt @ y
+        phi, P, ok = _constrained_solve_stack(A, b, delta)
         if count == 1 and ok[0]:
             se = self._jackknife(plan, Z[0], WZ[0], y[0], A[0], b[0], delta[0])[None]
         else:
-            se = _sandwich(plan, Z, WZ, y - np.einsum("cmp,cpk->cmk", Z, phi), P)
+            se = _sandwich(plan, Z, WZ, y - Z @ phi, P)
         # Too few coalitions to pin every player down: the estimate is a minimum-norm
         # solution and its error cannot be estimated.
         se[~ok] = np.nan
@@ -358,16 +355,20 @@ def _sandwich(
     if not sampled.any():
         return var
     rows = np.repeat(sampled, 2)
-    score = WZ[:, rows, :, None] * resid[:, rows, None, :]  # (count, 2u, p, k)
-    score = score[:, 0::2] + score[:, 1::2]
-    lev = np.einsum("cmp,cpq,cmq->cm", WZ[:, rows], P, Z[:, rows])
+    WZs, Zs = WZ[:, rows], Z[:, rows]
+    WZP = WZs @ P  # (count, 2u, p); P is symmetric
+    lev = (WZP * Zs).sum(axis=2)
     lev = np.clip(lev[:, 0::2] + lev[:, 1::2], 0.0, 0.9)
-    G = np.einsum("cij,cujk->cuik", P, score) / (1.0 - lev)[:, :, None, None]
+    # P @ score of each pair, laid out (count, u, k, p) so that it is one product per game
+    G = WZP[:, :, None, :] * resid[:, rows, :, None]
+    G = (G[:, 0::2] + G[:, 1::2]) / (1.0 - lev)[:, :, None, None]
     strata = plan.unit_stratum[sampled]
     for h, factor in enumerate(plan.stratum_factor):
         g = G[:, strata == h]
         if g.shape[1]:
-            var += factor * ((g - g.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+            var += factor * ((g - g.mean(axis=1, keepdims=True)) ** 2).sum(axis=1).transpose(
+                0, 2, 1
+            )
     return np.sqrt(var)
 
 
@@ -391,6 +392,26 @@ def _constrained_solve(
     rhs = np.vstack([b, delta[None, :]])
     sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
     return sol[:p], np.full((p, p), np.nan), False
+
+
+def _constrained_solve_stack(
+    A: np.ndarray, b: np.ndarray, delta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_constrained_solve` over a stack A (c, p, p), b (c, p, k), delta (c, k)."""
+    count, p, k = b.shape
+    ok = np.linalg.cond(A) < 1e12
+    phi = np.empty((count, p, k))
+    P = np.full((count, p, p), np.nan)
+    if ok.any():
+        Ainv = np.linalg.inv(A[ok])
+        a1 = Ainv.sum(axis=2)  # (c, p)
+        c = a1.sum(axis=1)[:, None, None]
+        Ab = Ainv @ b[ok]
+        phi[ok] = Ab - a1[:, :, None] * (Ab.sum(axis=1) - delta[ok])[:, None, :] / c
+        P[ok] = Ainv - a1[:, :, None] * a1[:, None, :] / c
+    for g in np.flatnonzero(~ok):
+        phi[g] = _constrained_solve(A[g], b[g], delta[g])[0]
+    return phi, P, ok
 
 
 def _constrained_solve_many(A: np.ndarray, b: np.ndarray, delta: np.ndarray) -> np.ndarray:
