@@ -120,6 +120,8 @@ class ShapleyExplainer:
 
     # -- the lifecycle -------------------------------------------------------
     def _explain(self, X: Any, budget: Any, random_state: Any, params: dict) -> Explanation:
+        from threadpoolctl import threadpool_limits
+
         game = self.game
         X = game.check_rows(X)
         n = X.shape[0]
@@ -153,18 +155,21 @@ class ShapleyExplainer:
                 f = game.values_per_background(X, rows, masks)  # (m, B, k)
             else:
                 f = game.values(X, rows, masks[:, 0])[:, None, :]  # (m, 1, k)
-            start = 0
-            for j, plan in enumerate(plans):
-                i, seg = row + j, slice(start, start + counts[j])
-                start += counts[j]
-                phi_c, se_c = self._solve(plan, f[seg], f_empty, v_full[i])
-                phi = np.einsum("c,cpk->pk", weights, phi_c)
-                # Efficiency holds exactly: spread the rounding residue evenly.
-                values[i] = phi + (v_full[i] - game.v_empty - phi.sum(axis=0)) / p
-                if errors is not None and se_c is not None:
-                    # The games' estimates are independent: variances add.
-                    errors[i] = np.sqrt(np.einsum("c,cpk->pk", weights**2, se_c**2))
-                n_coal[i] = counts[j]
+            # Many small matrix products: BLAS threads only add overhead (and oversubscribe
+            # a busy machine), so solve single-threaded.
+            with threadpool_limits(1, user_api="blas"):
+                start = 0
+                for j, plan in enumerate(plans):
+                    i, seg = row + j, slice(start, start + counts[j])
+                    start += counts[j]
+                    phi_c, se_c = self._solve(plan, f[seg], f_empty, v_full[i])
+                    phi = np.einsum("c,cpk->pk", weights, phi_c)
+                    # Efficiency holds exactly: spread the rounding residue evenly.
+                    values[i] = phi + (v_full[i] - game.v_empty - phi.sum(axis=0)) / p
+                    if errors is not None and se_c is not None:
+                        # The games' estimates are independent: variances add.
+                        errors[i] = np.sqrt(np.einsum("c,cpk->pk", weights**2, se_c**2))
+                    n_coal[i] = counts[j]
             row += len(plans)
         return self._result(X, values, errors, v_full, n_coal, params)
 

@@ -287,11 +287,12 @@ class KernelShap(SampledShapleyExplainer):
         delta = f_full[None, :] - f_empty  # (count, k)
         if p == 1:
             return delta[:, None, :], np.zeros((count, 1, k))
-        Z = plan.masks.transpose(1, 0, 2).astype(np.float64)  # (count, m, p)
-        y = f.transpose(1, 0, 2) - f_empty[:, None, :]  # (count, m, k)
+        # C-contiguous games-first copies: batched matmul is only fast on those.
+        Z = np.ascontiguousarray(plan.masks.transpose(1, 0, 2), dtype=np.float64)  # (c, m, p)
+        y = np.ascontiguousarray(f.transpose(1, 0, 2)) - f_empty[:, None, :]  # (c, m, k)
         WZ = Z * plan.weights[None, :, None]
-        WZt = WZ.transpose(0, 2, 1)
-        A = WZt @ Z  # batched matmul: BLAS, unlike einsum
+        WZt = np.ascontiguousarray(WZ.transpose(0, 2, 1))
+        A = WZt @ Z
         b = WZt @ y
         phi, P, ok = _constrained_solve_stack(A, b, delta)
         if count == 1 and ok[0]:
