@@ -27,6 +27,10 @@ _EXPORTS: dict[str, str] = {
     "ModelEvaluation": "pellucid.metrics",
     "available_methods": "pellucid._registry",
     "get_method": "pellucid._registry",
+    # issue 11: regulatory artefacts
+    "reason_codes": "pellucid.regulatory",
+    "model_card": "pellucid.regulatory",
+    "ModelCard": "pellucid.regulatory",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
 _SUBMODULES = ("datasets", "metrics")
@@ -38,6 +42,7 @@ __all__ = [
     "Explanation",
     "FeatureImportance",
     "Model",
+    "ModelCard",
     "ModelEvaluation",
     "PartialDependence",
     "Predicate",
@@ -48,6 +53,8 @@ __all__ = [
     "evaluate",
     "get_method",
     "metrics",
+    "model_card",
+    "reason_codes",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._registry import get as get_method
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
     from .metrics import ModelEvaluation, evaluate
+    from .regulatory import ModelCard, model_card, reason_codes
 
 
 def __getattr__(name: str) -> Any:
