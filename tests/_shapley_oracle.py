@@ -71,6 +71,7 @@ class LinearLogitShap:
     name = "linear_logit_shap"
 
     def __init__(self, model, data):
+        model = as_model(model).raw_model
         self.pipe = model
         self.pre = model[:-1]
         self.coef = model[-1].coef_[0]

@@ -17,6 +17,15 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise
 
 from ._rows import RequestError, RowSchema
+from ._run import free_port, running_server
 from ._service import Service
 
-__all__ = ["API_KEY_ENV", "RequestError", "RowSchema", "Service", "create_app"]
+__all__ = [
+    "API_KEY_ENV",
+    "RequestError",
+    "RowSchema",
+    "Service",
+    "create_app",
+    "free_port",
+    "running_server",
+]

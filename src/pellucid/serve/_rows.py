@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,11 @@ class Column:
     dtype: Any
     nullable: bool
     categories: tuple[Any, ...] = ()
+
+    codes: dict[Any, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "codes", {c: i for i, c in enumerate(self.categories)})
 
     def check(self, v: Any) -> str | None:
         """None when ``v`` is acceptable for this column, else what is wrong."""
@@ -205,10 +210,20 @@ class RowSchema:
         return self._frame(rows)
 
     def _frame(self, rows: list[Mapping[str, Any]]) -> pd.DataFrame:
-        data = {}
+        # Build arrays directly: pandas' generic constructors cost milliseconds per
+        # categorical column, which is most of a one-row request's budget.
+        data: dict[str, Any] = {}
         for name, col in self.columns.items():
             values = [r[name] for r in rows]
-            if col.kind == "numeric":
-                values = [np.nan if v is None else v for v in values]
-            data[name] = pd.Series(values, dtype=col.dtype)
-        return pd.DataFrame(data)
+            if col.kind == "numeric" and isinstance(col.dtype, np.dtype):
+                data[name] = np.array([np.nan if v is None else v for v in values], dtype=col.dtype)
+            elif col.kind == "integer" and isinstance(col.dtype, np.dtype):
+                data[name] = np.array(values, dtype=col.dtype)
+            elif isinstance(col.dtype, pd.CategoricalDtype):
+                codes = np.array(
+                    [-1 if v is None else col.codes[v] for v in values], dtype=np.int64
+                )
+                data[name] = pd.Categorical.from_codes(codes, dtype=col.dtype)
+            else:
+                data[name] = pd.Series(values, dtype=col.dtype)
+        return pd.DataFrame(data, copy=False)
