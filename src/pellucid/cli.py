@@ -118,11 +118,16 @@ def demo(
 
 def _explain_for_reasons(model: Any, X: Any, background: Any, method: str) -> Any:
     from ._model import as_model
-    from .regulatory._explainers import background_sample, build_explainer, choose_method
+    from .regulatory._explainers import (
+        background_sample,
+        build_explainer,
+        choose_method,
+        explain_rows,
+    )
 
     m = as_model(model)
     name = choose_method(m, X.shape[1]) if method == "auto" else method
-    return build_explainer(name, m, background_sample(background, 100)).explain(X)
+    return explain_rows(build_explainer(name, m, background_sample(background, 100)), X)
 
 
 @app.command()

@@ -15,7 +15,13 @@ import pandas as pd
 from .._model import Model, as_model
 from .._registry import available, get
 
-__all__ = ["attribution_methods", "build_explainer", "choose_method", "is_tree_model"]
+__all__ = [
+    "attribution_methods",
+    "build_explainer",
+    "choose_method",
+    "explain_rows",
+    "is_tree_model",
+]
 
 # Exact Shapley values cost 2^d model calls per row; beyond this many features use a sampler.
 EXACT_MAX_FEATURES = 10
@@ -72,3 +78,17 @@ def build_explainer(method: str, model: Model, background: pd.DataFrame) -> Any:
     if method not in names:
         raise LookupError(f"Unknown attribution method {method!r}; available: {names}.")
     return get(method)(model, background)
+
+
+def explain_rows(explainer: Any, X: Any, random_state: int = 0) -> Any:
+    """``explainer.explain(X)``, with a fixed ``random_state`` for sampled methods, so that
+    the same rows always get the same (reproducible) explanation."""
+    import inspect
+
+    try:
+        takes_seed = "random_state" in inspect.signature(explainer.explain).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        takes_seed = False
+    if takes_seed:
+        return explainer.explain(X, random_state=random_state)
+    return explainer.explain(X)

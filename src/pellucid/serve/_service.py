@@ -24,6 +24,7 @@ from ..regulatory._explainers import (
     background_sample,
     build_explainer,
     choose_method,
+    explain_rows,
 )
 from ..regulatory._reasons import DIRECTIONS, reason_codes
 from ._rows import RequestError, RowSchema
@@ -189,7 +190,7 @@ class Service:
                 422, "'method' must be a string.", [{"loc": ["method"], "msg": "not a string"}]
             )
         name, explainer = self.explainer(method)
-        exp = self._run(explainer.explain, X)
+        exp = self._run(explain_rows, explainer, X)
         return name, exp
 
     def explain(self, payload: Any) -> dict[str, Any]:
