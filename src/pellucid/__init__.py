@@ -31,6 +31,12 @@ _EXPORTS: dict[str, str] = {
     "reason_codes": "pellucid.regulatory",
     "model_card": "pellucid.regulatory",
     "ModelCard": "pellucid.regulatory",
+    # issue 5: model-agnostic Shapley values
+    "ExactShap": "pellucid.shapley",
+    "KernelShap": "pellucid.shapley",
+    "PermutationShap": "pellucid.shapley",
+    "summarize": "pellucid.shapley",
+    "explain": "pellucid.shapley",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
 _SUBMODULES = ("datasets", "metrics")
@@ -39,22 +45,27 @@ _SUBMODULES = ("datasets", "metrics")
 __all__ = [
     "Anchor",
     "DataError",
+    "ExactShap",
     "Explanation",
     "FeatureImportance",
+    "KernelShap",
     "Model",
     "ModelCard",
     "ModelEvaluation",
     "PartialDependence",
+    "PermutationShap",
     "Predicate",
     "__version__",
     "as_model",
     "available_methods",
     "datasets",
     "evaluate",
+    "explain",
     "get_method",
     "metrics",
     "model_card",
     "reason_codes",
+    "summarize",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -66,6 +77,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
     from .metrics import ModelEvaluation, evaluate
     from .regulatory import ModelCard, model_card, reason_codes
+    from .shapley import ExactShap, KernelShap, PermutationShap, explain, summarize
 
 
 def __getattr__(name: str) -> Any:

@@ -23,10 +23,6 @@ __all__ = [
     "is_tree_model",
 ]
 
-# Exact Shapley values cost 2^d model calls per row; beyond this many features use a sampler.
-EXACT_MAX_FEATURES = 10
-_TREE_WORDS = ("Tree", "Forest", "Boosting", "XGB", "LGBM", "CatBoost", "Booster")
-
 
 def attribution_methods() -> list[str]:
     """Registered attribution methods for tabular data."""
@@ -34,33 +30,25 @@ def attribution_methods() -> list[str]:
 
 
 def is_tree_model(model: Any) -> bool:
-    m = as_model(model)
-    if m.kind in ("xgboost", "lightgbm", "catboost"):
-        return True
-    raw = m.raw_model
-    final = raw.steps[-1][1] if hasattr(raw, "steps") else raw
-    return any(w in type(final).__name__ for w in _TREE_WORDS)
+    from ..shapley._explain import is_tree_model as is_tree
+
+    return bool(is_tree(as_model(model)))
 
 
 def choose_method(model: Any, n_features: int) -> str:
-    """The best registered attribution method for this model.
+    """The method ``pellucid.explain(method="auto")`` would use, if it is registered:
+    TreeShap for tree ensembles, exact Shapley values for up to 10 features,
+    Kernel SHAP beyond."""
+    from ..shapley._explain import choose_method as choose
 
-    Exact tree SHAP for tree ensembles; exact Shapley values for few
-    features; otherwise the Kernel and then the permutation estimator.
-    """
+    name = str(choose(as_model(model), n_features))
     names = attribution_methods()
-    preferences = []
-    if is_tree_model(model):
-        preferences.append("treeshap")
-    if n_features <= EXACT_MAX_FEATURES:
-        preferences.append("exact_shap")
-    preferences += ["kernel_shap", "permutation_shap", "exact_shap"]
-    for name in preferences:
-        if name in names:
-            return name
-    raise LookupError(
-        f"No attribution method fits this model; registered attribution methods: {names}."
-    )
+    if name not in names:
+        raise LookupError(
+            f"No attribution method fits this model ({name!r} is not registered); "
+            f"registered attribution methods: {names}."
+        )
+    return name
 
 
 def background_sample(data: pd.DataFrame, n: int, random_state: int = 0) -> pd.DataFrame:
@@ -73,11 +61,15 @@ def background_sample(data: pd.DataFrame, n: int, random_state: int = 0) -> pd.D
 
 
 def build_explainer(method: str, model: Model, background: pd.DataFrame) -> Any:
-    """``get(method)(model, background)``: an explainer object with ``.explain(X)``."""
+    """``get(method)(model, background)``: an explainer object with ``.explain(X)``.
+
+    TreeShap gets no background, as in ``pellucid.explain``: it then uses the
+    trees' own cover (path-dependent), the fast exact algorithm.
+    """
     names = attribution_methods()
     if method not in names:
         raise LookupError(f"Unknown attribution method {method!r}; available: {names}.")
-    return get(method)(model, background)
+    return get(method)(model, None if method == "treeshap" else background)
 
 
 def explain_rows(explainer: Any, X: Any, random_state: int = 0) -> Any:
