@@ -341,3 +341,33 @@ def test_import_pellucid_does_not_import_fastapi():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_multi_output_explanations_per_class_with_a_registered_method():
+    """ExactShap on class probabilities: one entry per row and class, equal to the library."""
+    from pellucid.regulatory._explainers import background_sample
+    from pellucid.shapley import ExactShap
+
+    X, _ = credit(n_rows=200, random_state=5)
+    X = X[["age", "income", "debt_to_income", "late_payments", "housing"]]
+    y = (X["debt_to_income"] + 0.1 * X["late_payments"] > 0.3).astype(int)
+    pre = ColumnTransformer(
+        [("num", StandardScaler(), list(X.columns[:4])), ("cat", OneHotEncoder(), ["housing"])]
+    )
+    model = Pipeline([("pre", pre), ("lr", LogisticRegression())]).fit(X, y)
+    service = Service(model, X, explainer="exact_shap", n_background=20)
+    rows = X.iloc[:4]
+    body = service.explain({"rows": rows_of(rows)})
+    assert body["method"] == "exact_shap" and body["explained_outputs"] == ["0", "1"]
+    expected = ExactShap(Model(model), background_sample(X, 20)).explain(rows)
+    for r, entry in enumerate(body["explanations"]):
+        assert set(entry) == {"0", "1"}
+        for j, cls in enumerate(("0", "1")):
+            got = [entry[cls]["values"][c] for c in X.columns]
+            np.testing.assert_allclose(got, expected.values[r, :, j], atol=1e-9)
+            assert entry[cls]["base_value"] == pytest.approx(expected.base_values[r, j], abs=1e-9)
+    # reasons explain the positive (decline) class
+    reasons = service.reasons({"rows": rows_of(rows), "k": 2})["reasons"]
+    table = reason_codes(expected, k=2, reference=X)
+    for r in range(len(rows)):
+        assert [x["feature"] for x in reasons[r]] == list(table[table["row"] == r]["feature"])
