@@ -371,3 +371,23 @@ def test_multi_output_explanations_per_class_with_a_registered_method():
     table = reason_codes(expected, k=2, reference=X)
     for r in range(len(rows)):
         assert [x["feature"] for x in reasons[r]] == list(table[table["row"] == r]["feature"])
+
+
+def test_an_explainer_bug_is_a_json_500_and_the_server_lives_on(case):
+    """Not an input problem, so not a 4xx: a JSON 500 without a traceback, then business as usual."""
+    model, X, _ = case
+
+    class Broken:
+        name = "broken"
+
+        def explain(self, X):
+            raise RuntimeError("bug inside the explainer")
+
+    app = create_app(model, X, explainer=Broken())
+    rows = {"rows": rows_of(X.iloc[:2])}
+    with running_server(app) as url, httpx.Client(base_url=url, timeout=10) as c:
+        r = c.post("/explain", json=rows)
+        assert r.status_code == 500
+        assert r.json() == {"error": "Internal error.", "detail": []}
+        assert "bug inside" not in r.text
+        assert c.post("/predict", json=rows).status_code == 200

@@ -75,6 +75,56 @@ def _body_schema(row_schema: dict[str, Any], extra: dict[str, Any]) -> dict[str,
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+class _Guard:
+    """ASGI middleware: the API key check, and a JSON 500 instead of a crash.
+
+    Plain ASGI rather than ``BaseHTTPMiddleware``, which costs a task and a
+    stream copy per request.
+    """
+
+    def __init__(self, app: Any, key: str | None) -> None:
+        self.app = app
+        self.key = key.encode() if key is not None else None
+
+    def _authorised(self, scope: Any) -> bool:
+        if self.key is None or scope.get("path") in OPEN_PATHS:
+            return True
+        headers = dict(scope.get("headers") or [])
+        given = headers.get(b"x-api-key")
+        auth = headers.get(b"authorization", b"")
+        if given is None and auth[:7].lower() == b"bearer ":
+            given = auth[7:].strip()
+        return given is not None and hmac.compare_digest(given, self.key)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self._authorised(scope):
+            response = JSONResponse(
+                {"error": "Missing or wrong API key (header X-API-Key).", "detail": []},
+                status_code=401,
+                headers={"WWW-Authenticate": "ApiKey"},
+            )
+            await response(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:  # noqa: BLE001 - last line of defence: a JSON error, never a crash
+            log.exception("Unhandled error serving %s", scope.get("path"))
+            if not started:
+                response = JSONResponse({"error": "Internal error.", "detail": []}, status_code=500)
+                await response(scope, receive, send)
+
+
 def create_app(
     model: Any,
     background: pd.DataFrame,
@@ -133,24 +183,7 @@ def create_app(
     )
     app.state.service = service
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next: Any) -> Any:
-        if key is not None and request.url.path not in OPEN_PATHS:
-            given = request.headers.get("x-api-key")
-            auth = request.headers.get("authorization", "")
-            if given is None and auth.lower().startswith("bearer "):
-                given = auth[7:].strip()
-            if given is None or not hmac.compare_digest(given.encode(), key.encode()):
-                return JSONResponse(
-                    {"error": "Missing or wrong API key (header X-API-Key).", "detail": []},
-                    status_code=401,
-                    headers={"WWW-Authenticate": "ApiKey"},
-                )
-        try:
-            return await call_next(request)
-        except Exception:  # noqa: BLE001 - last line of defence: a JSON error, never a crash
-            log.exception("Unhandled error serving %s", request.url.path)
-            return JSONResponse({"error": "Internal error.", "detail": []}, status_code=500)
+    app.add_middleware(_Guard, key=key)
 
     async def handle(request: Request, work: Any) -> JSONResponse:
         try:
