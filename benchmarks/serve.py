@@ -80,6 +80,7 @@ def load_test(url: str, path: str, payloads, *, requests: int, seconds: float, t
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--method", default="auto")
+    ap.add_argument("--n-background", type=int, default=100, help="explainer background rows")
     ap.add_argument("--rows", type=int, default=5000, help="rows of synthetic credit data")
     ap.add_argument("--repeats", type=int, default=200, help="one-row calls for the medians")
     ap.add_argument("--requests", type=int, default=2000, help="load test: most requests")
@@ -90,7 +91,9 @@ def main() -> None:
     parts = train_credit_model(args.rows)
     model, X_train, X_test = parts["model"], parts["X_train"], parts["X_test"]
     key = "bench"
-    app = create_app(model, X_train, api_key=key, explainer=args.method)
+    app = create_app(
+        model, X_train, api_key=key, explainer=args.method, n_background=args.n_background
+    )
     service = app.state.service
     name, explainer = service.explainer(None)
     payloads = one_row_payloads(X_test, 500)

@@ -391,3 +391,25 @@ def test_an_explainer_bug_is_a_json_500_and_the_server_lives_on(case):
         assert r.json() == {"error": "Internal error.", "detail": []}
         assert "bug inside" not in r.text
         assert c.post("/predict", json=rows).status_code == 200
+
+
+def test_one_row_with_a_missing_value_is_explained():
+    """A single row whose only value of a column is missing is valid input, not an all-NaN column."""
+    from pellucid.shapley import ExactShap
+
+    X, _ = credit(n_rows=200, random_state=6)
+    X = X[["income", "savings", "housing"]]
+    y = (X["income"] < 50_000).astype(int)
+    pre = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["income", "savings"]),
+            ("cat", OneHotEncoder(), ["housing"]),
+        ]
+    )
+    model = Pipeline([("pre", pre), ("lr", LogisticRegression())]).fit(X, y)
+    row = X[X["savings"].isna()].iloc[:1]
+    service = Service(model, X, explainer="exact_shap", n_background=10)
+    body = service.explain({"rows": rows_of(row)})
+    expected = ExactShap(Model(model), service.sample).explain(row)
+    got = [body["explanations"][0]["1"]["values"][c] for c in X.columns]
+    np.testing.assert_allclose(got, expected.values[0, :, 1], atol=1e-9)
