@@ -424,36 +424,33 @@ class _Scored:
 def _permutation_importance(
     m: Model, X: pd.DataFrame, y: np.ndarray, n_repeats: int, random_state: Any
 ) -> FeatureImportance:
-    """Permutation importance (pellucid's own when present, else scikit-learn's)."""
+    """Permutation importance (pellucid's own when present, else scikit-learn's).
+
+    Scored by ROC AUC (binary), log-loss (multiclass) or R^2 (regression):
+    threshold-free scores that see every change in the predicted probabilities.
+    """
     import importlib
 
+    from sklearn import metrics as skm
+    from sklearn.inspection import permutation_importance
+
+    pm = m if (not m.is_classifier or m.output == "probability") else Model(m.raw_model)
+    classes = np.asarray(pm.classes) if pm.is_classifier else np.asarray([])
+    scoring = "r2" if not pm.is_classifier else "roc_auc" if len(classes) == 2 else "neg_log_loss"
     try:  # pellucid.effects arrives with issue 3
         pi = getattr(importlib.import_module("pellucid.effects"), "permutation_importance", None)
     except ImportError:
         pi = None
     if pi is not None:
-        return pi(m, X, y, n_repeats=n_repeats, random_state=random_state)
-    from sklearn import metrics as skm
-    from sklearn.inspection import permutation_importance
+        return pi(m, X, y, scoring=scoring, n_repeats=n_repeats, random_state=random_state)
 
-    pm = m if (not m.is_classifier or m.output == "probability") else Model(m.raw_model)
-    if pm.is_classifier:
-        classes = np.asarray(pm.classes)
-        if len(classes) == 2:
-            scoring = "roc_auc"
-
-            def score(est: Any, Xs: Any, ys: Any) -> float:
-                return float(skm.roc_auc_score(ys == classes[1], est.model.predict(Xs)[:, 1]))
-        else:
-            scoring = "neg_log_loss"
-
-            def score(est: Any, Xs: Any, ys: Any) -> float:
-                return -float(skm.log_loss(ys, est.model.predict(Xs), labels=list(classes)))
-    else:
-        scoring = "r2"
-
-        def score(est: Any, Xs: Any, ys: Any) -> float:
-            return float(skm.r2_score(ys, est.model.predict(Xs)))
+    def score(est: Any, Xs: Any, ys: Any) -> float:
+        pred = est.model.predict(Xs)
+        if scoring == "roc_auc":
+            return float(skm.roc_auc_score(ys == classes[1], pred[:, 1]))
+        if scoring == "neg_log_loss":
+            return -float(skm.log_loss(ys, pred, labels=list(classes)))
+        return float(skm.r2_score(ys, pred))
 
     res = permutation_importance(
         _Scored(pm), X, y, scoring=score, n_repeats=n_repeats, random_state=random_state
