@@ -59,9 +59,13 @@ def server(case):
         explainer=explainer,
         reasons={"exclude": ["sex"]},
     )
-    with running_server(app) as url:
-        with httpx.Client(base_url=url, headers={"X-API-Key": KEY}, timeout=30) as client:
-            yield client
+    assert app.state.thread_limits is not None  # one OpenMP/BLAS thread per call by default
+    try:
+        with running_server(app) as url:
+            with httpx.Client(base_url=url, headers={"X-API-Key": KEY}, timeout=30) as client:
+                yield client
+    finally:
+        app.state.thread_limits.restore_original_limits()
 
 
 def rows_of(frame: pd.DataFrame) -> list[dict]:
@@ -328,7 +332,7 @@ def test_start_up_checks(case):
 def test_api_key_from_environment(case, monkeypatch):
     model, X, explainer = case
     monkeypatch.setenv("PELLUCID_API_KEY", "from-env")
-    app = create_app(model, X, explainer=explainer)
+    app = create_app(model, X, explainer=explainer, compute_threads=None)
     with running_server(app) as url, httpx.Client(base_url=url, timeout=10) as c:
         assert c.get("/model").status_code == 401
         assert c.get("/model", headers={"X-API-Key": "from-env"}).status_code == 200
@@ -383,7 +387,7 @@ def test_an_explainer_bug_is_a_json_500_and_the_server_lives_on(case):
         def explain(self, X):
             raise RuntimeError("bug inside the explainer")
 
-    app = create_app(model, X, explainer=Broken())
+    app = create_app(model, X, explainer=Broken(), compute_threads=None)
     rows = {"rows": rows_of(X.iloc[:2])}
     with running_server(app) as url, httpx.Client(base_url=url, timeout=10) as c:
         r = c.post("/explain", json=rows)
@@ -413,3 +417,31 @@ def test_one_row_with_a_missing_value_is_explained():
     expected = ExactShap(Model(model), service.sample).explain(row)
     got = [body["explanations"][0]["1"]["values"][c] for c in X.columns]
     np.testing.assert_allclose(got, expected.values[0, :, 1], atol=1e-9)
+
+
+def test_treeshap_through_http_under_concurrency():
+    """The numba TreeSHAP kernels answer concurrent requests exactly as the library does."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from pellucid import TreeShap
+
+    X, y = credit(n_rows=600, random_state=8)
+    for c in CATS:  # TreeShap reads HistGradientBoosting with integer-coded categories
+        k = len(X[c].cat.categories)
+        X[c] = pd.Categorical(X[c].cat.codes.astype(int), categories=list(range(k)))
+    model = HistGradientBoostingClassifier(
+        max_iter=30, categorical_features="from_dtype", random_state=0
+    ).fit(X, y)
+    app = create_app(model, X, compute_threads=None)
+    assert app.state.service.default_method == "treeshap"
+    expected = TreeShap(Model(model)).explain(X.iloc[:60])
+    rows = rows_of(X.iloc[:60])
+    with running_server(app) as url, httpx.Client(base_url=url, timeout=30) as c:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            answers = list(pool.map(lambda r: c.post("/explain", json={"rows": [r]}), rows))
+    for i, r in enumerate(answers):
+        assert r.status_code == 200, r.text
+        entry = r.json()["explanations"][0]
+        got = [entry["values"][col] for col in X.columns]
+        np.testing.assert_allclose(got, expected.values[i], rtol=0, atol=1e-9)
+        assert entry["base_value"] == pytest.approx(expected.base_values[i], abs=1e-9)
