@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -182,9 +183,13 @@ class TreeShap:
             return np.asarray(expit(raw))
         return raw
 
-    @property
+    @cached_property
     def expected_value(self) -> np.ndarray:
-        """The base value per output: cover-weighted mean (path-dependent) or background mean."""
+        """The base value per output: cover-weighted mean (path-dependent) or background mean.
+
+        Cached: it depends only on the ensemble and background, and recomputing it
+        (a Python loop over every tree) dominated one-row explanations.
+        """
         if self.interventional:
             assert self.background is not None
             return np.asarray(
