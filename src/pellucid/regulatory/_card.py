@@ -411,56 +411,19 @@ def _reproducibility(
     }
 
 
-class _Scored:
-    """Adapter so sklearn's permutation_importance can score any pellucid Model."""
-
-    def __init__(self, model: Model) -> None:
-        self.model = model
-
-    def fit(self, *args: Any) -> _Scored:  # sklearn checks that an estimator has fit
-        raise NotImplementedError("already fitted")
-
-
 def _permutation_importance(
     m: Model, X: pd.DataFrame, y: np.ndarray, n_repeats: int, random_state: Any
 ) -> FeatureImportance:
-    """Permutation importance (pellucid's own when present, else scikit-learn's).
+    """Permutation importance scored by ROC AUC (binary), log-loss (multiclass) or R^2:
+    threshold-free scores that see every change in the predicted probabilities."""
+    from ..effects import permutation_importance
 
-    Scored by ROC AUC (binary), log-loss (multiclass) or R^2 (regression):
-    threshold-free scores that see every change in the predicted probabilities.
-    """
-    import importlib
-
-    from sklearn import metrics as skm
-    from sklearn.inspection import permutation_importance
-
-    pm = m if (not m.is_classifier or m.output == "probability") else Model(m.raw_model)
-    classes = np.asarray(pm.classes) if pm.is_classifier else np.asarray([])
-    scoring = "r2" if not pm.is_classifier else "roc_auc" if len(classes) == 2 else "neg_log_loss"
-    try:  # pellucid.effects arrives with issue 3
-        pi = getattr(importlib.import_module("pellucid.effects"), "permutation_importance", None)
-    except ImportError:
-        pi = None
-    if pi is not None:
-        return pi(m, X, y, scoring=scoring, n_repeats=n_repeats, random_state=random_state)
-
-    def score(est: Any, Xs: Any, ys: Any) -> float:
-        pred = est.model.predict(Xs)
-        if scoring == "roc_auc":
-            return float(skm.roc_auc_score(ys == classes[1], pred[:, 1]))
-        if scoring == "neg_log_loss":
-            return -float(skm.log_loss(ys, pred, labels=list(classes)))
-        return float(skm.r2_score(ys, pred))
-
-    res = permutation_importance(
-        _Scored(pm), X, y, scoring=score, n_repeats=n_repeats, random_state=random_state
-    )
-    return FeatureImportance(
-        importances=res.importances,
-        feature_names=tuple(str(c) for c in X.columns),
-        method="permutation_importance",
-        params={"scoring": scoring, "n_repeats": n_repeats, "random_state": random_state},
-        baseline_score=float(score(_Scored(pm), X, y)),
+    if not m.is_classifier:
+        scoring = "r2"
+    else:
+        scoring = "roc_auc" if len(np.asarray(m.classes)) == 2 else "neg_log_loss"
+    return permutation_importance(
+        m, X, y, scoring=scoring, n_repeats=n_repeats, random_state=random_state
     )
 
 
