@@ -445,3 +445,24 @@ def test_treeshap_through_http_under_concurrency():
         got = [entry["values"][col] for col in X.columns]
         np.testing.assert_allclose(got, expected.values[i], rtol=0, atol=1e-9)
         assert entry["base_value"] == pytest.approx(expected.base_values[i], abs=1e-9)
+
+
+def test_auto_falls_back_when_the_first_choice_cannot_read_the_model(monkeypatch):
+    """If TreeShap refuses a tree model, "auto" serves the model-agnostic choice instead."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    import pellucid.regulatory._explainers as ex
+
+    class Refuses:
+        def __init__(self, model, data=None):
+            raise ValueError("cannot read this model")
+
+    real_get = ex.get
+    monkeypatch.setattr(ex, "get", lambda name: Refuses if name == "treeshap" else real_get(name))
+    X, y = credit(n_rows=150, random_state=9)
+    X = X[["age", "income", "housing"]]
+    model = HistGradientBoostingClassifier(max_iter=5, categorical_features="from_dtype").fit(X, y)
+    service = Service(model, X, n_background=10)
+    assert service.default_method == "exact_shap"
+    body = service.explain({"rows": rows_of(X.iloc[:2])})
+    assert body["method"] == "exact_shap" and len(body["explanations"]) == 2

@@ -118,12 +118,23 @@ def demo(
 
 def _explain_for_reasons(model: Any, X: Any, background: Any, method: str) -> Any:
     """``pellucid.explain`` with a fixed seed; a given background is summarised to 100 rows."""
+    from .regulatory._explainers import fallback_method
     from .shapley import explain as explain_
     from .shapley import summarize
 
     if background is not None:
         background = summarize(background, 100, random_state=0)
-    return explain_(model, X, background, method=method, random_state=0)
+    try:
+        return explain_(model, X, background, method=method, random_state=0)
+    except (TypeError, ValueError) as exc:
+        # "auto" may pick a method that cannot read this model (TreeShap and string
+        # categories, say): fall back to the model-agnostic choice, as the service does.
+        if method != "auto":
+            raise
+        console.print(
+            f"[yellow]note:[/] the first choice of method failed ({exc}); using a fallback"
+        )
+        return explain_(model, X, background, method=fallback_method(X.shape[1]), random_state=0)
 
 
 @app.command()

@@ -17,7 +17,9 @@ from .._registry import available, get
 
 __all__ = [
     "attribution_methods",
+    "build_best",
     "build_explainer",
+    "fallback_method",
     "choose_method",
     "explain_rows",
     "is_tree_model",
@@ -84,3 +86,27 @@ def explain_rows(explainer: Any, X: Any, random_state: int = 0) -> Any:
     if takes_seed:
         return explainer.explain(X, random_state=random_state)
     return explainer.explain(X)
+
+
+def fallback_method(n_features: int) -> str:
+    """The model-agnostic choice of ``pellucid.explain``: exact up to 10 features, Kernel SHAP beyond."""
+    from ..shapley._explain import EXACT_MAX_PLAYERS
+
+    return "exact_shap" if n_features <= EXACT_MAX_PLAYERS else "kernel_shap"
+
+
+def build_best(model: Model, background: pd.DataFrame) -> tuple[str, Any]:
+    """The best method that can actually read this model, built: ``(name, explainer)``.
+
+    The first choice may refuse a model it nominally covers (TreeShap and a
+    HistGradientBoosting with string categories, say); then the model-agnostic
+    choice is used instead of failing every request.
+    """
+    name = choose_method(model, background.shape[1])
+    try:
+        return name, build_explainer(name, model, background)
+    except (TypeError, ValueError, NotImplementedError):
+        other = fallback_method(background.shape[1])
+        if other == name or other not in attribution_methods():
+            raise
+        return other, build_explainer(other, model, background)

@@ -22,8 +22,8 @@ from .._results import Explanation
 from ..regulatory._explainers import (
     attribution_methods,
     background_sample,
+    build_best,
     build_explainer,
-    choose_method,
     explain_rows,
 )
 from ..regulatory._reasons import DIRECTIONS, reason_codes
@@ -97,9 +97,11 @@ class Service:
     # ------------------------------------------------------------ methods
     def _auto(self) -> str | None:
         try:
-            return choose_method(self.model, len(self.rows.columns))
-        except LookupError:
+            name, explainer = build_best(self.model, self.sample)
+        except (LookupError, TypeError, ValueError, NotImplementedError):
             return None  # /predict still works; /explain answers 501
+        self._explainers[name] = explainer
+        return name
 
     def _check_method(self, name: str) -> str:
         if name not in attribution_methods():
