@@ -27,6 +27,10 @@ _EXPORTS: dict[str, str] = {
     "ModelEvaluation": "pellucid.metrics",
     "available_methods": "pellucid._registry",
     "get_method": "pellucid._registry",
+    # issue 11: regulatory artefacts
+    "reason_codes": "pellucid.regulatory",
+    "model_card": "pellucid.regulatory",
+    "ModelCard": "pellucid.regulatory",
     # issue 5: model-agnostic Shapley values
     "ExactShap": "pellucid.shapley",
     "KernelShap": "pellucid.shapley",
@@ -73,6 +77,7 @@ __all__ = [
     "LimeImage",
     "LimeText",
     "Model",
+    "ModelCard",
     "ModelEvaluation",
     "PartialDependence",
     "PermutationShap",
@@ -97,6 +102,8 @@ __all__ = [
     "metrics",
     "quality",
     "scale",
+    "model_card",
+    "reason_codes",
     "summarize",
     # issue 3
     "ale",
@@ -116,6 +123,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .effects import ale, h_statistic, partial_dependence, permutation_importance
     from .local import Anchors, AnchorsText, Lime, LimeImage, LimeText
     from .metrics import ModelEvaluation, evaluate
+    from .regulatory import ModelCard, model_card, reason_codes
     from .shapley import ExactShap, KernelShap, PermutationShap, explain, summarize
     from .torch import (
         GradCam,

@@ -113,6 +113,154 @@ def demo(
     demo_.run(out=out, n_rows=n_rows, console=console)
 
 
+# ---------------------------------------------------------------- issue 11: reasons, serve
+
+
+def _explain_for_reasons(model: Any, X: Any, background: Any, method: str) -> Any:
+    """``pellucid.explain`` with a fixed seed; a given background is summarised to 100 rows."""
+    from .regulatory._explainers import fallback_method
+    from .shapley import explain as explain_
+    from .shapley import summarize
+
+    if background is not None:
+        background = summarize(background, 100, random_state=0)
+    try:
+        return explain_(model, X, background, method=method, random_state=0)
+    except (TypeError, ValueError) as exc:
+        # "auto" may pick a method that cannot read this model (TreeShap and string
+        # categories, say): fall back to the model-agnostic choice, as the service does.
+        if method != "auto":
+            raise
+        console.print(
+            f"[yellow]note:[/] the first choice of method failed ({exc}); using a fallback"
+        )
+        return explain_(model, X, background, method=fallback_method(X.shape[1]), random_state=0)
+
+
+@app.command()
+def reasons(
+    model: ModelArg,
+    data: DataArg,
+    k: Annotated[int, typer.Option(help="Reasons per row.")] = 4,
+    out: Annotated[Path, typer.Option(help="CSV file for the reasons.")] = Path("reasons.csv"),
+    method: Annotated[
+        str, typer.Option(help="Attribution method (registry name) or 'auto'.")
+    ] = "auto",
+    direction: Annotated[
+        str, typer.Option(help="toward_decline (default) or toward_approve.")
+    ] = "toward_decline",
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Feature never to give as a reason (repeat for several)."),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Target column to drop from DATA, if present.")
+    ] = None,
+    background: Annotated[
+        Path | None, typer.Option(help="Background data (default: DATA itself).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option(help="Which output means decline (default: positive class).")
+    ] = None,
+    rows: Annotated[
+        str | None, typer.Option(help="Only these row positions, e.g. 0,5,9 (default: all).")
+    ] = None,
+    trust_pickle: TrustOpt = False,
+) -> None:
+    """Principal reasons per row (adverse-action reason codes) as a CSV."""
+    from ._data import DataError
+    from ._io import load_data
+    from .regulatory import reason_codes
+
+    fitted, frame = _load(model, data, trust_pickle)
+    if target is not None:
+        frame, _ = _split_target(frame, target)
+    picked = _parse_rows(rows, len(frame))
+    try:
+        bg = None if background is None else load_data(background)
+        if bg is not None and target is not None and target in bg.columns:
+            bg = bg.drop(columns=[target])
+        if picked is not None:
+            # the background stays the whole data set, not just the chosen rows
+            bg = frame if bg is None else bg
+            frame = frame.iloc[picked]
+        explanation = _explain_for_reasons(fitted, frame, bg, method)
+        table = reason_codes(
+            explanation,
+            k=k,
+            direction=direction,
+            exclude=exclude,
+            output=output,
+            reference=frame if bg is None else bg,
+        )
+    except (DataError, ValueError, LookupError, KeyError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    table.insert(1, "index", frame.index.to_numpy()[table["row"].to_numpy()])
+    table.to_csv(out, index=False)
+    console.print(f"Wrote {len(table)} reasons for {len(frame)} rows to {out}")
+
+
+@app.command()
+def serve(
+    model: ModelArg,
+    background: Annotated[
+        Path, typer.Option(help="Training/background data (.csv/.parquet): the input schema.")
+    ],
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (default loopback only).")
+    ] = "127.0.0.1",
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="PELLUCID_API_KEY", help="Require this key (header X-API-Key)."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="Target column of the background data: dropped, and used for /model metrics."
+        ),
+    ] = None,
+    method: Annotated[str, typer.Option(help="Default attribution method or 'auto'.")] = "auto",
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Feature never given as a reason (repeatable).")
+    ] = None,
+    max_rows: Annotated[int, typer.Option(help="Most rows per request.")] = 1000,
+    max_body_bytes: Annotated[int, typer.Option(help="Largest request body.")] = 1_000_000,
+    trust_pickle: TrustOpt = False,
+) -> None:
+    """Serve predictions, explanations and reasons over HTTP (FastAPI + uvicorn)."""
+    from ._data import DataError
+
+    try:
+        import uvicorn
+
+        from .serve import create_app
+    except ImportError as exc:
+        _fail(f"{exc}. Install the service extra: pip install 'pellucid[serve]'.")
+    fitted, frame = _load(model, background, trust_pickle)
+    metrics = None
+    try:
+        if target is not None:
+            frame, y = _split_target(frame, target)
+            from .metrics import evaluate as evaluate_
+
+            metrics = evaluate_(fitted, frame, y).to_dict()
+        app_ = create_app(
+            fitted,
+            frame,
+            api_key=api_key,
+            max_rows=max_rows,
+            max_body_bytes=max_body_bytes,
+            explainer=method,
+            reasons={"exclude": exclude or []},
+            metrics=metrics,
+        )
+    except (DataError, ValueError, LookupError) as exc:
+        _fail(str(exc))
+    console.print(f"Serving {model.name} on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
 # --- issue 5: the generic explain command -----------------------------------
 
 

@@ -199,7 +199,7 @@ class Game:
 
     def check_rows(self, X: Any) -> Any:
         """Validate explained rows against the background's columns and kind."""
-        X = check_X(X)
+        X = check_X(X, allow_all_missing=True)  # one row may well have a missing value
         if isinstance(X, pd.DataFrame) != self.is_frame:
             raise DataError(
                 "X and the background must both be DataFrames or both be arrays; got "
