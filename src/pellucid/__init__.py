@@ -27,9 +27,12 @@ _EXPORTS: dict[str, str] = {
     "ModelEvaluation": "pellucid.metrics",
     "available_methods": "pellucid._registry",
     "get_method": "pellucid._registry",
+    # issue 8: the report
+    "report": "pellucid.reporting",
+    "Report": "pellucid.reporting",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
-_SUBMODULES = ("datasets", "metrics")
+_SUBMODULES = ("datasets", "metrics", "plots")
 
 # Kept literal so tools can read it; tests/test_public_api.py checks it against _EXPORTS.
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
     "ModelEvaluation",
     "PartialDependence",
     "Predicate",
+    "Report",
     "__version__",
     "as_model",
     "available_methods",
@@ -48,16 +52,19 @@ __all__ = [
     "evaluate",
     "get_method",
     "metrics",
+    "plots",
+    "report",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import datasets, metrics
+    from . import datasets, metrics, plots
     from ._data import DataError
     from ._model import Model, as_model
     from ._registry import available as available_methods
     from ._registry import get as get_method
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
     from .metrics import ModelEvaluation, evaluate
+    from .reporting import Report, report
 
 
 def __getattr__(name: str) -> Any:
