@@ -27,6 +27,12 @@ _EXPORTS: dict[str, str] = {
     "ModelEvaluation": "pellucid.metrics",
     "available_methods": "pellucid._registry",
     "get_method": "pellucid._registry",
+    # issue 5: model-agnostic Shapley values
+    "ExactShap": "pellucid.shapley",
+    "KernelShap": "pellucid.shapley",
+    "PermutationShap": "pellucid.shapley",
+    "summarize": "pellucid.shapley",
+    "explain": "pellucid.shapley",
     # issue 8: the report
     "report": "pellucid.reporting",
     "Report": "pellucid.reporting",
@@ -38,11 +44,14 @@ _SUBMODULES = ("datasets", "metrics", "plots")
 __all__ = [
     "Anchor",
     "DataError",
+    "ExactShap",
     "Explanation",
     "FeatureImportance",
+    "KernelShap",
     "Model",
     "ModelEvaluation",
     "PartialDependence",
+    "PermutationShap",
     "Predicate",
     "Report",
     "__version__",
@@ -50,10 +59,12 @@ __all__ = [
     "available_methods",
     "datasets",
     "evaluate",
+    "explain",
     "get_method",
     "metrics",
     "plots",
     "report",
+    "summarize",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,6 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
     from .metrics import ModelEvaluation, evaluate
     from .reporting import Report, report
+    from .shapley import ExactShap, KernelShap, PermutationShap, explain, summarize
 
 
 def __getattr__(name: str) -> Any:

@@ -80,6 +80,29 @@ def get(name: str) -> Any:
 # One line per method. Keep it sorted by area.
 _TABLE: list[MethodSpec] = [
     # MethodSpec("name", "pellucid.module:Attr", "attribution", exact=..., additive=..., summary=...),
+    # issue 5: model-agnostic Shapley values
+    MethodSpec(
+        "exact_shap",
+        "pellucid.shapley:ExactShap",
+        "attribution",
+        exact=True,
+        additive=True,
+        summary="Exact interventional Shapley values (all coalitions, <= 16 players)",
+    ),
+    MethodSpec(
+        "kernel_shap",
+        "pellucid.shapley:KernelShap",
+        "attribution",
+        additive=True,
+        summary="Kernel SHAP: paired leverage-score sampling, exact efficiency, standard errors",
+    ),
+    MethodSpec(
+        "permutation_shap",
+        "pellucid.shapley:PermutationShap",
+        "attribution",
+        additive=True,
+        summary="Antithetic permutation sampling of Shapley values, standard errors",
+    ),
 ]
 for _spec in _TABLE:
     register(_spec)

@@ -94,8 +94,8 @@ def evaluate(
         if unknown.any():
             pos = int(np.flatnonzero(unknown)[0])
             raise DataError(
-                f"y has label {y_arr[pos]!r} at row {pos}, which the model does not know "
-                f"(classes: {list(classes)})."
+                f"y has label {y_arr[pos].tolist()!r} at row {pos}, which the model does not know "
+                f"(classes: {classes.tolist()})."
             )
         result = _classification(y_arr, proba, classes, weights, n_bins)
         compute: Callable[..., ModelEvaluation] = lambda idx: _classification(  # noqa: E731

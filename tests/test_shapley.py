@@ -1,0 +1,450 @@
+"""ExactShap, KernelShap, PermutationShap: definition, axioms, convergence, coverage."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pellucid
+from pellucid.shapley import Background
+
+# ---------------------------------------------------------------- helpers
+
+
+def nonlinear_game(d: int, seed: int = 1):
+    """A model with interactions of every order (so paired sampling is not exact)."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(d, 6))
+    a = rng.normal(size=6)
+
+    def f(Z):
+        Z = np.asarray(Z, dtype=float)
+        return np.tanh(Z @ W) @ a + Z[:, 0] * Z[:, 1] * Z[:, 2]
+
+    return f
+
+
+def brute_force(f, x, background, weights=None, players=None):
+    """Shapley values by their definition, from an independent value function."""
+    d = background.shape[1]
+    players = players or [[j] for j in range(d)]
+    p = len(players)
+    w = np.full(len(background), 1 / len(background)) if weights is None else weights
+
+    def v(S):
+        Z = np.array(background, dtype=float)
+        cols = [c for i in S for c in players[i]]
+        Z[:, cols] = x[cols]
+        return w @ np.asarray(f(Z))
+
+    phi = np.zeros(p)
+    for i in range(p):
+        others = [j for j in range(p) if j != i]
+        for r in range(p):
+            for S in itertools.combinations(others, r):
+                weight = math.factorial(r) * math.factorial(p - r - 1) / math.factorial(p)
+                phi[i] += weight * (v(S + (i,)) - v(S))
+    return phi
+
+
+@pytest.fixture(scope="module")
+def game8():
+    rng = np.random.default_rng(1)
+    d = 8
+    f = nonlinear_game(d)
+    background = rng.normal(size=(15, d))
+    X = rng.normal(size=(10, d))
+    truth = pellucid.ExactShap(f, background).explain(X).values
+    return f, background, X, truth
+
+
+# ---------------------------------------------------------------- ExactShap
+
+
+def test_exact_equals_brute_force_definition_with_weights():
+    rng = np.random.default_rng(0)
+    d = 5
+    f = nonlinear_game(d, seed=3)
+    background = rng.normal(size=(7, d))
+    weights = rng.uniform(0.1, 2.0, size=7)
+    X = rng.normal(size=(3, d))
+    exp = pellucid.ExactShap(f, background, background_weights=weights).explain(X)
+    want = np.array([brute_force(f, x, background, weights / weights.sum()) for x in X])
+    np.testing.assert_allclose(exp.values, want, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(exp.base_values, weights @ f(background) / weights.sum(), atol=1e-12)
+    np.testing.assert_allclose(exp.output, f(X), atol=1e-12)
+    np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
+    assert exp.std_errors is None
+    assert exp.method == "exact_shap"
+
+
+def test_weights_equal_repeated_rows():
+    rng = np.random.default_rng(2)
+    f = nonlinear_game(4, seed=5)
+    background = rng.normal(size=(3, 4))
+    X = rng.normal(size=(2, 4))
+    weighted = pellucid.ExactShap(f, background, background_weights=[1, 2, 3]).explain(X)
+    repeated = pellucid.ExactShap(f, np.repeat(background, [1, 2, 3], axis=0)).explain(X)
+    np.testing.assert_allclose(weighted.values, repeated.values, atol=1e-12)
+    np.testing.assert_allclose(weighted.base_values, repeated.base_values, atol=1e-12)
+
+
+def test_exact_matches_shap_kernel_explainer_full_enumeration():
+    shap = pytest.importorskip("shap")
+    rng = np.random.default_rng(4)
+    d = 6
+    f = nonlinear_game(d, seed=7)
+    background = rng.normal(size=(12, d))
+    X = rng.normal(size=(3, d))
+    # With every coalition evaluated shap's kernel regression is the exact Shapley value.
+    ref = shap.KernelExplainer(f, background).shap_values(X, nsamples=2**d, silent=True)
+    ours = pellucid.ExactShap(f, background).explain(X)
+    np.testing.assert_allclose(ours.values, ref, atol=1e-8)
+    np.testing.assert_allclose(ours.base_values, f(background).mean(), atol=1e-12)
+
+
+def test_symmetry_and_dummy_axioms():
+    rng = np.random.default_rng(5)
+    col = rng.normal(size=20)
+    background = np.column_stack([col, col, rng.normal(size=20), rng.normal(size=20)])
+
+    def f(Z):  # symmetric in x0, x1; x3 is a dummy
+        Z = np.asarray(Z)
+        return Z[:, 0] * Z[:, 1] + np.sin(Z[:, 0] + Z[:, 1]) * Z[:, 2]
+
+    X = np.array([[0.7, 0.7, -1.2, 3.0], [-0.3, -0.3, 0.5, -2.0]])
+    exact = pellucid.ExactShap(f, background).explain(X)
+    np.testing.assert_allclose(exact.values[:, 0], exact.values[:, 1], atol=1e-12)
+    np.testing.assert_allclose(exact.values[:, 3], 0, atol=1e-12)
+    perm = pellucid.PermutationShap(f, background).explain(X, budget=120, random_state=0)
+    np.testing.assert_allclose(perm.values[:, 3], 0, atol=1e-12)  # every contribution is 0
+    kern = pellucid.KernelShap(f, background).explain(X, budget=14, random_state=0)
+    np.testing.assert_allclose(kern.values, exact.values, atol=1e-10)  # 14 = all coalitions
+
+
+def test_exact_refuses_too_many_players():
+    background = np.zeros((3, 17))
+    with pytest.raises(ValueError, match="max_players"):
+        pellucid.ExactShap(lambda Z: np.asarray(Z).sum(axis=1), background)
+
+
+# ---------------------------------------------------------------- estimators
+
+
+@pytest.mark.parametrize("cls", [pellucid.KernelShap, pellucid.PermutationShap])
+def test_efficiency_is_exact_and_seed_gives_same_bytes(cls, game8):
+    f, background, X, _ = game8
+    a = cls(f, background).explain(X, budget=64, random_state=3)
+    b = cls(f, background, max_batch_rows=40).explain(X, budget=64, random_state=3)
+    np.testing.assert_allclose(a.additivity_gap, 0, atol=1e-10)
+    assert a.values.tobytes() == b.values.tobytes()  # batching does not change the numbers
+    assert a.std_errors is not None and a.std_errors.tobytes() == b.std_errors.tobytes()
+    c = cls(f, background).explain(X, budget=64, random_state=4)
+    assert not np.array_equal(a.values, c.values)
+    # a Generator seeds too, drawn once
+    g1 = cls(f, background).explain(X, budget=64, random_state=np.random.default_rng(9))
+    g2 = cls(f, background).explain(X, budget=64, random_state=np.random.default_rng(9))
+    assert g1.values.tobytes() == g2.values.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("cls", "budgets"),
+    [(pellucid.KernelShap, (32, 128, 224)), (pellucid.PermutationShap, (56, 224, 896))],
+)
+def test_error_falls_as_budget_grows(cls, budgets, game8):
+    f, background, X, truth = game8
+    errors = []
+    for budget in budgets:
+        err = [
+            (
+                (cls(f, background).explain(X, budget=budget, random_state=s).values - truth) ** 2
+            ).sum()
+            / (truth**2).sum()
+            for s in range(6)
+        ]
+        errors.append(np.mean(err))
+    assert errors[0] > 2 * errors[1] > 0
+    assert errors[1] > 2 * errors[2]
+
+
+def test_kernel_with_full_budget_is_exact(game8):
+    f, background, X, truth = game8
+    exp = pellucid.KernelShap(f, background).explain(X, budget=10_000, random_state=0)
+    np.testing.assert_allclose(exp.values, truth, atol=1e-10)
+    np.testing.assert_array_equal(exp.std_errors, 0.0)
+    assert exp.params["budget"] == 254
+
+
+@pytest.mark.parametrize(
+    ("cls", "budget"),
+    [(pellucid.KernelShap, 64), (pellucid.KernelShap, 160), (pellucid.PermutationShap, 280)],
+)
+def test_standard_errors_cover_95_percent(cls, budget, game8):
+    """About 95% of exact values lie within 1.96 standard errors (10 rows x 8 features x 25 seeds)."""
+    f, background, X, truth = game8
+    covered = []
+    for seed in range(25):
+        exp = cls(f, background).explain(X, budget=budget, random_state=100 + seed)
+        assert np.isfinite(exp.std_errors).all() and (exp.std_errors > 0).all()
+        covered.append(np.abs(exp.values - truth) <= 1.96 * exp.std_errors)
+    coverage = np.mean(covered)
+    # 2000 intervals, correlated within a run: a band, not a point.
+    assert 0.91 <= coverage <= 0.985, coverage
+
+
+def test_kernel_tiny_budget_reports_unknown_error():
+    f = nonlinear_game(8)
+    background = np.random.default_rng(0).normal(size=(5, 8))
+    exp = pellucid.KernelShap(f, background).explain(background[:2], budget=6, random_state=0)
+    assert np.isnan(exp.std_errors).all()
+    np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
+
+
+def test_budget_validation():
+    ks = pellucid.KernelShap(nonlinear_game(5), np.zeros((3, 5)))
+    with pytest.raises(ValueError, match="at least 4"):
+        ks.explain(np.ones((1, 5)), budget=2)
+    with pytest.raises(TypeError, match="budget"):
+        ks.explain(np.ones((1, 5)), budget=1.5)
+    with pytest.raises(TypeError, match="random_state"):
+        ks.explain(np.ones((1, 5)), random_state="x")
+
+
+# ---------------------------------------------------------------- classifiers, links
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(size=300) > 0).astype(int) + (X[:, 3] > 1)
+    return LogisticRegression().fit(X, y), X
+
+
+def test_classifier_explained_per_class_probability(classifier):
+    model, X = classifier
+    exp = pellucid.ExactShap(model, X[:20]).explain(X[:5])
+    assert exp.values.shape == (5, 4, 3)
+    assert exp.output_names == ("0", "1", "2")
+    proba = model.predict_proba(X[:5])
+    np.testing.assert_allclose(exp.output, proba, atol=1e-12)
+    np.testing.assert_allclose(exp.base_values[0], model.predict_proba(X[:20]).mean(0), atol=1e-12)
+    np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
+    np.testing.assert_allclose(exp.values.sum(axis=2), 0, atol=1e-10)  # probabilities sum to 1
+    ks = pellucid.KernelShap(model, X[:20]).explain(X[:5], budget=8, random_state=0)
+    assert ks.values.shape == ks.std_errors.shape == (5, 4, 3)
+
+
+def test_logit_link(classifier):
+    from scipy.special import logit
+
+    model, X = classifier
+    exp = pellucid.ExactShap(model, X[:20], link="logit").explain(X[:3])
+    np.testing.assert_allclose(exp.output, logit(model.predict_proba(X[:3])), atol=1e-10)
+    np.testing.assert_allclose(
+        exp.base_values[0], logit(model.predict_proba(X[:20]).mean(0)), atol=1e-10
+    )
+    np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
+    with pytest.raises(ValueError, match="link"):
+        pellucid.ExactShap(lambda Z: np.asarray(Z)[:, 0], X[:5], link="logit")
+    with pytest.raises(ValueError, match="link must be"):
+        pellucid.ExactShap(model, X[:5], link="probit")
+
+
+# ---------------------------------------------------------------- user feature space
+
+
+@pytest.fixture(scope="module")
+def pipeline_data():
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    rng = np.random.default_rng(3)
+    n = 200
+    frame = pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n),
+            "city": pd.Series(rng.choice(["paris", "lyon", "nice"], n), dtype="string"),
+            "plan": pd.Categorical(rng.choice(["a", "b"], n)),
+            "income": rng.normal(50, 10, n),
+        }
+    )
+    y = frame["age"] * 0.1 + (frame["city"] == "lyon").astype(float) * 2.0 + frame["income"] * 0.05
+    pre = ColumnTransformer(
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["city", "plan"]),
+            ("num", StandardScaler(), ["age", "income"]),
+        ]
+    )
+    model = make_pipeline(pre, Ridge(alpha=0.1)).fit(frame, y)
+    return model, frame
+
+
+def test_pipeline_explained_per_original_column(pipeline_data):
+    model, frame = pipeline_data
+    background, X = frame.iloc[:12], frame.iloc[100:103]
+    exp = pellucid.ExactShap(model, background).explain(X)
+    assert exp.feature_names == ("age", "city", "plan", "income")
+    assert exp.values.shape == (3, 4)
+    np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
+    # Independent value function: hybrid frames built row by row, with the right dtypes.
+    players = [[0], [1], [2], [3]]
+
+    def v(x, S):
+        rows = background.copy()
+        for i in S:
+            name = frame.columns[players[i][0]]
+            rows[name] = pd.Series([x[name]] * len(rows), index=rows.index).astype(
+                frame[name].dtype
+            )
+        return model.predict(rows).mean()
+
+    x = X.iloc[0]
+    for i in range(4):
+        others = [j for j in range(4) if j != i]
+        phi = 0.0
+        for r in range(4):
+            for S in itertools.combinations(others, r):
+                w = math.factorial(r) * math.factorial(3 - r) / math.factorial(4)
+                phi += w * (v(x, S + (i,)) - v(x, S))
+        np.testing.assert_allclose(exp.values[0, i], phi, atol=1e-10)
+    # The model is additive in its (one-hot) columns: kernel estimates are exact too.
+    ks = pellucid.KernelShap(model, background).explain(X, budget=8, random_state=0)
+    np.testing.assert_allclose(ks.values, exp.values, atol=1e-10)
+
+
+def test_groups_are_single_players():
+    rng = np.random.default_rng(6)
+    f = nonlinear_game(6, seed=2)
+    background = rng.normal(size=(8, 6))
+    X = rng.normal(size=(2, 6))
+    groups = {"g1": ["x0", "x2"], "g2": ["x3", "x4", "x5"]}
+    exp = pellucid.ExactShap(f, background, groups=groups).explain(X)
+    assert exp.feature_names == ("g1", "x1", "g2")
+    players = [[0, 2], [1], [3, 4, 5]]
+    want = np.array([brute_force(f, x, background, players=players) for x in X])
+    np.testing.assert_allclose(exp.values, want, atol=1e-10)
+    assert exp.data is None and exp.params["groups"] == groups
+    perm = pellucid.PermutationShap(f, background, groups=groups).explain(X, random_state=0)
+    assert perm.values.shape == (2, 3)
+
+
+def test_group_errors_name_the_column():
+    background = pd.DataFrame(np.zeros((3, 3)), columns=["a", "b", "c"])
+
+    def f(Z):
+        return np.zeros(len(Z))
+
+    with pytest.raises(pellucid.DataError, match="'a' is in two groups"):
+        pellucid.ExactShap(f, background, groups={"g": ["a", "b"], "h": ["a"]})
+    with pytest.raises(pellucid.DataError, match="'zz'"):
+        pellucid.ExactShap(f, background, groups={"g": ["zz"]})
+    ex = pellucid.ExactShap(f, background)
+    with pytest.raises(pellucid.DataError, match="differ"):
+        ex.explain(background[["b", "a", "c"]])
+
+
+def test_background_weight_errors():
+    with pytest.raises(ValueError, match="weight"):
+        pellucid.ExactShap(lambda Z: np.zeros(len(Z)), np.zeros((3, 2)), background_weights=[1, 2])
+    with pytest.raises(ValueError, match="row 1"):
+        pellucid.ExactShap(
+            lambda Z: np.zeros(len(Z)), np.zeros((3, 2)), background_weights=[1, -1, 2]
+        )
+    with pytest.raises(ValueError, match="background"):
+        pellucid.KernelShap(lambda Z: np.zeros(len(Z)), None)
+
+
+# ---------------------------------------------------------------- summarize
+
+
+def test_summarize_kmeans_gives_weighted_real_rows(pipeline_data):
+    _, frame = pipeline_data
+    bg = pellucid.summarize(frame, 10, random_state=0)
+    assert isinstance(bg, Background) and len(bg) == 10
+    assert set(bg.data.index) <= set(frame.index)  # medoids are real rows
+    assert list(bg.data.dtypes) == list(frame.dtypes)
+    np.testing.assert_allclose(bg.weights.sum(), 1.0)
+    assert (bg.weights > 0).all()
+    # cluster shares: weights are multiples of 1/n
+    np.testing.assert_allclose(bg.weights * len(frame), np.round(bg.weights * len(frame)))
+    again = pellucid.summarize(frame, 10, random_state=0)
+    pd.testing.assert_frame_equal(bg.data, again.data)
+
+
+def test_summarize_sample_and_small_data():
+    X = np.arange(40.0).reshape(20, 2)
+    bg = pellucid.summarize(X, 5, method="sample", random_state=1)
+    assert bg.data.shape == (5, 2) and np.allclose(bg.weights, 0.2)
+    whole = pellucid.summarize(X, 50)
+    assert whole.data is X and np.allclose(whole.weights, 1 / 20)
+    with pytest.raises(ValueError, match="method"):
+        pellucid.summarize(X, 5, method="median")
+
+
+def test_summarized_background_used_with_weights(pipeline_data):
+    model, frame = pipeline_data
+    bg = pellucid.summarize(frame, 8, random_state=0)
+    exp = pellucid.ExactShap(model, bg).explain(frame.iloc[:2])
+    np.testing.assert_allclose(exp.base_values, bg.weights @ model.predict(bg.data), atol=1e-12)
+    np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
+
+
+# ---------------------------------------------------------------- explain (auto)
+
+
+def test_explain_auto_picks_exact_then_kernel():
+    rng = np.random.default_rng(0)
+    small = rng.normal(size=(30, 4))
+    f4 = nonlinear_game(4)
+    exp = pellucid.explain(f4, small[:2], background=small)
+    assert exp.method == "exact_shap"
+    np.testing.assert_allclose(
+        exp.values, pellucid.ExactShap(f4, small).explain(small[:2]).values, atol=1e-12
+    )
+    wide = rng.normal(size=(150, 12))
+    f12 = nonlinear_game(12)
+    exp = pellucid.explain(f12, wide[:2], budget=64, random_state=0)
+    assert exp.method == "kernel_shap" and exp.params["n_background"] == 2  # X itself
+    np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
+    exp = pellucid.explain(f12, wide[:2], background=wide[:10], method="permutation_shap")
+    assert exp.method == "permutation_shap"
+
+
+def test_explain_auto_uses_treeshap_once_registered(monkeypatch):
+    from sklearn.tree import DecisionTreeRegressor
+
+    from pellucid import _registry
+
+    calls = {}
+
+    class FakeTreeShap:
+        def __init__(self, model, data=None):
+            calls["init"] = (model, data)
+
+        def explain(self, X):
+            calls["explain"] = X
+            return pellucid.Explanation(values=np.zeros((len(X), X.shape[1])), method="treeshap")
+
+    monkeypatch.setitem(
+        _registry._METHODS,
+        "treeshap",
+        _registry.MethodSpec("treeshap", "x:y", "attribution"),
+    )
+    monkeypatch.setattr(_registry.MethodSpec, "load", lambda self: FakeTreeShap)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    tree = DecisionTreeRegressor(max_depth=3).fit(X, X[:, 0])
+    exp = pellucid.explain(tree, X[:5])
+    assert exp.method == "treeshap" and calls["init"] == (tree, None)
+    # groups or a non-tree model go the model-agnostic way
+    monkeypatch.undo()
+    assert pellucid.explain(tree, X[:5], background=X).method == "exact_shap"
