@@ -7,6 +7,10 @@ import pandas as pd
 
 from pellucid import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
 
+# Report settings for tests: model-agnostic SHAP (when TreeShap does not cover the model)
+# on a small budget.
+FAST = {"shap_rows_agnostic": 20, "shap_background_rows": 8, "shap_budget": 64}
+
 
 def full_results(n_rows: int = 300, seed: int = 0):
     """A ReportResults with every section filled, from synthetic numbers."""

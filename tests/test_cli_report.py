@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 import pellucid
+from _report_data import FAST
 from pellucid._io import save_model
 from pellucid.cli import app
 
@@ -46,6 +47,7 @@ def test_report_command_writes_the_file(files):
             str(data_path),
             "--seed",
             "7",
+            *[f"--set={k}={v}" for k, v in FAST.items()],
         ],
     )
     assert result.exit_code == 0, result.output
@@ -63,7 +65,7 @@ def test_report_command_errors_are_clear(files):
         app, ["report", str(model_path), str(data_path), "--target", "default", "--rows", "1,x"]
     )
     assert bad_rows.exit_code == 2
-    assert "--rows takes comma-separated row positions" in bad_rows.output
+    assert "--rows must be comma-separated row positions" in bad_rows.output
     far = runner.invoke(
         app,
         [
@@ -78,6 +80,19 @@ def test_report_command_errors_are_clear(files):
             str(folder / "x.html"),
         ],
     )
-    assert far.exit_code == 2 and "Row 999 is out of range" in far.output
+    assert far.exit_code == 2 and "out of range: the data has 300 rows" in far.output
+    bad_set = runner.invoke(
+        app,
+        [
+            "report",
+            str(model_path),
+            str(data_path),
+            "--set",
+            "shap_rowz=3",
+            "--out",
+            str(folder / "y.html"),
+        ],
+    )
+    assert bad_set.exit_code == 2 and "Unknown settings ['shap_rowz']" in bad_set.output
     no_target = runner.invoke(app, ["report", str(model_path), str(data_path), "--target", "nope"])
     assert no_target.exit_code == 2 and "'nope' is not in the data" in no_target.output

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import pellucid
-from _report_data import full_results, minimal_results
+from _report_data import FAST, full_results, minimal_results
 from pellucid import Explanation
 from pellucid.reporting import (
     SECTIONS,
@@ -213,7 +213,13 @@ def credit_report(credit_model):
         groups="sex",
         random_state=3,
         progress=lambda key, title: seen.append(key),
-        settings={"shap_rows": 120, "effect_rows": 80, "importance_rows": 300, "lime_samples": 500},
+        settings={
+            "shap_rows": 120,
+            "effect_rows": 80,
+            "importance_rows": 300,
+            "lime_samples": 500,
+            **FAST,
+        },
     )
     return rep, seen
 
@@ -268,7 +274,13 @@ def test_report_save(tmp_path, credit_report):
 def test_report_same_seed_same_results(credit_model):
     model, X, y = credit_model
     kw = dict(
-        settings={"shap_rows": 50, "effect_rows": 40, "importance_rows": 100, "lime_samples": 300}
+        settings={
+            "shap_rows": 50,
+            "effect_rows": 40,
+            "importance_rows": 100,
+            "lime_samples": 300,
+            **FAST,
+        }
     )
     a = pellucid.report(model, X, y, random_state=5, **kw).results
     b = pellucid.report(model, X, y, random_state=5, **kw).results
@@ -285,7 +297,7 @@ def test_report_regression_without_target():
     from sklearn.linear_model import LinearRegression
 
     X, y = pellucid.datasets.diabetes()
-    rep = pellucid.report(LinearRegression().fit(X, y), X, methods=["partial_dependence"])
+    rep = pellucid.report(LinearRegression().fit(X, y), X, settings=FAST)
     res = rep.results
     assert res.evaluation is None
     assert any("No target" in n for n in res.notes["performance"])

@@ -18,6 +18,7 @@ import pytest
 
 import pellucid
 from _chromium import Chromium, find_chromium
+from _report_data import FAST
 
 BINARY = find_chromium()
 if BINARY is None:
@@ -39,7 +40,13 @@ def report_file(tmp_path_factory):
         X,
         y,
         groups="sex",
-        settings={"shap_rows": 100, "effect_rows": 60, "importance_rows": 200, "lime_samples": 400},
+        settings={
+            "shap_rows": 100,
+            "effect_rows": 60,
+            "importance_rows": 200,
+            "lime_samples": 400,
+            **FAST,
+        },
     )
     return rep.save(tmp_path_factory.mktemp("report") / "report.html")
 

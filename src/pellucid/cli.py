@@ -102,14 +102,18 @@ def methods() -> None:
     console.print(table)
 
 
-def _parse_rows(text: str | None) -> list[int] | None:
-    if text is None:
-        return None
-    try:
-        return [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        _fail(f"--rows takes comma-separated row positions such as 0,5,9; got {text!r}.")
-        raise  # unreachable
+def _parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; values are read as JSON numbers where they are numbers."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            _fail(f"--set takes KEY=VALUE, e.g. --set shap_rows=200; got {pair!r}.")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def write_report(
@@ -173,6 +177,14 @@ def report(
     ] = "auto",
     seed: Annotated[int, typer.Option(help="random_state for every sampled method.")] = 0,
     title: Annotated[str | None, typer.Option(help="Title of the report.")] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a size, e.g. --set shap_rows=200 (repeatable; see "
+            "pellucid.reporting.DEFAULT_SETTINGS).",
+        ),
+    ] = None,
     trust_pickle: TrustOpt = False,
 ) -> None:
     """Write a self-contained HTML report: data, performance, importance, effects, SHAP,
@@ -199,11 +211,12 @@ def report(
             y,
             out,
             background=bg,
-            rows=_parse_rows(rows),
+            rows=_parse_rows(rows, len(X)),
             methods=chosen,
             groups=group,
             random_state=seed,
             title=title,
+            settings=_parse_settings(setting or []),
         )
     except (DataError, ValueError) as exc:
         _fail(str(exc))

@@ -51,8 +51,10 @@ SECTIONS = (
 #: Sizes of the expensive parts. Override any of them with ``settings=``.
 DEFAULT_SETTINGS: dict[str, Any] = {
     "shap_rows": 500,  # rows explained for the SHAP summary (tree models)
-    "shap_rows_agnostic": 100,  # ... for model-agnostic estimators, which cost far more
-    "background_rows": 100,  # reference rows for SHAP / LIME / PD when none are given
+    "shap_rows_agnostic": 50,  # ... for model-agnostic estimators, which cost far more
+    "shap_background_rows": 25,  # weighted k-means rows behind model-agnostic SHAP
+    "shap_budget": 512,  # coalitions per row for sampled SHAP (exact up to 9 features)
+    "background_rows": 100,  # reference rows for LIME / Anchors when none are given
     "importance_rows": 2000,  # rows permuted for permutation importance
     "importance_repeats": 5,
     "effect_rows": 300,  # rows averaged for PD / ICE / ALE
@@ -178,6 +180,13 @@ def _load(qualified: str) -> Any:
         return getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError):
         return None
+
+
+def _available(name: str) -> bool:
+    """Whether a method the report can use is part of this build."""
+    if name in GLOBAL_METHODS:
+        return _load(f"pellucid.effects:{name}") is not None
+    return name in _registry.available()
 
 
 def _failure(exc: BaseException) -> str:
@@ -451,6 +460,9 @@ class _Runner:
         bad = [m for m in methods if m not in known]
         if bad:
             raise ValueError(f"Unknown method(s) {bad}; choose from {sorted(known)} or 'auto'.")
+        missing = [m for m in methods if not _available(m)]
+        if missing:
+            raise ValueError(f"Method(s) {missing} are not available in this build.")
         return tuple(methods)
 
     def wants(self, name: str) -> bool:
@@ -535,27 +547,49 @@ class _Runner:
         )
 
     def _attribution_method(self) -> str | None:
-        registered = set(_registry.available(kind="attribution", inputs="tabular"))
+        """TreeShap for tree models; else Kernel SHAP with a fixed budget, so the cost is known."""
+        registered = _registry.available(kind="attribution", inputs="tabular")
         if self.methods != ("auto",):
-            chosen = [m for m in self.methods if m in ATTRIBUTION_AUTO or m in registered]
-            chosen = [m for m in chosen if m not in LOCAL_METHODS]
+            chosen = [m for m in self.methods if m in registered and m not in LOCAL_METHODS]
             return chosen[0] if chosen else None
-        explain_mod = _load("pellucid.shapley:choose_method")
-        if explain_mod is not None:
-            name = explain_mod(self.m, len(self.names))
-            return name if name in registered else None
-        for name in ATTRIBUTION_AUTO:
+        if "treeshap" in registered and self._is_tree():
+            return "treeshap"
+        for name in ("kernel_shap", "permutation_shap", "exact_shap"):
             if name in registered:
                 return name
         return None
 
-    def _explainer(self, name: str) -> Any:
-        cls = _registry.get(name)
-        background = None if name == "treeshap" and self.background is None else self._background()
-        return cls(self.m, background)
+    def _is_tree(self) -> bool:
+        is_tree = _load("pellucid.shapley._explain:is_tree_model")
+        if is_tree is None or not is_tree(self.m):
+            return False
+        supports = getattr(_registry.get("treeshap"), "supports", None)
+        return supports is None or bool(supports(self.m))
+
+    def _shap_background(self, name: str) -> Any:
+        """TreeShap: the given background, or the trees' own cover. Model-agnostic
+        estimators cost (rows x coalitions x background rows) model calls, so
+        their background is summarised to a few weighted rows."""
+        if name == "treeshap":
+            self.shap_background_desc = (
+                "the given background" if self.background is not None else "the trees' cover"
+            )
+            return self.background
+        k = self.settings["shap_background_rows"]
+        self.shap_background_desc = f"{k} weighted rows summarising the background (k-means)"
+        data = self.background if self.background is not None else self.X
+        summarize = _load("pellucid.shapley:summarize")
+        if summarize is not None:
+            return summarize(data, k, random_state=self.random_state)
+        return _take(data, _subsample(int(data.shape[0]), k, self.rng))
 
     def _explain(self, explainer: Any, X: Any) -> Explanation:
-        exp = _call(explainer.explain, X, random_state=self.random_state)
+        exp = _call(
+            explainer.explain,
+            X,
+            random_state=self.random_state,
+            budget=self.settings["shap_budget"],
+        )
         return _pick_output(exp, self.output)
 
     def shap(self, res: ReportResults) -> None:
@@ -565,12 +599,13 @@ class _Runner:
             return
         k = self.settings["shap_rows" if name == "treeshap" else "shap_rows_agnostic"]
         idx = _subsample(self.n, k, self.rng)
-        self._shap_explainer = self._explainer(name)
+        self._shap_explainer = _registry.get(name)(self.m, self._shap_background(name))
         res.shap = self._explain(self._shap_explainer, _take(self.X, idx))
         if len(idx) < self.n:
             res.note(
                 "shap",
-                f"SHAP values of {len(idx):,} rows drawn at random (seed {self.random_state}).",
+                f"SHAP values of {len(idx):,} of {self.n:,} rows drawn at random "
+                f"(seed {self.random_state}).",
             )
 
     def _top_features(self, res: ReportResults) -> tuple[str, ...]:
@@ -698,11 +733,7 @@ class _Runner:
             )
 
     def _registered(self, name: str) -> Any:
-        if not self.wants(name):
-            return None
-        if name not in _registry.available():
-            if self.methods != ("auto",):
-                raise ValueError(f"Method {name!r} is not available in this build.")
+        if not self.wants(name) or name not in _registry.available():
             return None
         return _registry.get(name)
 
@@ -734,6 +765,7 @@ class _Runner:
                 if self._background_given
                 else f"{self.settings['background_rows']} rows of X"
             ),
+            "SHAP background": getattr(self, "shap_background_desc", "—"),
             "methods requested": list(self.methods),
             "methods used": methods,
             "explained output": res.explained_output or "the prediction",
