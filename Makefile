@@ -14,6 +14,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PIP) -e ".[all,dev]"
+	$(PIP) --no-deps "zennit==0.5.1"
 	touch $@
 
 install: $(VENV)/.installed

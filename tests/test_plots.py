@@ -435,3 +435,20 @@ def test_importing_plots_and_report_loads_no_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_bar_custom_labels_and_compact_ticks(ax):
+    exp = _explanation()[0]
+    conditions = ["income > 62,000", "age <= 30", "debt in (0.2, 0.4]", "noise > 0"]
+    plots.bar(exp, ax=ax, labels=conditions)
+    assert set(_yticklabels(ax)) == set(conditions)
+    with pytest.raises(ValueError, match="labels"):
+        plots.bar(exp, ax=ax, labels=["one"])
+    # large grid values get short tick labels (20k, not 20000) so they never run together
+    big = PartialDependence(("income",), (np.linspace(20_000, 100_000, 9),), np.ones((1, 9)))
+    ax2 = Figure().add_subplot()
+    plots.partial_dependence(big, ax=ax2)
+    ax2.figure.canvas.draw()
+    labels = [t.get_text() for t in ax2.get_xticklabels() if t.get_text()]
+    assert labels and all(lab.endswith("k") for lab in labels if lab != "0")
+    assert len(labels) <= 7

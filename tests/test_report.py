@@ -240,6 +240,26 @@ def test_report_runs_every_section_in_order(credit_report, credit_model):
     rows = [lr.row for lr in res.local]
     assert p[rows[0]] == p.max() and p[rows[-1]] == p.min()
     np.testing.assert_allclose([lr.prediction for lr in res.local], p[rows])
+    # every method ran: nothing stopped early or failed
+    problems = [n for ns in res.notes.values() for n in ns if "stopped" in n or "failed" in n]
+    assert problems == []
+    # SHAP explains the probability of class 1 (model-agnostic here) and adds up to it
+    assert res.shap is not None and res.shap.method in ("kernel_shap", "treeshap")
+    if res.shap.method == "kernel_shap":
+        np.testing.assert_allclose(res.shap.output, p[res.shap_rows], rtol=1e-9)
+        np.testing.assert_allclose(res.shap.additivity_gap, 0, atol=1e-9)
+    # the effects follow the SHAP ranking
+    ranking = np.argsort(-np.abs(res.shap.values).mean(0), kind="stable")
+    assert res.top_features == tuple(res.shap.feature_names[i] for i in ranking[:4])
+    assert [pd_.features for pd_ in res.pd] == [(f,) for f in res.top_features]
+    assert [a.features for a in res.ale] == [(f,) for f in res.top_features]
+    assert res.pd2 is not None and res.pd2.features == res.top_features[:2]
+    assert res.permutation is not None and len(res.permutation.feature_names) == X.shape[1]
+    # local: SHAP, LIME and an anchor per row; the anchor holds the row's predicted class
+    for lr in res.local:
+        assert lr.shap is not None and lr.lime is not None and lr.anchor is not None
+        assert lr.anchor.prediction == int(p[lr.row] > 0.5)
+        assert lr.disagreements
 
 
 def test_report_record(credit_report, credit_model):
@@ -318,3 +338,21 @@ def test_report_bad_input_is_named(credit_model):
         pellucid.report(model, X, y, output="maybe")
     with pytest.raises(pellucid.DataError, match="rows"):
         pellucid.report(model, X, y.iloc[:10])
+
+
+def test_pick_output_cuts_per_output_diagnostics():
+    from pellucid.reporting._compute import _pick_output
+
+    values = np.arange(12.0).reshape(2, 3, 2)
+    exp = Explanation(
+        values,
+        feature_names=("a", "b", "c"),
+        output_names=("no", "yes"),
+        diagnostics={"fidelity": np.array([[0.1, 0.9], [0.2, 0.8]]), "conditions": np.ones((2, 3))},
+    )
+    one = _pick_output(exp, "no")
+    np.testing.assert_array_equal(one.values, values[:, :, 0])
+    np.testing.assert_array_equal(one.diagnostics["fidelity"], [0.1, 0.2])
+    assert one.diagnostics["conditions"].shape == (2, 3)
+    last = _pick_output(exp, None)
+    np.testing.assert_array_equal(last.diagnostics["fidelity"], [0.9, 0.8])

@@ -33,28 +33,65 @@ _EXPORTS: dict[str, str] = {
     "PermutationShap": "pellucid.shapley",
     "summarize": "pellucid.shapley",
     "explain": "pellucid.shapley",
+    # issue 6: local explanations
+    "Lime": "pellucid.local",
+    "LimeText": "pellucid.local",
+    "LimeImage": "pellucid.local",
+    "Anchors": "pellucid.local",
+    "AnchorsText": "pellucid.local",
+    # issue 3: global effects
+    "permutation_importance": "pellucid.effects",
+    "partial_dependence": "pellucid.effects",
+    "ale": "pellucid.effects",
+    "h_statistic": "pellucid.effects",
+    # issue 4: trees
+    "TreeShap": "pellucid.tree",
+    # issue 7: PyTorch (importing these imports torch)
+    "Saliency": "pellucid.torch",
+    "SmoothGrad": "pellucid.torch",
+    "IntegratedGradients": "pellucid.torch",
+    "GradientShap": "pellucid.torch",
+    "GuidedBackprop": "pellucid.torch",
+    "GradCam": "pellucid.torch",
+    "Occlusion": "pellucid.torch",
+    "Lrp": "pellucid.torch",
     # issue 8: the report
     "report": "pellucid.reporting",
     "Report": "pellucid.reporting",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
-_SUBMODULES = ("datasets", "metrics", "plots")
+_SUBMODULES = ("datasets", "metrics", "plots", "tree")
 
 # Kept literal so tools can read it; tests/test_public_api.py checks it against _EXPORTS.
 __all__ = [
     "Anchor",
+    "Anchors",
+    "AnchorsText",
     "DataError",
     "ExactShap",
     "Explanation",
     "FeatureImportance",
     "KernelShap",
+    "Lime",
+    "LimeImage",
+    "LimeText",
     "Model",
     "ModelEvaluation",
     "PartialDependence",
     "PermutationShap",
     "Predicate",
     "Report",
+    "TreeShap",
     "__version__",
+    # issue 7
+    "GradCam",
+    "GradientShap",
+    "GuidedBackprop",
+    "IntegratedGradients",
+    "Lrp",
+    "Occlusion",
+    "Saliency",
+    "SmoothGrad",
     "as_model",
     "available_methods",
     "datasets",
@@ -65,18 +102,37 @@ __all__ = [
     "plots",
     "report",
     "summarize",
+    # issue 3
+    "ale",
+    "h_statistic",
+    "partial_dependence",
+    "permutation_importance",
+    "tree",
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import datasets, metrics, plots
+    from . import datasets, metrics, plots, tree
     from ._data import DataError
     from ._model import Model, as_model
     from ._registry import available as available_methods
     from ._registry import get as get_method
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
+    from .effects import ale, h_statistic, partial_dependence, permutation_importance
+    from .local import Anchors, AnchorsText, Lime, LimeImage, LimeText
     from .metrics import ModelEvaluation, evaluate
     from .reporting import Report, report
     from .shapley import ExactShap, KernelShap, PermutationShap, explain, summarize
+    from .torch import (
+        GradCam,
+        GradientShap,
+        GuidedBackprop,
+        IntegratedGradients,
+        Lrp,
+        Occlusion,
+        Saliency,
+        SmoothGrad,
+    )
+    from .tree import TreeShap
 
 
 def __getattr__(name: str) -> Any:

@@ -92,6 +92,7 @@ def check_X(
     name: str = "X",
     allow_nan: bool = True,
     allow_empty: bool = False,
+    allow_all_missing: bool = False,
 ) -> pd.DataFrame | np.ndarray:
     """Validate a 2-D table; returns it unchanged (DataFrame) or as a 2-D array.
 
@@ -116,12 +117,12 @@ def check_X(
     for col_name in frame.columns:
         col = frame[col_name]
         if _kind(col) != "numeric":
-            if len(col) and col.isna().all():
+            if len(col) and col.isna().all() and not allow_all_missing:
                 raise DataError(f"Column {col_name!r} of {name} is all missing (NaN).")
             continue
         values = col.to_numpy(dtype=float, na_value=np.nan)
         nan = np.isnan(values)
-        if len(values) and nan.all():
+        if len(values) and nan.all() and not allow_all_missing:
             raise DataError(f"Column {col_name!r} of {name} is all missing (NaN).")
         if not allow_nan and nan.any():
             row = _first_bad(nan, frame.index)
@@ -180,9 +181,16 @@ class Schema:
         }
         return cls(tuple(str(c) for c in frame.columns), kinds, cats, isinstance(X, pd.DataFrame))
 
-    def validate(self, X: Any, *, name: str = "X", check_categories: bool = False) -> Any:
+    def validate(
+        self,
+        X: Any,
+        *,
+        name: str = "X",
+        check_categories: bool = False,
+        allow_all_missing: bool = False,
+    ) -> Any:
         """Check X has exactly these columns, in order, with compatible kinds."""
-        X = check_X(X, name=name)
+        X = check_X(X, name=name, allow_all_missing=allow_all_missing)
         if isinstance(X, pd.DataFrame):
             got = [str(c) for c in X.columns]
             missing = [c for c in self.columns if c not in got]

@@ -248,7 +248,8 @@ class Model:
     def _prepare(self, X: Any) -> Any:
         if self.kind == "torch":
             return X
-        X = check_X(X, allow_empty=True)
+        # A few rows to predict may well have a column that is all missing.
+        X = check_X(X, allow_empty=True, allow_all_missing=True)
         names = self.feature_names
         if isinstance(X, pd.DataFrame):
             if names is not None:

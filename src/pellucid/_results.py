@@ -562,6 +562,17 @@ class PartialDependence(_JsonMixin):
 # ---------------------------------------------------------------- Anchor
 
 
+def _is_missing(v: Any) -> bool:
+    # JSON stores NaN as null, so None reads as "missing" too.
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def _isna(col: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return np.asarray(pd.isna(col), dtype=bool)
+
+
 @dataclass(frozen=True)
 class Predicate:
     """One condition of an anchor rule: ``feature op value``."""
@@ -581,7 +592,8 @@ class Predicate:
         if self.op == "in":
             return np.isin(col, list(self.value))
         if self.op in ("==", "!="):
-            eq = col == self.value
+            # "== nan" means "is missing" (Anchors uses it for a missing value).
+            eq = _isna(col) if _is_missing(self.value) else col == self.value
             return eq if self.op == "==" else ~eq
         colf = col.astype(float)
         with np.errstate(invalid="ignore"):
@@ -594,6 +606,8 @@ class Predicate:
 
     def __str__(self) -> str:
         v = self.value
+        if self.op in ("==", "!=") and _is_missing(v):
+            return f"{self.feature} is {'' if self.op == '==' else 'not '}missing"
         if isinstance(v, str):
             text = repr(v)
         elif isinstance(v, (float, np.floating)):

@@ -356,6 +356,139 @@ def explain(
     )
 
 
+# --- issue 3: global effects -------------------------------------------------
+
+
+def _parse_groups(specs: list[str] | None) -> dict[str, list[str]] | None:
+    if not specs:
+        return None
+    groups: dict[str, list[str]] = {}
+    for spec in specs:
+        name, sep, cols = spec.partition("=")
+        if not sep or not name or not cols:
+            _fail(f"--group takes NAME=col1,col2; got {spec!r}.")
+        groups[name] = [c.strip() for c in cols.split(",") if c.strip()]
+    return groups
+
+
+def _fmt(value: Any) -> str:
+    return (
+        f"{value:.4g}"
+        if isinstance(value, (float, int)) and not isinstance(value, bool)
+        else str(value)
+    )
+
+
+@app.command()
+def importance(
+    model: ModelArg,
+    data: DataArg,
+    target: Annotated[str, typer.Option(help="Name of the target column.")],
+    scoring: Annotated[
+        str | None, typer.Option(help="scikit-learn scorer name (default: R^2 or accuracy).")
+    ] = None,
+    n_repeats: Annotated[int, typer.Option(help="Shuffles per feature.")] = 10,
+    random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
+    n_jobs: Annotated[int | None, typer.Option(help="Parallel workers.")] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(help="Permute columns jointly: NAME=col1,col2 (repeatable)."),
+    ] = None,
+    trust_pickle: TrustOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Permutation importance of each feature on a labelled data file."""
+    from ._data import DataError
+    from .effects import permutation_importance
+
+    fitted, frame = _load(model, data, trust_pickle)
+    X, y = _split_target(frame, target)
+    try:
+        result = permutation_importance(
+            fitted,
+            X,
+            y,
+            scoring=scoring,
+            n_repeats=n_repeats,
+            random_state=random_state,
+            n_jobs=n_jobs,
+            groups=_parse_groups(group),
+        )
+    except (DataError, ValueError) as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(result.to_json(indent=2))
+        return
+    table = Table(
+        title=f"Permutation importance ({scoring or 'default score'}, {n_repeats} repeats)"
+    )
+    frame_ = result.to_frame()
+    for col in frame_.columns:
+        table.add_column(str(col), justify="left" if col == "feature" else "right")
+    for row in frame_.itertuples(index=False):
+        table.add_row(*[_fmt(v) for v in row])
+    console.print(table)
+
+
+@app.command()
+def effects(
+    model: ModelArg,
+    data: DataArg,
+    feature: Annotated[
+        list[str], typer.Option(help="Feature to explain; give two for a two-way effect.")
+    ],
+    method: Annotated[str, typer.Option(help="pd (partial dependence), ice or ale.")] = "pd",
+    target: Annotated[
+        str | None, typer.Option(help="Target column to drop from the data, if present.")
+    ] = None,
+    grid_resolution: Annotated[int, typer.Option(help="Grid points (pd, ice).")] = 20,
+    bins: Annotated[int, typer.Option(help="Quantile bins (ale).")] = 20,
+    n_jobs: Annotated[int | None, typer.Option(help="Parallel workers.")] = None,
+    trust_pickle: TrustOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Partial dependence, ICE or ALE of one feature (or two) on a data file."""
+    from ._data import DataError
+    from .effects import ale, partial_dependence
+
+    if method not in ("pd", "ice", "ale"):
+        _fail(f"--method must be pd, ice or ale; got {method!r}.")
+    fitted, frame = _load(model, data, trust_pickle)
+    if target is not None and target in frame.columns:
+        frame = frame.drop(columns=[target])
+    features = feature[0] if len(feature) == 1 else list(feature)
+    try:
+        if method == "ale":
+            result = ale(fitted, frame, features, bins=bins, n_jobs=n_jobs)
+        else:
+            result = partial_dependence(
+                fitted,
+                frame,
+                features,
+                kind="both" if method == "ice" else "average",
+                grid_resolution=grid_resolution,
+                n_jobs=n_jobs,
+            )
+    except (DataError, ValueError) as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(result.to_json(indent=2))
+        return
+    long = result.to_frame()
+    if result.output_names is None:
+        long["output"] = "value"
+    wide = long.pivot_table(
+        index=list(result.features), columns="output", values="value", sort=False
+    ).reset_index()
+    title = {"pd": "Partial dependence", "ice": "Partial dependence (mean of ICE)", "ale": "ALE"}
+    table = Table(title=f"{title[method]} of {', '.join(result.features)}")
+    for col in wide.columns:
+        table.add_column(str(col), justify="right")
+    for row in wide.itertuples(index=False):
+        table.add_row(*[_fmt(v) for v in row])
+    console.print(table)
+
+
 def main() -> None:
     app()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ from ._base import (
     NEUTRAL,
     POSITIVE,
     color_codes,
+    compact_ticks,
     feature_label,
     get_ax,
     numeric_column,
@@ -52,10 +53,8 @@ def importance(
     )
     ax.set_yticks(y, [wrap(result.feature_names[i]) for i in idx])
     ax.axvline(0, color="black", linewidth=0.6)
-    label = "importance (mean" + (", 95% interval)" if has_ci else ")")
-    if result.method:
-        label = f"{result.method}: {label}"
-    ax.set_xlabel(label)
+    score = "score drop" if result.method == "permutation_importance" else "importance"
+    ax.set_xlabel(f"{score} (mean" + (", 95% interval)" if has_ci else ")"))
     ax.set_title(title or "Feature importance")
     return ax
 
@@ -67,9 +66,11 @@ def bar(
     max_features: int = 20,
     output: int | str | None = None,
     units: Mapping[str, str] | None = None,
+    labels: Sequence[str] | None = None,
     title: str | None = None,
 ) -> Any:
-    """Mean |attribution| per feature over the rows; a single row shows its signed values."""
+    """Mean |attribution| per feature over the rows; a single row shows its signed values,
+    labelled "feature = value" (or by ``labels``, one per feature, e.g. LIME's conditions)."""
     tabular_only(explanation, "bar()")
     exp, out_name = select_output(explanation, output)
     values = np.asarray(exp.values, dtype=float)
@@ -81,11 +82,15 @@ def bar(
     y = np.arange(len(idx))[::-1]
     colors = [POSITIVE if h > 0 else NEGATIVE for h in heights[idx]] if single else NEGATIVE
     ax.barh(y, heights[idx], color=colors)
-    if single and exp.data is not None and exp.data.ndim == 2:
-        labels = [feature_label(exp.feature_names[i], exp.data[0, i], units) for i in idx]
+    if labels is not None:
+        if len(labels) != len(exp.feature_names):
+            raise ValueError(f"Got {len(labels)} labels for {len(exp.feature_names)} features.")
+        shown = [wrap(str(labels[i])) for i in idx]
+    elif single and exp.data is not None and exp.data.ndim == 2:
+        shown = [feature_label(exp.feature_names[i], exp.data[0, i], units) for i in idx]
     else:
-        labels = [wrap(exp.feature_names[i]) for i in idx]
-    ax.set_yticks(y, labels)
+        shown = [wrap(exp.feature_names[i]) for i in idx]
+    ax.set_yticks(y, shown)
     ax.axvline(0, color="black", linewidth=0.6)
     what = "attribution" if single else "mean |attribution|"
     ax.set_xlabel(f"{exp.method or 'attribution'}: {what}" + (f" ({out_name})" if out_name else ""))
@@ -243,7 +248,7 @@ def waterfall(
     ax.set_xlabel(
         f"base {base:.4g} → prediction {total:.4g}" + (f" ({out_name})" if out_name else "")
     )
-    ax.margins(x=0.15)
+    ax.margins(x=0.25)  # room for the value labels at both ends
     ax.set_title(title or f"How row {row}'s prediction is reached")
     return ax
 
@@ -346,6 +351,8 @@ def dependence(
         cbar.set_label(wrap(names[k]))
     if ticks is not None:
         ax.set_xticks(np.arange(len(ticks)), [wrap(str(t), 12) for t in ticks])
+    else:
+        compact_ticks(ax.xaxis)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xlabel(with_unit(names[j], units))
     ax.set_ylabel(f"attribution of {names[j]}" + (f" ({out_name})" if out_name else ""))

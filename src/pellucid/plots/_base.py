@@ -159,3 +159,19 @@ def color_codes(data: np.ndarray | None, j: int) -> np.ndarray | None:
     if hi <= lo:
         return np.where(np.isfinite(num), 0.5, np.nan)
     return np.clip((num - lo) / (hi - lo), 0, 1)
+
+
+def _compact(value: float, _pos: Any = None) -> str:
+    a = abs(value)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
+        if a >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+def compact_ticks(axis: Any) -> None:
+    """At most ~6 ticks, large numbers shortened (20k, 1.5M) so labels never run together."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(nbins=6))
+    axis.set_major_formatter(FuncFormatter(_compact))

@@ -8,7 +8,15 @@ from typing import Any
 import numpy as np
 
 from .._results import PartialDependence
-from ._base import NEGATIVE, NEUTRAL, get_ax, select_pd_output, with_unit, wrap
+from ._base import (
+    NEGATIVE,
+    NEUTRAL,
+    compact_ticks,
+    get_ax,
+    select_pd_output,
+    with_unit,
+    wrap,
+)
 
 
 def _check_one_feature(result: PartialDependence, what: str) -> None:
@@ -66,6 +74,8 @@ def partial_dependence(
             ax.plot(x, average, color=NEGATIVE, marker="o", linewidth=0, markersize=7)
         else:
             ax.plot(x, average, color=NEGATIVE, linewidth=2.5, label="average (PD)")
+    if not categorical:
+        compact_ticks(ax.xaxis)
     ax.set_xlabel(with_unit(feature, units))
     ylab = "centred prediction" if centered else "prediction"
     ax.set_ylabel(ylab + (f" ({out_name})" if out_name else ""))
@@ -98,6 +108,7 @@ def ale(
         ax.bar(x, values, color=NEGATIVE)
     else:
         ax.plot(np.asarray(grid, dtype=float), values, color=NEGATIVE, linewidth=2.5)
+        compact_ticks(ax.xaxis)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xlabel(with_unit(feature, units))
     ax.set_ylabel("accumulated local effect" + (f" ({out_name})" if out_name else ""))
@@ -136,8 +147,12 @@ def pd_heatmap(
     cbar.set_label("prediction" + (f" ({out_name})" if out_name else ""))
     if cat[0]:
         ax.set_xticks(x, [wrap(str(g), 12) for g in g0])
+    else:
+        compact_ticks(ax.xaxis)
     if cat[1]:
         ax.set_yticks(y, [wrap(str(g), 12) for g in g1])
+    else:
+        compact_ticks(ax.yaxis)
     ax.set_xlabel(with_unit(result.features[0], units))
     ax.set_ylabel(with_unit(result.features[1], units))
     ax.set_title(title or wrap(f"PD: {result.features[0]} × {result.features[1]}", 40))

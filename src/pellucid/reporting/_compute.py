@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -132,6 +132,8 @@ class ReportResults:
     task: str
     explained_output: str | None
     overview: DataOverview
+    shap_output: str = ""  # what the SHAP values add up to, in words
+    shap_rows: np.ndarray | None = None  # positions in X of the rows in ``shap``
     evaluation: Any = None  # ModelEvaluation
     permutation: FeatureImportance | None = None
     shap: Explanation | None = None
@@ -195,13 +197,23 @@ def _failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
+# Diagnostics that hold one value per row and output (LIME's), cut along with the values.
+PER_OUTPUT_DIAGNOSTICS = ("fidelity", "local_prediction", "intercept")
+
+
 def _pick_output(exp: Explanation, wanted: str | None) -> Explanation:
     """One output of a multi-output explanation: the wanted class, else the last."""
     if not exp.multi_output:
         return exp
     names = list(exp.output_names or ())
     idx = names.index(wanted) if wanted in names else len(names) - 1
-    return exp[:, :, idx]
+    one = exp[:, :, idx]
+    diagnostics = dict(one.diagnostics)
+    for key in PER_OUTPUT_DIAGNOSTICS:
+        arr = diagnostics.get(key)
+        if arr is not None and arr.ndim == 2 and arr.shape[1] == len(names):
+            diagnostics[key] = arr[:, idx]
+    return replace(one, diagnostics=diagnostics)
 
 
 def _prediction_column(pred: np.ndarray, output_names: Sequence[str] | None, wanted: str | None):
@@ -537,8 +549,7 @@ class _Runner:
             res.note("importance", "Permutation importance needs a target (y); skipped.")
             return
         idx = _subsample(self.n, self.settings["importance_rows"], self.rng)
-        res.permutation = _call(
-            fn,
+        res.permutation = fn(
             self.m,
             _take(self.X, idx),
             self.y[idx],
@@ -561,10 +572,7 @@ class _Runner:
 
     def _is_tree(self) -> bool:
         is_tree = _load("pellucid.shapley._explain:is_tree_model")
-        if is_tree is None or not is_tree(self.m):
-            return False
-        supports = getattr(_registry.get("treeshap"), "supports", None)
-        return supports is None or bool(supports(self.m))
+        return bool(is_tree is not None and is_tree(self.m))
 
     def _shap_background(self, name: str) -> Any:
         """TreeShap: the given background, or the trees' own cover. Model-agnostic
@@ -597,16 +605,38 @@ class _Runner:
         if name is None:
             res.note("shap", "No Shapley-value method is available in this build.")
             return
+        try:
+            explainer = _registry.get(name)(self.m, self._shap_background(name))
+        except (TypeError, ValueError, NotImplementedError) as exc:
+            if name != "treeshap" or self.methods != ("auto",):
+                raise
+            res.note("shap", f"TreeShap cannot read this model ({exc}); using Kernel SHAP.")
+            name = "kernel_shap"
+            explainer = _registry.get(name)(self.m, self._shap_background(name))
         k = self.settings["shap_rows" if name == "treeshap" else "shap_rows_agnostic"]
         idx = _subsample(self.n, k, self.rng)
-        self._shap_explainer = _registry.get(name)(self.m, self._shap_background(name))
-        res.shap = self._explain(self._shap_explainer, _take(self.X, idx))
+        self._shap_explainer = explainer
+        res.shap = self._explain(explainer, _take(self.X, idx))
+        res.shap_rows = idx
+        res.shap_output = self._shap_output(explainer)
         if len(idx) < self.n:
             res.note(
                 "shap",
                 f"SHAP values of {len(idx):,} of {self.n:,} rows drawn at random "
                 f"(seed {self.random_state}).",
             )
+
+    def _shap_output(self, explainer: Any) -> str:
+        """What the SHAP values add up to, in words."""
+        if getattr(explainer, "output", None) == "raw" or getattr(explainer, "link", "") == "logit":
+            return (
+                "the model's raw output (log-odds for classifiers)"
+                if self.m.is_classifier
+                else "the prediction"
+            )
+        if self.m.is_classifier:
+            return f"the predicted probability of class {self.output}"
+        return "the prediction"
 
     def _top_features(self, res: ReportResults) -> tuple[str, ...]:
         k = self.settings["top_features"]
@@ -632,11 +662,10 @@ class _Runner:
                 res.note("effects", "Partial dependence is not available in this build.")
             else:
                 for f in res.top_features:
-                    res.pd.append(_call(pd_fn, self.m, Xs, f, kind="both", grid_resolution=grid))
+                    res.pd.append(pd_fn(self.m, Xs, f, kind="both", grid_resolution=grid))
                 if len(res.top_features) >= 2:
-                    pair = (res.top_features[0], res.top_features[1])
-                    res.pd2 = _call(
-                        pd_fn,
+                    pair = [res.top_features[0], res.top_features[1]]
+                    res.pd2 = pd_fn(
                         self.m,
                         Xs,
                         pair,
@@ -648,7 +677,7 @@ class _Runner:
                 res.note("effects", "ALE is not available in this build.")
             else:
                 for f in res.top_features:
-                    res.ale.append(_call(ale_fn, self.m, Xs, f, bins=grid, grid_resolution=grid))
+                    res.ale.append(ale_fn(self.m, Xs, f, bins=grid))
 
     def _local_rows(self, res: ReportResults) -> list[tuple[int, str]]:
         if self.rows is not None:
@@ -706,15 +735,10 @@ class _Runner:
             res.note("local", "Anchors are not available in this build.")
         if anchor_cls is not None:
             try:
-                explainer_a = anchor_cls(self.m, self._background())
-                anchors = [
-                    _call(
-                        explainer_a.explain,
-                        _take(self.X, np.array([r])),
-                        random_state=self.random_state,
-                    )
-                    for r in pos
-                ]
+                found = anchor_cls(self.m, self._background()).explain_rows(
+                    Xr, random_state=self.random_state
+                )
+                anchors = list(found)
             except Exception as exc:  # noqa: BLE001
                 res.note("local", f"Anchors failed: {_failure(exc)}")
         for i, (r, why) in enumerate(rows):

@@ -334,6 +334,7 @@ def _shap(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
             f"Each point is one row's SHAP value for a feature ({shap.method}, "
             f"{shap.n_rows:,} rows): right of zero raises the prediction, left lowers it. "
             "Colour is the feature's value (blue low, red high, grey missing)."
+            + (f" The values add up to {res.shap_output}." if res.shap_output else "")
         ),
     ]
     swarm = _plot(
@@ -452,15 +453,16 @@ def _local_block(lr: LocalResult, res: ReportResults, notes: list[str]) -> dict[
                 (4.6, 4.4),
                 f"SHAP waterfall for row {lr.row}",
                 0,
+                caption=f"in units of {res.shap_output}" if res.shap_output else "",
                 max_features=10,
                 title="SHAP waterfall",
             )
         )
     if lr.lime is not None:
         fidelity = lr.lime.diagnostics.get("fidelity")
-        caption = (
-            f"local fit R² {float(np.asarray(fidelity)[0]):.2f}" if fidelity is not None else ""
-        )
+        caption = f"local fit R² {float(np.ravel(fidelity)[0]):.2f}" if fidelity is not None else ""
+        conditions = lr.lime.diagnostics.get("conditions")
+        labels = None if conditions is None else [str(c) for c in np.ravel(conditions[0])]
         items.append(
             _plot(
                 notes,
@@ -470,6 +472,7 @@ def _local_block(lr: LocalResult, res: ReportResults, notes: list[str]) -> dict[
                 f"LIME weights for row {lr.row}",
                 caption=caption,
                 max_features=10,
+                labels=labels,
                 title="LIME weights",
             )
         )
@@ -499,7 +502,11 @@ def _local(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
             "and in which direction; disagreements are listed under each row."
         )
     ]
-    blocks += [_local_block(lr, res, notes) for lr in res.local]
+    for lr in res.local:
+        try:
+            blocks.append(_local_block(lr, res, notes))
+        except Exception as exc:  # noqa: BLE001 - keep the other rows
+            notes.append(f"Could not render row {lr.row}: {type(exc).__name__}: {exc}")
     return blocks
 
 

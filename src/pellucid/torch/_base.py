@@ -1,0 +1,240 @@
+"""What every PyTorch explainer shares: inputs, targets, batching and the lifecycle.
+
+:meth:`TorchExplainer.explain` converts the inputs to the model's device and
+dtype, puts the model in eval mode, lets the subclass register its hooks (or
+canonizers), calls the one abstract method :meth:`TorchExplainer._attribute`,
+and always removes the hooks and restores the training flags in ``finally``,
+so the model leaves exactly as it came, even on error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._results import Explanation
+
+__all__ = ["TorchExplainer", "as_module"]
+
+
+def as_module(model: Any) -> torch.nn.Module:
+    """The ``torch.nn.Module`` behind ``model`` (a module or a pellucid ``Model`` wrapping one)."""
+    raw = getattr(model, "raw_model", model)
+    if not isinstance(raw, torch.nn.Module):
+        raise TypeError(
+            f"Expected a torch.nn.Module (or pellucid.Model wrapping one); got {type(raw).__name__}."
+        )
+    return raw
+
+
+def model_device_dtype(model: torch.nn.Module) -> tuple[torch.device, torch.dtype | None]:
+    """Device and floating dtype of the model's first floating parameter or buffer."""
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.is_floating_point():
+            return t.device, t.dtype
+    return torch.device("cpu"), None
+
+
+def batches(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+def select(out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The explained output of each row: ``out[i, targets[i]]`` (or ``out[i]`` for one output)."""
+    if out.ndim == 1:
+        return out
+    if out.ndim == 2:
+        if out.shape[1] == 1:
+            return out[:, 0]
+        return out.gather(1, targets.view(-1, 1)).squeeze(1)
+    raise ValueError(
+        f"The model's output must be (n,) or (n, n_outputs); got shape {tuple(out.shape)}."
+    )
+
+
+def resolve_targets(out: torch.Tensor, target: Any, rows: slice) -> torch.Tensor:
+    """Per-row target indices for the rows ``rows`` of the full input.
+
+    ``target`` is None (the predicted class), an int, or one int per input row.
+    """
+    n = out.shape[0]
+    if target is None:
+        if out.ndim == 2 and out.shape[1] > 1:
+            return out.detach().argmax(dim=1)
+        return torch.zeros(n, dtype=torch.long, device=out.device)
+    t = torch.as_tensor(target, dtype=torch.long, device=out.device)
+    if t.ndim == 0:
+        t = t.expand(n)
+    else:
+        t = t[rows]
+    k = out.shape[1] if out.ndim == 2 else 1
+    bad = (t < 0) | (t >= k)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        raise ValueError(
+            f"target {int(t[i])} (row {rows.start + i}) is out of range for a model "
+            f"with {k} output(s)."
+        )
+    return t
+
+
+def check_target(target: Any, n: int) -> Any:
+    """Validate the shape of a user target once, at the boundary."""
+    if target is None or isinstance(target, (int, np.integer)):
+        return target
+    arr = np.asarray(target.detach().cpu() if isinstance(target, torch.Tensor) else target)
+    if arr.ndim == 0:
+        return int(arr)
+    if arr.ndim != 1 or len(arr) != n:
+        raise ValueError(
+            f"target must be None, an int or one int per row ({n}); got shape {arr.shape}."
+        )
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"target must hold integers; got dtype {arr.dtype}.")
+    return arr
+
+
+def to_tensor(x: Any, device: torch.device, dtype: torch.dtype | None) -> torch.Tensor:
+    """Inputs (tensor, array, DataFrame, list) as a tensor on the model's device and dtype."""
+    if isinstance(x, torch.Tensor):
+        t = x.detach()
+    else:
+        if hasattr(x, "to_numpy"):
+            x = x.to_numpy()
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"Inputs must be numeric; got dtype {arr.dtype}.")
+        t = torch.as_tensor(arr)
+    if dtype is None:
+        dtype = t.dtype if t.is_floating_point() else torch.get_default_dtype()
+    t = t.to(device=device, dtype=dtype)
+    if t.ndim < 2:
+        raise ValueError(
+            f"Inputs need a row axis and at least one feature axis; got shape {tuple(t.shape)}."
+        )
+    if t.shape[0] == 0:
+        raise ValueError("Inputs have no rows.")
+    if not bool(torch.isfinite(t).all()):
+        bad = (~torch.isfinite(t)).reshape(t.shape[0], -1).any(dim=1).nonzero()[0, 0]
+        raise ValueError(f"Inputs contain NaN or infinite values (row {int(bad)}).")
+    return t
+
+
+def to_numpy(t: torch.Tensor) -> np.ndarray:
+    """Detached CPU copy; bfloat16/float16 become float32 (numpy has no bfloat16)."""
+    t = t.detach()
+    if t.dtype in (torch.bfloat16, torch.float16):
+        t = t.float()
+    return t.cpu().numpy()
+
+
+def hooks_snapshot(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:
+    """Number of hooks of each kind on every submodule (used by tests and checks)."""
+    kinds = (
+        "_forward_hooks",
+        "_forward_pre_hooks",
+        "_backward_hooks",
+        "_backward_pre_hooks",
+    )
+    return {name: tuple(len(getattr(m, k, {})) for k in kinds) for name, m in model.named_modules()}
+
+
+@dataclass
+class Result:
+    """What :meth:`TorchExplainer._attribute` returns; the base class builds the Explanation."""
+
+    values: torch.Tensor
+    output: torch.Tensor | None = None
+    base_values: torch.Tensor | None = None
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    std_errors: torch.Tensor | None = None
+
+
+class TorchExplainer:
+    """Base class: the lifecycle around one abstract method, ``_attribute``."""
+
+    method = ""
+
+    def __init__(self, model: Any, *, batch_size: int = 256) -> None:
+        self.model = as_module(model)
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
+        self.batch_size = int(batch_size)
+
+    # -- subclass interface ------------------------------------------------
+    def _register(self, model: torch.nn.Module, x: torch.Tensor, handles: HookHandles) -> None:
+        """Register hooks/canonizers, adding to ``handles`` whatever ``remove()`` must undo.
+
+        Handles added before an error are still removed.
+        """
+
+    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
+        raise NotImplementedError
+
+    def _params(self) -> dict[str, Any]:
+        return {}
+
+    # -- lifecycle -------------------------------------------------------------
+    def explain(self, inputs: Any, *, target: Any = None, **kwargs: Any) -> Explanation:
+        """Attributions of ``model(inputs)[i, target[i]]`` to every input element.
+
+        ``inputs``: a tensor or array ``(n, *input_shape)``; ``target``: None (each
+        row's predicted class), an int, or one int per row. Returns an
+        :class:`~pellucid.Explanation` whose ``values`` have the input's shape.
+        """
+        device, dtype = model_device_dtype(self.model)
+        x = to_tensor(inputs, device, dtype)
+        target = check_target(target, x.shape[0])
+        training = {m: m.training for m in self.model.modules()}
+        handles = HookHandles()
+        try:
+            # eval mode: dropout off and BatchNorm uses (and never updates) running stats
+            self.model.eval()
+            self._register(self.model, x, handles)
+            with torch.enable_grad():
+                result = self._attribute(x, target, **kwargs)
+        finally:
+            handles.remove()
+            for m, flag in training.items():
+                m.training = flag
+        return self._explanation(x, result, kwargs)
+
+    def _explanation(self, x: torch.Tensor, r: Result, kwargs: dict[str, Any]) -> Explanation:
+        params = {**self._params(), **{k: v for k, v in kwargs.items() if _plain(v)}}
+        diagnostics = {
+            k: to_numpy(v) if isinstance(v, torch.Tensor) else np.asarray(v)
+            for k, v in r.diagnostics.items()
+        }
+        return Explanation(
+            values=to_numpy(r.values),
+            base_values=None if r.base_values is None else to_numpy(r.base_values),
+            output=None if r.output is None else to_numpy(r.output),
+            std_errors=None if r.std_errors is None else to_numpy(r.std_errors),
+            data=to_numpy(x),
+            method=self.method,
+            params=params,
+            diagnostics=diagnostics,
+        )
+
+
+def _plain(v: Any) -> bool:
+    return isinstance(v, (str, int, float, bool)) or v is None
+
+
+class HookHandles:
+    """Several removable handles as one."""
+
+    def __init__(self) -> None:
+        self.handles: list[Any] = []
+
+    def add(self, h: Any) -> None:
+        self.handles.append(h)
+
+    def remove(self) -> None:
+        while self.handles:
+            self.handles.pop().remove()

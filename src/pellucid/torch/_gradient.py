@@ -1,0 +1,645 @@
+"""The gradient family: Saliency, SmoothGrad, IntegratedGradients, GradientShap,
+GuidedBackprop and GradCam (with Guided Grad-CAM).
+
+Conventions follow captum where it sets them (absolute saliency by default,
+Gauss-Legendre IG with 50 steps, GradientShap's sampling order), so results
+can be held against captum's in float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ._base import (
+    HookHandles,
+    Result,
+    TorchExplainer,
+    batches,
+    resolve_targets,
+    select,
+    to_tensor,
+)
+
+__all__ = [
+    "GradCam",
+    "GradientShap",
+    "GuidedBackprop",
+    "IntegratedGradients",
+    "Saliency",
+    "SmoothGrad",
+]
+
+_MODES = ("abs", "gradient", "gradient_x_input")
+
+
+def forward_grad(
+    model: torch.nn.Module, xb: torch.Tensor, target: Any, rows: slice
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradient of each row's target output w.r.t. its input, the outputs and the targets."""
+    xb = xb.detach().requires_grad_(True)
+    out = model(xb)
+    t = resolve_targets(out, target, rows)
+    y = select(out, t)
+    (g,) = torch.autograd.grad(y.sum(), xb)
+    return g, y.detach(), t
+
+
+def forward_values(
+    model: torch.nn.Module, x: torch.Tensor, target: Any, batch_size: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Target outputs and targets of every row, without gradients."""
+    ys, ts = [], []
+    with torch.no_grad():
+        for sl in batches(x.shape[0], batch_size):
+            out = model(x[sl])
+            t = resolve_targets(out, target, sl)
+            ys.append(select(out, t))
+            ts.append(t)
+    return torch.cat(ys), torch.cat(ts)
+
+
+def _apply_mode(g: torch.Tensor, x: torch.Tensor, mode: str) -> torch.Tensor:
+    if mode == "abs":
+        return g.abs()
+    if mode == "gradient_x_input":
+        return g * x
+    return g
+
+
+def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}; got {value!r}.")
+    return value
+
+
+def rngs(random_state: Any, device: torch.device) -> tuple[np.random.RandomState, torch.Generator]:
+    """A numpy RandomState and a torch Generator from one seed.
+
+    An int seeds both directly, so ``random_state=s`` draws exactly what captum
+    draws after ``np.random.seed(s); torch.manual_seed(s)``.
+    """
+    from sklearn.utils import check_random_state
+
+    if isinstance(random_state, (int, np.integer)):
+        seed = int(random_state)
+        rs = np.random.RandomState(seed)
+    else:
+        rs = check_random_state(random_state)
+        seed = int(rs.randint(0, 2**31 - 1))
+    gen = torch.Generator(device=device)
+    gen.manual_seed(seed)
+    return rs, gen
+
+
+def _normal(shape: Sequence[int], gen: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    # float32 draws, as captum's NoiseTunnel makes them, then the input's dtype
+    z = torch.randn(tuple(shape), generator=gen, device=like.device, dtype=torch.float32)
+    return z.to(like.dtype)
+
+
+def check_baselines(b: Any, x: torch.Tensor, *, name: str = "baselines") -> torch.Tensor:
+    """Baselines broadcastable to ``x``: None (zeros), a scalar, one input, or one per row."""
+    if b is None:
+        b = 0.0
+    if isinstance(b, (int, float, np.integer, np.floating)):
+        return torch.full((1, *x.shape[1:]), float(b), device=x.device, dtype=x.dtype)
+    t = b.detach() if isinstance(b, torch.Tensor) else torch.as_tensor(np.asarray(b, dtype=float))
+    t = t.to(device=x.device, dtype=x.dtype)
+    if tuple(t.shape) == tuple(x.shape[1:]):
+        t = t.unsqueeze(0)
+    if (
+        t.ndim != x.ndim
+        or tuple(t.shape[1:]) != tuple(x.shape[1:])
+        or t.shape[0] not in (1, x.shape[0])
+    ):
+        raise ValueError(
+            f"{name} must be a scalar, one input of shape {tuple(x.shape[1:])} or one per "
+            f"row {tuple(x.shape)}; got shape {tuple(t.shape)}."
+        )
+    return t
+
+
+# ---------------------------------------------------------------- Saliency
+
+
+class Saliency(TorchExplainer):
+    """Gradient of the target output w.r.t. the input (Simonyan et al., 2014).
+
+    ``mode``: ``"abs"`` (absolute gradient, captum's default), ``"gradient"``
+    (raw gradient) or ``"gradient_x_input"``.
+    """
+
+    method = "saliency"
+
+    def __init__(self, model: Any, *, mode: str = "abs", batch_size: int = 256) -> None:
+        super().__init__(model, batch_size=batch_size)
+        self.mode = _check_choice("mode", mode, _MODES)
+
+    def _params(self) -> dict[str, Any]:
+        return {"mode": self.mode}
+
+    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
+        _no_kwargs(kwargs)
+        gs, ys, ts = [], [], []
+        for sl in batches(x.shape[0], self.batch_size):
+            g, y, t = forward_grad(self.model, x[sl], target, sl)
+            gs.append(_apply_mode(g, x[sl], self.mode))
+            ys.append(y)
+            ts.append(t)
+        return Result(torch.cat(gs), output=torch.cat(ys), diagnostics={"target": torch.cat(ts)})
+
+
+def _no_kwargs(kwargs: dict[str, Any]) -> None:
+    if kwargs:
+        raise TypeError(f"Unexpected keyword argument(s): {sorted(kwargs)}.")
+
+
+# ---------------------------------------------------------------- SmoothGrad
+
+
+class SmoothGrad(TorchExplainer):
+    """Average of gradients at noisy copies of the input (Smilkov et al., 2017).
+
+    ``kind``: ``"smoothgrad"`` (mean), ``"smoothgrad_sq"`` (mean of squares) or
+    ``"vargrad"`` (variance). The noise's standard deviation is ``stdev`` if
+    given, else ``noise_level`` times each row's value range, as in the paper.
+    ``mode`` is the per-sample attribution (see :class:`Saliency`; default the
+    raw gradient). ``std_errors`` holds the Monte Carlo standard error of the
+    ``smoothgrad`` mean.
+    """
+
+    method = "smoothgrad"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        n_samples: int = 50,
+        noise_level: float = 0.15,
+        stdev: float | None = None,
+        kind: str = "smoothgrad",
+        mode: str = "gradient",
+        random_state: Any = None,
+        batch_size: int = 256,
+    ) -> None:
+        super().__init__(model, batch_size=batch_size)
+        if int(n_samples) < 1:
+            raise ValueError(f"n_samples must be at least 1; got {n_samples!r}.")
+        self.n_samples = int(n_samples)
+        self.noise_level = float(noise_level)
+        self.stdev = None if stdev is None else float(stdev)
+        self.kind = _check_choice("kind", kind, ("smoothgrad", "smoothgrad_sq", "vargrad"))
+        self.mode = _check_choice("mode", mode, _MODES)
+        self.random_state = random_state
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "n_samples": self.n_samples,
+            "noise_level": self.noise_level,
+            "stdev": self.stdev,
+            "kind": self.kind,
+            "mode": self.mode,
+            "random_state": self.random_state if _is_int(self.random_state) else None,
+        }
+
+    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
+        _no_kwargs(kwargs)
+        n, m = x.shape[0], self.n_samples
+        y, t = forward_values(self.model, x, target, self.batch_size)
+        _, gen = rngs(self.random_state, x.device)
+        if self.stdev is not None:
+            std = torch.full((n,), self.stdev, device=x.device, dtype=x.dtype)
+        else:
+            flat = x.reshape(n, -1)
+            std = self.noise_level * (flat.max(dim=1).values - flat.min(dim=1).values)
+        # rows repeated sample-minor (row 0's samples first), as captum's NoiseTunnel
+        noise = _normal((n * m, *x.shape[1:]), gen, x)
+        noise = noise * std.repeat_interleave(m).view(-1, *([1] * (x.ndim - 1)))
+        s1 = torch.zeros_like(x)
+        s2 = torch.zeros_like(x)
+        rows_per = max(1, self.batch_size // m)
+        for sl in batches(n, rows_per):
+            xb = x[sl].repeat_interleave(m, dim=0)
+            xb = xb + noise[sl.start * m : sl.stop * m]
+            tb = t[sl].repeat_interleave(m)
+            g, _, _ = forward_grad(self.model, xb, tb, slice(0, xb.shape[0]))
+            a = _apply_mode(g, xb, self.mode).view(sl.stop - sl.start, m, *x.shape[1:])
+            s1[sl] = a.sum(dim=1)
+            s2[sl] = (a * a).sum(dim=1)
+        mean, mean_sq = s1 / m, s2 / m
+        values = {"smoothgrad": mean, "smoothgrad_sq": mean_sq}.get(self.kind)
+        if values is None:
+            values = mean_sq - mean * mean
+        se = mc_std_error(s1, s2, m) if self.kind == "smoothgrad" else None
+        return Result(values, output=y, diagnostics={"target": t}, std_errors=se)
+
+
+def mc_std_error(s1: torch.Tensor, s2: torch.Tensor, m: int) -> torch.Tensor | None:
+    """Standard error of a mean of ``m`` draws from their sum and sum of squares."""
+    if m < 2:
+        return None
+    mean = s1 / m
+    var = (s2 - m * mean * mean).clamp(min=0) / (m - 1)
+    return (var / m).sqrt()
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+# ---------------------------------------------------------------- IntegratedGradients
+
+
+def ig_nodes(n_steps: int, rule: str) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``alpha`` in [0, 1] and weights of the path integral's quadrature rule."""
+    n = int(n_steps)
+    if rule == "gausslegendre":
+        if n < 1:
+            raise ValueError(f"n_steps must be at least 1; got {n_steps!r}.")
+        nodes, weights = np.polynomial.legendre.leggauss(n)
+        return 0.5 * (1 + nodes), 0.5 * weights
+    if n < 2:
+        raise ValueError(f"Riemann rules need n_steps >= 2; got {n_steps!r}.")
+    w = np.full(n, 1.0 / n)
+    if rule == "riemann_trapezoid":
+        w[0] /= 2
+        w[-1] /= 2
+        return np.linspace(0, 1, n), w
+    if rule == "riemann_left":
+        return np.linspace(0, 1 - 1 / n, n), w
+    if rule == "riemann_middle":
+        return np.linspace(1 / (2 * n), 1 - 1 / (2 * n), n), w
+    if rule == "riemann_right":
+        return np.linspace(1 / n, 1, n), w
+    raise ValueError(
+        "rule must be one of ('gausslegendre', 'riemann_left', 'riemann_right', "
+        f"'riemann_middle', 'riemann_trapezoid'); got {rule!r}."
+    )
+
+
+class IntegratedGradients(TorchExplainer):
+    """Integrated gradients (Sundararajan et al., 2017) along the straight path
+    from ``baselines`` to the input.
+
+    ``baselines``: None (zeros), a scalar, one input, or one per row (also
+    accepted by :meth:`explain`). ``rule``: ``"gausslegendre"`` (captum's
+    default) or ``"riemann_left|right|middle|trapezoid"``. The completeness
+    delta ``sum(values) - (f(x) - f(baseline))`` is ``diagnostics["delta"]``
+    (and :attr:`Explanation.additivity_gap`); it falls as ``n_steps`` grows.
+    """
+
+    method = "integrated_gradients"
+
+    def __init__(
+        self,
+        model: Any,
+        baselines: Any = None,
+        *,
+        n_steps: int = 50,
+        rule: str = "gausslegendre",
+        batch_size: int = 256,
+    ) -> None:
+        super().__init__(model, batch_size=batch_size)
+        self.baselines = baselines
+        self.n_steps = int(n_steps)
+        self.rule = rule
+        ig_nodes(self.n_steps, rule)  # validate now
+
+    def _params(self) -> dict[str, Any]:
+        return {"n_steps": self.n_steps, "rule": self.rule}
+
+    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
+        baselines = kwargs.pop("baselines", self.baselines)
+        _no_kwargs(kwargs)
+        b = check_baselines(baselines, x)
+        alphas, weights = ig_nodes(self.n_steps, self.rule)
+        y, t = forward_values(self.model, x, target, self.batch_size)
+        yb, _ = forward_values(self.model, b.expand_as(x), t, self.batch_size)
+        total = integrate_path(self.model, x, b, t, alphas, weights, self.batch_size)
+        values = total * (x - b)
+        delta = values.reshape(x.shape[0], -1).sum(dim=1) - (y - yb)
+        return Result(values, output=y, base_values=yb, diagnostics={"target": t, "delta": delta})
+
+
+def integrate_path(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    b: torch.Tensor,
+    t: torch.Tensor,
+    alphas: np.ndarray,
+    weights: np.ndarray,
+    batch_size: int,
+) -> torch.Tensor:
+    """``sum_k w_k * grad f(b + alpha_k (x - b))`` per row, at most ``batch_size`` points a pass."""
+    n, s = x.shape[0], len(alphas)
+    bb = b.expand_as(x)
+    a_all = torch.as_tensor(alphas, device=x.device, dtype=x.dtype)
+    w_all = torch.as_tensor(weights, device=x.device, dtype=x.dtype)
+    total = torch.zeros_like(x)
+    rows_per = max(1, batch_size // s)
+    steps_per = min(s, batch_size)
+    shape1 = (-1, *([1] * (x.ndim - 1)))
+    for rs in batches(n, rows_per):
+        xr, br, tr = x[rs], bb[rs], t[rs]
+        r = xr.shape[0]
+        for ss in batches(s, steps_per):
+            a = a_all[ss].repeat_interleave(r).view(shape1)
+            k = ss.stop - ss.start
+            xs = br.repeat(k, *([1] * (x.ndim - 1))) + a * (xr - br).repeat(
+                k, *([1] * (x.ndim - 1))
+            )
+            g, _, _ = forward_grad(model, xs, tr.repeat(k), slice(0, xs.shape[0]))
+            g = g.view(k, r, *x.shape[1:])
+            total[rs] += (w_all[ss].view(k, *([1] * x.ndim)) * g).sum(dim=0)
+    return total
+
+
+# ---------------------------------------------------------------- GradientShap
+
+
+class GradientShap(TorchExplainer):
+    """Expected gradients (Erion et al., 2021; captum's GradientShap): the mean
+    of ``(x + noise - b) * grad f(b + u (x + noise - b))`` over baselines ``b``
+    drawn from ``baselines`` and ``u ~ U(0, 1)``.
+
+    ``baselines``: the background distribution ``(k, *input_shape)``.
+    ``n_samples`` draws per row; ``stdev`` the Gaussian input noise (0 = none).
+    ``base_values`` is the mean output over all baselines, so
+    ``additivity_gap`` shows how far the estimate is from completeness;
+    ``std_errors`` the Monte Carlo standard error of each value.
+    """
+
+    method = "gradient_shap"
+
+    def __init__(
+        self,
+        model: Any,
+        baselines: Any,
+        *,
+        n_samples: int = 5,
+        stdev: float = 0.0,
+        random_state: Any = None,
+        batch_size: int = 256,
+    ) -> None:
+        super().__init__(model, batch_size=batch_size)
+        if baselines is None:
+            raise ValueError("GradientShap needs a baseline distribution (k, *input_shape).")
+        self.baselines = baselines
+        if int(n_samples) < 1:
+            raise ValueError(f"n_samples must be at least 1; got {n_samples!r}.")
+        self.n_samples = int(n_samples)
+        self.stdev = float(stdev)
+        self.random_state = random_state
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "n_samples": self.n_samples,
+            "stdev": self.stdev,
+            "random_state": self.random_state if _is_int(self.random_state) else None,
+        }
+
+    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
+        _no_kwargs(kwargs)
+        bdist = to_tensor(self.baselines, x.device, x.dtype)
+        if tuple(bdist.shape[1:]) != tuple(x.shape[1:]):
+            raise ValueError(
+                f"baselines must have shape (k, {', '.join(map(str, x.shape[1:]))}); "
+                f"got {tuple(bdist.shape)}."
+            )
+        n, m, k = x.shape[0], self.n_samples, bdist.shape[0]
+        y, t = forward_values(self.model, x, target, self.batch_size)
+        # expected output over the whole baseline distribution, per row's target
+        fb = _mean_output_over(self.model, bdist, t, self.batch_size)
+        rs, gen = rngs(self.random_state, x.device)
+        # captum's order: baseline indices (numpy), noise (torch), coefficients (numpy)
+        idx = torch.as_tensor(rs.choice(k, n * m), device=x.device)
+        noise = _normal((n * m, *x.shape[1:]), gen, x) * self.stdev
+        u = torch.as_tensor(rs.uniform(0.0, 1.0, n * m), device=x.device, dtype=x.dtype)
+        s1 = torch.zeros_like(x)
+        s2 = torch.zeros_like(x)
+        shape1 = (-1, *([1] * (x.ndim - 1)))
+        rows_per = max(1, self.batch_size // m)
+        for sl in batches(n, rows_per):
+            e = slice(sl.start * m, sl.stop * m)
+            xn = x[sl].repeat_interleave(m, dim=0) + noise[e]
+            bs = bdist[idx[e]]
+            ue = u[e].view(shape1)
+            xs = ue * xn + (1.0 - ue) * bs
+            g, _, _ = forward_grad(
+                self.model, xs, t[sl].repeat_interleave(m), slice(0, xs.shape[0])
+            )
+            a = ((xn - bs) * g).view(sl.stop - sl.start, m, *x.shape[1:])
+            s1[sl] = a.sum(dim=1)
+            s2[sl] = (a * a).sum(dim=1)
+        values = s1 / m
+        delta = values.reshape(n, -1).sum(dim=1) - (y - fb)
+        return Result(
+            values,
+            output=y,
+            base_values=fb,
+            diagnostics={"target": t, "delta": delta},
+            std_errors=mc_std_error(s1, s2, m),
+        )
+
+
+def _mean_output_over(
+    model: torch.nn.Module, bdist: torch.Tensor, t: torch.Tensor, batch_size: int
+) -> torch.Tensor:
+    acc = None
+    k = bdist.shape[0]
+    with torch.no_grad():
+        for sl in batches(k, batch_size):
+            out = model(bdist[sl])
+            s = out.sum(dim=0) if out.ndim == 2 else out.sum().view(1)
+            acc = s if acc is None else acc + s
+    assert acc is not None
+    mean = acc / k
+    if mean.numel() == 1:
+        return mean.expand(t.shape[0]).clone()
+    return mean[t]
+
+
+# ---------------------------------------------------------------- GuidedBackprop
+
+
+def register_guided_relu(model: torch.nn.Module) -> HookHandles:
+    """Make every ``nn.ReLU`` pass only positive gradients (Springenberg et al., 2015).
+
+    A forward hook puts a gradient hook on each ReLU's output: negative
+    gradients are zeroed before the ReLU's own backward masks by its input.
+    """
+    handles = HookHandles()
+
+    def hook(module: torch.nn.Module, args: Any, output: torch.Tensor) -> None:
+        if isinstance(output, torch.Tensor) and output.requires_grad:
+            output.register_hook(lambda g: g.clamp(min=0))
+
+    for m in model.modules():
+        if isinstance(m, torch.nn.ReLU):
+            handles.add(m.register_forward_hook(hook))
+    return handles
+
+
+class GuidedBackprop(TorchExplainer):
+    """Guided backpropagation: the gradient with ``nn.ReLU`` modules passing
+    only positive gradients (as captum; functional ReLUs are not modified)."""
+
+    method = "guided_backprop"
+
+    def _register(self, model: torch.nn.Module, x: torch.Tensor, handles: HookHandles) -> None:
+        handles.add(register_guided_relu(model))
+
+    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
+        _no_kwargs(kwargs)
+        gs, ys, ts = [], [], []
+        for sl in batches(x.shape[0], self.batch_size):
+            g, y, t = forward_grad(self.model, x[sl], target, sl)
+            gs.append(g)
+            ys.append(y)
+            ts.append(t)
+        return Result(torch.cat(gs), output=torch.cat(ys), diagnostics={"target": torch.cat(ts)})
+
+
+# ---------------------------------------------------------------- GradCam
+
+
+def find_layer(model: torch.nn.Module, layer: Any) -> tuple[str, torch.nn.Module]:
+    """A submodule by name or identity; None picks the last convolution."""
+    named = dict(model.named_modules())
+    if layer is None:
+        convs = [(n, m) for n, m in named.items() if isinstance(m, torch.nn.modules.conv._ConvNd)]
+        if not convs:
+            raise ValueError("The model has no convolution; pass layer= (a name or module).")
+        return convs[-1]
+    if isinstance(layer, str):
+        if layer not in named:
+            raise KeyError(f"No layer named {layer!r}; layers: {[n for n in named if n]}.")
+        return layer, named[layer]
+    for n, m in named.items():
+        if m is layer:
+            return n, m
+    raise ValueError(f"The layer {type(layer).__name__} is not a submodule of the model.")
+
+
+class GradCam(TorchExplainer):
+    """Grad-CAM (Selvaraju et al., 2017): a layer's activations weighted by
+    their spatially averaged gradients, upsampled to the input.
+
+    ``layer``: a submodule or its name (default: the last convolution).
+    ``relu`` keeps only positive evidence (the paper; captum's default is off).
+    ``interpolation``: ``"linear"`` (bi/trilinear by the input's dimensions)
+    or ``"nearest"``. ``guided=True`` gives Guided Grad-CAM: the map (with
+    ReLU) times guided backpropagation, as captum's ``GuidedGradCam``.
+    ``values`` have the input's shape (the map repeated over channels);
+    ``diagnostics["layer_map"]`` keeps the map at the layer's resolution.
+    """
+
+    method = "grad_cam"
+
+    def __init__(
+        self,
+        model: Any,
+        layer: Any = None,
+        *,
+        relu: bool = True,
+        interpolation: str = "linear",
+        guided: bool = False,
+        batch_size: int = 256,
+    ) -> None:
+        super().__init__(model, batch_size=batch_size)
+        self.layer_name, self.layer = find_layer(self.model, layer)
+        self.relu = bool(relu)
+        self.interpolation = _check_choice("interpolation", interpolation, ("linear", "nearest"))
+        self.guided = bool(guided)
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "layer": self.layer_name,
+            "relu": self.relu or self.guided,
+            "interpolation": self.interpolation,
+            "guided": self.guided,
+        }
+
+    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
+        _no_kwargs(kwargs)
+        if x.ndim < 3:
+            raise ValueError(
+                "GradCam needs inputs with a channel axis and spatial axes (n, C, ...); got "
+                f"shape {tuple(x.shape)}."
+            )
+        maps, ys, ts = [], [], []
+        for sl in batches(x.shape[0], self.batch_size):
+            cam, y, t = self._cam(x[sl], target, sl)
+            maps.append(cam)
+            ys.append(y)
+            ts.append(t)
+        cam = torch.cat(maps)
+        t = torch.cat(ts)
+        up = upsample(cam, tuple(x.shape[2:]), self.interpolation).expand_as(x)
+        if self.guided:
+            handles = register_guided_relu(self.model)
+            try:
+                gb = torch.cat(
+                    [
+                        forward_grad(self.model, x[sl], t, sl)[0]
+                        for sl in batches(x.shape[0], self.batch_size)
+                    ]
+                )
+            finally:
+                handles.remove()
+            up = up * gb
+        return Result(
+            up.contiguous(),
+            output=torch.cat(ys),
+            diagnostics={"target": t, "layer_map": cam[:, 0]},
+        )
+
+    def _cam(
+        self, xb: torch.Tensor, target: Any, rows: slice
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        seen: list[torch.Tensor] = []
+
+        def hook(module: torch.nn.Module, args: Any, output: Any) -> None:
+            seen.append(output)
+
+        h = self.layer.register_forward_hook(hook)
+        try:
+            # the input requires grad so the layer's output does even for frozen weights
+            out = self.model(xb.detach().requires_grad_(True))
+        finally:
+            h.remove()
+        if len(seen) != 1 or not isinstance(seen[0], torch.Tensor):
+            raise ValueError(
+                f"Layer {self.layer_name!r} must run exactly once per forward and return one "
+                f"tensor; it ran {len(seen)} time(s)."
+            )
+        act = seen[0]
+        if act.ndim < 3:
+            raise ValueError(
+                f"Layer {self.layer_name!r} outputs shape {tuple(act.shape)}; Grad-CAM needs "
+                "(n, channels, *spatial)."
+            )
+        t = resolve_targets(out, target, rows)
+        y = select(out, t)
+        (g,) = torch.autograd.grad(y.sum(), act)
+        w = g.mean(dim=tuple(range(2, g.ndim)), keepdim=True)
+        cam = (w * act).sum(dim=1, keepdim=True)
+        if self.relu or self.guided:
+            cam = F.relu(cam)
+        return cam.detach(), y.detach(), t
+
+
+def upsample(cam: torch.Tensor, size: tuple[int, ...], interpolation: str) -> torch.Tensor:
+    if tuple(cam.shape[2:]) == size:
+        return cam
+    if interpolation == "nearest":
+        return F.interpolate(cam, size=size, mode="nearest")
+    mode = {1: "linear", 2: "bilinear", 3: "trilinear"}.get(len(size))
+    if mode is None:
+        raise ValueError(f"Cannot interpolate a map with {len(size)} spatial dimensions.")
+    return F.interpolate(cam, size=size, mode=mode, align_corners=False)

@@ -1,0 +1,288 @@
+"""TreeShap: exact SHAP values and interactions for tree ensembles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._data import DataError
+from .._results import Explanation
+from ._ensemble import TreeEnsemble
+
+__all__ = ["TreeShap", "read_ensemble"]
+
+OUTPUTS = ("raw", "probability")
+
+
+def read_ensemble(model: Any) -> TreeEnsemble:
+    """The TreeEnsemble of a fitted tree model (sklearn, XGBoost, LightGBM, CatBoost)."""
+    if isinstance(model, TreeEnsemble):
+        return model
+    raw = getattr(model, "raw_model", None)
+    if raw is not None and type(model).__name__ == "Model":
+        model = raw
+    root = type(model).__module__.split(".")[0]
+    if root == "sklearn":
+        if type(model).__name__ == "Pipeline":
+            raise TypeError(
+                "TreeShap explains a tree model directly; pass the Pipeline's final tree "
+                "estimator with transformed data, or use a model-agnostic explainer."
+            )
+        from ._sklearn import read_sklearn
+
+        return read_sklearn(model)
+    if root == "xgboost":
+        from ._xgboost import read_xgboost
+
+        return read_xgboost(model)
+    if root == "lightgbm":
+        from ._lightgbm import read_lightgbm
+
+        return read_lightgbm(model)
+    if root == "catboost":
+        from ._catboost import read_catboost
+
+        return read_catboost(model)
+    raise TypeError(
+        f"TreeShap cannot read {type(model).__name__!r}: expected a scikit-learn tree model, "
+        "an XGBoost, LightGBM or CatBoost model, or a pellucid.tree.TreeEnsemble."
+    )
+
+
+def to_matrix(X: Any, ens: TreeEnsemble, *, name: str = "X") -> tuple[np.ndarray, tuple[str, ...]]:
+    """Rows as a float64 matrix in the model's column order, and the column names.
+
+    Category columns become their codes (NaN where missing), as the tree
+    libraries see them; text columns are an error naming the column.
+    """
+    import pandas as pd
+
+    if isinstance(X, pd.DataFrame):
+        names = tuple(str(c) for c in X.columns)
+        if ens.feature_names is not None and names != ens.feature_names:
+            if set(names) == set(ens.feature_names):
+                raise DataError(
+                    f"{name}'s columns are in a different order than the model's "
+                    f"{list(ens.feature_names)}; reorder them."
+                )
+            missing = [c for c in ens.feature_names if c not in names]
+            raise DataError(
+                f"{name} lacks the model's columns {missing}"
+                if missing
+                else f"{name}'s columns {list(names)} differ from the model's {list(ens.feature_names)}."
+            )
+        cols = []
+        for col_name in X.columns:
+            col = X[col_name]
+            if isinstance(col.dtype, pd.CategoricalDtype):
+                codes = col.cat.codes.to_numpy().astype(np.float64)
+                codes[codes < 0] = np.nan
+                cols.append(codes)
+            elif pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
+                cols.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
+            else:
+                raise DataError(
+                    f"Column {col_name!r} of {name} is not numeric (dtype {col.dtype}); tree models "
+                    "need numbers or pandas categories."
+                )
+        arr = np.column_stack(cols) if cols else np.empty((len(X), 0))
+    else:
+        arr = np.asarray(X)
+        if arr.ndim != 2:
+            raise DataError(f"{name} must be 2-D (rows x features); got shape {arr.shape}.")
+        if arr.dtype.kind not in "biuf":
+            try:
+                arr = arr.astype(np.float64)
+            except (TypeError, ValueError):
+                raise DataError(f"{name} must be numeric; got dtype {arr.dtype}.") from None
+        names = ens.feature_names or tuple(f"x{i}" for i in range(arr.shape[1]))
+    if arr.shape[1] != ens.n_features:
+        raise DataError(f"{name} has {arr.shape[1]} columns but the model uses {ens.n_features}.")
+    if arr.shape[0] == 0:
+        raise DataError(f"{name} has no rows.")
+    return ens.prepare_X(arr), names
+
+
+class TreeShap:
+    """Exact SHAP values of tree ensembles.
+
+    Parameters
+    ----------
+    model:
+        scikit-learn DecisionTree / RandomForest / ExtraTrees / GradientBoosting /
+        HistGradientBoosting / IsolationForest, XGBoost, LightGBM or CatBoost
+        (symmetric trees), a ``pellucid.Model`` wrapping one, or a
+        :class:`~pellucid.tree.TreeEnsemble`.
+    background:
+        None for path-dependent TreeSHAP (the trees' own cover statistics stand
+        in for the data distribution); rows for interventional TreeSHAP, where
+        absent features take background values and values are averaged over
+        the background rows.
+    output:
+        "raw" (the margin: log-odds, log-count, regression value) or
+        "probability" (interventional only, binary classifiers with a logistic
+        link; values of ``sigmoid(margin)`` rescaled pair by pair as shap does).
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        background: Any = None,
+        *,
+        output: str = "raw",
+        feature_names: Sequence[str] | None = None,
+    ) -> None:
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}.")
+        self.ensemble = read_ensemble(model)
+        if feature_names is not None:
+            if len(feature_names) != self.ensemble.n_features:
+                raise ValueError(
+                    f"Got {len(feature_names)} feature_names for {self.ensemble.n_features} features."
+                )
+            self._names: tuple[str, ...] | None = tuple(str(f) for f in feature_names)
+        else:
+            self._names = self.ensemble.feature_names
+        self.output = output
+        if output == "probability":
+            if background is None:
+                raise ValueError(
+                    "output='probability' needs background data (interventional TreeSHAP): "
+                    "path-dependent values explain the raw margin only."
+                )
+            if self.ensemble.link != "logistic":
+                raise ValueError(
+                    f"output='probability' needs a binary classifier with a logistic link; this "
+                    f"model's link is {self.ensemble.link!r}. Use output='raw'."
+                )
+        self._tables: Any = None
+        self.background: np.ndarray | None = None
+        self._bg_dirs: np.ndarray | None = None
+        if background is not None:
+            self.background, _ = to_matrix(background, self.ensemble, name="background")
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def interventional(self) -> bool:
+        return self.background is not None
+
+    def _path_tables(self) -> Any:
+        if self._tables is None:
+            from ._compute import PathTables
+
+            self._tables = PathTables(self.ensemble)
+        return self._tables
+
+    def _transform(self, raw: np.ndarray) -> np.ndarray:
+        if self.output == "probability":
+            from scipy.special import expit
+
+            return np.asarray(expit(raw))
+        return raw
+
+    @property
+    def expected_value(self) -> np.ndarray:
+        """The base value per output: cover-weighted mean (path-dependent) or background mean."""
+        if self.interventional:
+            assert self.background is not None
+            return np.asarray(
+                self._transform(self.ensemble.predict_raw(self.background)).mean(axis=0)
+            )
+        from ._compute import expected_value
+
+        return expected_value(self.ensemble)
+
+    def _shape(self, values: np.ndarray, per_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.ensemble.n_outputs == 1:
+            return values[..., 0], per_row[:, 0]
+        return values, per_row
+
+    def _names_for(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        return self._names or names
+
+    def _output_names(self) -> tuple[str, ...] | None:
+        ens = self.ensemble
+        if ens.n_outputs == 1:
+            return None
+        return ens.output_names or tuple(f"output_{j}" for j in range(ens.n_outputs))
+
+    # ------------------------------------------------------------------ API
+    def explain(self, X: Any) -> Explanation:
+        """SHAP values ``(n, d)`` (or ``(n, d, k)`` for k outputs) with base values and output."""
+        from ._compute import interventional_shap, path_dependent_shap
+
+        Xa, names = to_matrix(X, self.ensemble)
+        ens = self.ensemble
+        if self.interventional:
+            assert self.background is not None
+            if self._bg_dirs is None:
+                from ._compute import decisions
+
+                self._bg_dirs = decisions(ens, self.background)
+            values = interventional_shap(
+                ens,
+                Xa,
+                self.background,
+                transform=1 if self.output == "probability" else 0,
+                background_dirs=self._bg_dirs,
+            )
+            method_mode = "interventional"
+        else:
+            values = path_dependent_shap(ens, Xa, self._path_tables())
+            method_mode = "path_dependent"
+        output = self._transform(ens.predict_raw(Xa))
+        base = np.broadcast_to(self.expected_value, output.shape)
+        values, base = self._shape(values, np.ascontiguousarray(base))
+        output = output[:, 0] if ens.n_outputs == 1 else output
+        return Explanation(
+            values=values,
+            base_values=base,
+            data=Xa,
+            feature_names=self._names_for(names),
+            output_names=self._output_names(),
+            method="treeshap",
+            params={
+                "feature_perturbation": method_mode,
+                "output": self.output,
+                "model": ens.source,
+            },
+            output=output,
+        )
+
+    def explain_interactions(self, X: Any) -> Explanation:
+        """SHAP interaction values ``(n, d, d)`` (or ``(n, d, d, k)``), path-dependent.
+
+        Off-diagonal entries split each pairwise interaction evenly between
+        ``[i, j]`` and ``[j, i]``; each row ``[i, :]`` sums to feature i's SHAP value.
+        """
+        if self.interventional:
+            raise NotImplementedError(
+                "Interaction values are computed path-dependently; create TreeShap without "
+                "background to get them."
+            )
+        from ._compute import path_dependent_interactions
+
+        Xa, names = to_matrix(X, self.ensemble)
+        ens = self.ensemble
+        values = path_dependent_interactions(ens, Xa, self._path_tables())
+        output = ens.predict_raw(Xa)
+        base = np.ascontiguousarray(np.broadcast_to(self.expected_value, output.shape))
+        values, base = self._shape(values, base)
+        output = output[:, 0] if ens.n_outputs == 1 else output
+        return Explanation(
+            values=values,
+            base_values=base,
+            data=Xa,
+            feature_names=self._names_for(names),
+            output_names=self._output_names(),
+            method="treeshap",
+            params={
+                "feature_perturbation": "path_dependent",
+                "interactions": True,
+                "features": list(self._names_for(names)),
+                "model": ens.source,
+            },
+            output=output,
+        )

@@ -1,0 +1,546 @@
+"""Compiled kernels over the flat tree arrays (numba, cached, rows in parallel).
+
+Path-dependent TreeSHAP here follows the integral form of the Shapley
+weights: for a leaf ``v`` whose path holds features with "x follows the
+path" indicators ``p_j`` (0/1, multiplied over repeated splits on a feature)
+and cover fractions ``q_j``,
+
+    phi_i += value_v * (p_i - q_i) * Int_0^1 prod_{j != i} (q_j + (p_j - q_j) t) dt,
+
+a polynomial of degree < depth in ``t``, so Gauss-Legendre quadrature with
+``ceil(depth / 2)`` points is exact (the idea behind Quadrature TreeSHAP and
+Linear TreeSHAP). One pass down the tree multiplies the path product at the
+quadrature points, one pass up sums it over the leaves below every edge, and
+each edge adds its feature's term; a feature split again lower down replaces
+its factor, and the telescoping of those replacements is exact point by point.
+Every ratio that depends on the tree only (cover fractions, their reciprocals,
+quadrature weights) is tabulated once per ensemble, so the per-row work is
+multiply-adds over ``nodes x points``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# Rows per parallel chunk: buffers are allocated per chunk, never per row.
+CHUNK = 64
+
+
+@njit(inline="always", cache=True)
+def goes_left(v, n, threshold, default_left, kind, cat_start, cat_len, cat_other, cat_dir):
+    if np.isnan(v):
+        return default_left[n]
+    k = kind[n]
+    if k == 0:
+        return v <= threshold[n]
+    if k == 2:
+        if -1e-35 <= v <= 1e-35:
+            return default_left[n]
+        return v <= threshold[n]
+    d = cat_other[n]
+    if v >= 0.0 and v < cat_len[n]:
+        d = cat_dir[cat_start[n] + np.int64(v)]
+    if d == 2:
+        return default_left[n]
+    return d == 0
+
+
+@njit(cache=True)
+def _leaf_of(x, root, left, right, feature, threshold, default_left, kind, cs, cl, co, cd):
+    n = root
+    while left[n] >= 0:
+        if goes_left(x[feature[n]], n, threshold, default_left, kind, cs, cl, co, cd):
+            n = left[n]
+        else:
+            n = right[n]
+    return n
+
+
+@njit(parallel=True, cache=True)
+def predict_kernel(
+    X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd,
+    value, tree_start, tree_output, base, out,
+):  # fmt: skip
+    n_rows = X.shape[0]
+    n_trees = tree_start.shape[0] - 1
+    n_out = out.shape[1]
+    for r in prange(n_rows):
+        x = X[r]
+        for j in range(n_out):
+            out[r, j] = base[j]
+        for t in range(n_trees):
+            leaf = _leaf_of(
+                x,
+                tree_start[t],
+                left,
+                right,
+                feature,
+                threshold,
+                default_left,
+                kind,
+                cs,
+                cl,
+                co,
+                cd,
+            )
+            o = tree_output[t]
+            if o >= 0:
+                out[r, o] += value[leaf, 0]
+            else:
+                for j in range(n_out):
+                    out[r, j] += value[leaf, j]
+
+
+@njit(parallel=True, cache=True)
+def leaf_index_kernel(
+    X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd, tree_start, out
+):
+    for r in prange(X.shape[0]):
+        for t in range(tree_start.shape[0] - 1):
+            out[r, t] = _leaf_of(
+                X[r],
+                tree_start[t],
+                left,
+                right,
+                feature,
+                threshold,
+                default_left,
+                kind,
+                cs,
+                cl,
+                co,
+                cd,
+            )
+
+
+@njit(cache=True)
+def path_tables(left, right, feature, cover, tree_start, t_nodes, w_nodes):
+    """Row-independent tables for path-dependent TreeSHAP.
+
+    parent: parent node (-1 at roots); prev: the nearest ancestor edge on the
+    same feature (-1 if none); F[c, p, k] = q + (p - q) t_k with q the cover
+    fraction multiplied over the same-feature edges down to c; invF its
+    reciprocal (0 where F is 0: the path product is 0 there anyway);
+    H[c, p, k] = w_k (p - q) / F.
+    """
+    n = left.shape[0]
+    K = t_nodes.shape[0]
+    parent = np.full(n, -1, np.int64)
+    prev = np.full(n, -1, np.int64)
+    qcomb = np.ones(n)
+    F = np.ones((n, 2, K))
+    invF = np.ones((n, 2, K))
+    H = np.zeros((n, 2, K))
+    # last[f]: the deepest edge on feature f on the current root path; maintained along preorder
+    for t in range(tree_start.shape[0] - 1):
+        ts = tree_start[t]
+        for c in range(ts, tree_start[t + 1]):
+            if left[c] >= 0:
+                parent[left[c]] = c
+                parent[right[c]] = c
+    for c in range(n):
+        par = parent[c]
+        if par < 0:
+            continue
+        f = feature[par]
+        a = par
+        # walk up to find the previous edge on the same feature (depth is small)
+        while parent[a] >= 0:
+            if feature[parent[a]] == f:
+                prev[c] = a
+                break
+            a = parent[a]
+        q = cover[c] / cover[par] if cover[par] > 0 else 0.0
+        if prev[c] >= 0:
+            q *= qcomb[prev[c]]
+        qcomb[c] = q
+        for k in range(K):
+            tk = t_nodes[k]
+            for p in range(2):
+                fv = q + (p - q) * tk
+                F[c, p, k] = fv
+                if fv > 0.0:
+                    invF[c, p, k] = 1.0 / fv
+                    H[c, p, k] = w_nodes[k] * (p - q) / fv
+                else:
+                    invF[c, p, k] = 0.0
+                    H[c, p, k] = 0.0
+    return parent, prev, qcomb, F, invF, H
+
+
+@njit(parallel=True, cache=True)
+def path_shap_kernel(
+    X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd,
+    value, tree_start, tree_output, parent, prev, F, invF, H, max_nodes, out,
+):  # fmt: skip
+    """out[r, i, j] += path-dependent SHAP value of feature i for output j (out zeroed by caller)."""
+    n_rows = X.shape[0]
+    n_trees = tree_start.shape[0] - 1
+    K = F.shape[2]
+    n_cols = value.shape[1]
+    n_chunks = (n_rows + CHUNK - 1) // CHUNK
+    for ch in prange(n_chunks):
+        G = np.empty((max_nodes, K))
+        S = np.empty((max_nodes, n_cols, K))
+        pc = np.empty(max_nodes, np.int64)
+        gl = np.empty(max_nodes, np.bool_)
+        for r in range(ch * CHUNK, min(n_rows, (ch + 1) * CHUNK)):
+            x = X[r]
+            for t in range(n_trees):
+                ts = tree_start[t]
+                te = tree_start[t + 1]
+                o = tree_output[t]
+                nc = 1 if o >= 0 else n_cols
+                # down: path products at the quadrature points
+                for c in range(ts, te):
+                    lc = c - ts
+                    if c == ts:
+                        pc[0] = 1
+                        for k in range(K):
+                            G[0, k] = 1.0
+                    else:
+                        lp = parent[c] - ts
+                        pe = 1 if gl[lp] == (left[parent[c]] == c) else 0
+                        pv = prev[c]
+                        if pv >= 0:
+                            pp = pc[pv - ts]
+                            p = pe * pp
+                            pc[lc] = p
+                            for k in range(K):
+                                G[lc, k] = G[lp, k] * F[c, p, k] * invF[pv, pp, k]
+                        else:
+                            pc[lc] = pe
+                            for k in range(K):
+                                G[lc, k] = G[lp, k] * F[c, pe, k]
+                    if left[c] >= 0:
+                        gl[lc] = goes_left(
+                            x[feature[c]], c, threshold, default_left, kind, cs, cl, co, cd
+                        )
+                # up: sums over the leaves below each edge, and the edge's term
+                for c in range(te - 1, ts - 1, -1):
+                    lc = c - ts
+                    if left[c] < 0:
+                        for j in range(nc):
+                            vj = value[c, j]
+                            for k in range(K):
+                                S[lc, j, k] = vj * G[lc, k]
+                    else:
+                        a = left[c] - ts
+                        b = right[c] - ts
+                        for j in range(nc):
+                            for k in range(K):
+                                S[lc, j, k] = S[a, j, k] + S[b, j, k]
+                    if c == ts:
+                        continue
+                    i = feature[parent[c]]
+                    p = pc[lc]
+                    pv = prev[c]
+                    for j in range(nc):
+                        acc = 0.0
+                        if pv >= 0:
+                            pp = pc[pv - ts]
+                            for k in range(K):
+                                acc += S[lc, j, k] * (H[c, p, k] - H[pv, pp, k])
+                        else:
+                            for k in range(K):
+                                acc += S[lc, j, k] * H[c, p, k]
+                        out[r, i, o if o >= 0 else j] += acc
+
+
+@njit(parallel=True, cache=True)
+def path_interactions_kernel(
+    X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd,
+    value, tree_start, tree_output, parent, prev, qcomb, F, invF, w_nodes, max_nodes, max_depth, out,
+):  # fmt: skip
+    """out[r, i, j, o] += SHAP interaction values (path-dependent), out zeroed by the caller.
+
+    Per leaf: Phi_ab = 1/2 value (p_a - q_a)(p_b - q_b) Int prod_{j != a, b} f_j(t) dt
+    for a != b, and the diagonal makes each row sum to the SHAP value.
+    """
+    n_rows = X.shape[0]
+    n_trees = tree_start.shape[0] - 1
+    K = F.shape[2]
+    n_cols = value.shape[1]
+    d = X.shape[1]
+    n_chunks = (n_rows + CHUNK - 1) // CHUNK
+    for ch in prange(n_chunks):
+        G = np.empty((max_nodes, K))
+        pc = np.empty(max_nodes, np.int64)
+        gl = np.empty(max_nodes, np.bool_)
+        stamp = np.full(d, -1, np.int64)
+        feats = np.empty(max_depth + 1, np.int64)
+        hn = np.empty((max_depth + 1, K))
+        g = np.empty(K)
+        phi = np.empty(max_depth + 1)
+        rowsum = np.empty(max_depth + 1)
+        tag = 0
+        for r in range(ch * CHUNK, min(n_rows, (ch + 1) * CHUNK)):
+            x = X[r]
+            for t in range(n_trees):
+                ts = tree_start[t]
+                te = tree_start[t + 1]
+                o = tree_output[t]
+                nc = 1 if o >= 0 else n_cols
+                for c in range(ts, te):
+                    lc = c - ts
+                    if c == ts:
+                        pc[0] = 1
+                        for k in range(K):
+                            G[0, k] = 1.0
+                    else:
+                        lp = parent[c] - ts
+                        pe = 1 if gl[lp] == (left[parent[c]] == c) else 0
+                        pv = prev[c]
+                        if pv >= 0:
+                            pp = pc[pv - ts]
+                            p = pe * pp
+                            pc[lc] = p
+                            for k in range(K):
+                                G[lc, k] = G[lp, k] * F[c, p, k] * invF[pv, pp, k]
+                        else:
+                            pc[lc] = pe
+                            for k in range(K):
+                                G[lc, k] = G[lp, k] * F[c, pe, k]
+                    if left[c] >= 0:
+                        gl[lc] = goes_left(
+                            x[feature[c]], c, threshold, default_left, kind, cs, cl, co, cd
+                        )
+                        continue
+                    # a leaf: its path's features, deepest occurrence first
+                    tag += 1
+                    m = 0
+                    a = c
+                    while a != ts:
+                        f = feature[parent[a]]
+                        if stamp[f] != tag:
+                            stamp[f] = tag
+                            feats[m] = f
+                            p = pc[a - ts]
+                            for k in range(K):
+                                hn[m, k] = (p - qcomb[a]) * invF[a, p, k]
+                            m += 1
+                        a = parent[a]
+                    for j in range(nc):
+                        oj = o if o >= 0 else j
+                        vj = value[c, j]
+                        for k in range(K):
+                            g[k] = vj * G[lc, k] * w_nodes[k]
+                        for u in range(m):
+                            acc = 0.0
+                            for k in range(K):
+                                acc += g[k] * hn[u, k]
+                            phi[u] = acc
+                            rowsum[u] = 0.0
+                        for u in range(m):
+                            for v in range(u + 1, m):
+                                acc = 0.0
+                                for k in range(K):
+                                    acc += g[k] * hn[u, k] * hn[v, k]
+                                acc *= 0.5
+                                out[r, feats[u], feats[v], oj] += acc
+                                out[r, feats[v], feats[u], oj] += acc
+                                rowsum[u] += acc
+                                rowsum[v] += acc
+                        for u in range(m):
+                            out[r, feats[u], feats[u], oj] += phi[u] - rowsum[u]
+
+
+@njit(parallel=True, cache=True)
+def decisions_kernel(X, left, feature, threshold, default_left, kind, cs, cl, co, cd, out):
+    """out[r, n] = whether row r goes left at internal node n."""
+    for r in prange(X.shape[0]):
+        for n in range(left.shape[0]):
+            if left[n] >= 0:
+                out[r, n] = goes_left(
+                    X[r, feature[n]], n, threshold, default_left, kind, cs, cl, co, cd
+                )
+
+
+@njit(parallel=True, cache=True)
+def interventional_kernel(
+    X, Xdir, Bdir, left, right, feature, value, tree_start, tree_output,
+    coef_a, coef_b, fx, fb, transform, max_depth, out,
+):  # fmt: skip
+    """Interventional SHAP values averaged over background rows, out zeroed by the caller.
+
+    For a row x and a background row b, a leaf reachable by a hybrid of x and b
+    through features A taken from x and B taken from b adds
+    value (|A|-1)!|B|!/(|A|+|B|)! to each feature of A and subtracts
+    value |A|!(|B|-1)!/(|A|+|B|)! from each feature of B. With ``transform``
+    (1: logistic) the pair's values are rescaled by
+    (T(f(x)) - T(f(b))) / (f(x) - f(b)), as shap does for probability output.
+    Xdir / Bdir hold every row's left/right decision at every node.
+    """
+    n_rows = X.shape[0]
+    n_bg = Bdir.shape[0]
+    n_trees = tree_start.shape[0] - 1
+    n_cols = value.shape[1]
+    d = X.shape[1]
+    n_out = out.shape[2]
+    n_chunks = (n_rows + CHUNK - 1) // CHUNK
+    for ch in prange(n_chunks):
+        side = np.zeros(d, np.int64)
+        list_a = np.empty(max_depth + 1, np.int64)
+        list_b = np.empty(max_depth + 1, np.int64)
+        st_node = np.empty(2 * max_depth + 4, np.int64)
+        st_la = np.empty(2 * max_depth + 4, np.int64)
+        st_lb = np.empty(2 * max_depth + 4, np.int64)
+        st_f = np.empty(2 * max_depth + 4, np.int64)
+        st_s = np.empty(2 * max_depth + 4, np.int64)
+        tmp = np.zeros((d, n_out))
+        for r in range(ch * CHUNK, min(n_rows, (ch + 1) * CHUNK)):
+            xd = Xdir[r]
+            for bi in range(n_bg):
+                bd = Bdir[bi]
+                acc = out[r] if transform == 0 else tmp
+                for t in range(n_trees):
+                    o = tree_output[t]
+                    nc = 1 if o >= 0 else n_cols
+                    top = 0
+                    st_node[0] = tree_start[t]
+                    st_la[0] = 0
+                    st_lb[0] = 0
+                    st_f[0] = -1
+                    st_s[0] = 0
+                    na = 0
+                    nb = 0
+                    while top >= 0:
+                        node = st_node[top]
+                        la = st_la[top]
+                        lb = st_lb[top]
+                        fnew = st_f[top]
+                        snew = st_s[top]
+                        top -= 1
+                        while na > la:
+                            na -= 1
+                            side[list_a[na]] = 0
+                        while nb > lb:
+                            nb -= 1
+                            side[list_b[nb]] = 0
+                        if fnew >= 0:
+                            side[fnew] = snew
+                            if snew == 1:
+                                list_a[na] = fnew
+                                na += 1
+                            else:
+                                list_b[nb] = fnew
+                                nb += 1
+                        if left[node] < 0:
+                            if na + nb == 0:
+                                continue
+                            ca = coef_a[na, nb]
+                            cb = coef_b[na, nb]
+                            for j in range(nc):
+                                oj = o if o >= 0 else j
+                                v = value[node, j]
+                                for u in range(na):
+                                    acc[list_a[u], oj] += v * ca
+                                for u in range(nb):
+                                    acc[list_b[u], oj] -= v * cb
+                            continue
+                        f = feature[node]
+                        s = side[f]
+                        gx = xd[node]
+                        gb = bd[node]
+                        if s == 1 or (s == 0 and gx == gb):
+                            top += 1
+                            st_node[top] = left[node] if gx else right[node]
+                            st_la[top] = na
+                            st_lb[top] = nb
+                            st_f[top] = -1
+                        elif s == 2:
+                            top += 1
+                            st_node[top] = left[node] if gb else right[node]
+                            st_la[top] = na
+                            st_lb[top] = nb
+                            st_f[top] = -1
+                        else:
+                            top += 1
+                            st_node[top] = left[node] if gx else right[node]
+                            st_la[top] = na
+                            st_lb[top] = nb
+                            st_f[top] = f
+                            st_s[top] = 1
+                            top += 1
+                            st_node[top] = left[node] if gb else right[node]
+                            st_la[top] = na
+                            st_lb[top] = nb
+                            st_f[top] = f
+                            st_s[top] = 2
+                    while na > 0:
+                        na -= 1
+                        side[list_a[na]] = 0
+                    while nb > 0:
+                        nb -= 1
+                        side[list_b[nb]] = 0
+                if transform != 0:
+                    for j in range(n_out):
+                        dx = fx[r, j] - fb[bi, j]
+                        if transform == 1:
+                            tx = 1.0 / (1.0 + np.exp(-fx[r, j]))
+                            tb = 1.0 / (1.0 + np.exp(-fb[bi, j]))
+                        else:
+                            tx = fx[r, j]
+                            tb = fb[bi, j]
+                        scale = (tx - tb) / dx if dx != 0.0 else 0.0
+                        for i in range(d):
+                            out[r, i, j] += tmp[i, j] * scale
+                            tmp[i, j] = 0.0
+            for i in range(d):
+                for j in range(n_out):
+                    out[r, i, j] /= n_bg
+
+
+@njit(parallel=True, cache=True)
+def pd_recursion_kernel(
+    grid, targets, left, right, feature, threshold, default_left, kind, cs, cl, co, cd,
+    cover, value, tree_start, tree_output, base, out,
+):  # fmt: skip
+    """Partial dependence by recursion: out[g, j] = base[j] + sum over trees of the leaf values
+    reached following grid point g on target features and cover fractions elsewhere."""
+    n_trees = tree_start.shape[0] - 1
+    n_out = out.shape[1]
+    n_cols = value.shape[1]
+    n_nodes_max = 0
+    for t in range(n_trees):
+        n_nodes_max = max(n_nodes_max, tree_start[t + 1] - tree_start[t])
+    for g in prange(grid.shape[0]):
+        stack = np.empty(n_nodes_max + 1, np.int64)
+        weight = np.empty(n_nodes_max + 1)
+        for j in range(n_out):
+            out[g, j] = base[j]
+        for t in range(n_trees):
+            o = tree_output[t]
+            nc = 1 if o >= 0 else n_cols
+            top = 0
+            stack[0] = tree_start[t]
+            weight[0] = 1.0
+            while top >= 0:
+                n = stack[top]
+                w = weight[top]
+                top -= 1
+                if left[n] < 0:
+                    for j in range(nc):
+                        out[g, o if o >= 0 else j] += w * value[n, j]
+                    continue
+                pos = -1
+                for u in range(targets.shape[0]):
+                    if targets[u] == feature[n]:
+                        pos = u
+                        break
+                if pos >= 0:
+                    top += 1
+                    if goes_left(grid[g, pos], n, threshold, default_left, kind, cs, cl, co, cd):
+                        stack[top] = left[n]
+                    else:
+                        stack[top] = right[n]
+                    weight[top] = w
+                else:
+                    frac = cover[left[n]] / cover[n] if cover[n] > 0 else 0.5
+                    top += 1
+                    stack[top] = left[n]
+                    weight[top] = w * frac
+                    top += 1
+                    stack[top] = right[n]
+                    weight[top] = w * (1.0 - frac)

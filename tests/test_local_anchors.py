@@ -1,0 +1,175 @@
+"""Anchors: held-out precision and coverage, closed-form rules, determinism, text."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pellucid
+from pellucid import Anchor, Predicate
+from pellucid.local import Anchors, AnchorsText
+from pellucid.local._anchor_search import kl_bernoulli, kl_lower, kl_upper
+
+
+@pytest.fixture(scope="module")
+def credit_model():
+    from sklearn.compose import make_column_transformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from pellucid.datasets import credit
+
+    X, y = credit(n_rows=5000, random_state=1)
+    cats = ["employment", "housing", "sex"]
+    nums = [c for c in X.columns if c not in cats]
+    pre = make_column_transformer(
+        (OneHotEncoder(handle_unknown="ignore"), cats),
+        (make_pipeline(SimpleImputer(), StandardScaler()), nums),
+    )
+    train, test = X.iloc[:3000], X.iloc[3000:].reset_index(drop=True)
+    pipe = make_pipeline(pre, LogisticRegression(max_iter=500)).fit(train, y.iloc[:3000])
+    return train, test, pipe
+
+
+def test_held_out_precision_and_coverage(credit_model):
+    train, test, pipe = credit_model
+    explainer = Anchors(pipe, train)
+    pred_test = pipe.predict(test)
+    anchors = explainer.explain_rows(test.iloc[:6], threshold=0.95, random_state=0)
+    n_test = len(test)
+    precisions = []
+    for i, a in enumerate(anchors):
+        assert isinstance(a, Anchor) and a.params["success"]
+        mask = a.covers(test)
+        assert mask[i], "an anchor must cover the row it explains"
+        # Coverage is measured on the 3000 training rows; the held-out share differs only
+        # by sampling: 4 standard errors of the difference of two proportions.
+        c = a.coverage
+        se_cov = np.sqrt(c * (1 - c) * (1 / len(train) + 1 / n_test)) + 1e-9
+        assert abs(mask.mean() - c) <= 4 * se_cov + 1e-3, (a.rule, mask.mean(), c)
+        # Precision: the search guarantees a lower confidence bound above
+        # threshold - 0.05 (epsilon_stop); held-out estimate within 3 binomial SEs of that.
+        n_cov = mask.sum()
+        prec = (pred_test[mask] == a.prediction).mean()
+        se_prec = np.sqrt(0.95 * 0.05 / n_cov)
+        assert prec >= 0.95 - 0.05 - 3 * se_prec, (a.rule, prec, n_cov)
+        precisions.append(prec)
+    assert np.mean(precisions) >= 0.93
+
+
+def test_single_feature_model_gives_closed_form_rule():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(2000, 4)), columns=["a", "b", "c", "d"])
+    median = float(np.quantile(X["a"], 0.5))
+
+    def model(frame):
+        return (np.asarray(frame)[:, 0] > median).astype(int)
+
+    explainer = Anchors(pellucid.Model(model, task="binary", classes=[0, 1]), X)
+    # A row in the third quartile bin: "a > median" holds the prediction everywhere,
+    # covers half the data, and nothing with larger coverage does.
+    row = X[(X["a"] > median) & (X["a"] <= np.quantile(X["a"], 0.75))].iloc[[0]]
+    a = explainer.explain(row, random_state=0)
+    assert a.predicates == (Predicate("a", ">", median),)
+    assert a.precision == 1.0 and a.prediction == 1
+    np.testing.assert_allclose(a.coverage, 0.5, atol=1e-3)
+    assert a.rule == f"a > {median:,.4g}"
+    assert (a.examples_failed is None) or len(a.examples_failed) == 0
+    assert len(a.examples_covered) == 10
+
+
+def test_same_seed_same_anchor_and_batching(credit_model):
+    train, test, pipe = credit_model
+    explainer = Anchors(pipe, train)
+    a = explainer.explain(test.iloc[[2]], random_state=5)
+    b = explainer.explain(test.iloc[[2]], random_state=5)
+    assert a.rule == b.rule and a.precision == b.precision and a.coverage == b.coverage
+    assert pd.DataFrame(a.examples_covered).equals(pd.DataFrame(b.examples_covered))
+    # Row 0 of a multi-row run uses the same seed as a single-row run.
+    first = explainer.explain_rows(test.iloc[[2, 7]], random_state=5)[0]
+    assert first.rule == a.rule and first.precision == a.precision
+
+
+def test_rule_text_in_user_units_and_json(credit_model):
+    train, test, pipe = credit_model
+    explainer = Anchors(pipe, train)
+    a = explainer.explain(test.iloc[[4]], random_state=1, threshold=0.99)
+    for p in a.predicates:
+        if p.feature in ("employment", "housing", "sex"):
+            assert p.op == "==" and isinstance(p.value, str)
+            assert f"{p.feature} == '{p.value}'" in a.rule
+    again = Anchor.from_json(a.to_json())
+    np.testing.assert_array_equal(again.covers(test), a.covers(test))
+    assert a.params["model_rows"] > 0
+
+
+def test_missing_value_predicate():
+    p = Predicate("savings", "==", float("nan"))
+    assert str(p) == "savings is missing"
+    np.testing.assert_array_equal(p.mask(np.array([1.0, np.nan])), [False, True])
+    # JSON stores NaN as null: it still reads as "missing".
+    np.testing.assert_array_equal(
+        Predicate("s", "==", None).mask(np.array([np.nan, 2.0])), [True, False]
+    )
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=1000)
+    x[rng.random(1000) < 0.3] = np.nan
+    X = pd.DataFrame({"s": x, "t": rng.normal(size=1000)})
+
+    def model(frame):
+        return np.isnan(np.asarray(frame, dtype=float)[:, 0]).astype(int)
+
+    a = Anchors(pellucid.Model(model, task="binary", classes=[0, 1]), X).explain(
+        X[X["s"].isna()].iloc[[0]], random_state=0
+    )
+    assert a.rule == "s is missing" and a.precision == 1.0
+    np.testing.assert_allclose(a.coverage, np.isnan(x).mean())
+
+
+def test_kl_bounds_bracket_the_mean():
+    p = np.array([0.0, 0.3, 0.9, 1.0])
+    level = np.full(4, 0.05)
+    lo, hi = kl_lower(p, level), kl_upper(p, level)
+    assert (lo <= p + 1e-12).all() and (hi >= p - 1e-12).all()
+    inner = (p > 0) & (p < 1)
+    np.testing.assert_allclose(kl_bernoulli(p[inner], hi[inner]), 0.05, rtol=1e-3)
+    np.testing.assert_allclose(kl_bernoulli(p[inner], lo[inner]), 0.05, rtol=1e-3)
+
+
+def test_regressor_is_refused_and_bad_options():
+    from sklearn.linear_model import LinearRegression
+
+    X = pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) % 7})
+    with pytest.raises(TypeError, match="classifiers"):
+        Anchors(LinearRegression().fit(X, X["a"]), X)
+    explainer = Anchors(lambda f: (np.asarray(f)[:, 0] > 20).astype(int), X)
+    with pytest.raises(ValueError, match="threshold"):
+        explainer.explain(X.iloc[[0]], threshold=1.5)
+    with pytest.raises(ValueError, match="one row"):
+        explainer.explain(X.iloc[:2])
+
+
+def test_registry_entry():
+    assert pellucid.get_method("anchors") is Anchors
+
+
+def _keyword_model(texts):
+    p = np.array([0.9 if "good" in t.split() else 0.1 for t in texts])
+    return np.column_stack([1 - p, p])
+
+
+def test_anchors_text_finds_the_keyword():
+    explainer = AnchorsText(_keyword_model)
+    a = explainer.explain("the plot was good but the ending dragged on", random_state=0)
+    assert [p.feature for p in a.predicates] == ["good"]
+    assert a.precision == 1.0 and a.prediction == 1
+    # Half of the perturbed texts keep any one word.
+    np.testing.assert_allclose(a.coverage, 0.5, atol=0.03)
+    np.testing.assert_array_equal(
+        explainer.covers(a, ["good film", "bad film", "goodness"]), [True, False, False]
+    )
+    assert all("good" in t for t in a.examples_covered)
