@@ -176,13 +176,11 @@ def test_model_called_once_per_batch(regression):
     assert calls == [7 * X.shape[0]] * 2 + [6 * X.shape[0]]
 
 
-def test_recursion_is_routed_and_refused_until_tree_support(regression):
+def test_recursion_options_and_auto_is_brute(regression):
     model, X = regression
-    with pytest.raises(ValueError, match="pellucid.tree"):
-        partial_dependence(model, X, 0, method="recursion")
     with pytest.raises(ValueError, match="kind='average'"):
         partial_dependence(model, X, 0, method="recursion", kind="both")
-    # auto uses brute for now
+    # auto is brute force, exact for the rows given (recursion: tests/test_effects_recursion.py)
     auto = partial_dependence(model, X, 0, grid_resolution=5)
     assert auto.params["method"] == "brute"
 

@@ -445,6 +445,8 @@ def test_explain_auto_uses_treeshap_once_registered(monkeypatch):
     tree = DecisionTreeRegressor(max_depth=3).fit(X, X[:, 0])
     exp = pellucid.explain(tree, X[:5])
     assert exp.method == "treeshap" and calls["init"] == (tree, None)
-    # groups or a non-tree model go the model-agnostic way
     monkeypatch.undo()
-    assert pellucid.explain(tree, X[:5], background=X).method == "exact_shap"
+    # the real TreeShap is registered now: a tree model goes to it, groups go model-agnostic
+    assert pellucid.explain(tree, X[:5], background=X).method == "treeshap"
+    grouped = pellucid.explain(tree, X[:5], background=X, groups={"g": [0, 1]})
+    assert grouped.method == "exact_shap"
