@@ -31,11 +31,13 @@ typecheck: install-dev
 	$(VENV)/bin/mypy
 
 # The report's browser test opens the HTML in headless Chromium (Debian's package).
+# OMP_NUM_THREADS=1: two xdist workers on two cores; OpenMP threads on top of them
+# (scikit-learn's HistGradientBoosting, LightGBM, XGBoost) spin and slow every test.
 chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 pytest: install-dev chromium
-	PELLUCID_REQUIRE_CHROMIUM=1 $(PY) -m pytest -n 2 -q
+	PELLUCID_REQUIRE_CHROMIUM=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
 
 test: lint typecheck pytest
 
