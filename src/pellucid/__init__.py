@@ -59,9 +59,12 @@ _EXPORTS: dict[str, str] = {
     "GradCam": "pellucid.torch",
     "Occlusion": "pellucid.torch",
     "Lrp": "pellucid.torch",
+    # issue 8: the report
+    "report": "pellucid.reporting",
+    "Report": "pellucid.reporting",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
-_SUBMODULES = ("datasets", "metrics", "quality", "scale", "tree")
+_SUBMODULES = ("datasets", "metrics", "plots", "quality", "scale", "tree")
 
 # Kept literal so tools can read it; tests/test_public_api.py checks it against _EXPORTS.
 __all__ = [
@@ -82,6 +85,7 @@ __all__ = [
     "PartialDependence",
     "PermutationShap",
     "Predicate",
+    "Report",
     "TreeShap",
     "__version__",
     # issue 7
@@ -104,6 +108,8 @@ __all__ = [
     "scale",
     "model_card",
     "reason_codes",
+    "plots",
+    "report",
     "summarize",
     # issue 3
     "ale",
@@ -114,7 +120,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import datasets, metrics, quality, tree
+    from . import datasets, metrics, plots, quality, scale, tree
     from ._data import DataError
     from ._model import Model, as_model
     from ._registry import available as available_methods
@@ -124,6 +130,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .local import Anchors, AnchorsText, Lime, LimeImage, LimeText
     from .metrics import ModelEvaluation, evaluate
     from .regulatory import ModelCard, model_card, reason_codes
+    from .reporting import Report, report
     from .shapley import ExactShap, KernelShap, PermutationShap, explain, summarize
     from .torch import (
         GradCam,

@@ -102,6 +102,127 @@ def methods() -> None:
     console.print(table)
 
 
+def _parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; values are read as JSON numbers where they are numbers."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            _fail(f"--set takes KEY=VALUE, e.g. --set shap_rows=200; got {pair!r}.")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def write_report(
+    fitted: Any,
+    X: Any,
+    y: Any,
+    out: Path,
+    *,
+    console_: Console | None = None,
+    **options: Any,
+) -> Path:
+    """Compute and render a report with a progress bar over its sections; return its path."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .reporting import SECTIONS, Report, compute
+
+    with Progress(
+        TextColumn("[bold]report[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console_ or console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("starting", total=len(SECTIONS) + 1)
+        done = {"n": 0}
+
+        def step(key: str, title: str) -> None:
+            progress.update(task, completed=done["n"], description=title)
+            done["n"] += 1
+
+        results = compute(fitted, X, y, progress=step, **options)
+        progress.update(task, completed=len(SECTIONS), description="Rendering the HTML")
+        path = Report(results).save(out)
+        progress.update(task, completed=len(SECTIONS) + 1, description="Done")
+    return path
+
+
+@app.command()
+def report(
+    model: ModelArg,
+    data: DataArg,
+    target: Annotated[
+        str | None, typer.Option(help="Name of the target column (omit to skip performance).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path(
+        "report.html"
+    ),
+    rows: Annotated[
+        str | None, typer.Option(help="Rows to explain locally, e.g. 0,5,9 (positions).")
+    ] = None,
+    background: Annotated[
+        Path | None, typer.Option(help="Reference rows (.csv/.parquet); default: rows of DATA.")
+    ] = None,
+    group: Annotated[
+        str | None, typer.Option(help="Column to report metrics per subgroup.")
+    ] = None,
+    methods: Annotated[
+        str, typer.Option(help="'auto', or comma-separated method names to use only those.")
+    ] = "auto",
+    seed: Annotated[int, typer.Option(help="random_state for every sampled method.")] = 0,
+    title: Annotated[str | None, typer.Option(help="Title of the report.")] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a size, e.g. --set shap_rows=200 (repeatable; see "
+            "pellucid.reporting.DEFAULT_SETTINGS).",
+        ),
+    ] = None,
+    trust_pickle: TrustOpt = False,
+) -> None:
+    """Write a self-contained HTML report: data, performance, importance, effects, SHAP,
+    local explanations and a reproducibility record."""
+    from ._data import DataError
+    from ._io import load_data
+
+    fitted, frame = _load(model, data, trust_pickle)
+    X, y = _split_target(frame, target) if target else (frame, None)
+    bg = None
+    if background is not None:
+        try:
+            bg = load_data(background)
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(str(exc))
+            raise  # unreachable
+        if target and target in bg.columns:
+            bg = bg.drop(columns=[target])
+    chosen: Any = "auto" if methods == "auto" else [m.strip() for m in methods.split(",") if m]
+    try:
+        path = write_report(
+            fitted,
+            X,
+            y,
+            out,
+            background=bg,
+            rows=_parse_rows(rows, len(X)),
+            methods=chosen,
+            groups=group,
+            random_state=seed,
+            title=title,
+            settings=_parse_settings(setting or []),
+        )
+    except (DataError, ValueError) as exc:
+        _fail(str(exc))
+    console.print(f"Report written to [bold]{path}[/]")
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("out"),
