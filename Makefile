@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install -q --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test install install-dev lint typecheck pytest clean
+.PHONY: demo test install install-dev lint typecheck pytest clean chromium
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,14 @@ lint: install-dev
 typecheck: install-dev
 	$(VENV)/bin/mypy
 
-pytest: install-dev
-	$(PY) -m pytest -n 2 -q
+# The report's browser test opens the HTML in headless Chromium (Debian's package).
+# OMP_NUM_THREADS=1: two xdist workers on two cores; OpenMP threads on top of them
+# (scikit-learn's HistGradientBoosting, LightGBM, XGBoost) spin and slow every test.
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+pytest: install-dev chromium
+	PELLUCID_REQUIRE_CHROMIUM=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 -q
 
 test: lint typecheck pytest
 

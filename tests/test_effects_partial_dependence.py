@@ -207,3 +207,52 @@ def test_result_round_trips_through_json(regression):
     np.testing.assert_array_equal(back.average, res.average)
     np.testing.assert_array_equal(back.individual, res.individual)
     assert len(res.to_frame()) == 16
+
+
+def test_nullable_and_string_dtypes_through_every_method():
+    # pandas' string dtype with missing values and nullable Int64 reach the
+    # Pipeline unchanged in every perturbed copy.
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(4)
+    n = 150
+    X = pd.DataFrame(
+        {
+            "s": pd.Series(rng.choice(["a", "b", None], n), dtype="str"),
+            "i": pd.array(
+                np.where(rng.uniform(size=n) < 0.1, None, rng.integers(0, 500, n)), dtype="Int64"
+            ),
+            "f": rng.normal(size=n),
+        }
+    )
+    y = rng.normal(size=n)
+    pre = ColumnTransformer(
+        [
+            (
+                "c",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="z"),
+                    OneHotEncoder(handle_unknown="ignore"),
+                ),
+                ["s"],
+            ),
+            ("n", SimpleImputer(), ["i", "f"]),
+        ]
+    )
+    pipe = make_pipeline(pre, LinearRegression()).fit(X, y)
+    seen = []
+
+    def spy(frame):
+        seen.append(frame.dtypes.copy())
+        return pipe.predict(frame)
+
+    two_way = partial_dependence(spy, X, ["s", "i"], grid_resolution=5)
+    np.testing.assert_array_equal(two_way.grid_values[0], ["a", "b"])
+    assert two_way.grid_values[1].dtype.kind == "i"
+    pellucid.ale(spy, X, "s")
+    pellucid.ale(spy, X, ["i", "f"], bins=4)
+    pellucid.permutation_importance(spy, X, y, n_repeats=2, random_state=0)
+    pellucid.h_statistic(spy, X, ["s", "i"])
+    assert len(seen) > 5
+    for dtypes in seen:
+        pd.testing.assert_series_equal(dtypes, X.dtypes)

@@ -326,3 +326,43 @@ def test_digits_cnn_trains_and_explains():
     exp = pt.Lrp(model).explain(images[1400:1404], target=labels[1400:1404].numpy())
     assert exp.values.shape == (4, 1, 8, 8)
     assert exp.data is not None and exp.data.shape == (4, 1, 8, 8)
+
+
+def test_bad_options_are_clear_errors():
+    model, x = _net("cnn")
+    with pytest.raises(ValueError, match="channel axis and spatial axes"):
+        pt.GradCam(model).explain(x.reshape(5, -1)[:, :6])
+    with pytest.raises(KeyError, match="No layer named 'conv9'"):
+        pt.GradCam(model, "conv9")
+    with pytest.raises(ValueError, match="window"):
+        pt.Occlusion(model, window=(2, 9, 9)).explain(x, target=0)
+    with pytest.raises(ValueError, match="one entry per input axis"):
+        pt.Occlusion(model, window=(3, 3)).explain(x, target=0)
+    with pytest.raises(ValueError, match="baselines must be a scalar"):
+        pt.IntegratedGradients(model, np.zeros((3, 2, 8, 8))).explain(x, target=0)
+    with pytest.raises(ValueError, match=r"baselines must have shape \(k, 2, 8, 8\)"):
+        pt.GradientShap(model, np.zeros((4, 2, 8))).explain(x, target=0)
+    with pytest.raises(ValueError, match="rule must be one of"):
+        pt.IntegratedGradients(model, rule="simpson")
+    with pytest.raises(ValueError, match="Riemann rules need n_steps >= 2"):
+        pt.IntegratedGradients(model, n_steps=1, rule="riemann_left")
+    with pytest.raises(TypeError, match="Unexpected keyword"):
+        pt.Saliency(model).explain(x, target=0, steps=3)
+
+
+def test_integrated_gradients_per_row_baselines():
+    model, x = _net("mlp")
+    b = _inputs((6,), n=5, seed=8)
+    per_row = pt.IntegratedGradients(model, n_steps=16).explain(x, target=1, baselines=b)
+    for i in (0, 3):
+        one = pt.IntegratedGradients(model, b[i], n_steps=16).explain(x[i : i + 1], target=1)
+        np.testing.assert_allclose(per_row.values[i], one.values[0], rtol=1e-12)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_matches_cpu():
+    model, x = _net("cnn")
+    for make in (lambda m: pt.IntegratedGradients(m, n_steps=8), lambda m: pt.Lrp(m)):
+        cpu = make(model).explain(x, target=TARGET).values
+        gpu = make(cnn().cuda()).explain(x.cuda(), target=TARGET).values
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-9, atol=1e-12)

@@ -276,3 +276,33 @@ def test_residual_canonizer_changes_relevance():
     a = pt.Lrp(model, composite="epsilon_plus").explain(x, target=0).values
     b = pt.Lrp(model, composite="epsilon_plus", canonizers=["merge_batchnorm"]).explain(x, target=0)
     assert np.abs(a - b.values).max() > 1e-4
+
+
+def _sequence_net():
+    # Conv1d, LeakyReLU, average pooling and eval-mode dropout on (3 channels, 16 steps)
+    torch.manual_seed(2)
+    return (
+        nn.Sequential(
+            nn.Conv1d(3, 5, 3, padding=1),
+            nn.LeakyReLU(0.1),
+            nn.AvgPool1d(2),
+            nn.Conv1d(5, 4, 3),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Flatten(),
+            nn.Linear(24, 3),
+        )
+        .double()
+        .eval()
+    )
+
+
+@pytest.mark.parametrize("name", ["epsilon_plus", "epsilon_alpha2_beta1", "epsilon_plus_flat"])
+def test_sequence_model_matches_zennit(name):
+    model = _sequence_net()
+    x = _inputs((3, 16), seed=6)
+    target = np.array([1, 0, 2, 2, 1])
+    ours = pt.Lrp(model, composite=name).explain(x, target=target)
+    ref = _zennit_relevance(model, _zennit_composite(name, []), x, target)
+    np.testing.assert_allclose(ours.values, ref, **TOL)
+    assert ours.values.shape == (5, 3, 16)

@@ -27,6 +27,10 @@ _EXPORTS: dict[str, str] = {
     "ModelEvaluation": "pellucid.metrics",
     "available_methods": "pellucid._registry",
     "get_method": "pellucid._registry",
+    # issue 11: regulatory artefacts
+    "reason_codes": "pellucid.regulatory",
+    "model_card": "pellucid.regulatory",
+    "ModelCard": "pellucid.regulatory",
     # issue 5: model-agnostic Shapley values
     "ExactShap": "pellucid.shapley",
     "KernelShap": "pellucid.shapley",
@@ -55,9 +59,12 @@ _EXPORTS: dict[str, str] = {
     "GradCam": "pellucid.torch",
     "Occlusion": "pellucid.torch",
     "Lrp": "pellucid.torch",
+    # issue 8: the report
+    "report": "pellucid.reporting",
+    "Report": "pellucid.reporting",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
-_SUBMODULES = ("datasets", "metrics", "quality", "tree")
+_SUBMODULES = ("datasets", "metrics", "plots", "quality", "scale", "tree")
 
 # Kept literal so tools can read it; tests/test_public_api.py checks it against _EXPORTS.
 __all__ = [
@@ -73,10 +80,12 @@ __all__ = [
     "LimeImage",
     "LimeText",
     "Model",
+    "ModelCard",
     "ModelEvaluation",
     "PartialDependence",
     "PermutationShap",
     "Predicate",
+    "Report",
     "TreeShap",
     "__version__",
     # issue 7
@@ -96,6 +105,11 @@ __all__ = [
     "get_method",
     "metrics",
     "quality",
+    "scale",
+    "model_card",
+    "reason_codes",
+    "plots",
+    "report",
     "summarize",
     # issue 3
     "ale",
@@ -106,7 +120,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import datasets, metrics, quality, tree
+    from . import datasets, metrics, plots, quality, scale, tree
     from ._data import DataError
     from ._model import Model, as_model
     from ._registry import available as available_methods
@@ -115,6 +129,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .effects import ale, h_statistic, partial_dependence, permutation_importance
     from .local import Anchors, AnchorsText, Lime, LimeImage, LimeText
     from .metrics import ModelEvaluation, evaluate
+    from .regulatory import ModelCard, model_card, reason_codes
+    from .reporting import Report, report
     from .shapley import ExactShap, KernelShap, PermutationShap, explain, summarize
     from .torch import (
         GradCam,

@@ -138,14 +138,21 @@ class _JsonMixin:
         return cls.from_dict(json.loads(text))
 
 
+def _is_lazy(x: Any) -> bool:
+    """A dask array: kept as it is until ``compute()``."""
+    return type(x).__module__.split(".")[0] == "dask" and hasattr(x, "compute")
+
+
 def _as_array(x: Any, dtype: Any = None) -> np.ndarray | None:
-    if x is None:
-        return None
+    if x is None or _is_lazy(x):
+        return x
     return np.asarray(x, dtype=dtype)
 
 
 def _freeze(arr: np.ndarray | None) -> np.ndarray | None:
-    if arr is not None and arr.flags.writeable:
+    if arr is None or _is_lazy(arr):
+        return arr
+    if arr.flags.writeable:
         arr = arr.copy() if not arr.flags.owndata else arr
         arr.flags.writeable = False
     return arr
@@ -184,7 +191,7 @@ class Explanation(_JsonMixin):
     _tuple_fields = ("feature_names", "output_names")
 
     def __post_init__(self) -> None:
-        values = np.asarray(self.values)
+        values = self.values if _is_lazy(self.values) else np.asarray(self.values)
         if values.ndim < 2:
             raise ValueError(
                 f"Explanation.values must have a row axis and a feature axis; got shape {values.shape}."
@@ -200,7 +207,9 @@ class Explanation(_JsonMixin):
             object.__setattr__(self, name, _freeze(_as_array(getattr(self, name), float)))
         object.__setattr__(self, "data", _freeze(_as_array(self.data)))
         object.__setattr__(
-            self, "diagnostics", {k: _freeze(np.asarray(v)) for k, v in self.diagnostics.items()}
+            self,
+            "diagnostics",
+            {k: _freeze(_as_array(v)) for k, v in self.diagnostics.items()},
         )
         object.__setattr__(self, "params", dict(self.params))
         self._check_shapes()
@@ -254,6 +263,30 @@ class Explanation(_JsonMixin):
                 raise ValueError(
                     f"diagnostics[{key!r}] must have one entry per row ({v.shape[0]})."
                 )
+
+    # -- lazy (dask) results ---------------------------------------------------
+    @property
+    def is_lazy(self) -> bool:
+        """True when the arrays are dask arrays not computed yet (see :meth:`compute`)."""
+        return _is_lazy(self.values)
+
+    def compute(self, **dask_options: Any) -> Explanation:
+        """The in-memory Explanation: every lazy array computed in one pass.
+
+        One pass matters: values, base values and diagnostics of a partition
+        come from one explanation task, which then runs once.
+        """
+        names = ["values", "base_values", "data", "std_errors", "output"]
+        lazy = {n: getattr(self, n) for n in names if _is_lazy(getattr(self, n))}
+        lazy.update({f"diag:{k}": v for k, v in self.diagnostics.items() if _is_lazy(v)})
+        if not lazy:
+            return self
+        import dask
+
+        done = dict(zip(lazy, dask.compute(*lazy.values(), **dask_options), strict=True))
+        diagnostics = {k: done.get(f"diag:{k}", v) for k, v in self.diagnostics.items()}
+        fields_ = {n: done[n] for n in names if n in done}
+        return replace(self, **fields_, diagnostics=diagnostics)
 
     # -- derived quantities -------------------------------------------------
     @property

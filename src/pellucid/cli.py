@@ -102,6 +102,127 @@ def methods() -> None:
     console.print(table)
 
 
+def _parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs; values are read as JSON numbers where they are numbers."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            _fail(f"--set takes KEY=VALUE, e.g. --set shap_rows=200; got {pair!r}.")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
+
+
+def write_report(
+    fitted: Any,
+    X: Any,
+    y: Any,
+    out: Path,
+    *,
+    console_: Console | None = None,
+    **options: Any,
+) -> Path:
+    """Compute and render a report with a progress bar over its sections; return its path."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .reporting import SECTIONS, Report, compute
+
+    with Progress(
+        TextColumn("[bold]report[/]"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console_ or console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task("starting", total=len(SECTIONS) + 1)
+        done = {"n": 0}
+
+        def step(key: str, title: str) -> None:
+            progress.update(task, completed=done["n"], description=title)
+            done["n"] += 1
+
+        results = compute(fitted, X, y, progress=step, **options)
+        progress.update(task, completed=len(SECTIONS), description="Rendering the HTML")
+        path = Report(results).save(out)
+        progress.update(task, completed=len(SECTIONS) + 1, description="Done")
+    return path
+
+
+@app.command()
+def report(
+    model: ModelArg,
+    data: DataArg,
+    target: Annotated[
+        str | None, typer.Option(help="Name of the target column (omit to skip performance).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where to write the HTML report.")] = Path(
+        "report.html"
+    ),
+    rows: Annotated[
+        str | None, typer.Option(help="Rows to explain locally, e.g. 0,5,9 (positions).")
+    ] = None,
+    background: Annotated[
+        Path | None, typer.Option(help="Reference rows (.csv/.parquet); default: rows of DATA.")
+    ] = None,
+    group: Annotated[
+        str | None, typer.Option(help="Column to report metrics per subgroup.")
+    ] = None,
+    methods: Annotated[
+        str, typer.Option(help="'auto', or comma-separated method names to use only those.")
+    ] = "auto",
+    seed: Annotated[int, typer.Option(help="random_state for every sampled method.")] = 0,
+    title: Annotated[str | None, typer.Option(help="Title of the report.")] = None,
+    setting: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a size, e.g. --set shap_rows=200 (repeatable; see "
+            "pellucid.reporting.DEFAULT_SETTINGS).",
+        ),
+    ] = None,
+    trust_pickle: TrustOpt = False,
+) -> None:
+    """Write a self-contained HTML report: data, performance, importance, effects, SHAP,
+    local explanations and a reproducibility record."""
+    from ._data import DataError
+    from ._io import load_data
+
+    fitted, frame = _load(model, data, trust_pickle)
+    X, y = _split_target(frame, target) if target else (frame, None)
+    bg = None
+    if background is not None:
+        try:
+            bg = load_data(background)
+        except (ValueError, FileNotFoundError) as exc:
+            _fail(str(exc))
+            raise  # unreachable
+        if target and target in bg.columns:
+            bg = bg.drop(columns=[target])
+    chosen: Any = "auto" if methods == "auto" else [m.strip() for m in methods.split(",") if m]
+    try:
+        path = write_report(
+            fitted,
+            X,
+            y,
+            out,
+            background=bg,
+            rows=_parse_rows(rows, len(X)),
+            methods=chosen,
+            groups=group,
+            random_state=seed,
+            title=title,
+            settings=_parse_settings(setting or []),
+        )
+    except (DataError, ValueError) as exc:
+        _fail(str(exc))
+    console.print(f"Report written to [bold]{path}[/]")
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("out"),
@@ -111,6 +232,154 @@ def demo(
     from . import demo as demo_
 
     demo_.run(out=out, n_rows=n_rows, console=console)
+
+
+# ---------------------------------------------------------------- issue 11: reasons, serve
+
+
+def _explain_for_reasons(model: Any, X: Any, background: Any, method: str) -> Any:
+    """``pellucid.explain`` with a fixed seed; a given background is summarised to 100 rows."""
+    from .regulatory._explainers import fallback_method
+    from .shapley import explain as explain_
+    from .shapley import summarize
+
+    if background is not None:
+        background = summarize(background, 100, random_state=0)
+    try:
+        return explain_(model, X, background, method=method, random_state=0)
+    except (TypeError, ValueError) as exc:
+        # "auto" may pick a method that cannot read this model (TreeShap and string
+        # categories, say): fall back to the model-agnostic choice, as the service does.
+        if method != "auto":
+            raise
+        console.print(
+            f"[yellow]note:[/] the first choice of method failed ({exc}); using a fallback"
+        )
+        return explain_(model, X, background, method=fallback_method(X.shape[1]), random_state=0)
+
+
+@app.command()
+def reasons(
+    model: ModelArg,
+    data: DataArg,
+    k: Annotated[int, typer.Option(help="Reasons per row.")] = 4,
+    out: Annotated[Path, typer.Option(help="CSV file for the reasons.")] = Path("reasons.csv"),
+    method: Annotated[
+        str, typer.Option(help="Attribution method (registry name) or 'auto'.")
+    ] = "auto",
+    direction: Annotated[
+        str, typer.Option(help="toward_decline (default) or toward_approve.")
+    ] = "toward_decline",
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(help="Feature never to give as a reason (repeat for several)."),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Target column to drop from DATA, if present.")
+    ] = None,
+    background: Annotated[
+        Path | None, typer.Option(help="Background data (default: DATA itself).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option(help="Which output means decline (default: positive class).")
+    ] = None,
+    rows: Annotated[
+        str | None, typer.Option(help="Only these row positions, e.g. 0,5,9 (default: all).")
+    ] = None,
+    trust_pickle: TrustOpt = False,
+) -> None:
+    """Principal reasons per row (adverse-action reason codes) as a CSV."""
+    from ._data import DataError
+    from ._io import load_data
+    from .regulatory import reason_codes
+
+    fitted, frame = _load(model, data, trust_pickle)
+    if target is not None:
+        frame, _ = _split_target(frame, target)
+    picked = _parse_rows(rows, len(frame))
+    try:
+        bg = None if background is None else load_data(background)
+        if bg is not None and target is not None and target in bg.columns:
+            bg = bg.drop(columns=[target])
+        if picked is not None:
+            # the background stays the whole data set, not just the chosen rows
+            bg = frame if bg is None else bg
+            frame = frame.iloc[picked]
+        explanation = _explain_for_reasons(fitted, frame, bg, method)
+        table = reason_codes(
+            explanation,
+            k=k,
+            direction=direction,
+            exclude=exclude,
+            output=output,
+            reference=frame if bg is None else bg,
+        )
+    except (DataError, ValueError, LookupError, KeyError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    table.insert(1, "index", frame.index.to_numpy()[table["row"].to_numpy()])
+    table.to_csv(out, index=False)
+    console.print(f"Wrote {len(table)} reasons for {len(frame)} rows to {out}")
+
+
+@app.command()
+def serve(
+    model: ModelArg,
+    background: Annotated[
+        Path, typer.Option(help="Training/background data (.csv/.parquet): the input schema.")
+    ],
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (default loopback only).")
+    ] = "127.0.0.1",
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="PELLUCID_API_KEY", help="Require this key (header X-API-Key)."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            help="Target column of the background data: dropped, and used for /model metrics."
+        ),
+    ] = None,
+    method: Annotated[str, typer.Option(help="Default attribution method or 'auto'.")] = "auto",
+    exclude: Annotated[
+        list[str] | None, typer.Option(help="Feature never given as a reason (repeatable).")
+    ] = None,
+    max_rows: Annotated[int, typer.Option(help="Most rows per request.")] = 1000,
+    max_body_bytes: Annotated[int, typer.Option(help="Largest request body.")] = 1_000_000,
+    trust_pickle: TrustOpt = False,
+) -> None:
+    """Serve predictions, explanations and reasons over HTTP (FastAPI + uvicorn)."""
+    from ._data import DataError
+
+    try:
+        import uvicorn
+
+        from .serve import create_app
+    except ImportError as exc:
+        _fail(f"{exc}. Install the service extra: pip install 'pellucid[serve]'.")
+    fitted, frame = _load(model, background, trust_pickle)
+    metrics = None
+    try:
+        if target is not None:
+            frame, y = _split_target(frame, target)
+            from .metrics import evaluate as evaluate_
+
+            metrics = evaluate_(fitted, frame, y).to_dict()
+        app_ = create_app(
+            fitted,
+            frame,
+            api_key=api_key,
+            max_rows=max_rows,
+            max_body_bytes=max_body_bytes,
+            explainer=method,
+            reasons={"exclude": exclude or []},
+            metrics=metrics,
+        )
+    except (DataError, ValueError, LookupError) as exc:
+        _fail(str(exc))
+    console.print(f"Serving {model.name} on http://{host}:{port} (docs at /docs)")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 # --- issue 5: the generic explain command -----------------------------------
@@ -184,7 +453,7 @@ def explain(
 
     if out.suffix.lower() not in (".parquet", ".pq", ".csv", ".json"):
         _fail(f"--out must end in .parquet, .csv or .json; got {out.name!r}.")
-    names = _registry.available(kind="attribution")
+    names = _registry.available(kind="attribution") + _registry.available(kind="rule")
     if method != "auto" and method not in names:
         _fail(f"Unknown attribution method {method!r}; available: auto, {', '.join(names)}.")
     fitted, frame = _load(model, data, trust_pickle)
@@ -202,6 +471,9 @@ def explain(
     X = frame if picked is None else frame.iloc[picked]
     if method == "auto":
         method = choose_method(fitted, X.shape[1])
+    if _registry.spec(method).kind == "rule":
+        _explain_rules(method, fitted, X, bg_frame, out, random_state)
+        return
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as progress:
@@ -233,6 +505,51 @@ def explain(
         f"Wrote {result.method or method} values for {result.n_rows} rows x "
         f"{len(result.feature_names)} features to {out}"
     )
+
+
+def _explain_rules(
+    method: str, fitted: Any, X: Any, training: Any, out: Path, random_state: int
+) -> None:
+    """Rule methods (Anchors): one rule per row, printed and written as JSON or CSV."""
+    import pandas as pd
+
+    from . import _registry
+    from ._data import DataError
+
+    try:
+        explainer = _registry.get(method)(fitted, training)
+        anchors = explainer.explain_rows(X, random_state=random_state)
+    except (DataError, ValueError, TypeError) as exc:
+        _fail(str(exc))
+    table = Table(title=f"{method}: one rule per row")
+    for col in ("row", "rule", "prediction", "precision", "coverage"):
+        table.add_column(col)
+    records = []
+    for row, anchor in zip(X.index, anchors, strict=True):
+        table.add_row(
+            str(row),
+            anchor.rule,
+            str(anchor.prediction),
+            f"{anchor.precision:.3f}",
+            f"{anchor.coverage:.3f}",
+        )
+        records.append(
+            {
+                "row": row,
+                "rule": anchor.rule,
+                "prediction": anchor.prediction,
+                "precision": anchor.precision,
+                "coverage": anchor.coverage,
+            }
+        )
+    console.print(table)
+    if out.suffix.lower() == ".json":
+        out.write_text("[" + ",".join(a.to_json() for a in anchors) + "]", encoding="utf-8")
+    elif out.suffix.lower() in (".parquet", ".pq"):
+        pd.DataFrame(records).astype({"prediction": str}).to_parquet(out)
+    else:
+        pd.DataFrame(records).to_csv(out, index=False)
+    console.print(f"Wrote {len(anchors)} rules to {out}")
 
 
 # --- issue 3: global effects -------------------------------------------------

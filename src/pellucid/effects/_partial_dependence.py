@@ -15,6 +15,7 @@ multiclass classifiers have the same outputs in both.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -23,7 +24,7 @@ import pandas as pd
 from .._data import DataError, check_X, feature_names_of
 from .._model import Model, as_model
 from .._results import PartialDependence
-from ._batching import column, predict_replicas
+from ._batching import column, predict_replicas, predict_unchecked, prepare
 from ._common import categorical_mask, feature_positions, output_names
 
 __all__ = ["partial_dependence"]
@@ -64,7 +65,11 @@ def categories(col: Any) -> np.ndarray:
 def grid_for(
     col: Any, name: str, is_cat: bool, grid_resolution: int, percentiles: tuple[float, float]
 ) -> np.ndarray:
-    """scikit-learn's grid for one column; NaN is left out of numeric grids."""
+    """scikit-learn's grid for one column.
+
+    A missing value is never a grid point (numeric or categorical); rows with
+    missing values still take part in the average.
+    """
     if is_cat:
         values = categories(col)
         if len(values) == 0:
@@ -173,7 +178,13 @@ def brute_predictions(
 
     reduce = (lambda out: np.average(out, axis=1, weights=weights)) if average else None
     return predict_replicas(
-        model.predict, X, n_points, overrides, reduce=reduce, n_jobs=n_jobs, batch_rows=batch_rows
+        partial(predict_unchecked, model),
+        X,
+        n_points,
+        overrides,
+        reduce=reduce,
+        n_jobs=n_jobs,
+        batch_rows=batch_rows,
     )
 
 
@@ -227,7 +238,7 @@ def partial_dependence(
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
     low, high = _check_options(grid_resolution, percentiles)
     m = as_model(model)
-    X = check_X(X)
+    X = prepare(m, check_X(X))
     names = feature_names_of(X)
     positions = feature_positions(names, features)
     is_cat = categorical_mask(X, names, categorical_features)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from .._model import Model, as_model
 from .._results import Explanation
+from ..scale import scalable
 from ._surrogate import SELECTIONS, exp_kernel, fit_surrogate
 from ._tabular import DISCRETIZERS, TabularDomain, seed_sequences
 
@@ -103,6 +104,7 @@ class Lime:
         return self.domain.feature_names
 
     # ------------------------------------------------------------ public API
+    @scalable(min_rows=16)
     def explain(
         self,
         X: Any,
@@ -110,6 +112,7 @@ class Lime:
         num_features: int = 10,
         num_samples: int = 5000,
         random_state: Any = None,
+        first_row: int = 0,
     ) -> Explanation:
         """Explain each row of ``X``.
 
@@ -122,8 +125,9 @@ class Lime:
         ``intercept``, and ``conditions`` (what each feature's indicator
         means for that row, e.g. ``"income > 62,000"``).
 
-        Row ``i`` uses a seed fixed by ``(random_state, i)``: the same seed
-        gives identical output, however the rows are batched internally.
+        Row ``i`` uses a seed fixed by ``(random_state, first_row + i)``: the
+        same seed gives identical output, however the rows are batched or
+        split into chunks (``first_row``: the chunk's first row position).
         """
         num_features = int(num_features)
         num_samples = int(num_samples)
@@ -133,7 +137,7 @@ class Lime:
             raise ValueError(f"num_samples must be at least 2; got {num_samples}.")
         rows = self.domain.check_rows(X)
         n, d = len(rows), self.domain.n_features
-        seeds = seed_sequences(random_state, n)
+        seeds = seed_sequences(random_state, n, first=int(first_row))
         store = self.domain.store_with(rows)
         row_codes = self.domain.encode(rows)
         chunk = max(1, _ROWS_PER_CALL // num_samples)
@@ -148,10 +152,11 @@ class Lime:
         score = np.stack([p[2] for p in parts])
         local = np.stack([p[3] for p in parts])
         output = np.stack([p[4] for p in parts])
+        raw = rows.to_numpy(dtype=object)
         conditions = np.array(
             [
                 [
-                    c.describe(int(row_codes[i, j]), rows.iloc[i, j])
+                    c.describe(int(row_codes[i, j]), raw[i, j])
                     for j, c in enumerate(self.domain.columns)
                 ]
                 for i in range(n)
@@ -170,7 +175,7 @@ class Lime:
         return Explanation(
             values=coef,
             base_values=intercept,
-            data=rows.to_numpy(dtype=object),
+            data=raw,
             feature_names=self.feature_names,
             output_names=names,
             method="lime",
@@ -252,7 +257,7 @@ class Lime:
         flat = source.reshape(R * m, d)
         overrides, Zc = self._continuous_columns(rows, idx, normals, nan_draw, m)
         samples = dom.build(store, flat, overrides)
-        Y = self.model.predict(samples)
+        Y = self.model.predict(samples, check=False)
         Y = Y.reshape(R, m, -1)
         # Interpretable representation: indicator "same code as the row" for binned /
         # categorical columns, standardised value for continuous ones.

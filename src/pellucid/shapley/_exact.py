@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._results import Explanation
+from ..scale import scalable
 from ._base import ShapleyExplainer
 
 __all__ = ["ExactShap"]
@@ -55,7 +56,7 @@ class ExactShap(ShapleyExplainer):
                 f"{max_players}; use KernelShap or PermutationShap, group features with "
                 "groups=, or raise max_players."
             )
-        self._masks = all_masks(p)
+        self._masks = all_masks(p)[:, None, :]
         self._weights = self._shapley_weights(p)
 
     @staticmethod
@@ -63,16 +64,21 @@ class ExactShap(ShapleyExplainer):
         """w[s] = s! (p - s - 1)! / p!, the weight of a coalition of size s without i."""
         return np.array([1.0 / (p * math.comb(p - 1, s)) for s in range(p)])
 
+    @scalable()
     def explain(self, X: Any) -> Explanation:
         """Exact Shapley values of each row of X (DataFrame or array like the background)."""
         return self._explain(X, None, None, {})
 
-    def _plan(self, rng: np.random.Generator | None, budget: int) -> _Plan:
+    def _plan(self, rng: np.random.Generator | None, budget: int, count: int) -> _Plan:
         return _Plan(self._masks)
 
     def _solve(
-        self, plan: _Plan, v: np.ndarray, v_empty: np.ndarray, v_full: np.ndarray
+        self, plan: _Plan, f: np.ndarray, f_empty: np.ndarray, f_full: np.ndarray
     ) -> tuple[np.ndarray, None]:
+        return self._shapley(f[:, 0], f_empty[0], f_full)[None], None
+
+    def _shapley(self, v: np.ndarray, v_empty: np.ndarray, v_full: np.ndarray) -> np.ndarray:
+        """Shapley values (p, k) from the values of every coalition but the empty and full."""
         p = self.game.n_players
         table = np.concatenate([v_empty[None, :], v, v_full[None, :]])  # indexed by bitmask
         codes = np.arange(2**p, dtype=np.int64)
@@ -83,4 +89,4 @@ class ExactShap(ShapleyExplainer):
             without = codes[(codes & bit) == 0]
             w = self._weights[sizes[without]]
             phi[i] = w @ (table[without | bit] - table[without])
-        return phi, None
+        return phi

@@ -105,7 +105,7 @@ def explain(
     >>> exp = pellucid.explain(model, X_test[:20], background=X_train)
     >>> exp.method, exp.values.shape
     """
-    X = check_X(X)
+    X = check_X(X, allow_all_missing=True)
     if method == "auto":
         n_players = len(groups) if groups else len(feature_names_of(X))
         if groups:

@@ -60,27 +60,27 @@ def select(out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 def resolve_targets(out: torch.Tensor, target: Any, rows: slice) -> torch.Tensor:
     """Per-row target indices for the rows ``rows`` of the full input.
 
-    ``target`` is None (the predicted class), an int, or one int per input row.
+    ``target`` is None (the predicted class), an int or a numpy array of one int
+    per input row (checked on the host, so no GPU sync), or a tensor made
+    internally (already checked).
     """
     n = out.shape[0]
     if target is None:
         if out.ndim == 2 and out.shape[1] > 1:
             return out.detach().argmax(dim=1)
         return torch.zeros(n, dtype=torch.long, device=out.device)
-    t = torch.as_tensor(target, dtype=torch.long, device=out.device)
-    if t.ndim == 0:
-        t = t.expand(n)
-    else:
-        t = t[rows]
+    if isinstance(target, torch.Tensor):
+        return target[rows]
     k = out.shape[1] if out.ndim == 2 else 1
-    bad = (t < 0) | (t >= k)
-    if bool(bad.any()):
-        i = int(bad.nonzero()[0, 0])
+    arr = np.full(n, target) if np.ndim(target) == 0 else np.asarray(target)[rows]
+    bad = np.flatnonzero((arr < 0) | (arr >= k))
+    if len(bad):
+        i = int(bad[0])
         raise ValueError(
-            f"target {int(t[i])} (row {rows.start + i}) is out of range for a model "
+            f"target {int(arr[i])} (row {rows.start + i}) is out of range for a model "
             f"with {k} output(s)."
         )
-    return t
+    return torch.as_tensor(arr, dtype=torch.long).to(out.device, non_blocking=True)
 
 
 def check_target(target: Any, n: int) -> Any:
@@ -130,7 +130,10 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
     t = t.detach()
     if t.dtype in (torch.bfloat16, torch.float16):
         t = t.float()
-    return t.cpu().numpy()
+    # copy once, straight into an array that owns its memory (Explanation keeps it as is)
+    out = np.empty(tuple(t.shape), dtype=torch.empty(0, dtype=t.dtype).numpy().dtype)
+    torch.from_numpy(out).copy_(t)
+    return out
 
 
 def hooks_snapshot(model: torch.nn.Module) -> dict[str, tuple[int, ...]]:

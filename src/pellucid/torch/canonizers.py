@@ -23,7 +23,15 @@ import torch
 
 from .rules import _CONV
 
-__all__ = ["Canonized", "Canonizer", "MergeBatchNorm", "ResidualBlocks", "Sum", "canonize"]
+__all__ = [
+    "Canonized",
+    "Canonizer",
+    "MergeBatchNorm",
+    "ResidualBlocks",
+    "Sum",
+    "canonize",
+    "trace",
+]
 
 _BATCHNORM = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)
 _AFFINE = (torch.nn.Linear, *_CONV)
@@ -66,39 +74,42 @@ class Canonized:
         self.params.clear()
 
 
-class Canonizer:
-    """Base class: ``apply(model, probe) -> Canonized`` (``probe``: one input row)."""
+Calls = list[tuple[torch.nn.Module, tuple[Any, ...], Any]]
 
-    def apply(self, model: torch.nn.Module, probe: torch.Tensor) -> Canonized:
+
+class Canonizer:
+    """Base class: ``apply(model, calls) -> Canonized``.
+
+    ``calls``: (module, inputs, output) of every leaf call of one traced row.
+    """
+
+    def apply(self, model: torch.nn.Module, calls: Calls) -> Canonized:
         raise NotImplementedError
 
 
-def _trace(
-    model: torch.nn.Module, probe: torch.Tensor
-) -> list[tuple[torch.nn.Module, tuple[Any, ...], Any]]:
-    """(module, inputs, output) of every leaf module call, in execution order."""
-    calls: list[tuple[torch.nn.Module, tuple[Any, ...], Any]] = []
+def trace(model: torch.nn.Module, probe: torch.Tensor) -> tuple[Calls, Any]:
+    """Every leaf module call, in execution order, and the model's output."""
+    calls: Calls = []
     handles = []
     for m in model.modules():
         if not list(m.children()):
             handles.append(m.register_forward_hook(lambda mod, a, o: calls.append((mod, a, o))))
     try:
         with torch.no_grad():
-            model(probe)
+            out = model(probe)
     finally:
         for h in handles:
             h.remove()
-    return calls
+    return calls, out
 
 
 class MergeBatchNorm(Canonizer):
     """Fold BatchNorm (eval mode, running statistics) into the preceding Linear/Conv."""
 
-    def apply(self, model: torch.nn.Module, probe: torch.Tensor) -> Canonized:
+    def apply(self, model: torch.nn.Module, calls: Calls) -> Canonized:
         done = Canonized()
         producer: dict[int, torch.nn.Module] = {}
         merged: set[torch.nn.Module] = set()
-        calls = _trace(model, probe)
         for mod, args, out in calls:
             if isinstance(mod, _AFFINE) and isinstance(out, torch.Tensor):
                 producer[id(out)] = mod
@@ -155,7 +166,7 @@ class ResidualBlocks(Canonizer):
     """Route the residual addition of torchvision-style ``BasicBlock`` /
     ``Bottleneck`` modules (matched by class name and attributes) through a :class:`Sum`."""
 
-    def apply(self, model: torch.nn.Module, probe: torch.Tensor) -> Canonized:
+    def apply(self, model: torch.nn.Module, calls: Calls) -> Canonized:
         done = Canonized()
         for m in list(model.modules()):
             kind = type(m).__name__
@@ -242,12 +253,13 @@ def canonize(
             raise ValueError(f"Unknown canonizer {c!r}; available: {sorted(CANONIZERS)}.")
     if not items:
         return _Many([])
-    with torch.no_grad():
-        before = model(probe)
+    # one traced row serves all canonizers (BatchNorm pairs are found in the original
+    # forward, which the residual rewrite keeps) and gives the output to check against
+    calls, before = trace(model, probe)
     parts: list[Canonized] = []
     try:
         for c in items:
-            parts.append(c.apply(model, probe))
+            parts.append(c.apply(model, calls))
         with torch.no_grad():
             after = model(probe)
         default = {torch.float64: 1e-9, torch.float32: 1e-4}.get(probe.dtype, 5e-2)

@@ -1,0 +1,177 @@
+"""Shared helpers for the plot functions: axes, labels, colours, output selection.
+
+matplotlib is imported inside functions only, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .._results import Explanation, PartialDependence
+
+# Colours: red pushes the output up, blue pushes it down (the convention users know from shap).
+POSITIVE = "#d62728"
+NEGATIVE = "#1f77b4"
+NEUTRAL = "#7f7f7f"
+DIVERGING = "RdBu_r"
+WRAP = 28
+
+
+def get_ax(ax: Any, figsize: tuple[float, float]) -> Any:
+    """The caller's Axes, or a new one from pyplot (so notebooks show it) when ax is None."""
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, new_ax = plt.subplots(figsize=figsize, layout="constrained")
+    return new_ax
+
+
+def wrap(name: str, width: int = WRAP) -> str:
+    """Wrap a long label over lines; underscores count as break points."""
+    if len(name) <= width:
+        return name
+    spaced = name.replace("_", "_\u200b")
+    lines = textwrap.wrap(spaced, width=width, break_long_words=True)
+    return "\n".join(line.replace("\u200b", "") for line in lines)
+
+
+def fmt_value(value: Any) -> str:
+    """A short, readable rendering of one feature value."""
+    if value is None:
+        return "missing"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return "missing"
+        if v.is_integer() and abs(v) < 1e15:
+            return f"{int(v):,}"
+        if abs(v) >= 1000:
+            return f"{v:,.0f}"
+        return f"{v:.3g}"
+    return str(value)
+
+
+def with_unit(name: str, units: Mapping[str, str] | None) -> str:
+    unit = (units or {}).get(name)
+    return f"{name} ({unit})" if unit else name
+
+
+def feature_label(name: str, value: Any, units: Mapping[str, str] | None = None) -> str:
+    """'name = value unit', wrapped."""
+    unit = (units or {}).get(name)
+    text = fmt_value(value) + (f" {unit}" if unit else "")
+    return wrap(f"{name} = {text}")
+
+
+def select_output(exp: Explanation, output: int | str | None) -> tuple[Explanation, str | None]:
+    """One output of a multi-output Explanation: the given one, else the last.
+
+    The last output is the positive class of a binary classifier explained in
+    probability space, which is the output people mean by "the prediction".
+    """
+    if not exp.multi_output:
+        if output not in (None, 0):
+            raise ValueError(f"This Explanation has a single output; got output={output!r}.")
+        return exp, None
+    names = exp.output_names or ()
+    key: Any = len(names) - 1 if output is None else output
+    if isinstance(key, str) and key not in names:
+        raise KeyError(f"Unknown output {key!r}; known: {list(names)}")
+    idx = names.index(key) if isinstance(key, str) else int(key)
+    return exp[:, :, idx], names[idx]
+
+
+def select_pd_output(pd_: PartialDependence, output: int | str | None) -> tuple[int, str | None]:
+    """Index of the output to draw from a PartialDependence; default the last."""
+    arr = pd_.average if pd_.average is not None else pd_.individual
+    n = 1 if arr is None else arr.shape[0]
+    names = pd_.output_names
+    if output is None:
+        idx = n - 1
+    elif isinstance(output, str):
+        if not names or output not in names:
+            raise KeyError(f"Unknown output {output!r}; known: {list(names or ())}")
+        idx = list(names).index(output)
+    else:
+        idx = int(output)
+    if not 0 <= idx < n:
+        raise IndexError(f"output {output!r} is out of range for {n} output(s).")
+    return idx, (names[idx] if names and n > 1 else None)
+
+
+def tabular_only(exp: Explanation, what: str) -> None:
+    if len(exp.feature_shape) != 1:
+        raise ValueError(
+            f"{what} needs a tabular Explanation (values (n_rows, n_features)); "
+            f"got values of shape {exp.values.shape}."
+        )
+
+
+def top_features(scores: np.ndarray, max_features: int) -> np.ndarray:
+    """Indices of the largest scores, largest first; ties keep column order."""
+    if max_features < 1:
+        raise ValueError(f"max_features must be at least 1; got {max_features!r}.")
+    order = np.argsort(-np.asarray(scores, dtype=float), kind="stable")
+    return order[:max_features]
+
+
+def numeric_column(data: np.ndarray | None, j: int) -> np.ndarray | None:
+    """Column j of the explained data as floats, or None if it is not numeric."""
+    if data is None or data.ndim != 2:
+        return None
+    col = data[:, j]
+    if col.dtype.kind in "biuf":
+        return col.astype(float)
+    try:
+        return np.asarray(col, dtype=float)
+    except (TypeError, ValueError):
+        return None
+
+
+def color_codes(data: np.ndarray | None, j: int) -> np.ndarray | None:
+    """Feature values mapped to [0, 1] for colouring: numeric by 5-95% rank, categories by code."""
+    if data is None or data.ndim != 2:
+        return None
+    num = numeric_column(data, j)
+    if num is None:
+        import pandas as pd
+
+        codes, uniques = pd.factorize(pd.Series(data[:, j]), sort=True)
+        out = codes.astype(float)
+        out[codes < 0] = np.nan
+        return out / max(len(uniques) - 1, 1)
+    finite = num[np.isfinite(num)]
+    if finite.size == 0:
+        return np.full(num.shape, np.nan)
+    lo, hi = np.percentile(finite, [5, 95])
+    if hi <= lo:
+        lo, hi = finite.min(), finite.max()
+    if hi <= lo:
+        return np.where(np.isfinite(num), 0.5, np.nan)
+    return np.clip((num - lo) / (hi - lo), 0, 1)
+
+
+def _compact(value: float, _pos: Any = None) -> str:
+    a = abs(value)
+    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
+        if a >= size:
+            return f"{value / size:g}{suffix}"
+    return f"{value:g}"
+
+
+def compact_ticks(axis: Any) -> None:
+    """At most ~6 ticks, large numbers shortened (20k, 1.5M) so labels never run together."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(nbins=6))
+    axis.set_major_formatter(FuncFormatter(_compact))

@@ -1,0 +1,182 @@
+"""Local pictures: image attribution overlays, text highlights and anchor rule cards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._results import Anchor, Explanation
+from ._base import DIVERGING, get_ax, select_output
+
+
+def _channel_axis(shape: tuple[int, ...]) -> int | None:
+    """Which axis of one image's attributions holds colour channels, if any.
+
+    (C, H, W) as torch stores images, or (H, W, C) as numpy/PIL do.
+    """
+    if len(shape) != 3:
+        return None
+    if shape[0] in (1, 3, 4) and shape[-1] not in (1, 3, 4):
+        return 0
+    return 2
+
+
+def image(
+    explanation: Explanation,
+    row: int = 0,
+    *,
+    image: Any = None,
+    ax: Any = None,
+    output: int | str | None = None,
+    alpha: float = 0.6,
+    title: str | None = None,
+) -> Any:
+    """Attributions of one image as a red (up) / blue (down) overlay on the image in grey.
+
+    Channel attributions are summed per pixel. The colour scale is symmetric
+    about zero so white means no effect. ``image`` overrides ``explanation.data[row]``.
+    """
+    exp, out_name = select_output(explanation, output)
+    values = np.asarray(exp.values[row], dtype=float)
+    axis = _channel_axis(values.shape)
+    heat = values.sum(axis=axis) if axis is not None else values
+    if heat.ndim != 2:
+        raise ValueError(
+            f"image() needs image attributions (H, W), (C, H, W) or (H, W, C); got {values.shape}."
+        )
+    picture = image if image is not None else (exp.data[row] if exp.data is not None else None)
+    ax = get_ax(ax, (4.2, 4.2))
+    if picture is not None:
+        pic = np.asarray(picture, dtype=float)
+        pax = _channel_axis(pic.shape)
+        if pax is not None:
+            pic = pic.mean(axis=pax)  # grey, so the overlay colours stay readable
+        if pic.shape != heat.shape:
+            raise ValueError(
+                f"image has shape {pic.shape} but the attributions are {heat.shape} per channel."
+            )
+        ax.imshow(pic, cmap="gray")
+    limit = float(np.abs(heat).max()) or 1.0
+    overlay = ax.imshow(
+        heat, cmap=DIVERGING, vmin=-limit, vmax=limit, alpha=alpha if picture is not None else 1.0
+    )
+    cbar = ax.figure.colorbar(overlay, ax=ax, shrink=0.8)
+    cbar.set_label("attribution" + (f" ({out_name})" if out_name else ""))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title or f"{exp.method or 'attribution'}: image {row}")
+    return ax
+
+
+def text(
+    explanation: Explanation,
+    row: int = 0,
+    *,
+    tokens: Sequence[str] | None = None,
+    ax: Any = None,
+    output: int | str | None = None,
+    width: int = 60,
+    title: str | None = None,
+) -> Any:
+    """Tokens highlighted by attribution (red raises, blue lowers the output), wrapped at
+    ``width`` characters. Tokens come from ``tokens``, the explanation's data, or its
+    feature names."""
+    exp, out_name = select_output(explanation, output)
+    values = np.asarray(exp.values[row], dtype=float).ravel()
+    if tokens is None:
+        if exp.data is not None and exp.data.ndim >= 2 and exp.data[row].size == values.size:
+            tokens = [str(t) for t in np.asarray(exp.data[row]).ravel()]
+        else:
+            tokens = list(exp.feature_names)
+    tokens = [str(t) for t in tokens]
+    if len(tokens) != values.size:
+        raise ValueError(f"Got {len(tokens)} tokens for {values.size} attributions.")
+    import matplotlib as mpl
+
+    cmap = mpl.colormaps[DIVERGING]
+    limit = float(np.abs(values).max()) or 1.0
+    # Lay tokens out on a character grid (monospace), so wrapping needs no renderer.
+    lines: list[list[int]] = [[]]
+    used = 0
+    for i, tok in enumerate(tokens):
+        if used and used + 1 + len(tok) > width:
+            lines.append([])
+            used = 0
+        lines[-1].append(i)
+        used += len(tok) + (1 if used else 0)
+    ax = get_ax(ax, (min(0.11 * width + 0.5, 9.0), 0.6 + 0.32 * len(lines)))
+    ax.set_axis_off()
+    ax.set_xlim(0, width)
+    ax.set_ylim(len(lines), 0)
+    for li, line in enumerate(lines):
+        col = 0
+        for i in line:
+            v = values[i]
+            ax.text(
+                col,
+                li + 0.5,
+                tokens[i],
+                family="monospace",
+                va="center",
+                ha="left",
+                fontsize=10,
+                bbox={
+                    "facecolor": cmap(0.5 + 0.5 * v / limit),
+                    "edgecolor": "none",
+                    "pad": 1.5,
+                },
+            )
+            col += len(tokens[i]) + 1
+    ax.set_title(
+        title
+        or f"{exp.method or 'attribution'}: text {row}" + (f" ({out_name})" if out_name else "")
+    )
+    return ax
+
+
+def anchor(result: Anchor, *, ax: Any = None, title: str | None = None) -> Any:
+    """An anchor rule as a card: IF the conditions THEN the prediction, with precision and coverage."""
+    if not isinstance(result, Anchor):
+        raise TypeError(f"anchor() takes an Anchor; got {type(result).__name__}.")
+    lines = [str(p) for p in result.predicates] or ["(no condition: the prediction holds anyway)"]
+    ax = get_ax(ax, (5.0, 1.4 + 0.3 * len(lines)))
+    ax.set_axis_off()
+    ax.set_xlim(0, 1)
+    n = len(lines) + 3
+    ax.set_ylim(n, 0)
+    ax.text(0.02, 0.6, "IF", fontweight="bold", va="center")
+    for i, line in enumerate(lines):
+        prefix = "AND " if i else ""
+        ax.text(0.08, 1.5 + i, prefix + line, va="center", family="monospace")
+    ax.text(
+        0.02,
+        len(lines) + 1.5,
+        f"THEN predict {result.prediction!r}",
+        fontweight="bold",
+        va="center",
+    )
+    ax.text(
+        0.02,
+        len(lines) + 2.5,
+        f"precision {result.precision:.2f} · coverage {result.coverage:.2f}",
+        va="center",
+        color="#444444",
+    )
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(
+        FancyBboxPatch(
+            (0.005, 0.05),
+            0.99,
+            n - 0.1,
+            boxstyle="round,pad=0.0,rounding_size=0.02",
+            facecolor="#f5f7fa",
+            edgecolor="#9aa5b1",
+            zorder=0,
+            transform=ax.transData,
+        )
+    )
+    ax.set_title(title or "Anchor rule")
+    return ax

@@ -1,0 +1,834 @@
+"""The report's compute step: run the methods, keep only result objects.
+
+Everything the renderer needs ends up in :class:`ReportResults`; the
+renderer never sees the model or the raw data. Expensive parts run on
+deterministic subsamples sized by :data:`DEFAULT_SETTINGS`, so a report on
+10,000 rows and 30 features stays within a minute on two cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import _registry
+from .._data import DataError, as_frame, check_X, feature_names_of, is_categorical
+from .._model import Model, as_model
+from .._results import Anchor, Explanation, FeatureImportance, PartialDependence
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "SECTIONS",
+    "ColumnSummary",
+    "DataOverview",
+    "LocalResult",
+    "ReportResults",
+    "compute",
+]
+
+#: The report's sections, in order; the CLI's progress bar counts them.
+SECTIONS = (
+    ("overview", "Data overview"),
+    ("performance", "Model performance"),
+    ("importance", "Global importance"),
+    ("shap", "SHAP summary"),
+    ("effects", "Effects"),
+    ("local", "Local explanations"),
+)
+
+#: Sizes of the expensive parts. Override any of them with ``settings=``.
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "shap_rows": 500,  # rows explained for the SHAP summary (tree models)
+    "shap_rows_agnostic": 50,  # ... for model-agnostic estimators, which cost far more
+    "shap_background_rows": 25,  # weighted k-means rows behind model-agnostic SHAP
+    "shap_budget": 512,  # coalitions per row for sampled SHAP (exact up to 9 features)
+    "background_rows": 100,  # reference rows for LIME / Anchors when none are given
+    "importance_rows": 2000,  # rows permuted for permutation importance
+    "importance_repeats": 5,
+    "effect_rows": 300,  # rows averaged for PD / ICE / ALE
+    "grid_points": 20,  # grid points per feature for PD / ALE
+    "grid_points_2d": 10,  # per feature for the two-feature heat map
+    "top_features": 4,  # features shown in the effects section
+    "local_rows": 3,  # rows explained locally when ``rows`` is not given
+    "lime_samples": 2000,
+    "lime_features": 8,
+    "corr_threshold": 0.7,  # |Spearman| above which PD is flagged as misleading
+    "hist_bins": 30,
+}
+
+ATTRIBUTION_AUTO = ("treeshap", "exact_shap", "kernel_shap", "permutation_shap")
+GLOBAL_METHODS = ("permutation_importance", "partial_dependence", "ale")
+LOCAL_METHODS = ("lime", "anchors")
+
+
+# ---------------------------------------------------------------- result types
+
+
+@dataclass(frozen=True, eq=False)
+class ColumnSummary:
+    """One column of the data: kind, missing values, statistics and a histogram."""
+
+    name: str
+    kind: str  # "numeric" or "categorical"
+    n_missing: int
+    stats: dict[str, Any]
+    counts: np.ndarray  # histogram counts, or counts per category
+    edges: np.ndarray | None = None  # numeric bin edges (len(counts) + 1)
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class DataOverview:
+    """The data at a glance: sizes, one summary per column, strongly correlated pairs."""
+
+    n_rows: int
+    columns: tuple[ColumnSummary, ...]
+    correlated_pairs: tuple[tuple[str, str, float], ...]
+    corr_threshold: float
+    target: ColumnSummary | None = None
+
+    @property
+    def n_features(self) -> int:
+        return len(self.columns)
+
+    def correlated_with(self, feature: str) -> list[tuple[str, float]]:
+        out = []
+        for a, b, rho in self.correlated_pairs:
+            if feature in (a, b):
+                out.append((b if a == feature else a, rho))
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class LocalResult:
+    """Local explanations of one row, side by side, with where they disagree."""
+
+    row: int
+    label: str
+    prediction: float | None
+    shap: Explanation | None = None
+    lime: Explanation | None = None
+    anchor: Anchor | None = None
+    disagreements: tuple[str, ...] = ()
+
+
+@dataclass(eq=False)
+class ReportResults:
+    """Everything the renderer reads."""
+
+    title: str
+    task: str
+    explained_output: str | None
+    overview: DataOverview
+    shap_output: str = ""  # what the SHAP values add up to, in words
+    shap_rows: np.ndarray | None = None  # positions in X of the rows in ``shap``
+    evaluation: Any = None  # ModelEvaluation
+    permutation: FeatureImportance | None = None
+    shap: Explanation | None = None
+    top_features: tuple[str, ...] = ()
+    pd: list[PartialDependence] = field(default_factory=list)
+    ale: list[PartialDependence] = field(default_factory=list)
+    pd2: PartialDependence | None = None
+    local: list[LocalResult] = field(default_factory=list)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def note(self, section: str, message: str) -> None:
+        self.notes.setdefault(section, []).append(message)
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _take(X: Any, idx: np.ndarray) -> Any:
+    return X.iloc[idx] if isinstance(X, pd.DataFrame) else np.asarray(X)[idx]
+
+
+def _subsample(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted positions of min(n, k) rows drawn without replacement."""
+    if k >= n:
+        return np.arange(n)
+    return np.sort(rng.choice(n, size=k, replace=False))
+
+
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call fn with the keyword options it takes; options it does not know are left out.
+
+    Methods differ in which knobs they have (an exact method has no budget),
+    so the report passes its sizes generically.
+    """
+    params = inspect.signature(fn).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        kwargs = {k: v for k, v in kwargs.items() if k in params}
+    return fn(*args, **kwargs)
+
+
+def _load(qualified: str) -> Any:
+    """``module:attr`` -> object; None when the module is not part of this build."""
+    module, _, attr = qualified.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _available(name: str) -> bool:
+    """Whether a method the report can use is part of this build."""
+    if name in GLOBAL_METHODS:
+        return _load(f"pellucid.effects:{name}") is not None
+    return name in _registry.available()
+
+
+def _failure(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" ({last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno})" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+# Diagnostics that hold one value per row and output (LIME's), cut along with the values.
+PER_OUTPUT_DIAGNOSTICS = ("fidelity", "local_prediction", "intercept")
+
+
+def _pick_output(exp: Explanation, wanted: str | None) -> Explanation:
+    """One output of a multi-output explanation: the wanted class, else the last."""
+    if not exp.multi_output:
+        return exp
+    names = list(exp.output_names or ())
+    idx = names.index(wanted) if wanted in names else len(names) - 1
+    one = exp[:, :, idx]
+    diagnostics = dict(one.diagnostics)
+    for key in PER_OUTPUT_DIAGNOSTICS:
+        arr = diagnostics.get(key)
+        if arr is not None and arr.ndim == 2 and arr.shape[1] == len(names):
+            diagnostics[key] = arr[:, idx]
+    return replace(one, diagnostics=diagnostics)
+
+
+def _prediction_column(pred: np.ndarray, output_names: Sequence[str] | None, wanted: str | None):
+    if pred.ndim == 1:
+        return pred
+    names = list(output_names or ())
+    idx = names.index(wanted) if wanted in names else pred.shape[1] - 1
+    return pred[:, idx]
+
+
+# ---------------------------------------------------------------- overview
+
+
+def _column_summary(
+    name: str, col: pd.Series, bins: int, categorical: bool = False
+) -> ColumnSummary:
+    n_missing = int(col.isna().sum())
+    stats: dict[str, Any]
+    if categorical or is_categorical(col):
+        counts = col.astype("object").where(col.notna(), None).value_counts(dropna=True)
+        counts = counts.sort_values(ascending=False, kind="stable")
+        top = counts.iloc[:20]
+        stats = {
+            "unique": int(col.nunique(dropna=True)),
+            "top": str(top.index[0]) if len(top) else "",
+            "top share": float(top.iloc[0] / max(len(col) - n_missing, 1)) if len(top) else 0.0,
+        }
+        return ColumnSummary(
+            name,
+            "categorical",
+            n_missing,
+            stats,
+            top.to_numpy(dtype=float),
+            None,
+            tuple(str(c) for c in top.index),
+        )
+    values = col.to_numpy(dtype=float, na_value=np.nan)
+    finite = values[np.isfinite(values)]
+    stats = {
+        "mean": float(finite.mean()),
+        "std": float(finite.std()),
+        "min": float(finite.min()),
+        "median": float(np.median(finite)),
+        "max": float(finite.max()),
+        "unique": int(np.unique(finite).size),
+    }
+    counts, edges = np.histogram(finite, bins=min(bins, max(stats["unique"], 1)))
+    return ColumnSummary(name, "numeric", n_missing, stats, counts.astype(float), edges)
+
+
+def data_overview(
+    X: Any,
+    y: Any = None,
+    *,
+    classification: bool = False,
+    bins: int = 30,
+    threshold: float = 0.7,
+    max_rows: int = 20_000,
+) -> DataOverview:
+    """Summaries of every column and the numeric pairs with |Spearman rho| >= threshold.
+
+    A classification target is summarised by class shares, whatever its dtype.
+    """
+    frame = as_frame(X)
+    columns = tuple(_column_summary(str(c), frame[c], bins) for c in frame.columns)
+    numeric = [c for c, s in zip(frame.columns, columns, strict=True) if s.kind == "numeric"]
+    pairs: list[tuple[str, str, float]] = []
+    if len(numeric) > 1:
+        sample = frame[numeric]
+        if len(sample) > max_rows:  # rank correlation is stable long before 20k rows
+            sample = sample.iloc[:: int(np.ceil(len(sample) / max_rows))]
+        corr = sample.astype(float).corr(method="spearman").to_numpy()
+        for i in range(len(numeric)):
+            for j in range(i + 1, len(numeric)):
+                rho = corr[i, j]
+                if np.isfinite(rho) and abs(rho) >= threshold:
+                    pairs.append((str(numeric[i]), str(numeric[j]), float(rho)))
+    pairs.sort(key=lambda p: -abs(p[2]))
+    target = None
+    if y is not None:
+        series = y if isinstance(y, pd.Series) else pd.Series(np.asarray(y), name="target")
+        target = _column_summary(str(series.name or "target"), series, bins, classification)
+    return DataOverview(len(frame), columns, tuple(pairs), threshold, target)
+
+
+# ---------------------------------------------------------------- local comparison
+
+
+def _top(values: np.ndarray, names: Sequence[str], k: int) -> list[str]:
+    order = np.argsort(-np.abs(values), kind="stable")
+    return [names[i] for i in order[:k] if values[i] != 0]
+
+
+def compare_local(
+    shap_row: Explanation | None,
+    lime_row: Explanation | None,
+    rule: Anchor | None,
+    k: int = 3,
+) -> tuple[str, ...]:
+    """Plain sentences saying where SHAP, LIME and the anchor disagree about one row.
+
+    Their values are on different scales (SHAP: contributions to the output;
+    LIME: weights of a local linear surrogate), so only the features they
+    rank highest and the direction of each feature's effect are compared.
+    """
+    notes: list[str] = []
+    if shap_row is not None and lime_row is not None:
+        names = list(shap_row.feature_names)
+        s = np.asarray(shap_row.values[0], dtype=float)
+        lime_names = list(lime_row.feature_names)
+        lv = np.asarray(lime_row.values[0], dtype=float)
+        lime_by_name = dict(zip(lime_names, lv, strict=True))
+        l_aligned = np.array([lime_by_name.get(n, 0.0) for n in names])
+        top_s, top_l = _top(s, names, k), _top(l_aligned, names, k)
+        only_s = [f for f in top_s if f not in top_l]
+        only_l = [f for f in top_l if f not in top_s]
+        if only_s or only_l:
+            notes.append(
+                f"Top {k} features differ: SHAP ranks {', '.join(only_s) or '—'} higher; "
+                f"LIME ranks {', '.join(only_l) or '—'} higher."
+            )
+        else:
+            notes.append(f"SHAP and LIME agree on the top {k} features: {', '.join(top_s)}.")
+        # direction: only where both give the feature a non-negligible weight
+        big_s = (
+            np.abs(s) >= 0.1 * np.abs(s).max() if np.abs(s).max() > 0 else np.zeros_like(s, bool)
+        )
+        big_l = (
+            np.abs(l_aligned) >= 0.1 * np.abs(l_aligned).max()
+            if np.abs(l_aligned).max() > 0
+            else np.zeros_like(s, bool)
+        )
+        flips = [
+            names[i]
+            for i in range(len(names))
+            if big_s[i] and big_l[i] and np.sign(s[i]) != np.sign(l_aligned[i])
+        ]
+        if flips:
+            notes.append(
+                f"Opposite directions for {', '.join(flips)}: SHAP and LIME disagree on "
+                "whether it raises or lowers the prediction."
+            )
+    if rule is not None and shap_row is not None and rule.predicates:
+        names = list(shap_row.feature_names)
+        top_s = _top(np.asarray(shap_row.values[0], dtype=float), names, max(k, 5))
+        outside = [p.feature for p in rule.predicates if p.feature not in top_s]
+        if outside:
+            notes.append(
+                f"The anchor rule uses {', '.join(outside)}, which SHAP does not rank "
+                f"among its top {max(k, 5)} features."
+            )
+    return tuple(notes)
+
+
+# ---------------------------------------------------------------- reproducibility
+
+
+def _versions(m: Model) -> dict[str, str]:
+    from importlib import metadata
+
+    names = ["pellucid", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "jinja2"]
+    lib = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost", "torch": "torch"}
+    root = type(m.raw_model).__module__.split(".")[0]
+    if root in lib:
+        names.append(lib[root])
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def model_hash(model: Any) -> str:
+    """A content hash of the fitted model (joblib's pickling hash), or why there is none."""
+    import joblib
+
+    try:
+        return "md5:" + joblib.hash(model)
+    except Exception as exc:  # noqa: BLE001 - some models cannot be pickled; say so
+        return f"unavailable ({type(exc).__name__})"
+
+
+def data_hash(X: Any) -> str:
+    """SHA-256 over the data's values, column names and dtypes (row order matters)."""
+    h = hashlib.sha256()
+    if isinstance(X, (pd.DataFrame, pd.Series)):
+        frame = X.to_frame() if isinstance(X, pd.Series) else X
+        h.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
+        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    else:
+        arr = np.ascontiguousarray(np.asarray(X))
+        h.update(f"{arr.dtype.str}{arr.shape}".encode())
+        if arr.dtype.kind == "O":
+            h.update(pd.util.hash_array(arr.ravel().astype(str)).tobytes())
+        else:
+            h.update(arr.tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+# ---------------------------------------------------------------- compute
+
+
+class _Runner:
+    """Runs the sections in order, timing each and recording failures as notes."""
+
+    def __init__(
+        self,
+        model: Any,
+        X: Any,
+        y: Any,
+        background: Any,
+        rows: Sequence[int] | None,
+        methods: str | Sequence[str],
+        groups: Any,
+        output: Any,
+        random_state: int,
+        settings: Mapping[str, Any] | None,
+    ) -> None:
+        unknown = set(settings or {}) - set(DEFAULT_SETTINGS)
+        if unknown:
+            raise ValueError(
+                f"Unknown settings {sorted(unknown)}; known: {sorted(DEFAULT_SETTINGS)}."
+            )
+        self.settings = {**DEFAULT_SETTINGS, **(settings or {})}
+        self.m = as_model(model)
+        self.X = check_X(X)
+        self.names = feature_names_of(self.X, self.m.feature_names)
+        self.y = None
+        if y is not None:
+            from .._data import check_X_y
+
+            _, self.y = check_X_y(self.X, y)
+        self.y_input = y
+        self.groups = groups
+        self.background = background
+        self._background_given = background is not None
+        self.random_state = int(random_state)
+        self.rng = np.random.default_rng(self.random_state)
+        self.methods = self._resolve_methods(methods)
+        self.n = int(self.X.shape[0])
+        self.rows = self._check_rows(rows)
+        self.output = self._explained_output(output)
+        self.timings: dict[str, float] = {}
+
+    # -- inputs --------------------------------------------------------------
+    def _resolve_methods(self, methods: str | Sequence[str]) -> tuple[str, ...]:
+        if isinstance(methods, str):
+            if methods != "auto":
+                methods = [methods]
+            else:
+                return ("auto",)
+        known = set(_registry.available()) | set(GLOBAL_METHODS) | set(ATTRIBUTION_AUTO)
+        known |= set(LOCAL_METHODS)
+        bad = [m for m in methods if m not in known]
+        if bad:
+            raise ValueError(f"Unknown method(s) {bad}; choose from {sorted(known)} or 'auto'.")
+        missing = [m for m in methods if not _available(m)]
+        if missing:
+            raise ValueError(f"Method(s) {missing} are not available in this build.")
+        return tuple(methods)
+
+    def wants(self, name: str) -> bool:
+        return self.methods == ("auto",) or name in self.methods
+
+    def _check_rows(self, rows: Sequence[int] | None) -> list[int] | None:
+        if rows is None:
+            return None
+        out = []
+        for r in rows:
+            if isinstance(r, bool) or not isinstance(r, (int, np.integer)):
+                raise DataError(f"rows must be integer positions; got {r!r}.")
+            if not -self.n <= int(r) < self.n:
+                raise DataError(f"Row {r} is out of range: X has {self.n} rows.")
+            out.append(int(r) % self.n)
+        return out
+
+    def _explained_output(self, output: Any) -> str | None:
+        if not self.m.is_classifier:
+            if output is not None:
+                raise ValueError("output= names a class; this model is a regressor.")
+            return None
+        classes = [str(c) for c in (self.m.classes if self.m.classes is not None else [])]
+        if output is None:
+            return classes[-1] if classes else None
+        if str(output) not in classes:
+            raise ValueError(f"output={output!r} is not one of the model's classes {classes}.")
+        return str(output)
+
+    def _background(self) -> Any:
+        if self.background is not None:
+            return self.background
+        idx = _subsample(self.n, self.settings["background_rows"], self.rng)
+        self.background = _take(self.X, idx)
+        return self.background
+
+    # -- sections ------------------------------------------------------------
+    def run(self, name: str, step: Callable[[ReportResults], None], res: ReportResults) -> None:
+        start = time.perf_counter()
+        try:
+            step(res)
+        except Exception as exc:  # noqa: BLE001 - one failing method must not lose the report
+            res.note(name, f"This section stopped early: {_failure(exc)}")
+        self.timings[name] = time.perf_counter() - start
+
+    def overview(self, res: ReportResults) -> None:
+        y = self.y_input if isinstance(self.y_input, pd.Series) else self.y
+        res.overview = data_overview(
+            as_frame(self.X, self.names),
+            y,
+            classification=self.m.is_classifier,
+            bins=self.settings["hist_bins"],
+            threshold=self.settings["corr_threshold"],
+        )
+
+    def performance(self, res: ReportResults) -> None:
+        if self.y is None:
+            res.note("performance", "No target (y) was given, so performance is not measured.")
+            return
+        from ..metrics import evaluate
+
+        res.evaluation = evaluate(self.m, self.X, self.y, groups=self.groups)
+
+    def importance(self, res: ReportResults) -> None:
+        if not self.wants("permutation_importance"):
+            return
+        fn = _load("pellucid.effects:permutation_importance")
+        if fn is None:
+            res.note("importance", "Permutation importance is not available in this build.")
+            return
+        if self.y is None:
+            res.note("importance", "Permutation importance needs a target (y); skipped.")
+            return
+        idx = _subsample(self.n, self.settings["importance_rows"], self.rng)
+        res.permutation = fn(
+            self.m,
+            _take(self.X, idx),
+            self.y[idx],
+            n_repeats=self.settings["importance_repeats"],
+            random_state=self.random_state,
+        )
+
+    def _attribution_method(self) -> str | None:
+        """TreeShap for tree models; else Kernel SHAP with a fixed budget, so the cost is known."""
+        registered = _registry.available(kind="attribution", inputs="tabular")
+        if self.methods != ("auto",):
+            chosen = [m for m in self.methods if m in registered and m not in LOCAL_METHODS]
+            return chosen[0] if chosen else None
+        if "treeshap" in registered and self._is_tree():
+            return "treeshap"
+        for name in ("kernel_shap", "permutation_shap", "exact_shap"):
+            if name in registered:
+                return name
+        return None
+
+    def _is_tree(self) -> bool:
+        is_tree = _load("pellucid.shapley._explain:is_tree_model")
+        return bool(is_tree is not None and is_tree(self.m))
+
+    def _shap_background(self, name: str) -> Any:
+        """TreeShap: the given background, or the trees' own cover. Model-agnostic
+        estimators cost (rows x coalitions x background rows) model calls, so
+        their background is summarised to a few weighted rows."""
+        if name == "treeshap":
+            self.shap_background_desc = (
+                "the given background" if self.background is not None else "the trees' cover"
+            )
+            return self.background
+        k = self.settings["shap_background_rows"]
+        self.shap_background_desc = f"{k} weighted rows summarising the background (k-means)"
+        data = self.background if self.background is not None else self.X
+        summarize = _load("pellucid.shapley:summarize")
+        if summarize is not None:
+            return summarize(data, k, random_state=self.random_state)
+        return _take(data, _subsample(int(data.shape[0]), k, self.rng))
+
+    def _explain(self, explainer: Any, X: Any) -> Explanation:
+        exp = _call(
+            explainer.explain,
+            X,
+            random_state=self.random_state,
+            budget=self.settings["shap_budget"],
+        )
+        return _pick_output(exp, self.output)
+
+    def shap(self, res: ReportResults) -> None:
+        name = self._attribution_method()
+        if name is None:
+            res.note("shap", "No Shapley-value method is available in this build.")
+            return
+        try:
+            explainer = _registry.get(name)(self.m, self._shap_background(name))
+        except (TypeError, ValueError, NotImplementedError) as exc:
+            if name != "treeshap" or self.methods != ("auto",):
+                raise
+            res.note("shap", f"TreeShap cannot read this model ({exc}); using Kernel SHAP.")
+            name = "kernel_shap"
+            explainer = _registry.get(name)(self.m, self._shap_background(name))
+        k = self.settings["shap_rows" if name == "treeshap" else "shap_rows_agnostic"]
+        idx = _subsample(self.n, k, self.rng)
+        self._shap_explainer = explainer
+        res.shap = self._explain(explainer, _take(self.X, idx))
+        res.shap_rows = idx
+        res.shap_output = self._shap_output(explainer)
+        if len(idx) < self.n:
+            res.note(
+                "shap",
+                f"SHAP values of {len(idx):,} of {self.n:,} rows drawn at random "
+                f"(seed {self.random_state}).",
+            )
+
+    def _shap_output(self, explainer: Any) -> str:
+        """What the SHAP values add up to, in words."""
+        if getattr(explainer, "output", None) == "raw" or getattr(explainer, "link", "") == "logit":
+            return (
+                "the model's raw output (log-odds for classifiers)"
+                if self.m.is_classifier
+                else "the prediction"
+            )
+        if self.m.is_classifier:
+            return f"the predicted probability of class {self.output}"
+        return "the prediction"
+
+    def _top_features(self, res: ReportResults) -> tuple[str, ...]:
+        k = self.settings["top_features"]
+        if res.shap is not None:
+            scores = np.abs(np.asarray(res.shap.values, dtype=float)).mean(axis=0)
+            names = res.shap.feature_names
+        elif res.permutation is not None:
+            scores, names = res.permutation.importances_mean, res.permutation.feature_names
+        else:
+            return tuple(self.names[:k])
+        order = np.argsort(-scores, kind="stable")[:k]
+        return tuple(names[i] for i in order)
+
+    def effects(self, res: ReportResults) -> None:
+        res.top_features = self._top_features(res)
+        idx = _subsample(self.n, self.settings["effect_rows"], self.rng)
+        Xs = _take(self.X, idx)
+        grid = self.settings["grid_points"]
+        pd_fn = _load("pellucid.effects:partial_dependence")
+        ale_fn = _load("pellucid.effects:ale")
+        if self.wants("partial_dependence"):
+            if pd_fn is None:
+                res.note("effects", "Partial dependence is not available in this build.")
+            else:
+                for f in res.top_features:
+                    res.pd.append(pd_fn(self.m, Xs, f, kind="both", grid_resolution=grid))
+                if len(res.top_features) >= 2:
+                    pair = [res.top_features[0], res.top_features[1]]
+                    res.pd2 = pd_fn(
+                        self.m,
+                        Xs,
+                        pair,
+                        kind="average",
+                        grid_resolution=self.settings["grid_points_2d"],
+                    )
+        if self.wants("ale"):
+            if ale_fn is None:
+                res.note("effects", "ALE is not available in this build.")
+            else:
+                for f in res.top_features:
+                    res.ale.append(ale_fn(self.m, Xs, f, bins=grid))
+
+    def _local_rows(self, res: ReportResults) -> list[tuple[int, str]]:
+        if self.rows is not None:
+            return [(r, "chosen row") for r in self.rows]
+        k = self.settings["local_rows"]
+        idx = _subsample(self.n, 5000, self.rng)
+        pred = _prediction_column(
+            self.m.predict(_take(self.X, idx)), self.m.output_names, self.output
+        )
+        order = np.argsort(pred, kind="stable")
+        picks = [
+            (int(idx[order[-1]]), "highest prediction"),
+            (int(idx[order[len(order) // 2]]), "median prediction"),
+            (int(idx[order[0]]), "lowest prediction"),
+        ]
+        seen: set[int] = set()
+        out = []
+        for r, why in picks[:k]:
+            if r not in seen:
+                seen.add(r)
+                out.append((r, why))
+        return out
+
+    def local(self, res: ReportResults) -> None:
+        rows = self._local_rows(res)
+        if not rows:
+            return
+        pos = np.array([r for r, _ in rows])
+        Xr = _take(self.X, pos)
+        pred = _prediction_column(self.m.predict(Xr), self.m.output_names, self.output)
+        shap_rows = None
+        explainer = getattr(self, "_shap_explainer", None)
+        if explainer is not None:
+            shap_rows = self._explain(explainer, Xr)
+        lime_rows = None
+        lime_cls = self._registered("lime")
+        if lime_cls is not None:
+            try:
+                lime = lime_cls(self.m, self._background())
+                lime_rows = _pick_output(
+                    _call(
+                        lime.explain,
+                        Xr,
+                        num_samples=self.settings["lime_samples"],
+                        num_features=self.settings["lime_features"],
+                        random_state=self.random_state,
+                    ),
+                    self.output,
+                )
+            except Exception as exc:  # noqa: BLE001
+                res.note("local", f"LIME failed: {_failure(exc)}")
+        anchors = [None] * len(rows)
+        anchor_cls = self._registered("anchors") if self.m.is_classifier else None
+        if self.m.is_classifier and anchor_cls is None and self.wants("anchors"):
+            res.note("local", "Anchors are not available in this build.")
+        if anchor_cls is not None:
+            try:
+                found = anchor_cls(self.m, self._background()).explain_rows(
+                    Xr, random_state=self.random_state
+                )
+                anchors = list(found)
+            except Exception as exc:  # noqa: BLE001
+                res.note("local", f"Anchors failed: {_failure(exc)}")
+        for i, (r, why) in enumerate(rows):
+            s = shap_rows[i] if shap_rows is not None else None
+            lm = lime_rows[i] if lime_rows is not None else None
+            res.local.append(
+                LocalResult(
+                    row=r,
+                    label=why,
+                    prediction=float(pred[i]),
+                    shap=s,
+                    lime=lm,
+                    anchor=anchors[i],
+                    disagreements=compare_local(s, lm, anchors[i]),
+                )
+            )
+
+    def _registered(self, name: str) -> Any:
+        if not self.wants(name) or name not in _registry.available():
+            return None
+        return _registry.get(name)
+
+    # -- record ----------------------------------------------------------------
+    def record(self, res: ReportResults, started: datetime, total: float) -> None:
+        methods = {
+            "attribution": res.shap.method if res.shap is not None else None,
+            "importance": res.permutation.method if res.permutation is not None else None,
+            "effects": sorted({p.method or p.kind for p in res.pd + res.ale}),
+            "local": sorted(
+                {
+                    *(lr.lime.method for lr in res.local if lr.lime is not None),
+                    *(lr.anchor.method for lr in res.local if lr.anchor is not None),
+                }
+            ),
+        }
+        res.record = {
+            "created (UTC)": started.strftime("%Y-%m-%d %H:%M:%S"),
+            "run time (s)": round(total, 2),
+            "section times (s)": {k: round(v, 2) for k, v in self.timings.items()},
+            "random_state": self.random_state,
+            "model": f"{type(self.m.raw_model).__module__}.{type(self.m.raw_model).__name__}",
+            "model hash": model_hash(self.m.raw_model),
+            "data": f"{self.n:,} rows × {len(self.names)} features",
+            "data hash": data_hash(self.X),
+            "target hash": data_hash(self.y) if self.y is not None else "no target",
+            "background": (
+                "given"
+                if self._background_given
+                else f"{self.settings['background_rows']} rows of X"
+            ),
+            "SHAP background": getattr(self, "shap_background_desc", "—"),
+            "methods requested": list(self.methods),
+            "methods used": methods,
+            "explained output": res.explained_output or "the prediction",
+            "local rows": [lr.row for lr in res.local],
+            "settings": dict(self.settings),
+            "versions": _versions(self.m),
+            "platform": f"{platform.system()} {platform.machine()}, {sys.platform}",
+        }
+
+
+def compute(
+    model: Any,
+    X: Any,
+    y: Any = None,
+    *,
+    background: Any = None,
+    rows: Sequence[int] | None = None,
+    methods: str | Sequence[str] = "auto",
+    groups: Any = None,
+    output: Any = None,
+    random_state: int = 0,
+    settings: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    progress: Callable[[str, str], None] | None = None,
+) -> ReportResults:
+    """Run every section and return the results. ``progress(key, title)`` is called
+    before each section starts."""
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    runner = _Runner(model, X, y, background, rows, methods, groups, output, random_state, settings)
+    res = ReportResults(
+        title=title or f"Model report: {type(runner.m.raw_model).__name__}",
+        task=runner.m.task,
+        explained_output=runner.output,
+        overview=DataOverview(0, (), (), 0.0),
+    )
+    for key, heading in SECTIONS:
+        if progress is not None:
+            progress(key, heading)
+        runner.run(key, getattr(runner, key), res)
+    runner.record(res, started, time.perf_counter() - t0)
+    return res

@@ -1,0 +1,584 @@
+"""The report's render step: result objects in, one self-contained HTML document out.
+
+Reads :class:`ReportResults` only; never the model or the data. Figures are
+drawn with :mod:`pellucid.plots` on figures outside pyplot and inlined as
+base64 PNG; the stylesheet is inlined; there is no script and no link to
+any other host, so the file works offline and prints cleanly.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Callable, Iterable
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from .. import plots
+from ._compute import SECTIONS, ColumnSummary, LocalResult, ReportResults
+
+DPI = 100
+# Figures are drawn at most this many inches wide: the page's column is ~ 60rem.
+WIDTH = 6.4
+
+
+# ---------------------------------------------------------------- figures and blocks
+
+
+def figure_uri(fig: Any, fmt: str = "png") -> str:
+    """A drawn figure as a data: URI (PNG or SVG), with no run-dependent metadata."""
+    buf = io.BytesIO()
+    metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    fig.savefig(buf, format=fmt, dpi=DPI, metadata=metadata, facecolor="white")
+    mime = "image/png" if fmt == "png" else "image/svg+xml"
+    return f"data:{mime};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
+
+
+def _plot(
+    notes: list[str],
+    fn: Callable[..., Any],
+    result: Any,
+    size: tuple[float, float],
+    alt: str,
+    *args: Any,
+    caption: str = "",
+    **kwargs: Any,
+) -> dict[str, Any] | None:
+    """``fn(result, *args, ax=..., **kwargs)`` drawn on a figure outside pyplot, as a
+    figure block; or, if drawing fails, a note saying why (the report goes on)."""
+    from matplotlib.figure import Figure
+
+    try:
+        fig = Figure(figsize=size, layout="constrained")
+        fn(result, *args, ax=fig.add_subplot(), **kwargs)
+        src = figure_uri(fig)
+    except Exception as exc:  # noqa: BLE001 - one bad plot must not lose the report
+        notes.append(f"Could not draw {alt}: {type(exc).__name__}: {exc}")
+        return None
+    return {"type": "figure", "src": src, "alt": alt, "caption": caption}
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        x = float(v)
+        if not np.isfinite(x):
+            return "—"
+        if x.is_integer() and abs(x) < 1e15:
+            return f"{int(x):,}"
+        return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return f"{int(v):,}"
+    return str(v)
+
+
+def _cell(v: Any) -> dict[str, Any]:
+    """A table cell: its text, and whether it is a number (numbers align right)."""
+    numeric = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+    return {"v": _fmt(v), "num": numeric}
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _table(header: list[str], rows: Iterable[Iterable[Any]], caption: str = "", **kw: Any):
+    return {
+        "type": "table",
+        "header": header,
+        "rows": [[_cell(c) for c in r] for r in rows],
+        "caption": caption,
+        **kw,
+    }
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "text", "text": text}
+
+
+def _grid(*items: dict[str, Any] | None) -> dict[str, Any]:
+    return {"type": "grid", "items": [i for i in items if i is not None]}
+
+
+def sparkline(summary: ColumnSummary, width: int = 120, height: int = 28) -> str:
+    """A tiny inline SVG bar chart of a column's histogram (no matplotlib, no script)."""
+    counts = np.asarray(summary.counts, dtype=float)
+    if counts.size == 0 or counts.max() <= 0:
+        return ""
+    bar_w = width / counts.size
+    bars = []
+    for i, c in enumerate(counts):
+        h = max(c / counts.max() * (height - 2), 0.5 if c > 0 else 0)
+        bars.append(
+            f'<rect x="{i * bar_w:.2f}" y="{height - h:.2f}" width="{max(bar_w - 0.6, 0.4):.2f}" '
+            f'height="{h:.2f}"/>'
+        )
+    label = (
+        f"histogram of {summary.name}"
+        if summary.kind == "numeric"
+        else f"counts of the most common values of {summary.name}"
+    )
+    return (
+        f'<svg class="spark" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" aria-label="{html.escape(label)}">{"".join(bars)}</svg>'
+    )
+
+
+# ---------------------------------------------------------------- sections
+
+
+def _overview(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
+    ov = res.overview
+    blocks: list[dict[str, Any]] = [
+        _text(
+            f"{_plural(ov.n_rows, 'row')} and {_plural(ov.n_features, 'feature')} "
+            f"({sum(c.kind == 'numeric' for c in ov.columns)} numeric, "
+            f"{sum(c.kind != 'numeric' for c in ov.columns)} categorical); "
+            f"{_plural(sum(c.n_missing > 0 for c in ov.columns), 'feature')} with missing values."
+        )
+    ]
+    rows = []
+    for c in ov.columns:
+        share = c.n_missing / ov.n_rows if ov.n_rows else 0.0
+        missing = f"{c.n_missing:,} ({share:.1%})" if c.n_missing else "0"
+        if c.kind == "numeric":
+            s = c.stats
+            summary = (
+                f"mean {_fmt(s['mean'])}, sd {_fmt(s['std'])}; "
+                f"{_fmt(s['min'])} … {_fmt(s['median'])} … {_fmt(s['max'])}"
+            )
+        else:
+            summary = (
+                f"{c.stats['unique']} values; most common {c.stats['top']} "
+                f"({c.stats['top share']:.0%})"
+            )
+        rows.append(
+            {
+                "cells": [
+                    _cell(c.name),
+                    _cell(c.kind),
+                    {"v": missing, "num": True},
+                    _cell(summary),
+                ],
+                "svg": sparkline(c),
+                "flag": c.n_missing > 0,
+            }
+        )
+    blocks.append(
+        {
+            "type": "columns",
+            "header": ["feature", "kind", "missing", "summary", "distribution"],
+            "rows": rows,
+            "caption": "Every feature: kind, missing values, summary (min … median … max) and distribution.",
+        }
+    )
+    if ov.target is not None:
+        t = ov.target
+        if t.kind == "numeric":
+            desc = f"numeric, mean {_fmt(t.stats['mean'])}, sd {_fmt(t.stats['std'])}"
+        else:
+            total = float(np.sum(t.counts)) or 1.0
+            desc = ", ".join(
+                f"{c}: {n / total:.1%}" for c, n in zip(t.categories, t.counts, strict=True)
+            )
+        blocks.append(_text(f"Target {t.name}: {desc}."))
+    if ov.correlated_pairs:
+        blocks.append(
+            _text(
+                f"Strongly correlated pairs (|Spearman ρ| ≥ {ov.corr_threshold:g}). "
+                "Partial dependence moves one feature while holding the other fixed, "
+                "so it averages over combinations the data never shows: for these "
+                "features read the ALE curves, which stay within the data."
+            )
+        )
+        blocks.append(
+            _table(
+                ["feature", "feature", "Spearman ρ"],
+                ov.correlated_pairs,
+                cls="narrow",
+            )
+        )
+    else:
+        blocks.append(
+            _text(
+                f"No pair of numeric features has |Spearman ρ| ≥ {ov.corr_threshold:g}, "
+                "so partial dependence and ALE should tell the same story."
+            )
+        )
+    return blocks
+
+
+def _performance(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
+    ev = res.evaluation
+    if ev is None:
+        return []
+    frame = ev.to_frame()
+    groups = [str(g) for g in frame.index]
+    header = ["metric"] + (
+        ["all"] + [f"{ev.group_name or 'group'} = {g}" for g in groups[1:]]
+        if len(groups) > 1
+        else ["value"]
+    )
+    rows = [[m] + list(frame[m].to_numpy()) for m in frame.columns]
+    blocks: list[dict[str, Any]] = [
+        _table(
+            header,
+            rows,
+            "Metrics on the given data" + (", overall and per group" if len(groups) > 1 else ""),
+        )
+    ]
+    figs = []
+    if ev.confusion_matrix is not None:
+        k = ev.confusion_matrix.shape[0]
+        size = (2.2 + 0.5 * k, 1.8 + 0.5 * k)
+        figs.append(_plot(notes, plots.confusion_matrix, ev, size, "confusion matrix"))
+    if ev.roc_curve is not None:
+        figs.append(_plot(notes, plots.roc_curve, ev, (3.6, 3.6), "ROC curve"))
+    if ev.pr_curve is not None:
+        figs.append(
+            _plot(notes, plots.precision_recall_curve, ev, (3.6, 3.6), "precision-recall curve")
+        )
+    if ev.calibration is not None:
+        figs.append(_plot(notes, plots.calibration_curve, ev, (3.6, 3.6), "calibration curve"))
+    if ev.residuals is not None:
+        figs.append(_plot(notes, plots.residuals, ev, (4.6, 3.4), "residual histogram"))
+    blocks.append(_grid(*figs))
+    return blocks
+
+
+def _importance(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
+    blocks: list[dict[str, Any]] = []
+    perm, shap = res.permutation, res.shap
+    if perm is None and shap is None:
+        return blocks
+    blocks.append(
+        _text(
+            "Two views of which features matter. Permutation importance: how much the "
+            "model's score drops when a feature's values are shuffled (bars: mean, "
+            "whiskers: 95% interval over repeats). Mean |SHAP|: the average size of a "
+            "feature's contribution to single predictions."
+        )
+    )
+    names = perm.feature_names if perm is not None else shap.feature_names  # type: ignore[union-attr]
+    size = (4.6, 1.0 + 0.3 * min(len(names), 15))
+    items = []
+    if perm is not None:
+        items.append(
+            _plot(
+                notes,
+                plots.importance,
+                perm,
+                size,
+                "permutation importance bars",
+                max_features=15,
+                title="Permutation importance",
+            )
+        )
+    if shap is not None:
+        items.append(
+            _plot(
+                notes,
+                plots.bar,
+                shap,
+                size,
+                "mean absolute SHAP bars",
+                max_features=15,
+                title="Mean |SHAP|",
+            )
+        )
+    blocks.append(_grid(*items))
+    if perm is not None and shap is not None:
+        mean_shap = dict(
+            zip(shap.feature_names, np.abs(np.asarray(shap.values)).mean(0), strict=True)
+        )
+        pm = perm.importances_mean
+        rank_p = {
+            perm.feature_names[i]: r + 1 for r, i in enumerate(np.argsort(-pm, kind="stable"))
+        }
+        ordered = sorted(mean_shap, key=lambda f: -mean_shap[f])
+        rank_s = {f: r + 1 for r, f in enumerate(ordered)}
+        rows = []
+        for i in np.argsort(-pm, kind="stable"):
+            f = perm.feature_names[i]
+            rows.append(
+                [
+                    f,
+                    f"{_fmt(pm[i])} [{_fmt(perm.ci_low[i])}, {_fmt(perm.ci_high[i])}]",
+                    rank_p[f],
+                    mean_shap.get(f, float("nan")),
+                    rank_s.get(f, "—"),
+                ]
+            )
+        blocks.append(
+            _table(
+                ["feature", "permutation (95% interval)", "rank", "mean |SHAP|", "rank"],
+                rows,
+                "Both measures side by side; a large rank difference is worth a closer look.",
+                scroll=True,
+            )
+        )
+    return blocks
+
+
+def _shap(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
+    shap = res.shap
+    if shap is None:
+        return []
+    d = len(shap.feature_names)
+    shown = min(d, 15) + (d > 15)
+    blocks: list[dict[str, Any]] = [
+        _text(
+            f"Each point is one row's SHAP value for a feature ({shap.method}, "
+            f"{shap.n_rows:,} rows): right of zero raises the prediction, left lowers it. "
+            "Colour is the feature's value (blue low, red high, grey missing)."
+            + (f" The values add up to {res.shap_output}." if res.shap_output else "")
+        ),
+    ]
+    swarm = _plot(
+        notes,
+        plots.beeswarm,
+        shap,
+        (WIDTH, 1.2 + 0.38 * shown),
+        "SHAP beeswarm summary",
+        max_features=15,
+    )
+    if swarm is not None:
+        blocks.append(swarm)
+    dep = [
+        _plot(notes, plots.dependence, shap, (4.4, 3.4), f"SHAP dependence of {f}", f)
+        for f in res.top_features[:2]
+        if f in shap.feature_names
+    ]
+    if dep:
+        blocks.append(
+            _text(
+                "Dependence plots: a feature's value against its SHAP value, coloured by the "
+                "feature it interacts with most; vertical spread at one value means interaction."
+            )
+        )
+        blocks.append(_grid(*dep))
+    return [b for b in blocks if b is not None]
+
+
+def _effects(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
+    if not res.pd and not res.ale:
+        return []
+    blocks: list[dict[str, Any]] = [
+        _text(
+            "How the prediction changes with each of the most important features. "
+            "Partial dependence (thick line) is the average over rows of the "
+            "individual conditional expectation curves (thin lines); ALE accumulates "
+            "local changes and stays valid when features are correlated."
+        )
+    ]
+    pd_by = {p.features[0]: p for p in res.pd}
+    ale_by = {a.features[0]: a for a in res.ale}
+    for f in res.top_features:
+        items = []
+        if f in pd_by:
+            items.append(
+                _plot(
+                    notes,
+                    plots.partial_dependence,
+                    pd_by[f],
+                    (4.4, 3.3),
+                    f"partial dependence and ICE of {f}",
+                    output=_out(pd_by[f], res),
+                )
+            )
+        if f in ale_by:
+            items.append(
+                _plot(
+                    notes,
+                    plots.ale,
+                    ale_by[f],
+                    (4.4, 3.3),
+                    f"ALE of {f}",
+                    output=_out(ale_by[f], res),
+                )
+            )
+        warn = res.overview.correlated_with(f)
+        block: dict[str, Any] = {"type": "subsection", "title": f, "blocks": [_grid(*items)]}
+        if warn:
+            partners = ", ".join(f"{g} (ρ = {rho:+.2f})" for g, rho in warn)
+            block["blocks"].insert(
+                0,
+                {
+                    "type": "note",
+                    "text": f"{f} is strongly correlated with {partners}: its partial "
+                    "dependence may mislead; read the ALE curve.",
+                },
+            )
+        blocks.append(block)
+    if res.pd2 is not None:
+        a, b = res.pd2.features
+        heat = _plot(
+            notes,
+            plots.pd_heatmap,
+            res.pd2,
+            (5.2, 4.0),
+            f"two-feature partial dependence of {a} and {b}",
+            output=_out(res.pd2, res),
+        )
+        text = _text(
+            "Two-feature partial dependence of the two most important features; "
+            "an interaction shows as colour bands that are not parallel to the axes' grid."
+        )
+        blocks.append({"type": "subsection", "title": f"{a} × {b}", "blocks": [text, _grid(heat)]})
+    return blocks
+
+
+def _out(p: Any, res: ReportResults) -> Any:
+    names = p.output_names
+    if names and res.explained_output in names:
+        return res.explained_output
+    return None
+
+
+def _local_block(lr: LocalResult, res: ReportResults, notes: list[str]) -> dict[str, Any]:
+    what = res.explained_output
+    pred = "" if lr.prediction is None else f"prediction {lr.prediction:.4g}"
+    if what is not None and pred:
+        pred += f" (probability of {what})" if res.task != "regression" else ""
+    items = []
+    if lr.shap is not None:
+        items.append(
+            _plot(
+                notes,
+                plots.waterfall,
+                lr.shap,
+                (4.6, 4.4),
+                f"SHAP waterfall for row {lr.row}",
+                0,
+                caption=f"in units of {res.shap_output}" if res.shap_output else "",
+                max_features=10,
+                title="SHAP waterfall",
+            )
+        )
+    if lr.lime is not None:
+        fidelity = lr.lime.diagnostics.get("fidelity")
+        caption = f"local fit R² {float(np.ravel(fidelity)[0]):.2f}" if fidelity is not None else ""
+        conditions = lr.lime.diagnostics.get("conditions")
+        labels = None if conditions is None else [str(c) for c in np.ravel(conditions[0])]
+        items.append(
+            _plot(
+                notes,
+                plots.bar,
+                lr.lime,
+                (4.6, 4.4),
+                f"LIME weights for row {lr.row}",
+                caption=caption,
+                max_features=10,
+                labels=labels,
+                title="LIME weights",
+            )
+        )
+    if lr.anchor is not None:
+        n_pred = len(lr.anchor.predicates)
+        size = (4.6, 1.6 + 0.32 * max(n_pred, 1))
+        items.append(_plot(notes, plots.anchor, lr.anchor, size, f"anchor rule for row {lr.row}"))
+    blocks: list[dict[str, Any]] = [_grid(*items)]
+    if lr.disagreements:
+        blocks.append({"type": "list", "items": list(lr.disagreements)})
+    return {
+        "type": "subsection",
+        "title": f"Row {lr.row}: {lr.label}" + (f", {pred}" if pred else ""),
+        "blocks": blocks,
+    }
+
+
+def _local(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
+    if not res.local:
+        return []
+    blocks: list[dict[str, Any]] = [
+        _text(
+            "Single predictions explained three ways, side by side: the SHAP waterfall "
+            "(exact contributions from the average prediction), LIME (a linear model "
+            "fitted around the row) and an anchor (a rule under which the prediction "
+            "rarely changes). Their scales differ, so compare which features they name "
+            "and in which direction; disagreements are listed under each row."
+        )
+    ]
+    for lr in res.local:
+        try:
+            blocks.append(_local_block(lr, res, notes))
+        except Exception as exc:  # noqa: BLE001 - keep the other rows
+            notes.append(f"Could not render row {lr.row}: {type(exc).__name__}: {exc}")
+    return blocks
+
+
+def _record(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for key, value in res.record.items():
+        if isinstance(value, dict):
+            value = "; ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
+        elif isinstance(value, (list, tuple)):
+            value = ", ".join(str(v) for v in value) or "—"
+        rows.append([key, value])
+    return [
+        _text("What produced this report, so it can be produced again and checked."),
+        _table(["", ""], rows, cls="record", scroll=True),
+    ]
+
+
+RENDERERS = {
+    "overview": _overview,
+    "performance": _performance,
+    "importance": _importance,
+    "shap": _shap,
+    "effects": _effects,
+    "local": _local,
+}
+
+
+# ---------------------------------------------------------------- document
+
+
+def _environment() -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(_template_source),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def _template_source(name: str) -> str:
+    return resources.files("pellucid.reporting").joinpath("templates", name).read_text("utf-8")
+
+
+def sections(res: ReportResults) -> list[dict[str, Any]]:
+    """The sections as plain data for the template (figures already encoded)."""
+    out = []
+    for key, heading in (*SECTIONS, ("record", "Reproducibility")):
+        notes = list(res.notes.get(key, []))
+        fn = RENDERERS.get(key, _record)
+        try:
+            blocks = fn(res, notes)
+        except Exception as exc:  # noqa: BLE001 - keep every other section
+            blocks = []
+            notes.append(f"Could not render this section: {type(exc).__name__}: {exc}")
+        out.append({"id": key, "title": heading, "blocks": blocks, "notes": notes})
+    return out
+
+
+def render(res: ReportResults, *, standalone: bool = True) -> str:
+    """The report as HTML: a whole document, or a fragment for notebooks (scoped styles)."""
+    env = _environment()
+    css = _template_source("report.css")
+    body = env.get_template("report.html.j2").render(
+        res=res,
+        sections=sections(res),
+        css=css,
+        # "<" escaped so no value can close the script element early
+        record_json=json.dumps(res.record, default=str, sort_keys=True).replace("<", "\\u003c"),
+    )
+    if not standalone:
+        return body
+    return env.get_template("page.html.j2").render(title=res.title, body=body)

@@ -1,0 +1,145 @@
+"""`pellucid reasons` and `pellucid serve` on real model and data files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from typer.testing import CliRunner
+
+import pellucid
+from pellucid import reason_codes
+from pellucid._io import save_model
+from pellucid._registry import _METHODS, MethodSpec
+from pellucid.cli import app
+from pellucid.datasets import credit
+from pellucid.shapley import summarize
+
+CATS = ["employment", "housing", "sex"]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    X, y = credit(n_rows=300, random_state=4)
+    num = [c for c in X.columns if c not in CATS]
+    pre = ColumnTransformer(
+        [
+            ("num", make_pipeline(SimpleImputer(), StandardScaler()), num),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), CATS),
+        ]
+    )
+    model = Pipeline([("pre", pre), ("lr", LogisticRegression(max_iter=2000))]).fit(X, y)
+    root = tmp_path_factory.mktemp("cli")
+    model_path = save_model(model, root / "model.skops")
+    data_path = root / "data.parquet"
+    X.assign(default=y).to_parquet(data_path)
+    return model, X, model_path, data_path, root
+
+
+@pytest.fixture
+def oracle_method(monkeypatch):
+    spec = MethodSpec("linear_oracle", "_shapley_oracle:LinearLogitShap", "attribution")
+    monkeypatch.setitem(_METHODS, "linear_oracle", spec)
+
+
+def test_reasons_command_writes_library_reasons(files):
+    model, X, model_path, data_path, root = files
+    # a small 5-feature model, so exact Shapley values are cheap
+    small = X[["age", "income", "debt_to_income", "late_payments", "housing"]].iloc[:40]
+    y = (X["debt_to_income"].iloc[:40] > 0.2).astype(int)
+    pre = ColumnTransformer(
+        [("num", StandardScaler(), list(small.columns[:4])), ("cat", OneHotEncoder(), ["housing"])]
+    )
+    small_model = Pipeline([("pre", pre), ("lr", LogisticRegression())]).fit(small, y)
+    small_model_path = save_model(small_model, root / "small.skops")
+    small_data = root / "small.csv"
+    small.to_csv(small_data, index=False)
+    out = root / "reasons.csv"
+    args = ["reasons", str(small_model_path), str(small_data), "--k", "3", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--exclude", "age", "--rows", "0,3,7"])
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(out)
+    frame = pd.read_csv(small_data)
+    exp = pellucid.explain(
+        small_model, frame.iloc[[0, 3, 7]], summarize(frame, 100, random_state=0), random_state=0
+    )
+    assert exp.method == "exact_shap"
+    expected = reason_codes(exp, k=3, exclude=["age"], reference=frame)
+    assert list(got["feature"]) == list(expected["feature"])
+    assert list(got["reason"]) == list(expected["reason"])
+    np.testing.assert_allclose(got["contribution"], expected["contribution"], atol=1e-9)
+    assert "age" not in set(got["feature"])
+    assert list(got["index"].unique()) == [0, 3, 7]
+    assert list(got.columns) == [
+        "row",
+        "index",
+        "rank",
+        "feature",
+        "value",
+        "contribution",
+        "reason",
+    ]
+
+
+def test_reasons_command_reports_errors(files):
+    _, _, model_path, data_path, root = files
+    bad = CliRunner().invoke(
+        app, ["reasons", str(model_path), str(data_path), "--target", "default", "--method", "nope"]
+    )
+    assert bad.exit_code == 2 and "nope" in bad.output
+    untrusted = CliRunner().invoke(app, ["reasons", str(root / "x.joblib"), str(data_path)])
+    assert untrusted.exit_code == 2
+
+
+def test_serve_command_builds_the_app(files, oracle_method, monkeypatch):
+    _, X, model_path, data_path, _ = files
+    seen = {}
+
+    def fake_run(app_, host, port, **kwargs):
+        seen.update(app=app_, host=host, port=port)
+
+    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setenv("PELLUCID_API_KEY", "k")
+    args = ["serve", str(model_path), "--background", str(data_path), "--target", "default"]
+    args += ["--port", "8123", "--exclude", "sex", "--method", "linear_oracle"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert seen["host"] == "127.0.0.1" and seen["port"] == 8123
+    service = seen["app"].state.service
+    assert list(service.rows.columns) == list(X.columns)  # target dropped
+    assert service.metrics["task"] == "binary"  # /model shows metrics on the labelled data
+    assert service.default_method == "linear_oracle"
+    assert service.reason_defaults["exclude"] == ["sex"]
+
+
+def test_serve_command_refuses_a_model_that_does_not_fit_the_data(files, monkeypatch):
+    _, _, model_path, data_path, root = files
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: None)
+    frame = pd.read_parquet(data_path).drop(columns=["income"])
+    bad = root / "bad.csv"
+    frame.to_csv(bad, index=False)
+    result = CliRunner().invoke(app, ["serve", str(model_path), "--background", str(bad)])
+    assert result.exit_code == 2
+    assert "income" in result.output
+
+
+def test_choose_method_follows_pellucid_explain(monkeypatch):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from pellucid.regulatory._explainers import choose_method
+
+    X, y = credit(n_rows=100, random_state=0)
+    tree = HistGradientBoostingClassifier(max_iter=3, categorical_features="from_dtype").fit(X, y)
+    linear = LogisticRegression().fit(X[["age", "income"]], y)
+    assert choose_method(linear, 2) == "exact_shap"
+    assert choose_method(linear, 30) == "kernel_shap"
+    if "treeshap" in pellucid.available_methods():
+        assert choose_method(tree, 10) == "treeshap"
+    monkeypatch.setattr("pellucid.regulatory._explainers.available", lambda **kw: [])
+    with pytest.raises(LookupError, match="not registered"):
+        choose_method(linear, 2)
