@@ -177,7 +177,9 @@ def _cb(name: str) -> tuple[Any, np.ndarray, Callable, Callable | None]:
     import catboost as cb
 
     X, s = _data(seed=4, nan=True, cat=False)
-    kw: dict[str, Any] = dict(iterations=10, depth=4, verbose=0, random_seed=0, thread_count=1)
+    kw: dict[str, Any] = dict(
+        iterations=10, depth=4, verbose=0, random_seed=0, thread_count=1, allow_writing_files=False
+    )
     if name == "cb_reg":
         m: Any = cb.CatBoostRegressor(nan_mode="Max", **kw).fit(X, s)
     elif name == "cb_bin":
