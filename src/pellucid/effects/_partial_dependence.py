@@ -317,6 +317,9 @@ def partial_dependence(
         "brute" evaluates the model; "recursion" reads tree models (needs
         :mod:`pellucid.tree`, raw output only); "auto" is "brute", which
         is exact for the rows given, so results never depend on the model kind.
+        For one numeric feature of a tree model pellucid.tree reads, brute
+        reads the trees instead of calling the model (same numbers, checked
+        on a few rows first); ``params["engine"]`` says which was used.
     sample_weight:
         Weights of X's rows in the average (ICE curves are unweighted).
     n_jobs, batch_rows:
