@@ -142,6 +142,13 @@ def _recursion_partial_dependence(
     return values.reshape((values.shape[0], *(len(g) for g in grid)))
 
 
+def tree_path_disabled() -> bool:
+    """Set ``PELLUCID_PD_TREES=0`` to always evaluate the model (benchmarks compare both)."""
+    import os
+
+    return os.environ.get("PELLUCID_PD_TREES", "1") == "0"
+
+
 def _weights(sample_weight: Any, n: int) -> np.ndarray | None:
     if sample_weight is None:
         return None
@@ -188,6 +195,94 @@ def brute_predictions(
     )
 
 
+# Rows of ICE the tree path holds at once when only the average is wanted.
+_TREE_BLOCK_VALUES = 2**22
+# Rows checked against the model itself before the tree path's numbers are used.
+_TREE_CHECK_ROWS = 8
+
+
+def _tree_link(model: Model, link: str) -> str | None:
+    """How the trees' summed raw output becomes the Model's output, or None if unknown."""
+    if not model.is_classifier:
+        return link if link in ("identity", "exp") else None
+    if model.output == "probability":
+        return link if link in ("identity", "logistic", "softmax") else None
+    if model.output == "raw" and link in ("logistic", "softmax"):
+        return "identity"
+    return None
+
+
+def tree_ice(
+    model: Model, X: Any, position: int, grid: np.ndarray, *, average: bool, weights: Any = None
+) -> np.ndarray | None:
+    """Brute PD/ICE of one numeric feature read off a tree model's own trees, or None.
+
+    Exactly the brute method's numbers (every row's prediction at every grid
+    value), but the trees are walked once per row with x's own branch at other
+    features' splits and both branches at the target's, so the cost is rows x
+    reachable leaves instead of rows x grid x depth (see
+    :func:`pellucid.tree._pdp.ice_from_trees`). None where the model is not a
+    tree model pellucid.tree reads, its output is not a known link of the
+    trees' sum, or the trees disagree with the model on a few check rows: the
+    caller then evaluates the model.
+
+    Returns ``(n_points, n[, k])`` (ICE) or ``(n_points[, k])`` (average), as
+    :func:`brute_predictions`.
+    """
+    from ..shapley._explain import is_tree_model
+
+    if not is_tree_model(model):
+        return None
+    try:
+        from ..tree import read_ensemble
+        from ..tree._explainer import to_matrix
+        from ..tree._pdp import ice_from_trees
+
+        ens = read_ensemble(model)
+        link = _tree_link(model, ens.link)
+        if link is None:
+            return None
+        Xm, _ = to_matrix(X, ens)
+    except (TypeError, ValueError, ImportError):
+        return None
+
+    def ice(rows: slice) -> np.ndarray | None:
+        return ice_from_trees(ens, Xm[rows], position, grid, link)
+
+    # Guard: the trees must give the model's own predictions (reader, link, dtype).
+    m = min(_TREE_CHECK_ROWS, X.shape[0])
+    head = ice(slice(0, m))
+    if head is None:
+        return None
+    X_head = X.iloc[:m] if isinstance(X, pd.DataFrame) else X[:m]
+    expected = brute_predictions(model, X_head, [position], [grid], average=False)
+    got = head.transpose(1, 0, 2)
+    if expected.ndim == 2:
+        expected = expected[..., None]
+    if got.shape != expected.shape or not np.allclose(got, expected, rtol=1e-9, atol=1e-12):
+        return None
+
+    n = X.shape[0]
+    k = got.shape[2]
+    if not average:
+        full = ice(slice(0, n))
+        assert full is not None
+        out = full.transpose(1, 0, 2)
+    else:
+        block = max(1, _TREE_BLOCK_VALUES // (len(grid) * k))
+        total = np.zeros((len(grid), k))
+        for a in range(0, n, block):
+            part = ice(slice(a, a + block))
+            assert part is not None
+            if weights is None:
+                total += part.sum(axis=0)
+            else:
+                total += np.tensordot(weights[a : a + block], part, axes=(0, 0))
+        out = total / (n if weights is None else weights.sum())
+    single = k == 1 and not (model.is_classifier and model.output == "probability")
+    return out[..., 0] if single else out
+
+
 def partial_dependence(
     model: Any,
     X: Any,
@@ -222,6 +317,9 @@ def partial_dependence(
         "brute" evaluates the model; "recursion" reads tree models (needs
         :mod:`pellucid.tree`, raw output only); "auto" is "brute", which
         is exact for the rows given, so results never depend on the model kind.
+        For one numeric feature of a tree model pellucid.tree reads, brute
+        reads the trees instead of calling the model (same numbers, checked
+        on a few rows first); ``params["engine"]`` says which was used.
     sample_weight:
         Weights of X's rows in the average (ICE curves are unweighted).
     n_jobs, batch_rows:
@@ -258,19 +356,26 @@ def partial_dependence(
             raise ValueError("method='recursion' cannot use sample_weight; use method='brute'.")
         avg = _recursion_partial_dependence(m, X, positions, grids)
         ice = None
-        used = "recursion"
+        used = engine = "recursion"
     else:
         used = "brute"
-        preds = brute_predictions(
-            m,
-            X,
-            positions,
-            grids,
-            average=kind == "average",
-            weights=weights,
-            n_jobs=n_jobs,
-            batch_rows=batch_rows,
-        )
+        preds = None
+        if len(positions) == 1 and not is_cat[positions[0]] and not tree_path_disabled():
+            preds = tree_ice(
+                m, X, positions[0], grids[0], average=kind == "average", weights=weights
+            )
+        engine = "model" if preds is None else "trees"
+        if preds is None:
+            preds = brute_predictions(
+                m,
+                X,
+                positions,
+                grids,
+                average=kind == "average",
+                weights=weights,
+                n_jobs=n_jobs,
+                batch_rows=batch_rows,
+            )
         if preds.ndim == (1 if kind == "average" else 2):
             preds = preds[..., None]
         if kind == "average":
@@ -291,6 +396,7 @@ def partial_dependence(
             "grid_resolution": int(grid_resolution),
             "percentiles": [low, high],
             "method": used,
+            "engine": engine,
         },
         categorical=tuple(is_cat[j] for j in positions),
     )

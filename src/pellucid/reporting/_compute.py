@@ -46,6 +46,7 @@ SECTIONS = (
     ("shap", "SHAP summary"),
     ("effects", "Effects"),
     ("local", "Local explanations"),
+    ("trust", "How far to trust these explanations"),
 )
 
 #: Sizes of the expensive parts. Override any of them with ``settings=``.
@@ -66,6 +67,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "lime_features": 8,
     "corr_threshold": 0.7,  # |Spearman| above which PD is flagged as misleading
     "hist_bins": 30,
+    "trust_rows": 10,  # rows whose explanations are scored for faithfulness and stability
+    "trust_background_rows": 20,  # rows that removed features are replaced from
 }
 
 ATTRIBUTION_AUTO = ("treeshap", "exact_shap", "kernel_shap", "permutation_shap")
@@ -142,6 +145,7 @@ class ReportResults:
     ale: list[PartialDependence] = field(default_factory=list)
     pd2: PartialDependence | None = None
     local: list[LocalResult] = field(default_factory=list)
+    trust: Any = None  # pellucid.quality.TrustSummary
     notes: dict[str, list[str]] = field(default_factory=dict)
     record: dict[str, Any] = field(default_factory=dict)
 
@@ -755,6 +759,31 @@ class _Runner:
                     disagreements=compare_local(s, lm, anchors[i]),
                 )
             )
+
+    def trust(self, res: ReportResults) -> None:
+        """Faithfulness, stability and a plain reading for the methods shown above."""
+        trust_summary = _load("pellucid.quality:trust_summary")
+        shap_method = getattr(self, "_shap_explainer", None)
+        methods = [type(shap_method)] if shap_method is not None else []
+        if self._registered("lime") is not None:
+            methods.append(self._registered("lime"))
+        if trust_summary is None or not methods:
+            return
+        rows = _subsample(self.n, self.settings["trust_rows"], self.rng)
+        res.trust = trust_summary(
+            self.m,
+            _take(self.X, rows),
+            methods=methods,
+            data=self.background if self.background is not None else self.X,
+            n_rows=len(rows),
+            n_background=self.settings["trust_background_rows"],
+            options={
+                "kernel_shap": {"budget": self.settings["shap_budget"]},
+                "permutation_shap": {"budget": self.settings["shap_budget"]},
+                "lime": {"num_samples": self.settings["lime_samples"]},
+            },
+            random_state=self.random_state,
+        )
 
     def _registered(self, name: str) -> Any:
         if not self.wants(name) or name not in _registry.available():

@@ -510,6 +510,27 @@ def _local(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
     return blocks
 
 
+def _trust(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
+    summary = res.trust
+    if summary is None:
+        return []
+    notes.extend(summary.notes)
+    frame = summary.to_frame()
+    shown = [c for c in frame.columns if c != "reading"]
+    blocks: list[dict[str, Any]] = [
+        _text(
+            "Each method's explanations of a few rows, scored against the model itself: "
+            "removing the features a method ranks first should move the prediction most "
+            "(deletion and insertion gain over a random order, faithfulness correlation), "
+            "and the attributions should not change much across seeds or under tiny input "
+            "changes. The verdict reads these numbers in plain words."
+        ),
+        _table(shown, frame[shown].itertuples(index=False), scroll=True),
+        {"type": "list", "items": [f"{r['method']}: {r['reading']}" for r in summary.rows]},
+    ]
+    return blocks
+
+
 def _record(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
     rows = []
     for key, value in res.record.items():
@@ -531,6 +552,7 @@ RENDERERS = {
     "shap": _shap,
     "effects": _effects,
     "local": _local,
+    "trust": _trust,
 }
 
 

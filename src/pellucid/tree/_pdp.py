@@ -73,3 +73,40 @@ def partial_dependence_recursion(
         grid, targets, *a[:10], ens.cover, ens.value, ens.tree_start, ens.tree_output, base, out
     )
     return out[:, 0] if ens.n_outputs == 1 else out
+
+
+LINK_CODES = {"identity": 0, "exp": 1, "logistic": 2, "softmax": 3}
+
+
+def ice_from_trees(
+    ensemble: TreeEnsemble, X: np.ndarray, feature: int, grid: np.ndarray, link: str
+) -> np.ndarray | None:
+    """Exact ICE ``(n_rows, n_grid, n_out)`` of one numeric feature, read off the trees.
+
+    ``X`` is the prepared matrix (:func:`to_matrix`); ``grid`` sorted values of
+    column ``feature``; ``link`` maps the summed raw output to the result
+    ("identity", "exp", "logistic": two columns ``[1 - p, p]``, "softmax").
+    Returns None when the trees split on the feature in a way the interval walk
+    does not cover (categorical or LightGBM zero-as-missing splits).
+    """
+    from ._kernels import ice_kernel
+
+    ens = ensemble
+    on_target = (ens.left >= 0) & (ens.feature == feature)
+    if np.any(ens.kind[on_target] != 0):
+        return None
+    g = np.asarray(grid, dtype=np.float64).astype(ens.input_dtype).astype(np.float64)
+    if g.ndim != 1 or np.any(np.isnan(g)) or np.any(np.diff(g) < 0):
+        return None
+    split_pos = np.zeros(ens.n_nodes, dtype=np.int64)
+    split_pos[on_target] = np.searchsorted(g, ens.threshold[on_target], side="right")
+    n_out = 2 if link == "logistic" else ens.n_outputs
+    if link == "logistic" and ens.n_outputs != 1:
+        return None
+    out = np.empty((X.shape[0], g.shape[0], n_out), dtype=np.float64)
+    a = ens.kernel_arrays()
+    ice_kernel(
+        X, int(feature), split_pos, int(g.shape[0]), *a[:10], ens.value, ens.tree_start,
+        ens.tree_output, ens.base, LINK_CODES[link], out,
+    )  # fmt: skip
+    return out
