@@ -85,3 +85,39 @@ def test_explain_errors_are_clear(files):
     result = runner.invoke(app, [*base, "--rows", "0", "--out", str(tmp / "v.csv")])
     assert result.exit_code == 0, result.output
     assert pd.read_csv(tmp / "v.csv").shape == (2, 6)  # one row x two class outputs
+
+
+def test_explain_anchors_writes_rules(tmp_path):
+    import json
+
+    from sklearn.ensemble import RandomForestClassifier
+
+    from pellucid._io import save_model
+    from pellucid.datasets import breast_cancer
+
+    X, y = breast_cancer()
+    X = X.iloc[:, :6]
+    model = RandomForestClassifier(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
+    save_model(model, tmp_path / "rf.skops")
+    X.to_parquet(tmp_path / "data.parquet")
+    out = tmp_path / "rules.json"
+    result = CliRunner().invoke(
+        app,
+        [
+            "explain",
+            str(tmp_path / "rf.skops"),
+            str(tmp_path / "data.parquet"),
+            "--method",
+            "anchors",
+            "--rows",
+            "0,3",
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert len(payload) == 2 and all(p["type"] == "Anchor" for p in payload)
+    anchors = [pellucid.Anchor.from_dict(p) for p in payload]
+    assert all(a.precision >= 0.8 for a in anchors)
+    assert anchors[0].covers(X.iloc[[0]])[0]  # a row satisfies its own rule

@@ -139,7 +139,7 @@ def test_exact_refuses_too_many_players():
 def test_efficiency_is_exact_and_seed_gives_same_bytes(cls, game8):
     f, background, X, _ = game8
     a = cls(f, background).explain(X, budget=64, random_state=3)
-    b = cls(f, background, max_batch_rows=40).explain(X, budget=64, random_state=3)
+    b = cls(f, background, max_batch_rows=40, n_jobs=2).explain(X, budget=64, random_state=3)
     np.testing.assert_allclose(a.additivity_gap, 0, atol=1e-10)
     assert a.values.tobytes() == b.values.tobytes()  # batching does not change the numbers
     assert a.std_errors is not None and a.std_errors.tobytes() == b.std_errors.tobytes()
@@ -180,15 +180,22 @@ def test_kernel_with_full_budget_is_exact(game8):
 
 
 @pytest.mark.parametrize(
-    ("cls", "budget"),
-    [(pellucid.KernelShap, 64), (pellucid.KernelShap, 160), (pellucid.PermutationShap, 280)],
+    ("cls", "budget", "design"),
+    [
+        (pellucid.KernelShap, 64, "per_background"),
+        (pellucid.KernelShap, 160, "per_background"),
+        (pellucid.KernelShap, 64, "shared"),
+        (pellucid.KernelShap, 160, "shared"),
+        (pellucid.PermutationShap, 280, "per_background"),
+        (pellucid.PermutationShap, 280, "shared"),
+    ],
 )
-def test_standard_errors_cover_95_percent(cls, budget, game8):
+def test_standard_errors_cover_95_percent(cls, budget, design, game8):
     """About 95% of exact values lie within 1.96 standard errors (10 rows x 8 features x 25 seeds)."""
     f, background, X, truth = game8
     covered = []
     for seed in range(25):
-        exp = cls(f, background).explain(X, budget=budget, random_state=100 + seed)
+        exp = cls(f, background, design=design).explain(X, budget=budget, random_state=100 + seed)
         assert np.isfinite(exp.std_errors).all() and (exp.std_errors > 0).all()
         covered.append(np.abs(exp.values - truth) <= 1.96 * exp.std_errors)
     coverage = np.mean(covered)
@@ -450,3 +457,71 @@ def test_explain_auto_uses_treeshap_once_registered(monkeypatch):
     assert pellucid.explain(tree, X[:5], background=X).method == "treeshap"
     grouped = pellucid.explain(tree, X[:5], background=X, groups={"g": [0, 1]})
     assert grouped.method == "exact_shap"
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_few_players_are_exact_for_every_estimator(d):
+    rng = np.random.default_rng(d)
+    f = nonlinear_game(max(d, 3), seed=d)
+    background = rng.normal(size=(6, d))
+
+    def g(Z):  # pad to three columns so the game has interactions when d == 3
+        Z = np.asarray(Z)
+        return f(np.hstack([Z, np.zeros((len(Z), 3 - d))]))
+
+    X = rng.normal(size=(2, d))
+    want = np.array([brute_force(g, x, background) for x in X])
+    for cls in (pellucid.ExactShap, pellucid.KernelShap):
+        np.testing.assert_allclose(cls(g, background).explain(X).values, want, atol=1e-10)
+    perm = pellucid.PermutationShap(g, background).explain(X, random_state=0)
+    np.testing.assert_allclose(perm.additivity_gap, 0, atol=1e-10)
+    if d <= 2:  # antithetic pairs are exact for up to two players
+        np.testing.assert_allclose(perm.values, want, atol=1e-10)
+
+
+def test_mixed_dtypes_with_threads_match_one_thread(pipeline_data):
+    model, frame = pipeline_data
+    one = pellucid.KernelShap(model, frame.iloc[:10]).explain(
+        frame.iloc[50:53], budget=8, random_state=1
+    )
+    two = pellucid.KernelShap(model, frame.iloc[:10], n_jobs=2, max_batch_rows=30).explain(
+        frame.iloc[50:53], budget=8, random_state=1
+    )
+    assert one.values.tobytes() == two.values.tobytes()
+    with pytest.raises(ValueError, match="n_jobs"):
+        pellucid.KernelShap(model, frame.iloc[:10], n_jobs=0)
+
+
+@pytest.mark.parametrize("cls", [pellucid.KernelShap, pellucid.PermutationShap])
+def test_per_background_design_beats_shared_at_equal_model_calls(cls, game8):
+    f, background, X, truth = game8
+
+    def error(design):
+        return np.mean(
+            [
+                (
+                    (
+                        cls(f, background, design=design)
+                        .explain(X, budget=64, random_state=s)
+                        .values
+                        - truth
+                    )
+                    ** 2
+                ).sum()
+                for s in range(4)
+            ]
+        )
+
+    assert error("shared") > 1.5 * error("per_background")
+
+
+def test_design_validation(classifier):
+    model, X = classifier
+    with pytest.raises(ValueError, match="design must be"):
+        pellucid.KernelShap(model, X[:5], design="x")
+    with pytest.raises(ValueError, match="per_background"):
+        pellucid.KernelShap(model, X[:5], link="logit", design="per_background")
+    ks = pellucid.KernelShap(model, X[:5], link="logit")
+    assert ks.design == "shared"
+    exp = ks.explain(X[:2], budget=8, random_state=0)
+    np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)

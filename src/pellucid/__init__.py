@@ -57,7 +57,7 @@ _EXPORTS: dict[str, str] = {
     "Lrp": "pellucid.torch",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
-_SUBMODULES = ("datasets", "metrics", "scale", "tree")
+_SUBMODULES = ("datasets", "metrics", "quality", "scale", "tree")
 
 # Kept literal so tools can read it; tests/test_public_api.py checks it against _EXPORTS.
 __all__ = [
@@ -95,6 +95,7 @@ __all__ = [
     "explain",
     "get_method",
     "metrics",
+    "quality",
     "scale",
     "summarize",
     # issue 3
@@ -106,7 +107,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from . import datasets, metrics, tree
+    from . import datasets, metrics, quality, tree
     from ._data import DataError
     from ._model import Model, as_model
     from ._registry import available as available_methods

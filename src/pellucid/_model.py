@@ -214,9 +214,14 @@ class Model:
     def is_classifier(self) -> bool:
         return self.task != "regression"
 
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict on X in batches; float64 ``(n,)`` or ``(n, n_outputs)``."""
-        X = self._prepare(X)
+    def predict(self, X: Any, *, check: bool = True) -> np.ndarray:
+        """Predict on X in batches; float64 ``(n,)`` or ``(n, n_outputs)``.
+
+        ``check=False`` skips the value checks of :func:`check_X` (for callers
+        that built X from data already validated, such as samplers calling the
+        model hundreds of times); column names and order are still checked.
+        """
+        X = self._prepare(X, check=check)
         n = X.shape[0]
         if n <= self.batch_size:
             out = self._predict_batch(X)
@@ -245,11 +250,14 @@ class Model:
 
     __call__ = predict
 
-    def _prepare(self, X: Any) -> Any:
+    def _prepare(self, X: Any, check: bool = True) -> Any:
         if self.kind == "torch":
             return X
-        # A few rows to predict may well have a column that is all missing.
-        X = check_X(X, allow_empty=True, allow_all_missing=True)
+        if check:
+            # A few rows to predict may well have a column that is all missing.
+            X = check_X(X, allow_empty=True, allow_all_missing=True)
+        elif not isinstance(X, pd.DataFrame):
+            X = np.asarray(X)
         names = self.feature_names
         if isinstance(X, pd.DataFrame):
             if names is not None:

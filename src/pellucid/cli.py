@@ -232,7 +232,7 @@ def explain(
 
     if out.suffix.lower() not in (".parquet", ".pq", ".csv", ".json"):
         _fail(f"--out must end in .parquet, .csv or .json; got {out.name!r}.")
-    names = _registry.available(kind="attribution")
+    names = _registry.available(kind="attribution") + _registry.available(kind="rule")
     if method != "auto" and method not in names:
         _fail(f"Unknown attribution method {method!r}; available: auto, {', '.join(names)}.")
     fitted, frame = _load(model, data, trust_pickle)
@@ -250,6 +250,9 @@ def explain(
     X = frame if picked is None else frame.iloc[picked]
     if method == "auto":
         method = choose_method(fitted, X.shape[1])
+    if _registry.spec(method).kind == "rule":
+        _explain_rules(method, fitted, X, bg_frame, out, random_state)
+        return
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as progress:
@@ -289,6 +292,51 @@ def explain(
         f"Wrote {result.method or method} values for {result.n_rows} rows x "
         f"{len(result.feature_names)} features to {out}"
     )
+
+
+def _explain_rules(
+    method: str, fitted: Any, X: Any, training: Any, out: Path, random_state: int
+) -> None:
+    """Rule methods (Anchors): one rule per row, printed and written as JSON or CSV."""
+    import pandas as pd
+
+    from . import _registry
+    from ._data import DataError
+
+    try:
+        explainer = _registry.get(method)(fitted, training)
+        anchors = explainer.explain_rows(X, random_state=random_state)
+    except (DataError, ValueError, TypeError) as exc:
+        _fail(str(exc))
+    table = Table(title=f"{method}: one rule per row")
+    for col in ("row", "rule", "prediction", "precision", "coverage"):
+        table.add_column(col)
+    records = []
+    for row, anchor in zip(X.index, anchors, strict=True):
+        table.add_row(
+            str(row),
+            anchor.rule,
+            str(anchor.prediction),
+            f"{anchor.precision:.3f}",
+            f"{anchor.coverage:.3f}",
+        )
+        records.append(
+            {
+                "row": row,
+                "rule": anchor.rule,
+                "prediction": anchor.prediction,
+                "precision": anchor.precision,
+                "coverage": anchor.coverage,
+            }
+        )
+    console.print(table)
+    if out.suffix.lower() == ".json":
+        out.write_text("[" + ",".join(a.to_json() for a in anchors) + "]", encoding="utf-8")
+    elif out.suffix.lower() in (".parquet", ".pq"):
+        pd.DataFrame(records).astype({"prediction": str}).to_parquet(out)
+    else:
+        pd.DataFrame(records).to_csv(out, index=False)
+    console.print(f"Wrote {len(anchors)} rules to {out}")
 
 
 # --- issue 3: global effects -------------------------------------------------
@@ -433,3 +481,76 @@ def main() -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+
+# --- issue 9: how far to trust the explanations -------------------------------
+
+
+@app.command()
+def trust(
+    model: ModelArg,
+    data: DataArg,
+    method: Annotated[
+        list[str] | None,
+        typer.Option(help="A registered attribution method (repeatable); default: all tabular."),
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Target column: dropped, and used by --sanity.")
+    ] = None,
+    rows: Annotated[int, typer.Option(help="Rows to explain (the first ones).")] = 20,
+    background_size: Annotated[
+        int, typer.Option(help="Background rows, drawn at random from DATA.")
+    ] = 50,
+    sanity: Annotated[
+        bool, typer.Option(help="Also run the randomisation sanity checks (refits the model).")
+    ] = False,
+    random_state: Annotated[int, typer.Option(help="Seed for everything sampled.")] = 0,
+    trust_pickle: TrustOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """How far to trust each method's explanations of MODEL on DATA: faithfulness,
+    stability and a plain-language reading per method."""
+
+    from . import _registry
+    from ._data import DataError
+    from .quality import trust_summary
+
+    names = _registry.available(kind="attribution", inputs="tabular")
+    unknown = [m for m in method or [] if m not in names]
+    if unknown:
+        _fail(f"Unknown tabular attribution method(s) {unknown}; available: {', '.join(names)}.")
+    fitted, frame = _load(model, data, trust_pickle)
+    y = None
+    if target is not None:
+        frame, y = _split_target(frame, target)
+    try:
+        summary = trust_summary(
+            fitted,
+            frame.iloc[:rows].reset_index(drop=True),
+            methods=method or None,
+            data=frame,
+            y=None if y is None else y.to_numpy(),
+            n_rows=rows,
+            n_background=background_size,
+            sanity=sanity,
+            random_state=random_state,
+        )
+    except DataError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2))
+        return
+    table = Table(title=f"How far to trust explanations of {model.name}")
+    cols = ("method", "verdict", "faithfulness_correlation", "deletion_gain", "seed_variation")
+    for col in (*cols, "sensitivity", "sanity_passed"):
+        table.add_column(col.replace("_", " "))
+    for r in summary.rows:
+        cells = [r[c] for c in (*cols, "sensitivity", "sanity_passed")]
+        table.add_row(
+            *["—" if v is None else f"{v:.3g}" if isinstance(v, float) else str(v) for v in cells]
+        )
+    console.print(table)
+    for r in summary.rows:
+        console.print(f"[bold]{r['method']}[/] ({r['verdict']}): {r['reading']}")
+    for note in summary.notes:
+        console.print(f"[yellow]{note}[/]")

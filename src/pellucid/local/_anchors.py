@@ -7,7 +7,10 @@ and ``feature is missing`` for a missing value. Samples conditioned on an
 anchor copy the anchored columns from one training row that satisfies the
 whole anchor (or the explained row itself), and every other column from
 another random training row, so samples stay in the user's units and dtypes.
-Coverage is the share of training rows the anchor applies to.
+Coverage is the share of training rows the anchor applies to. As in the
+paper's code and alibi, samples drawn for an anchor that happen to satisfy
+one more predicate also count for the extended anchor, so an anchor's
+precision pools its own samples with those inherited from its parent.
 """
 
 from __future__ import annotations
@@ -99,7 +102,7 @@ class Anchors:
 
     def _predict_labels(self, samples: Any) -> np.ndarray:
         self.model_rows += len(samples)
-        pred = self.model.predict(samples)
+        pred = self.model.predict(samples, check=False)
         binary_margin = self.model.task == "binary" and self.model.output != "probability"
         return _labels_of(pred, binary_margin)
 
@@ -180,6 +183,7 @@ class Anchors:
                 beam_size=int(beam_size),
                 batch_size=int(batch_size),
                 max_anchor_size=max_anchor_size,
+                n_examples=int(n_examples),
             )
             for s in states
         ]
@@ -311,7 +315,7 @@ class _RowState:
         )
         covered = failed = None
         if r.examples is not None:
-            src = r.examples.payload
+            src = np.stack(r.examples.payload)
             lab = r.examples.labels
             frame = dom.build(self.store, src)
             arr = (
@@ -364,6 +368,8 @@ class AnchorsText:
         What replaces a hidden word: None removes it, a string such as "UNK" stands in.
     sample_proba:
         Chance that each word outside the anchor is hidden in a sample.
+        Coverage is the share of such perturbed texts that keep every word
+        of the anchor (about ``(1 - sample_proba) ** len(anchor)``).
     """
 
     def __init__(
@@ -425,6 +431,7 @@ class AnchorsText:
             beam_size=int(beam_size),
             batch_size=int(batch_size),
             max_anchor_size=max_anchor_size,
+            n_examples=int(n_examples),
         )
 
         def answer(requests: list[tuple[int, tuple[int, ...], int]]) -> list[Batch]:

@@ -152,10 +152,11 @@ class Lime:
         score = np.stack([p[2] for p in parts])
         local = np.stack([p[3] for p in parts])
         output = np.stack([p[4] for p in parts])
+        raw = rows.to_numpy(dtype=object)
         conditions = np.array(
             [
                 [
-                    c.describe(int(row_codes[i, j]), rows.iloc[i, j])
+                    c.describe(int(row_codes[i, j]), raw[i, j])
                     for j, c in enumerate(self.domain.columns)
                 ]
                 for i in range(n)
@@ -174,7 +175,7 @@ class Lime:
         return Explanation(
             values=coef,
             base_values=intercept,
-            data=rows.to_numpy(dtype=object),
+            data=raw,
             feature_names=self.feature_names,
             output_names=names,
             method="lime",
@@ -256,7 +257,7 @@ class Lime:
         flat = source.reshape(R * m, d)
         overrides, Zc = self._continuous_columns(rows, idx, normals, nan_draw, m)
         samples = dom.build(store, flat, overrides)
-        Y = self.model.predict(samples)
+        Y = self.model.predict(samples, check=False)
         Y = Y.reshape(R, m, -1)
         # Interpretable representation: indicator "same code as the row" for binned /
         # categorical columns, standardised value for continuous ones.

@@ -242,6 +242,14 @@ class TabularDomain:
         overrides: dict[int, np.ndarray] | None = None,
     ) -> Any:
         """Samples whose column j copies ``store[j][source[:, j]]`` (or an override array)."""
+        block = _uniform_block(store)
+        if block is not None:
+            # One numeric dtype: gather a 2-D array at once; a frame of many
+            # separate columns costs more to build than the gather itself.
+            arr = block[source, np.arange(block.shape[1])]
+            for j, values in (overrides or {}).items():
+                arr[:, j] = values
+            return pd.DataFrame(arr, columns=store.columns, copy=False) if self.is_frame else arr
         cols: dict[str, Any] = {}
         for j, name in enumerate(store.columns):
             if overrides is not None and j in overrides:
@@ -255,3 +263,18 @@ class TabularDomain:
         if self.is_frame:
             return frame
         return frame.to_numpy()
+
+
+def _uniform_block(store: pd.DataFrame) -> np.ndarray | None:
+    """The store as one 2-D numpy array when all its columns share a numeric numpy dtype."""
+    cached = store.attrs.get("_pellucid_block")
+    if cached is not None:
+        return cached if isinstance(cached, np.ndarray) else None
+    dtypes = set(store.dtypes)
+    block: np.ndarray | bool = False
+    if len(dtypes) == 1:
+        dtype = next(iter(dtypes))
+        if isinstance(dtype, np.dtype) and dtype.kind in "fiu":
+            block = store.to_numpy()
+    store.attrs["_pellucid_block"] = block
+    return block if isinstance(block, np.ndarray) else None

@@ -18,7 +18,7 @@ import pandas as pd
 from .._results import Explanation
 from ._game import DEFAULT_MAX_BATCH_ROWS, Game
 
-__all__ = ["ShapleyExplainer", "row_rng", "seed_entropy"]
+__all__ = ["SampledShapleyExplainer", "ShapleyExplainer", "row_rng", "seed_entropy"]
 
 
 def seed_entropy(random_state: Any) -> int:
@@ -61,6 +61,10 @@ class ShapleyExplainer:
         background-averaged probability, like shap's ``link="logit"``).
     max_batch_rows:
         Memory cap: rows (coalitions x background rows) per model call.
+    n_jobs:
+        Threads calling the model on separate batches at once (the model must
+        be thread-safe, as scikit-learn, XGBoost and LightGBM models are).
+        Results do not depend on it.
     """
 
     method = ""
@@ -75,6 +79,7 @@ class ShapleyExplainer:
         groups: Mapping[str, Sequence[Any]] | None = None,
         link: str = "identity",
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        n_jobs: int = 1,
     ) -> None:
         self.game = Game(
             model,
@@ -83,6 +88,7 @@ class ShapleyExplainer:
             groups=groups,
             link=link,
             max_batch_rows=max_batch_rows,
+            n_jobs=n_jobs,
         )
         self.groups = {str(k): list(v) for k, v in groups.items()} if groups else None
 
@@ -91,63 +97,81 @@ class ShapleyExplainer:
         """The players: column names, with each group as one name."""
         return self.game.player_names
 
-    # -- the two hooks -------------------------------------------------------
-    def _plan(self, rng: np.random.Generator | None, budget: int) -> Any:
-        """Coalitions of one row: an object with a ``masks`` (m, n_players) bool array."""
+    # -- the hooks -------------------------------------------------------------
+    def _plan(self, rng: np.random.Generator | None, budget: int, count: int) -> Any:
+        """Coalitions of one row for ``count`` games: an object whose ``masks`` is
+        (m, count, n_players) bool (count is 1, or the number of background rows)."""
         raise NotImplementedError
 
     def _solve(
-        self, plan: Any, v: np.ndarray, v_empty: np.ndarray, v_full: np.ndarray
+        self, plan: Any, f: np.ndarray, f_empty: np.ndarray, f_full: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """Shapley values (n_players, k) and standard errors (or None) of one row."""
+        """Shapley values (count, n_players, k) and standard errors (or None) of the
+        ``count`` games of one row, from values ``f`` (m, count, k) of its coalitions,
+        ``f_empty`` (count, k) and ``f_full`` (k,)."""
         raise NotImplementedError
 
     def _budget(self, budget: Any) -> int:
         return 0
 
+    def _per_background(self) -> bool:
+        """Whether each background row plays its own game with its own coalitions."""
+        return False
+
     # -- the lifecycle -------------------------------------------------------
     def _explain(
         self, X: Any, budget: Any, random_state: Any, params: dict, first_row: int = 0
     ) -> Explanation:
+        from threadpoolctl import threadpool_limits
+
         game = self.game
         X = game.check_rows(X)
         n = X.shape[0]
         p, k = game.n_players, game.n_outputs
+        B = len(game.background)
+        per_bg = self._per_background()
+        count = B if per_bg else 1
+        # The games: one per background row (weights w_b), or the averaged one.
+        weights = game.background.weights if per_bg else np.ones(1)
+        f_empty = game.f_background if per_bg else game.v_empty[None, :]
         nbudget = self._budget(budget)
         entropy = None if self.exact else seed_entropy(random_state)
-        v_empty = game.v_empty
         v_full = game.output_of(X)  # (n, k)
         values = np.zeros((n, p, k))
         errors = None if self.exact else np.zeros((n, p, k))
         n_coal = np.zeros(n, dtype=np.int64)
+        cap = game.n_jobs * max(1, game.max_batch_rows // B)
         row = 0
         while row < n:
             # Fill model calls: as many rows' coalitions as the memory cap allows.
             plans: list[Any] = []
             total = 0
-            cap = max(1, game.max_batch_rows // len(game.background))
-            while row + len(plans) < n:
-                i = row + len(plans)
-                rng = None if entropy is None else row_rng(entropy, first_row + i)
-                plan = self._plan(rng, nbudget)
-                plans.append(plan)
-                total += plan.masks.shape[0]
-                if total >= cap:
-                    break
-            masks = np.concatenate([pl.masks for pl in plans]) if total else np.zeros((0, p), bool)
-            rows = np.repeat(np.arange(row, row + len(plans)), [pl.masks.shape[0] for pl in plans])
-            v = game.values(X, rows, masks) if total else np.zeros((0, k))
-            start = 0
-            for j, plan in enumerate(plans):
-                m = plan.masks.shape[0]
-                phi, se = self._solve(plan, v[start : start + m], v_empty, v_full[row + j])
-                start += m
-                # Efficiency holds exactly: spread the rounding residue evenly.
-                phi = phi + (v_full[row + j] - v_empty - phi.sum(axis=0)) / p
-                values[row + j] = phi
-                if errors is not None and se is not None:
-                    errors[row + j] = se
-                n_coal[row + j] = m
+            while row + len(plans) < n and (total < cap or not plans):
+                rng = None if entropy is None else row_rng(entropy, first_row + row + len(plans))
+                plans.append(self._plan(rng, nbudget, count))
+                total += plans[-1].masks.shape[0]
+            counts = [pl.masks.shape[0] for pl in plans]
+            rows = np.repeat(np.arange(row, row + len(plans)), counts)
+            masks = np.concatenate([pl.masks for pl in plans])
+            if per_bg:
+                f = game.values_per_background(X, rows, masks)  # (m, B, k)
+            else:
+                f = game.values(X, rows, masks[:, 0])[:, None, :]  # (m, 1, k)
+            # Many small matrix products: BLAS threads only add overhead (and oversubscribe
+            # a busy machine), so solve single-threaded.
+            with threadpool_limits(1, user_api="blas"):
+                start = 0
+                for j, plan in enumerate(plans):
+                    i, seg = row + j, slice(start, start + counts[j])
+                    start += counts[j]
+                    phi_c, se_c = self._solve(plan, f[seg], f_empty, v_full[i])
+                    phi = np.einsum("c,cpk->pk", weights, phi_c)
+                    # Efficiency holds exactly: spread the rounding residue evenly.
+                    values[i] = phi + (v_full[i] - game.v_empty - phi.sum(axis=0)) / p
+                    if errors is not None and se_c is not None:
+                        # The games' estimates are independent: variances add.
+                        errors[i] = np.sqrt(np.einsum("c,cpk->pk", weights**2, se_c**2))
+                    n_coal[i] = counts[j]
             row += len(plans)
         return self._result(X, values, errors, v_full, n_coal, params)
 
@@ -189,3 +213,37 @@ class ShapleyExplainer:
             output=v_full,
             diagnostics={"n_coalitions": n_coal},
         )
+
+
+DESIGNS = ("auto", "per_background", "shared")
+
+
+class SampledShapleyExplainer(ShapleyExplainer):
+    """A sampled estimator; ``design`` says how coalitions meet the background.
+
+    ``"per_background"`` (the default for ``link="identity"``): Shapley
+    values are linear in the game, and the interventional game is the
+    weighted mean of one single-baseline game per background row, so each
+    background row draws its own coalitions and the weighted mean of the
+    per-row estimates is the estimate. The model is called on the same
+    ``budget x n_background`` rows as with one shared set of coalitions, but
+    the errors of different background rows are independent and average
+    out. ``"shared"``: one set of coalitions valued against the whole
+    background (needed for ``link="logit"``, where the game is not a mean).
+    """
+
+    def __init__(self, model: Any, background: Any = None, *, design: str = "auto", **options: Any):
+        super().__init__(model, background, **options)
+        if design not in DESIGNS:
+            raise ValueError(f"design must be one of {DESIGNS}; got {design!r}.")
+        if design == "per_background" and self.game.link != "identity":
+            raise ValueError(
+                "design='per_background' needs link='identity': the logit of a mean is not "
+                "a mean of single-baseline games. Use design='shared'."
+            )
+        if design == "auto":
+            design = "per_background" if self.game.link == "identity" else "shared"
+        self.design = design
+
+    def _per_background(self) -> bool:
+        return self.design == "per_background"

@@ -56,7 +56,7 @@ class ExactShap(ShapleyExplainer):
                 f"{max_players}; use KernelShap or PermutationShap, group features with "
                 "groups=, or raise max_players."
             )
-        self._masks = all_masks(p)
+        self._masks = all_masks(p)[:, None, :]
         self._weights = self._shapley_weights(p)
 
     @staticmethod
@@ -69,12 +69,16 @@ class ExactShap(ShapleyExplainer):
         """Exact Shapley values of each row of X (DataFrame or array like the background)."""
         return self._explain(X, None, None, {})
 
-    def _plan(self, rng: np.random.Generator | None, budget: int) -> _Plan:
+    def _plan(self, rng: np.random.Generator | None, budget: int, count: int) -> _Plan:
         return _Plan(self._masks)
 
     def _solve(
-        self, plan: _Plan, v: np.ndarray, v_empty: np.ndarray, v_full: np.ndarray
+        self, plan: _Plan, f: np.ndarray, f_empty: np.ndarray, f_full: np.ndarray
     ) -> tuple[np.ndarray, None]:
+        return self._shapley(f[:, 0], f_empty[0], f_full)[None], None
+
+    def _shapley(self, v: np.ndarray, v_empty: np.ndarray, v_full: np.ndarray) -> np.ndarray:
+        """Shapley values (p, k) from the values of every coalition but the empty and full."""
         p = self.game.n_players
         table = np.concatenate([v_empty[None, :], v, v_full[None, :]])  # indexed by bitmask
         codes = np.arange(2**p, dtype=np.int64)
@@ -85,4 +89,4 @@ class ExactShap(ShapleyExplainer):
             without = codes[(codes & bit) == 0]
             w = self._weights[sizes[without]]
             phi[i] = w @ (table[without | bit] - table[without])
-        return phi, None
+        return phi

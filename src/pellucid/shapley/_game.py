@@ -128,6 +128,7 @@ class Game:
         groups: Mapping[str, Sequence[Any]] | None = None,
         link: str = "identity",
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        n_jobs: int = 1,
     ) -> None:
         if link not in LINKS:
             raise ValueError(f"link must be one of {LINKS}; got {link!r}.")
@@ -143,6 +144,9 @@ class Game:
             )
         self.link = link
         self.max_batch_rows = int(max_batch_rows)
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
+            raise ValueError(f"n_jobs must be a positive integer; got {n_jobs!r}.")
+        self.n_jobs = int(n_jobs)
         bg = as_background(background, background_weights)
         self.background = bg
         self.is_frame = isinstance(bg.data, pd.DataFrame)
@@ -164,6 +168,7 @@ class Game:
         f_bg = self._predict(bg.data)
         self.n_outputs = f_bg.shape[1]
         self.output_names = self.model.output_names
+        self.f_background = f_bg  # (B, k), unlinked
         self.mean_background = bg.weights @ f_bg  # (k,)
         self.v_empty = self._link(self.mean_background)
 
@@ -182,8 +187,8 @@ class Game:
                 return dt
         return None
 
-    def _predict(self, X: Any) -> np.ndarray:
-        out = self.model.predict(X)
+    def _predict(self, X: Any, check: bool = True) -> np.ndarray:
+        out = self.model.predict(X, check=check)
         return out[:, None] if out.ndim == 1 else out
 
     def _link(self, p: np.ndarray) -> np.ndarray:
@@ -213,26 +218,55 @@ class Game:
 
     def values(self, X: Any, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """v(S) for coalitions ``masks`` (m, n_players) of rows ``rows`` (m,) of X -> (m, k)."""
+        f = self._evaluate(X, rows, masks[:, None, :])  # (m, B, k)
+        return self._link(np.einsum("mbk,b->mk", f, self.background.weights))
+
+    def values_per_background(self, X: Any, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """Model outputs (m, B, k) where background row b takes coalition ``masks[:, b]``.
+
+        ``masks`` is (m, B, n_players): each background row plays its own
+        single-baseline game, with its own coalitions. Unlinked.
+        """
+        return self._evaluate(X, rows, masks)
+
+    def _evaluate(self, X: Any, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """f at the hybrids of ``masks`` (m, 1 or B, n_players) -> (m, B, k), batched."""
         m = masks.shape[0]
-        out = np.empty((m, self.n_outputs))
         B = len(self.background)
-        step = max(1, self.max_batch_rows // B)
-        col_masks = masks[:, self._col_player]
+        out = np.empty((m, B, self.n_outputs))
+        step = max(1, min(self.max_batch_rows // B, -(-m // self.n_jobs)))
+        col_masks = masks[:, :, self._col_player]
         if self._bg_array is not None:
             X = X.to_numpy() if self.is_frame else np.asarray(X)
-        for start in range(0, m, step):
+
+        def chunk(start: int) -> np.ndarray:
             sl = slice(start, min(m, start + step))
             data = self._hybrid(X, rows[sl], col_masks[sl])
-            f = self._predict(data).reshape(sl.stop - sl.start, B, self.n_outputs)
-            out[sl] = np.einsum("mbk,b->mk", f, self.background.weights)
-        return self._link(out)
+            return self._predict(data, check=False).reshape(sl.stop - sl.start, B, -1)
+
+        starts = list(range(0, m, step))
+        if self.n_jobs == 1 or len(starts) == 1:
+            parts = [chunk(s) for s in starts]
+        else:
+            # Threads: model libraries release the GIL while predicting.
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.n_jobs) as pool:
+                parts = list(pool.map(chunk, starts))
+        for start, part in zip(starts, parts, strict=True):
+            out[start : start + part.shape[0]] = part
+        return out
 
     def _hybrid(self, X: Any, rows: np.ndarray, col_masks: np.ndarray) -> Any:
-        """Rows (coalition, background row): x's values where the mask is on, else background."""
+        """Rows (coalition, background row): x's values where the mask is on, else background.
+
+        ``col_masks`` is (m, 1 or B, n_columns): one coalition for all background rows,
+        or one per background row.
+        """
         B = len(self.background)
         if self._bg_array is not None:
             bg = self._bg_array
-            arr = np.where(col_masks[:, None, :], X[rows][:, None, :], bg[None, :, :])
+            arr = np.where(col_masks, X[rows][:, None, :], bg[None, :, :])
             arr = arr.reshape(-1, len(self.columns))
             if self.is_frame:
                 return pd.DataFrame(arr, columns=self._bg_frame.columns, copy=False)  # type: ignore[union-attr]
@@ -245,6 +279,6 @@ class Game:
         cols = {}
         for j, name in enumerate(self._bg_frame.columns):
             pool = pd.concat([self._bg_frame[name], X[name]], ignore_index=True)
-            idx = np.where(col_masks[:, j][:, None], own, base).ravel()
+            idx = np.where(col_masks[:, :, j], own, base).ravel()
             cols[name] = pool.array.take(idx)
         return pd.DataFrame(cols, columns=self._bg_frame.columns)

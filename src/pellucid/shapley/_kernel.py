@@ -2,6 +2,13 @@
 
 Design (per explained row):
 
+* Each background row plays its own single-baseline game with its own
+  coalitions (``design="per_background"``, the default for the identity
+  link): the interventional game is the weighted mean of these games, so
+  is its Shapley value, and the independent errors of the games average
+  out, at the same ``budget x n_background`` model rows as one shared set
+  of coalitions (``design="shared"``, used for ``link="logit"``).
+
 * Coalitions come in antithetic pairs ``(S, complement of S)``; a pair is
   the sampling unit. Pairs are stratified by coalition size ``s`` (with its
   complement's size ``p - s``).
@@ -14,9 +21,12 @@ Design (per explained row):
   inverse of its inclusion probability (Horvitz-Thompson), so the weighted
   regression's normal equations are unbiased for the full ones, and the
   regression is solved with the efficiency constraint imposed exactly.
-* Standard errors: the stratified delete-one-pair jackknife of the
-  constrained regression (each replicate re-solved from updated normal
-  equations, so it costs no model calls), with the finite-population
+* Standard errors: with one shared game, the stratified delete-one-pair
+  jackknife of the constrained regression (each replicate re-solved from
+  updated normal equations, so it costs no model calls); with one game per
+  background row, the linearised (sandwich) variance with each pair's
+  leverage correction (HC3, close to the jackknife), summed over the
+  independent games. Both stratified, with the finite-population
   correction. Enumerated strata add no variance; with the whole budget
   enumerated the values are exact and the errors zero. The jackknife covers
   better than the linearised (sandwich) variance at small budgets.
@@ -34,7 +44,7 @@ import numpy as np
 
 from .._results import Explanation
 from ..scale import scalable
-from ._base import ShapleyExplainer
+from ._base import SampledShapleyExplainer
 
 __all__ = ["KernelShap"]
 
@@ -117,47 +127,83 @@ def _design(p: int, budget: int) -> _Design:
 
 @lru_cache(maxsize=128)
 def _all_subsets(free: int, size: int) -> np.ndarray:
-    return np.array(list(combinations(range(free), size)), dtype=np.intp).reshape(-1, size)
+    """Every subset of ``size`` of ``free`` players, as bool rows."""
+    members = list(combinations(range(free), size))
+    out = np.zeros((len(members), free), dtype=bool)
+    for r, m in enumerate(members):
+        out[r, list(m)] = True
+    out.flags.writeable = False
+    return out
 
 
-def _draw_pairs(rng: np.random.Generator, p: int, s: int, n: int, replace: bool) -> np.ndarray:
-    """n distinct pairs (as the mask of S) of stratum s; for 2s == p, S holds player 0."""
+def _random_subsets(rng: np.random.Generator, shape: tuple[int, ...], free: int, size: int):
+    keys = rng.random((*shape, free))
+    out = np.zeros(keys.shape, dtype=bool)
+    if size:
+        pick = np.argpartition(keys, size - 1, axis=-1)[..., :size]
+        np.put_along_axis(out, pick, True, axis=-1)
+    return out
+
+
+def _draw_pairs(
+    rng: np.random.Generator, p: int, s: int, n: int, count: int, replace: bool
+) -> np.ndarray:
+    """(count, n, p): n pairs (as the mask of S) of stratum s for each of count games,
+    distinct within a game unless ``replace``; for 2s == p, S holds player 0."""
     half = 2 * s == p
     free, size = (p - 1, s - 1) if half else (p, s)
     population = math.comb(free, size)
     if not replace and (population <= 2000 or population <= 4 * n):
         members = _all_subsets(free, size)
-        if n < population:
-            members = members[np.sort(rng.choice(population, n, replace=False))]
-        rows = np.repeat(np.arange(members.shape[0]), size)
-        chosen = np.zeros((members.shape[0], free), dtype=bool)
-        chosen[rows, members.ravel()] = True
+        if n >= population:
+            chosen = np.broadcast_to(members, (count, population, free)).copy()
+        else:
+            pick = np.argpartition(rng.random((count, population)), n - 1, axis=1)[:, :n]
+            chosen = members[np.sort(pick, axis=1)]
     else:
-        chosen = np.zeros((0, free), dtype=bool)
-        while chosen.shape[0] < n:
-            need = n - chosen.shape[0]
-            keys = rng.random((need + need // 4 + 4, free))
-            pick = np.argpartition(keys, size - 1, axis=1)[:, :size] if size else None
-            new = np.zeros(keys.shape, dtype=bool)
-            if pick is not None:
-                np.put_along_axis(new, pick, True, axis=1)
-            chosen = np.concatenate([chosen, new])
-            if not replace:
-                _, first = np.unique(np.packbits(chosen, axis=1), axis=0, return_index=True)
-                chosen = chosen[np.sort(first)]
-        chosen = chosen[:n]
+        chosen = _random_subsets(rng, (count, n), free, size)
+        while not replace:
+            dup = _repeats(chosen)
+            if not dup.any():
+                break
+            chosen[dup] = _random_subsets(rng, (int(dup.sum()),), free, size)
     if half:
-        chosen = np.concatenate([np.ones((chosen.shape[0], 1), dtype=bool), chosen], axis=1)
+        chosen = np.concatenate([np.ones((count, chosen.shape[1], 1), dtype=bool), chosen], axis=2)
     return chosen
 
 
-class KernelShap(ShapleyExplainer):
+def _repeats(chosen: np.ndarray) -> np.ndarray:
+    """(count, n) bool: rows equal to an earlier row of the same game."""
+    count, n, free = chosen.shape
+    packed = np.packbits(chosen, axis=2)
+    codes = np.zeros((count, n), dtype=np.uint64)
+    if packed.shape[2] <= 8:
+        for j in range(packed.shape[2]):
+            codes = (codes << np.uint64(8)) | packed[:, :, j].astype(np.uint64)
+        order = np.argsort(codes, axis=1, kind="stable")
+        ranked = np.take_along_axis(codes, order, axis=1)
+        same = np.zeros((count, n), dtype=bool)
+        same[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
+        out = np.zeros((count, n), dtype=bool)
+        np.put_along_axis(out, order, same, axis=1)
+        return out
+    out = np.ones((count, n), dtype=bool)
+    for c in range(count):
+        _, first = np.unique(packed[c], axis=0, return_index=True)
+        out[c, first] = False
+    return out
+
+
+class KernelShap(SampledShapleyExplainer):
     """Kernel SHAP with paired, leverage-score, stratified sampling and exact efficiency.
 
     ``KernelShap(model, background, link="identity", groups=None)``;
     ``explain(X, budget="auto", random_state=None)`` where ``budget`` counts
-    coalitions per row besides the empty and the full one (rounded down to
-    an even number: coalitions come in complementary pairs). "auto" is
+    coalitions per row and background row besides the empty and the full
+    one (rounded down to an even number: coalitions come in complementary
+    pairs), so the model sees ``budget x n_background`` rows per explained
+    row, as with shap's ``nsamples``. ``design`` (constructor): see
+    :class:`~pellucid.shapley._base.SampledShapleyExplainer`. "auto" is
     ``2048 + 2 * n_players``, capped at all ``2**n_players - 2`` coalitions,
     where the result is exact. ``std_errors`` are honest standard errors:
     about 95% of exact values lie within 1.96 of them.
@@ -185,7 +231,7 @@ class KernelShap(ShapleyExplainer):
             X,
             nbudget,
             random_state,
-            {"budget": nbudget, "random_state": _plain(random_state)},
+            {"budget": nbudget, "random_state": _plain(random_state), "design": self.design},
             first_row=first_row,
         )
 
@@ -200,65 +246,71 @@ class KernelShap(ShapleyExplainer):
             raise ValueError(f"budget must be at least {min(4, full)} coalitions; got {budget}.")
         return int(min(budget, full))
 
-    def _plan(self, rng: np.random.Generator | None, budget: int) -> _Plan:
+    def _plan(self, rng: np.random.Generator | None, budget: int, count: int) -> _Plan:
         assert rng is not None
         p = self.game.n_players
         if p == 1:
-            return _Plan(np.zeros((0, 1), bool), np.zeros(0), np.zeros(0, np.intp), np.zeros(0))
+            return _Plan(
+                np.zeros((0, count, 1), bool), np.zeros(0), np.zeros(0, np.intp), np.zeros(0)
+            )
         design = _design(p, budget)
         masks: list[np.ndarray] = []
         weights: list[np.ndarray] = []
         stratum: list[np.ndarray] = []
         factors: list[float] = []
         for st in design.strata:
-            sampled = st.n < st.population
-            chosen = _draw_pairs(rng, p, st.size, st.n, replace=False)
-            masks.append(chosen)
+            masks.append(_draw_pairs(rng, p, st.size, st.n, count, replace=False))
             weights.append(np.full(st.n, st.kernel * st.population / st.n))
-            if sampled:
+            if st.n < st.population:
                 stratum.append(np.full(st.n, len(factors)))
                 fpc = 1.0 - st.n / st.population
                 factors.append(fpc * st.n / (st.n - 1))
             else:
                 stratum.append(np.full(st.n, -1))
         if design.iid_n:
+            # Strata drawn once per row, so every game shares the weights.
             which = rng.choice(len(design.iid), design.iid_n, p=design.iid_prob)
             for j, st in enumerate(design.iid):
-                count = int((which == j).sum())
-                if count == 0:
+                c = int((which == j).sum())
+                if c == 0:
                     continue
-                masks.append(_draw_pairs(rng, p, st.size, count, replace=True))
+                masks.append(_draw_pairs(rng, p, st.size, c, count, replace=True))
                 w = st.kernel * st.population / (design.iid_n * design.iid_prob[j])
-                weights.append(np.full(count, w))
-                stratum.append(np.full(count, len(factors)))
+                weights.append(np.full(c, w))
+                stratum.append(np.full(c, len(factors)))
             n = design.iid_n
             factors.append(n / (n - 1) if n > 1 else np.nan)
-        first = np.concatenate(masks)
+        first = np.concatenate(masks, axis=1)  # (count, units, p)
+        both = np.empty((first.shape[1] * 2, count, p), dtype=bool)
+        both[0::2], both[1::2] = first.transpose(1, 0, 2), ~first.transpose(1, 0, 2)
         unit_w = np.concatenate(weights)
-        both = np.empty((2 * first.shape[0], p), dtype=bool)
-        both[0::2], both[1::2] = first, ~first
         return _Plan(
             both, np.repeat(unit_w, 2), np.concatenate(stratum), np.asarray(factors, float)
         )
 
     def _solve(
-        self, plan: _Plan, v: np.ndarray, v_empty: np.ndarray, v_full: np.ndarray
+        self, plan: _Plan, f: np.ndarray, f_empty: np.ndarray, f_full: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        p, k = self.game.n_players, v_full.shape[0]
-        delta = v_full - v_empty
+        p, k = self.game.n_players, f_full.shape[0]
+        count = f_empty.shape[0]
+        delta = f_full[None, :] - f_empty  # (count, k)
         if p == 1:
-            return delta[None, :], np.zeros((1, k))
-        Z = plan.masks.astype(np.float64)
-        y = v - v_empty
-        WZ = Z * plan.weights[:, None]
-        A = Z.T @ WZ
-        b = WZ.T @ y
-        phi, P, ok = _constrained_solve(A, b, delta)
-        if not ok:
-            # Too few coalitions to pin every player down: the estimate is a minimum-norm
-            # solution and its error cannot be estimated.
-            return phi, np.full((p, k), np.nan)
-        se = self._jackknife(plan, Z, WZ, y, A, b, delta)
+            return delta[:, None, :], np.zeros((count, 1, k))
+        # C-contiguous games-first copies: batched matmul is only fast on those.
+        Z = np.ascontiguousarray(plan.masks.transpose(1, 0, 2), dtype=np.float64)  # (c, m, p)
+        y = np.ascontiguousarray(f.transpose(1, 0, 2)) - f_empty[:, None, :]  # (c, m, k)
+        WZ = Z * plan.weights[None, :, None]
+        WZt = np.ascontiguousarray(WZ.transpose(0, 2, 1))
+        A = WZt @ Z
+        b = WZt @ y
+        phi, P, ok = _constrained_solve_stack(A, b, delta)
+        if count == 1 and ok[0]:
+            se = self._jackknife(plan, Z[0], WZ[0], y[0], A[0], b[0], delta[0])[None]
+        else:
+            se = _sandwich(plan, Z, WZ, y - Z @ phi, P)
+        # Too few coalitions to pin every player down: the estimate is a minimum-norm
+        # solution and its error cannot be estimated.
+        se[~ok] = np.nan
         return phi, se
 
     @staticmethod
@@ -289,11 +341,45 @@ class KernelShap(ShapleyExplainer):
                 sel = members[start : start + step]
                 A_rep = (A - A_h + scale * A_h)[None] - scale * unit_A[sel]
                 b_rep = (b - b_h + scale * b_h)[None] - scale * unit_b[sel]
-                reps[start : start + sel.size] = _constrained_solve_many(A_rep, b_rep, delta)
+                with np.errstate(all="ignore"):  # a singular replicate -> unknown error
+                    reps[start : start + sel.size] = _constrained_solve_many(A_rep, b_rep, delta)
+            if not np.isfinite(reps).all():
+                return np.full((p, k), np.nan)
             # factor = fpc * n / (n - 1); the jackknife wants fpc * (n - 1) / n.
             fpc = factor * (n_h - 1) / n_h
             var += fpc * (n_h - 1) / n_h * ((reps - reps.mean(axis=0)) ** 2).sum(axis=0)
         return np.sqrt(var)
+
+
+def _sandwich(
+    plan: _Plan, Z: np.ndarray, WZ: np.ndarray, resid: np.ndarray, P: np.ndarray
+) -> np.ndarray:
+    """Linearised variance of the constrained fit, per game, stratified by pair size.
+
+    phi - phi* ~= P sum_u score_u; each pair's score is inflated by 1 / (1 - its
+    leverage) (HC3, a close approximation of the delete-one-pair jackknife).
+    """
+    count, p, k = P.shape[0], P.shape[1], resid.shape[2]
+    var = np.zeros((count, p, k))
+    sampled = plan.unit_stratum >= 0
+    if not sampled.any():
+        return var
+    rows = np.repeat(sampled, 2)
+    WZs, Zs = WZ[:, rows], Z[:, rows]
+    WZP = WZs @ P  # (count, 2u, p); P is symmetric
+    lev = (WZP * Zs).sum(axis=2)
+    lev = np.clip(lev[:, 0::2] + lev[:, 1::2], 0.0, 0.9)
+    # P @ score of each pair, laid out (count, u, k, p) so that it is one product per game
+    G = WZP[:, :, None, :] * resid[:, rows, :, None]
+    G = (G[:, 0::2] + G[:, 1::2]) / (1.0 - lev)[:, :, None, None]
+    strata = plan.unit_stratum[sampled]
+    for h, factor in enumerate(plan.stratum_factor):
+        g = G[:, strata == h]
+        if g.shape[1]:
+            var += factor * ((g - g.mean(axis=1, keepdims=True)) ** 2).sum(axis=1).transpose(
+                0, 2, 1
+            )
+    return np.sqrt(var)
 
 
 def _constrained_solve(
@@ -316,6 +402,26 @@ def _constrained_solve(
     rhs = np.vstack([b, delta[None, :]])
     sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
     return sol[:p], np.full((p, p), np.nan), False
+
+
+def _constrained_solve_stack(
+    A: np.ndarray, b: np.ndarray, delta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_constrained_solve` over a stack A (c, p, p), b (c, p, k), delta (c, k)."""
+    count, p, k = b.shape
+    ok = np.linalg.cond(A) < 1e12
+    phi = np.empty((count, p, k))
+    P = np.full((count, p, p), np.nan)
+    if ok.any():
+        Ainv = np.linalg.inv(A[ok])
+        a1 = Ainv.sum(axis=2)  # (c, p)
+        c = a1.sum(axis=1)[:, None, None]
+        Ab = Ainv @ b[ok]
+        phi[ok] = Ab - a1[:, :, None] * (Ab.sum(axis=1) - delta[ok])[:, None, :] / c
+        P[ok] = Ainv - a1[:, :, None] * a1[:, None, :] / c
+    for g in np.flatnonzero(~ok):
+        phi[g] = _constrained_solve(A[g], b[g], delta[g])[0]
+    return phi, P, ok
 
 
 def _constrained_solve_many(A: np.ndarray, b: np.ndarray, delta: np.ndarray) -> np.ndarray:

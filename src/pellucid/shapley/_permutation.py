@@ -9,7 +9,7 @@ import numpy as np
 
 from .._results import Explanation
 from ..scale import scalable
-from ._base import ShapleyExplainer
+from ._base import SampledShapleyExplainer
 from ._kernel import _plain
 
 __all__ = ["PermutationShap"]
@@ -17,11 +17,11 @@ __all__ = ["PermutationShap"]
 
 @dataclass(frozen=True)
 class _Plan:
-    masks: np.ndarray  # per pair: p - 1 forward prefixes, then p - 1 reverse prefixes
-    orders: np.ndarray  # (pairs, p) the forward permutations
+    masks: np.ndarray  # (m, count, p): per pair p - 1 forward, then p - 1 reverse prefixes
+    orders: np.ndarray  # (count, pairs, p) the forward permutations
 
 
-class PermutationShap(ShapleyExplainer):
+class PermutationShap(SampledShapleyExplainer):
     """Antithetic permutation sampling of Shapley values.
 
     Each sampled permutation is walked forwards and backwards (its reverse
@@ -42,7 +42,8 @@ class PermutationShap(ShapleyExplainer):
     ) -> Explanation:
         """Shapley value estimates and standard errors for each row of X.
 
-        ``first_row``: see :meth:`KernelShap.explain`.
+        ``first_row`` is the position of X's first row in a larger table split
+        into chunks: row seeds follow it, so chunked runs give identical numbers.
         """
         nbudget = self._budget(budget)
         pairs = self._pairs(nbudget)
@@ -50,7 +51,12 @@ class PermutationShap(ShapleyExplainer):
             X,
             nbudget,
             random_state,
-            {"budget": nbudget, "n_pairs": pairs, "random_state": _plain(random_state)},
+            {
+                "budget": nbudget,
+                "n_pairs": pairs,
+                "random_state": _plain(random_state),
+                "design": self.design,
+            },
             first_row=first_row,
         )
 
@@ -68,39 +74,40 @@ class PermutationShap(ShapleyExplainer):
         p = self.game.n_players
         return max(2, budget // max(1, 2 * (p - 1)))
 
-    def _plan(self, rng: np.random.Generator | None, budget: int) -> _Plan:
+    def _plan(self, rng: np.random.Generator | None, budget: int, count: int) -> _Plan:
         assert rng is not None
         p = self.game.n_players
         pairs = self._pairs(budget)
-        orders = np.argsort(rng.random((pairs, p)), axis=1)
-        # rank[o, j] = position of player j in permutation o
+        orders = np.argsort(rng.random((count, pairs, p)), axis=2)
+        # rank[c, o, j] = position of player j in permutation o of game c
         rank = np.empty_like(orders)
-        np.put_along_axis(rank, orders, np.arange(p)[None, :], axis=1)
+        np.put_along_axis(rank, orders, np.arange(p), axis=2)
         sizes = np.arange(1, p)
-        forward = rank[:, None, :] < sizes[None, :, None]  # (pairs, p-1, p)
+        forward = rank[:, :, None, :] < sizes[:, None]  # (count, pairs, p-1, p)
         # The reverse permutation's prefix of size j is the complement of the forward
         # prefix of size p - j.
-        backward = ~forward[:, ::-1, :]
-        masks = np.concatenate([forward, backward], axis=1).reshape(-1, p)
-        return _Plan(masks, orders)
+        backward = ~forward[:, :, ::-1, :]
+        masks = np.concatenate([forward, backward], axis=2).reshape(count, -1, p)
+        return _Plan(masks.transpose(1, 0, 2), orders)
 
     def _solve(
-        self, plan: _Plan, v: np.ndarray, v_empty: np.ndarray, v_full: np.ndarray
+        self, plan: _Plan, f: np.ndarray, f_empty: np.ndarray, f_full: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        p, k = self.game.n_players, v_full.shape[0]
+        p, k = self.game.n_players, f_full.shape[0]
+        count, pairs = plan.orders.shape[:2]
+        delta = f_full[None, :] - f_empty  # (count, k)
         if p == 1:
-            return (v_full - v_empty)[None, :], np.zeros((1, k))
-        pairs = plan.orders.shape[0]
-        v = v.reshape(pairs, 2, p - 1, k)
-        edge0 = np.broadcast_to(v_empty, (pairs, 1, k))
-        edge1 = np.broadcast_to(v_full, (pairs, 1, k))
-        fwd = np.diff(np.concatenate([edge0, v[:, 0], edge1], axis=1), axis=1)  # (pairs, p, k)
-        bwd = np.diff(np.concatenate([edge0, v[:, 1], edge1], axis=1), axis=1)
-        est = np.zeros((pairs, p, k))
-        rows = np.arange(pairs)[:, None]
-        # forward step j adds orders[:, j]; backward step j adds orders[:, p - 1 - j]
-        est[rows, plan.orders] += fwd / 2
-        est[rows, plan.orders[:, ::-1]] += bwd / 2
-        phi = est.mean(axis=0)
-        se = est.std(axis=0, ddof=1) / np.sqrt(pairs)
+            return delta[:, None, :], np.zeros((count, 1, k))
+        v = f.transpose(1, 0, 2).reshape(count, pairs, 2, p - 1, k)
+        edge0 = np.broadcast_to(f_empty[:, None, None, :], (count, pairs, 1, k))
+        edge1 = np.broadcast_to(f_full, (count, pairs, 1, k))
+        est = np.zeros((count, pairs, p, k))
+        for direction, order in ((0, plan.orders), (1, plan.orders[:, :, ::-1])):
+            steps = np.diff(np.concatenate([edge0, v[:, :, direction], edge1], axis=2), axis=2)
+            # step j of the walk adds player order[..., j]
+            contrib = np.empty_like(steps)
+            np.put_along_axis(contrib, order[..., None], steps, axis=2)
+            est += contrib / 2
+        phi = est.mean(axis=1)
+        se = est.std(axis=1, ddof=1) / np.sqrt(pairs)
         return phi, se

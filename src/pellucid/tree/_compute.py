@@ -7,6 +7,7 @@ import numpy as np
 from ._ensemble import TreeEnsemble
 
 __all__ = [
+    "InterventionalTables",
     "PathTables",
     "expected_value",
     "interventional_shap",
@@ -16,11 +17,17 @@ __all__ = [
 ]
 
 
-def quadrature(depth: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gauss-Legendre nodes and weights on [0, 1], exact for polynomials of degree < depth."""
+def quadrature(depth: int, multiple: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Legendre nodes and weights on [0, 1], exact for polynomials of degree < depth.
+
+    Padded with zero-weight points at t = 1/2 to a multiple of ``multiple``
+    (the kernels' block width).
+    """
     k = max(1, (int(depth) + 1) // 2)
     x, w = np.polynomial.legendre.leggauss(k)
-    return (x + 1.0) / 2.0, w / 2.0
+    pad = (-k) % multiple
+    t = np.r_[(x + 1.0) / 2.0, np.full(pad, 0.5)]
+    return t, np.r_[w / 2.0, np.zeros(pad)]
 
 
 def expected_value(ens: TreeEnsemble) -> np.ndarray:
@@ -51,6 +58,8 @@ class PathTables:
             ens.left, ens.right, ens.feature, ens.cover, ens.tree_start, self.t_nodes, self.w_nodes
         )
         self.max_nodes = int(np.diff(ens.tree_start).max(initial=1))
+        # one contiguous block per node: F, 1/F, H for p = 0, 1
+        self.T = np.ascontiguousarray(np.concatenate([self.F, self.invF, self.H], axis=1))
         self.max_depth = ens.max_depth
 
 
@@ -64,9 +73,7 @@ def path_dependent_shap(ens: TreeEnsemble, Xa: np.ndarray, tables: PathTables) -
         *ens.kernel_arrays(),
         tables.parent,
         tables.prev,
-        tables.F,
-        tables.invF,
-        tables.H,
+        tables.T,
         tables.max_nodes,
         out,
     )
@@ -126,6 +133,42 @@ def _shapley_coefficients(depth: int) -> tuple[np.ndarray, np.ndarray]:
     return coef_a, coef_b
 
 
+# Per-leaf tables hold 2^m (m + 1) numbers for a path with m distinct features; above this
+# many numbers in all the pairwise kernel is used instead.
+MAX_TABLE_SIZE = 20_000_000
+
+
+class InterventionalTables:
+    """Row-independent tables for interventional TreeSHAP with one background set.
+
+    Each leaf gets, for every pattern of which path features a row meets, the
+    Shapley weights summed over the background rows (grouped by which path
+    features each fails), so a row costs O(leaves x depth) however many
+    background rows there are.
+    """
+
+    def __init__(self, ens: TreeEnsemble, background_dirs: np.ndarray, tables: PathTables) -> None:
+        from ._kernels import interventional_leaf_tables, leaf_paths
+
+        depth = ens.max_depth
+        self.parent = tables.parent
+        (self.leaves, self.leaf_pos, self.edges, self.slots, self.feats, self.n_edges,
+         self.n_feats) = leaf_paths(ens.left, ens.feature, tables.parent, ens.tree_start, depth)  # fmt: skip
+        sizes = (np.left_shift(1, self.n_feats)) * (self.n_feats + 1)
+        self.offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+        coef_a, coef_b = _shapley_coefficients(depth)
+        self.Z = interventional_leaf_tables(
+            background_dirs, ens.left, tables.parent, self.leaves, self.edges, self.slots,
+            self.n_edges, self.n_feats, self.offsets, coef_a, coef_b,
+        )  # fmt: skip
+
+    @staticmethod
+    def size(ens: TreeEnsemble) -> int:
+        """Upper bound on the table size: 2^depth (depth + 1) per leaf."""
+        depth = min(ens.max_depth, 40)
+        return int(ens.n_leaves) * (2**depth) * (depth + 1)
+
+
 def interventional_shap(
     ens: TreeEnsemble,
     Xa: np.ndarray,
@@ -133,17 +176,28 @@ def interventional_shap(
     *,
     transform: int = 0,
     background_dirs: np.ndarray | None = None,
+    agg_tables: InterventionalTables | None = None,
 ) -> np.ndarray:
     """Interventional SHAP values (n, d, n_outputs) of prepared rows against background ``Ba``.
 
-    ``transform`` 0 explains the raw output, 1 the logistic of it (shap's rescaling).
+    ``transform`` 0 explains the raw output, 1 the logistic of it (shap's
+    pair-by-pair rescaling, which needs every (row, background row) pair).
+    With ``agg_tables`` (raw output only) the cost is linear in the rows.
     """
-    from ._kernels import interventional_kernel
+    from ._kernels import interventional_agg_kernel, interventional_kernel
 
+    out = np.zeros((Xa.shape[0], ens.n_features, ens.n_outputs), dtype=np.float64)
+    Xdir = decisions(ens, Xa)
+    if agg_tables is not None and transform == 0:
+        t = agg_tables
+        interventional_agg_kernel(
+            Xdir, ens.left, ens.value, ens.tree_start, ens.tree_output, t.parent, t.leaf_pos,
+            t.edges, t.slots, t.feats, t.n_edges, t.n_feats, t.offsets, t.Z, out,
+        )  # fmt: skip
+        return out
     depth = ens.max_depth
     coef_a, coef_b = _shapley_coefficients(depth)
     Bdir = decisions(ens, Ba) if background_dirs is None else background_dirs
-    Xdir = decisions(ens, Xa)
     fx = np.empty((Xa.shape[0], ens.n_outputs))
     fb = np.empty((Ba.shape[0], ens.n_outputs))
     if transform:
@@ -151,7 +205,6 @@ def interventional_shap(
 
         predict_kernel(Xa, *ens.kernel_arrays(), ens.base, fx)
         predict_kernel(Ba, *ens.kernel_arrays(), ens.base, fb)
-    out = np.zeros((Xa.shape[0], ens.n_features, ens.n_outputs), dtype=np.float64)
     interventional_kernel(
         Xa, Xdir, Bdir, ens.left, ens.right, ens.feature, ens.value, ens.tree_start,
         ens.tree_output, coef_a, coef_b, fx, fb, int(transform), depth, out,

@@ -159,8 +159,10 @@ class TreeShap:
                     f"model's link is {self.ensemble.link!r}. Use output='raw'."
                 )
         self._tables: Any = None
+        self._expected: np.ndarray | None = None
         self.background: np.ndarray | None = None
         self._bg_dirs: np.ndarray | None = None
+        self._agg: Any = None
         if background is not None:
             self.background, _ = to_matrix(background, self.ensemble, name="background")
 
@@ -186,14 +188,15 @@ class TreeShap:
     @property
     def expected_value(self) -> np.ndarray:
         """The base value per output: cover-weighted mean (path-dependent) or background mean."""
-        if self.interventional:
-            assert self.background is not None
-            return np.asarray(
-                self._transform(self.ensemble.predict_raw(self.background)).mean(axis=0)
-            )
-        from ._compute import expected_value
+        if self._expected is None:
+            if self.background is not None:
+                raw = self.ensemble.predict_raw(self.background)
+                self._expected = np.asarray(self._transform(raw).mean(axis=0))
+            else:
+                from ._compute import expected_value
 
-        return expected_value(self.ensemble)
+                self._expected = expected_value(self.ensemble)
+        return self._expected
 
     def _shape(self, values: np.ndarray, per_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.ensemble.n_outputs == 1:
@@ -213,7 +216,12 @@ class TreeShap:
     @scalable(min_rows=2**62)  # the compiled kernel already runs rows on every core
     def explain(self, X: Any) -> Explanation:
         """SHAP values ``(n, d)`` (or ``(n, d, k)`` for k outputs) with base values and output."""
-        from ._compute import interventional_shap, path_dependent_shap
+        from ._compute import (
+            MAX_TABLE_SIZE,
+            InterventionalTables,
+            interventional_shap,
+            path_dependent_shap,
+        )
 
         Xa, names = to_matrix(X, self.ensemble)
         ens = self.ensemble
@@ -223,12 +231,19 @@ class TreeShap:
                 from ._compute import decisions
 
                 self._bg_dirs = decisions(ens, self.background)
+            if (
+                self._agg is None
+                and self.output == "raw"
+                and InterventionalTables.size(ens) <= MAX_TABLE_SIZE
+            ):
+                self._agg = InterventionalTables(ens, self._bg_dirs, self._path_tables())
             values = interventional_shap(
                 ens,
                 Xa,
                 self.background,
                 transform=1 if self.output == "probability" else 0,
                 background_dirs=self._bg_dirs,
+                agg_tables=self._agg,
             )
             method_mode = "interventional"
         else:

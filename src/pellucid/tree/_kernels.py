@@ -172,12 +172,18 @@ def path_tables(left, right, feature, cover, tree_start, t_nodes, w_nodes):
 @njit(parallel=True, cache=True)
 def path_shap_kernel(
     X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd,
-    value, tree_start, tree_output, parent, prev, F, invF, H, max_nodes, out,
+    value, tree_start, tree_output, parent, prev, T, max_nodes, out,
 ):  # fmt: skip
-    """out[r, i, j] += path-dependent SHAP value of feature i for output j (out zeroed by caller)."""
+    """out[r, i, j] += path-dependent SHAP value of feature i for output j (out zeroed by caller).
+
+    ``T[c]`` stacks F (rows 0-1), 1/F (rows 2-3) and H (rows 4-5) for p = 0, 1.
+    The number of quadrature points is padded to a multiple of 4 (zero weights),
+    so the inner loops run in blocks of 4 that LLVM unrolls and vectorises. Rows are processed in chunks tree by tree, so one
+    tree's tables stay in cache while the chunk's rows pass through it.
+    """
+    K = T.shape[2]
     n_rows = X.shape[0]
     n_trees = tree_start.shape[0] - 1
-    K = F.shape[2]
     n_cols = value.shape[1]
     n_chunks = (n_rows + CHUNK - 1) // CHUNK
     for ch in prange(n_chunks):
@@ -185,67 +191,80 @@ def path_shap_kernel(
         S = np.empty((max_nodes, n_cols, K))
         pc = np.empty(max_nodes, np.int64)
         gl = np.empty(max_nodes, np.bool_)
-        for r in range(ch * CHUNK, min(n_rows, (ch + 1) * CHUNK)):
-            x = X[r]
-            for t in range(n_trees):
-                ts = tree_start[t]
-                te = tree_start[t + 1]
-                o = tree_output[t]
-                nc = 1 if o >= 0 else n_cols
+        r0 = ch * CHUNK
+        r1 = min(n_rows, r0 + CHUNK)
+        for t in range(n_trees):
+            ts = tree_start[t]
+            te = tree_start[t + 1]
+            o = tree_output[t]
+            nc = 1 if o >= 0 else n_cols
+            for r in range(r0, r1):
+                x = X[r]
                 # down: path products at the quadrature points
-                for c in range(ts, te):
+                pc[0] = 1
+                for kb in range(0, K, 4):
+                    for k in range(kb, kb + 4):
+                        G[0, k] = 1.0
+                if left[ts] >= 0:
+                    gl[0] = goes_left(
+                        x[feature[ts]], ts, threshold, default_left, kind, cs, cl, co, cd
+                    )
+                for c in range(ts + 1, te):
                     lc = c - ts
-                    if c == ts:
-                        pc[0] = 1
-                        for k in range(K):
-                            G[0, k] = 1.0
+                    par = parent[c]
+                    lp = par - ts
+                    pe = 1 if gl[lp] == (left[par] == c) else 0
+                    pv = prev[c]
+                    if pv >= 0:
+                        pp = pc[pv - ts]
+                        p = pe * pp
+                        pc[lc] = p
+                        for kb in range(0, K, 4):
+                            for k in range(kb, kb + 4):
+                                G[lc, k] = G[lp, k] * T[c, p, k] * T[pv, 2 + pp, k]
                     else:
-                        lp = parent[c] - ts
-                        pe = 1 if gl[lp] == (left[parent[c]] == c) else 0
-                        pv = prev[c]
-                        if pv >= 0:
-                            pp = pc[pv - ts]
-                            p = pe * pp
-                            pc[lc] = p
-                            for k in range(K):
-                                G[lc, k] = G[lp, k] * F[c, p, k] * invF[pv, pp, k]
-                        else:
-                            pc[lc] = pe
-                            for k in range(K):
-                                G[lc, k] = G[lp, k] * F[c, pe, k]
+                        pc[lc] = pe
+                        for kb in range(0, K, 4):
+                            for k in range(kb, kb + 4):
+                                G[lc, k] = G[lp, k] * T[c, pe, k]
                     if left[c] >= 0:
                         gl[lc] = goes_left(
                             x[feature[c]], c, threshold, default_left, kind, cs, cl, co, cd
                         )
                 # up: sums over the leaves below each edge, and the edge's term
-                for c in range(te - 1, ts - 1, -1):
+                for c in range(te - 1, ts, -1):
                     lc = c - ts
                     if left[c] < 0:
                         for j in range(nc):
                             vj = value[c, j]
-                            for k in range(K):
-                                S[lc, j, k] = vj * G[lc, k]
+                            for kb in range(0, K, 4):
+                                for k in range(kb, kb + 4):
+                                    S[lc, j, k] = vj * G[lc, k]
                     else:
                         a = left[c] - ts
                         b = right[c] - ts
                         for j in range(nc):
-                            for k in range(K):
-                                S[lc, j, k] = S[a, j, k] + S[b, j, k]
-                    if c == ts:
-                        continue
+                            for kb in range(0, K, 4):
+                                for k in range(kb, kb + 4):
+                                    S[lc, j, k] = S[a, j, k] + S[b, j, k]
                     i = feature[parent[c]]
                     p = pc[lc]
                     pv = prev[c]
-                    for j in range(nc):
-                        acc = 0.0
-                        if pv >= 0:
-                            pp = pc[pv - ts]
-                            for k in range(K):
-                                acc += S[lc, j, k] * (H[c, p, k] - H[pv, pp, k])
-                        else:
-                            for k in range(K):
-                                acc += S[lc, j, k] * H[c, p, k]
-                        out[r, i, o if o >= 0 else j] += acc
+                    if pv >= 0:
+                        pp = pc[pv - ts]
+                        for j in range(nc):
+                            acc = 0.0
+                            for kb in range(0, K, 4):
+                                for k in range(kb, kb + 4):
+                                    acc += S[lc, j, k] * (T[c, 4 + p, k] - T[pv, 4 + pp, k])
+                            out[r, i, o if o >= 0 else j] += acc
+                    else:
+                        for j in range(nc):
+                            acc = 0.0
+                            for kb in range(0, K, 4):
+                                for k in range(kb, kb + 4):
+                                    acc += S[lc, j, k] * T[c, 4 + p, k]
+                            out[r, i, o if o >= 0 else j] += acc
 
 
 @njit(parallel=True, cache=True)
@@ -544,3 +563,137 @@ def pd_recursion_kernel(
                     top += 1
                     stack[top] = right[n]
                     weight[top] = w * (1.0 - frac)
+
+
+@njit(cache=True)
+def leaf_paths(left, feature, parent, tree_start, max_depth):
+    """Per leaf: its path's edges (child nodes), each edge's slot among the path's distinct
+    features, the distinct features, and their count."""
+    n = left.shape[0]
+    leaves = np.flatnonzero(left < 0)
+    n_leaves = leaves.shape[0]
+    edges = np.full((n_leaves, max_depth + 1), -1, np.int64)
+    slots = np.zeros((n_leaves, max_depth + 1), np.int64)
+    feats = np.full((n_leaves, max_depth + 1), -1, np.int64)
+    n_edges = np.zeros(n_leaves, np.int64)
+    n_feats = np.zeros(n_leaves, np.int64)
+    leaf_pos = np.full(n, -1, np.int64)
+    for li in range(n_leaves):
+        v = leaves[li]
+        leaf_pos[v] = li
+        a = v
+        e = 0
+        m = 0
+        while parent[a] >= 0:
+            f = feature[parent[a]]
+            s = -1
+            for u in range(m):
+                if feats[li, u] == f:
+                    s = u
+                    break
+            if s < 0:
+                s = m
+                feats[li, m] = f
+                m += 1
+            edges[li, e] = a
+            slots[li, e] = s
+            e += 1
+            a = parent[a]
+        n_edges[li] = e
+        n_feats[li] = m
+    return leaves, leaf_pos, edges, slots, feats, n_edges, n_feats
+
+
+@njit(parallel=True, cache=True)
+def interventional_leaf_tables(
+    Bdir, left, parent, leaves, edges, slots, n_edges, n_feats, offsets, coef_a, coef_b
+):
+    """Per leaf and per pattern alpha of the row (bit s: the row meets every condition on the
+    path's feature s): ZA[alpha, s] (to features the row meets) and ZB[alpha] (subtracted from
+    the others), summed over the background rows' failure patterns delta with delta within alpha
+    and divided by the number of background rows. Table of leaf li at offsets[li], of size
+    2^m (m + 1)."""
+    n_bg = Bdir.shape[0]
+    total = offsets[-1]
+    Z = np.zeros(total)
+    for li in prange(leaves.shape[0]):
+        m = n_feats[li]
+        size = 1 << m
+        cnt = np.zeros(size)
+        for b in range(n_bg):
+            delta = 0
+            for e in range(n_edges[li]):
+                a = edges[li, e]
+                par = parent[a]
+                if Bdir[b, par] != (left[par] == a):
+                    delta |= 1 << slots[li, e]
+            cnt[delta] += 1.0
+        base = offsets[li]
+        for alpha in range(size):
+            nb = m
+            for s in range(m):
+                if (alpha >> s) & 1:
+                    nb -= 1
+            zb = 0.0
+            # enumerate delta over subsets of alpha
+            delta = alpha
+            while True:
+                c = cnt[delta]
+                if c != 0.0:
+                    na = 0
+                    for s in range(m):
+                        if (delta >> s) & 1:
+                            na += 1
+                    if nb > 0:
+                        zb += c * coef_b[na, nb]
+                    if na > 0:
+                        ca = c * coef_a[na, nb]
+                        for s in range(m):
+                            if (delta >> s) & 1:
+                                Z[base + alpha * (m + 1) + s] += ca / n_bg
+                if delta == 0:
+                    break
+                delta = (delta - 1) & alpha
+            Z[base + alpha * (m + 1) + m] = zb / n_bg
+    return Z
+
+
+@njit(parallel=True, cache=True)
+def interventional_agg_kernel(
+    Xdir, left, value, tree_start, tree_output, parent, leaf_pos, edges, slots, feats,
+    n_edges, n_feats, offsets, Z, out,
+):  # fmt: skip
+    """Interventional SHAP values from the per-leaf background tables, linear in the rows."""
+    n_rows = Xdir.shape[0]
+    n_trees = tree_start.shape[0] - 1
+    n_cols = value.shape[1]
+    n_chunks = (n_rows + CHUNK - 1) // CHUNK
+    for ch in prange(n_chunks):
+        for r in range(ch * CHUNK, min(n_rows, (ch + 1) * CHUNK)):
+            xd = Xdir[r]
+            for t in range(n_trees):
+                o = tree_output[t]
+                nc = 1 if o >= 0 else n_cols
+                for v in range(tree_start[t], tree_start[t + 1]):
+                    if left[v] >= 0:
+                        continue
+                    li = leaf_pos[v]
+                    m = n_feats[li]
+                    if m == 0:
+                        continue
+                    alpha = (1 << m) - 1
+                    for e in range(n_edges[li]):
+                        a = edges[li, e]
+                        par = parent[a]
+                        if xd[par] != (left[par] == a):
+                            alpha &= ~(1 << slots[li, e])
+                    row = offsets[li] + alpha * (m + 1)
+                    zb = Z[row + m]
+                    for j in range(nc):
+                        oj = o if o >= 0 else j
+                        val = value[v, j]
+                        for s in range(m):
+                            if (alpha >> s) & 1:
+                                out[r, feats[li, s], oj] += val * Z[row + s]
+                            else:
+                                out[r, feats[li, s], oj] -= val * zb

@@ -1,0 +1,289 @@
+"""Result objects of pellucid.quality: frozen, numbers per row plus their mean."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from .._results import _encode, _freeze
+
+__all__ = [
+    "AgreementResult",
+    "CurveResult",
+    "GroundTruthResult",
+    "QualityScore",
+    "SanityCheckResult",
+    "StabilityResult",
+    "TrustSummary",
+]
+
+
+def _nanmean(a: np.ndarray | None) -> float:
+    if a is None or a.size == 0 or np.all(np.isnan(a)):
+        return float("nan")
+    return float(np.nanmean(a))
+
+
+class _Result:
+    """Freezes array fields; ``to_dict`` gives JSON-safe numbers including the means."""
+
+    _derived: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                object.__setattr__(self, f.name, _freeze(value))
+            elif isinstance(value, Mapping):
+                object.__setattr__(self, f.name, dict(value))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: _encode(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        out.update({name: _encode(getattr(self, name)) for name in self._derived})
+        return {"type": type(self).__name__, **out}
+
+
+@dataclass(frozen=True, eq=False)
+class CurveResult(_Result):
+    """Deletion or insertion curves: the explained output as features are removed or added.
+
+    Features go in order of attribution, largest first, and are replaced by
+    (deletion) or taken from (insertion) the explained row, the others coming
+    from background rows. ``curves`` is ``(n_rows, n_steps)`` against
+    ``fractions`` (share of features removed/added); ``area`` the area under
+    each row's curve. Lower deletion area and higher insertion area are better.
+    ``random_curves``/``random_area`` average random orderings of the same row,
+    the yardstick for :attr:`improvement`.
+    """
+
+    kind: str
+    fractions: np.ndarray
+    curves: np.ndarray
+    area: np.ndarray
+    random_curves: np.ndarray | None = None
+    random_area: np.ndarray | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    _derived = ("mean", "random_mean", "improvement")
+
+    @property
+    def mean(self) -> float:
+        return _nanmean(self.area)
+
+    @property
+    def random_mean(self) -> float:
+        return _nanmean(self.random_area)
+
+    @property
+    def improvement(self) -> float:
+        """Gain over random orderings, in units of the full change ``|f(x) - E f(background)|``.
+
+        0 means no better than a random ordering, positive better, negative worse
+        (for deletion: how much faster the output falls; for insertion: rises).
+        """
+        if self.random_area is None:
+            return float("nan")
+        span = np.abs(self.curves[:, 0] - self.curves[:, -1]).sum()
+        if span == 0:
+            return float("nan")
+        gain = (self.random_area - self.area).sum()
+        return float((gain if self.kind == "deletion" else -gain) / span)
+
+
+@dataclass(frozen=True, eq=False)
+class QualityScore(_Result):
+    """One number per explained row (``per_row``) for one metric, and their mean."""
+
+    metric: str
+    per_row: np.ndarray
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    _derived = ("mean",)
+
+    @property
+    def mean(self) -> float:
+        return _nanmean(self.per_row)
+
+
+@dataclass(frozen=True, eq=False)
+class StabilityResult(_Result):
+    """How much attributions move between random seeds and under small input changes.
+
+    ``seed_variation``: per row, the spread (standard deviation across seeds)
+    of the attributions relative to their mean absolute size; 0 for a
+    deterministic method, None when the method takes no seed.
+    ``sensitivity``: per row, the largest ``||phi(x') - phi(x)|| / ||phi(x)||``
+    over inputs ``x'`` within ``radius`` standard deviations of ``x``.
+    ``lipschitz``: per row, the largest ``||phi(x') - phi(x)|| / ||x' - x||``
+    (inputs in standard units), the local Lipschitz estimate.
+    """
+
+    seed_variation: np.ndarray | None
+    sensitivity: np.ndarray
+    lipschitz: np.ndarray
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    _derived = ("seed_variation_mean", "sensitivity_mean", "lipschitz_mean")
+
+    @property
+    def seed_variation_mean(self) -> float:
+        return _nanmean(self.seed_variation)
+
+    @property
+    def sensitivity_mean(self) -> float:
+        return _nanmean(self.sensitivity)
+
+    @property
+    def lipschitz_mean(self) -> float:
+        return _nanmean(self.lipschitz)
+
+
+@dataclass(frozen=True, eq=False)
+class SanityCheckResult(_Result):
+    """Adebayo et al. (2018): attributions must change when the model is randomised.
+
+    ``model_randomization`` and ``label_permutation``: per row, the Spearman
+    rank correlation of absolute attributions between the real model and a
+    randomised one (a model of the same kind fitted to random labels, or a
+    random function) / one refitted on permuted labels. High similarity means
+    the explanation does not depend on what the model learned: it fails.
+    ``label_permutation`` is None when no labels or no refittable model were given.
+    """
+
+    model_randomization: np.ndarray
+    label_permutation: np.ndarray | None
+    threshold: float
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    _derived = ("model_randomization_mean", "label_permutation_mean", "passed")
+
+    @property
+    def model_randomization_mean(self) -> float:
+        return _nanmean(self.model_randomization)
+
+    @property
+    def label_permutation_mean(self) -> float:
+        return _nanmean(self.label_permutation)
+
+    @property
+    def passed(self) -> bool:
+        """True when every available test shows mean similarity below ``threshold``."""
+        means = [self.model_randomization_mean]
+        if self.label_permutation is not None:
+            means.append(self.label_permutation_mean)
+        return bool(all(np.isfinite(m) and m < self.threshold for m in means))
+
+
+@dataclass(frozen=True, eq=False)
+class AgreementResult(_Result):
+    """Agreement of two explanations of the same rows (or two global importances: one "row").
+
+    ``rank_correlation``: Spearman correlation of absolute attributions per row;
+    ``top_k_overlap``: share of the k most important features the two have in
+    common; ``sign_agreement``: share of those common top-k features given the
+    same sign (NaN when signs are unknown, as for global importances).
+    """
+
+    rank_correlation: np.ndarray
+    top_k_overlap: np.ndarray
+    sign_agreement: np.ndarray
+    k: int
+
+    _derived = ("rank_correlation_mean", "top_k_overlap_mean", "sign_agreement_mean")
+
+    @property
+    def rank_correlation_mean(self) -> float:
+        return _nanmean(self.rank_correlation)
+
+    @property
+    def top_k_overlap_mean(self) -> float:
+        return _nanmean(self.top_k_overlap)
+
+    @property
+    def sign_agreement_mean(self) -> float:
+        return _nanmean(self.sign_agreement)
+
+
+@dataclass(frozen=True, eq=False)
+class GroundTruthResult(_Result):
+    """Error of one method's attributions against the known true Shapley values.
+
+    ``truth`` and ``estimate`` are ``(n_rows, n_features)``; ``per_row`` is the
+    largest absolute error in each row. ``relative_error`` is
+    ``||estimate - truth|| / ||truth||`` over all rows (Frobenius norms).
+    """
+
+    method: str
+    problem: str
+    truth: np.ndarray
+    estimate: np.ndarray
+    feature_names: tuple[str, ...]
+    seconds: float = float("nan")
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    _derived = ("max_abs_error", "mean_abs_error", "relative_error", "mean")
+
+    @property
+    def per_row(self) -> np.ndarray:
+        return np.max(np.abs(self.estimate - self.truth), axis=1)
+
+    @property
+    def max_abs_error(self) -> float:
+        return float(np.max(np.abs(self.estimate - self.truth)))
+
+    @property
+    def mean_abs_error(self) -> float:
+        return float(np.mean(np.abs(self.estimate - self.truth)))
+
+    @property
+    def mean(self) -> float:
+        return _nanmean(self.per_row)
+
+    @property
+    def relative_error(self) -> float:
+        norm = float(np.linalg.norm(self.truth))
+        diff = float(np.linalg.norm(self.estimate - self.truth))
+        return diff / norm if norm > 0 else diff
+
+
+@dataclass(frozen=True, eq=False)
+class TrustSummary:
+    """Per method: faithfulness, stability, ground-truth error where known, and a plain reading.
+
+    ``rows`` holds one dict per method with the keys of :attr:`COLUMNS`; the
+    report renders :meth:`to_frame` and each row's ``reading``.
+    """
+
+    rows: tuple[Mapping[str, Any], ...]
+    notes: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    COLUMNS = (
+        "method",
+        "deletion_gain",
+        "insertion_gain",
+        "faithfulness_correlation",
+        "infidelity",
+        "seed_variation",
+        "sensitivity",
+        "ground_truth_error",
+        "sanity_passed",
+        "verdict",
+        "reading",
+    )
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame([dict(r) for r in self.rows], columns=list(self.COLUMNS))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": type(self).__name__,
+            "rows": [{k: _encode(v) for k, v in r.items()} for r in self.rows],
+            "notes": list(self.notes),
+            "params": _encode(dict(self.params)),
+        }
