@@ -32,7 +32,7 @@ def make_model(n_trees: int, depth: int):
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(20_000, N_FEATURES))
+    X = rng.normal(size=(5_000, N_FEATURES))
     y = X[:, 0] * 2 + X[:, 1] * X[:, 2] + np.sin(X[:, 3]) + rng.normal(scale=0.1, size=len(X))
     model = HistGradientBoostingRegressor(
         max_iter=n_trees, max_depth=depth, max_leaf_nodes=64, early_stopping=False, random_state=0
