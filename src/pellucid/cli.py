@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -28,6 +30,50 @@ TrustOpt = Annotated[
     typer.Option("--trust-pickle", help="Allow loading joblib/pickle files (runs their code)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Dask scheduler address (e.g. tcp://10.0.0.5:8786): run the work on that cluster.",
+    ),
+]
+NJobsOpt = Annotated[
+    int | None,
+    typer.Option("--n-jobs", help="Parallel jobs on this machine (-1: all cores; default auto)."),
+]
+
+
+@contextmanager
+def _on_cluster(scheduler: str | None) -> Iterator[Any]:
+    """Connect to a Dask scheduler and route joblib work to it; yield the client or None."""
+    if scheduler is None:
+        yield None
+        return
+    try:
+        from distributed import Client
+        from joblib import parallel_config
+    except ImportError:
+        _fail("--scheduler needs dask[distributed]: pip install 'pellucid[dask]'.")
+        raise
+    try:
+        client = Client(scheduler)  # waits distributed.comm.timeouts.connect
+    except (OSError, ValueError) as exc:
+        _fail(f"Cannot connect to the Dask scheduler at {scheduler!r}: {exc}")
+        raise
+    try:
+        with parallel_config(backend="dask"):
+            yield client
+    finally:
+        client.close()
+
+
+def _to_dask(frame: Any, client: Any) -> Any:
+    """Partition rows for the cluster: a few partitions per worker, at most 50,000 rows each."""
+    import dask.dataframe as dd
+
+    workers = max(1, len(client.scheduler_info().get("workers", {})))
+    parts = max(2 * workers, -(-len(frame) // 50_000))
+    return dd.from_pandas(frame, npartitions=max(1, min(parts, len(frame))))
 
 
 def _fail(message: str) -> None:
@@ -442,6 +488,8 @@ def explain(
     ] = None,
     random_state: Annotated[int, typer.Option(help="Seed for sampled methods.")] = 0,
     trust_pickle: TrustOpt = False,
+    scheduler: SchedulerOpt = None,
+    n_jobs: NJobsOpt = None,
 ) -> None:
     """Explain rows of a data file with a registered attribution method."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -492,13 +540,21 @@ def explain(
                     random_state=random_state,
                 )
                 bg = bg if weighted else bg.data
-            result = run_method(
-                method,
-                fitted,
-                X,
-                bg,
-                explain_options={"budget": budget, "random_state": random_state},
-            )
+            with _on_cluster(scheduler) as client:
+                rows_in = X if client is None else _to_dask(X, client)
+                result = run_method(
+                    method,
+                    fitted,
+                    rows_in,
+                    bg,
+                    explain_options={
+                        "budget": budget,
+                        "random_state": random_state,
+                        "n_jobs": n_jobs,
+                    },
+                )
+                if result.is_lazy:
+                    result = result.compute()
         except (DataError, ValueError, TypeError) as exc:
             _fail(str(exc))
     _write_explanation(result, out)
@@ -586,13 +642,14 @@ def importance(
     ] = None,
     n_repeats: Annotated[int, typer.Option(help="Shuffles per feature.")] = 10,
     random_state: Annotated[int, typer.Option(help="Seed.")] = 0,
-    n_jobs: Annotated[int | None, typer.Option(help="Parallel workers.")] = None,
+    n_jobs: NJobsOpt = None,
     group: Annotated[
         list[str] | None,
         typer.Option(help="Permute columns jointly: NAME=col1,col2 (repeatable)."),
     ] = None,
     trust_pickle: TrustOpt = False,
     as_json: JsonOpt = False,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Permutation importance of each feature on a labelled data file."""
     from ._data import DataError
@@ -601,16 +658,18 @@ def importance(
     fitted, frame = _load(model, data, trust_pickle)
     X, y = _split_target(frame, target)
     try:
-        result = permutation_importance(
-            fitted,
-            X,
-            y,
-            scoring=scoring,
-            n_repeats=n_repeats,
-            random_state=random_state,
-            n_jobs=n_jobs,
-            groups=_parse_groups(group),
-        )
+        with _on_cluster(scheduler):
+            result = permutation_importance(
+                fitted,
+                X,
+                y,
+                scoring=scoring,
+                n_repeats=n_repeats,
+                random_state=random_state,
+                # on a cluster, fan out over its workers unless told otherwise
+                n_jobs=-1 if n_jobs is None and scheduler is not None else n_jobs,
+                groups=_parse_groups(group),
+            )
     except (DataError, ValueError) as exc:
         _fail(str(exc))
     if as_json:

@@ -249,9 +249,26 @@ def scalable(
                 return explain(self, X, **kwargs)
             return explain_rows(self, X, n_jobs=jobs, chunk_rows=chunk_rows, **kwargs)
 
+        # Advertise n_jobs/chunk_rows in the signature, so generic callers that
+        # filter options by signature (the CLI, run_method) can pass them.
+        wrapper.__signature__ = _with_scale_options(explain)  # type: ignore[attr-defined]
         return wrapper
 
     return decorate
+
+
+def _with_scale_options(explain: Callable[..., Any]) -> inspect.Signature:
+    sig = inspect.signature(explain)
+    params = list(sig.parameters.values())
+    extra = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation="int | None"
+        )
+        for name in ("n_jobs", "chunk_rows")
+        if name not in sig.parameters
+    ]
+    at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
+    return sig.replace(parameters=params[:at] + extra + params[at:])
 
 
 def _n_rows(X: Any) -> int:
