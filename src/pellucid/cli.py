@@ -233,6 +233,7 @@ def report(
         ),
     ] = None,
     trust_pickle: TrustOpt = False,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Write a self-contained HTML report: data, performance, importance, effects, SHAP,
     local explanations and a reproducibility record."""
@@ -251,22 +252,23 @@ def report(
         if target and target in bg.columns:
             bg = bg.drop(columns=[target])
     chosen: Any = "auto" if methods == "auto" else [m.strip() for m in methods.split(",") if m]
-    try:
-        path = write_report(
-            fitted,
-            X,
-            y,
-            out,
-            background=bg,
-            rows=_parse_rows(rows, len(X)),
-            methods=chosen,
-            groups=group,
-            random_state=seed,
-            title=title,
-            settings=_parse_settings(setting or []),
-        )
-    except (DataError, ValueError) as exc:
-        _fail(str(exc))
+    with _on_cluster(scheduler):
+        try:
+            path = write_report(
+                fitted,
+                X,
+                y,
+                out,
+                background=bg,
+                rows=_parse_rows(rows, len(X)),
+                methods=chosen,
+                groups=group,
+                random_state=seed,
+                title=title,
+                settings=_parse_settings(setting or []),
+            )
+        except (DataError, ValueError) as exc:
+            _fail(str(exc))
     console.print(f"Report written to [bold]{path}[/]")
 
 
