@@ -51,7 +51,7 @@ def test_report_command_writes_the_file(files):
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "Report written to" in result.output and "7/7" in result.output
+    assert "Report written to" in result.output and "8/8" in result.output
     html = out.read_text(encoding="utf-8")
     assert "Row 4: chosen row" in html and "Row 17: chosen row" in html
     assert "sex = female" in html

@@ -86,7 +86,16 @@ def test_report_in_chromium(page, report_file):
 
     # 4. every section is on the page
     ids = page.evaluate("[...document.querySelectorAll('section.section')].map(s => s.id)")
-    assert ids == ["overview", "performance", "importance", "shap", "effects", "local", "record"]
+    assert ids == [
+        "overview",
+        "performance",
+        "importance",
+        "shap",
+        "effects",
+        "local",
+        "trust",
+        "record",
+    ]
 
     # 5. the screenshot is not blank
     gray = _pixels(page.screenshot())
