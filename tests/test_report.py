@@ -243,6 +243,8 @@ def test_report_runs_every_section_in_order(credit_report, credit_model):
     # every method ran: nothing stopped early or failed
     problems = [n for ns in res.notes.values() for n in ns if "stopped" in n or "failed" in n]
     assert problems == []
+    # the trust section scored the SHAP method and LIME
+    assert res.trust is not None and len(res.trust.rows) == 2
     # SHAP explains the probability of class 1 (model-agnostic here) and adds up to it
     assert res.shap is not None and res.shap.method in ("kernel_shap", "treeshap")
     if res.shap.method == "kernel_shap":
@@ -356,3 +358,20 @@ def test_pick_output_cuts_per_output_diagnostics():
     assert one.diagnostics["conditions"].shape == (2, 3)
     last = _pick_output(exp, None)
     np.testing.assert_array_equal(last.diagnostics["fidelity"], [0.9, 0.8])
+
+
+def test_trust_section_scores_treeshap_on_the_margin():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from pellucid.datasets import breast_cancer
+    from pellucid.reporting import compute
+
+    X, y = breast_cancer()
+    model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
+    res = compute(model, X, y, settings={"shap_rows": 50, "importance_rows": 200})
+    assert res.shap is not None and res.shap.method == "treeshap"
+    assert res.notes.get("trust") is None, res.notes.get("trust")
+    methods = [r["method"] for r in res.trust.rows]
+    assert methods == ["TreeShap", "Lime"]
+    # exact SHAP of the margin, scored on the margin, is faithful
+    assert res.trust.rows[0]["faithfulness_correlation"] > 0.7

@@ -770,13 +770,18 @@ class _Runner:
         if trust_summary is None or not methods:
             return
         rows = _subsample(self.n, self.settings["trust_rows"], self.rng)
+        model, output = self.m, self.output
+        if self.m.is_classifier and getattr(shap_method, "output", None) == "raw":
+            # TreeShap explains the margin: score every method on that same output.
+            model, output = Model(self.m.raw_model, output="raw"), None
         res.trust = trust_summary(
-            self.m,
+            model,
             _take(self.X, rows),
             methods=methods,
             data=self.background if self.background is not None else self.X,
             n_rows=len(rows),
             n_background=self.settings["trust_background_rows"],
+            output=output,
             options={
                 "kernel_shap": {"budget": self.settings["shap_budget"]},
                 "permutation_shap": {"budget": self.settings["shap_budget"]},
