@@ -187,6 +187,11 @@ def main() -> None:
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--xgb33-python", default=XGB33_DEFAULT)
     ap.add_argument("--json", default=None, help="write the records to this file")
+    ap.add_argument(
+        "--cases",
+        default="values,interactions,interventional,compile",
+        help="comma-separated subset of: values, interactions, interventional, compile",
+    )
     args = ap.parse_args()
 
     import lightgbm as lgb
@@ -234,141 +239,148 @@ def main() -> None:
         X, y
     )
 
-    print("\n== path-dependent SHAP values ==", flush=True)
-    models = {"xgboost": xm, "lightgbm": lm, "forest": rf}
-    explainers = {k: TreeShap(m) for k, m in models.items()}
-    leaves = {k: e.ensemble.n_leaves for k, e in explainers.items()}
-    for k, e in explainers.items():
-        e.explain(rows[:10])  # build tables, load compiled kernels
-        print(
-            f"{k}: {e.ensemble.n_trees} trees, {leaves[k]} leaves, max depth {e.ensemble.max_depth}"
-        )
-    booster = xm.get_booster()
-    tmp = tempfile.mkdtemp()
-    model_path, rows_path = os.path.join(tmp, "model.json"), os.path.join(tmp, "rows.npy")
-    booster.save_model(model_path)
-    np.save(rows_path, rows.astype(np.float32))
-    ext = xgb33(args.xgb33_python, model_path, rows_path, threads, R)
-    sk_rows = rows[:n_rows_shap]
-    shap_rf = shap.TreeExplainer(rf)
-    for t in threads:
-        numba.set_num_threads(t)
-        ours_x = timed(lambda: explainers["xgboost"].explain(rows), R)
-        booster.set_param({"nthread": t})
-        dm = xgb.DMatrix(rows, nthread=t)
-        ref = booster.predict(dm, pred_contribs=True)
-        got = explainers["xgboost"].explain(rows).values
-        assert np.abs(got - ref[:, :-1]).max() < 1e-4, "XGBoost values differ"
-        records.append(
-            row(
-                f"xgboost {xgb.__version__} pred_contribs, {t} thr",
-                ours_x,
-                timed(lambda: booster.predict(dm, pred_contribs=True), R),
-                n_rows,
-                leaves["xgboost"],
+    cases = set(args.cases.split(","))
+    n_int_trees, int_depth = (20, 5) if args.quick else (100, 6)
+    if "values" in cases:
+        print("\n== path-dependent SHAP values ==", flush=True)
+        models = {"xgboost": xm, "lightgbm": lm, "forest": rf}
+        explainers = {k: TreeShap(m) for k, m in models.items()}
+        leaves = {k: e.ensemble.n_leaves for k, e in explainers.items()}
+        for k, e in explainers.items():
+            e.explain(rows[:10])  # build tables, load compiled kernels
+            print(
+                f"{k}: {e.ensemble.n_trees} trees, {leaves[k]} leaves, max depth {e.ensemble.max_depth}"
             )
-        )
-        if ext is not None:
-            ref33 = np.load(rows_path + f".phi{t}.npy")
-            assert np.abs(got - ref33[:, :-1]).max() < 1e-4, "XGBoost 3.3+ values differ"
+        booster = xm.get_booster()
+        tmp = tempfile.mkdtemp()
+        model_path, rows_path = os.path.join(tmp, "model.json"), os.path.join(tmp, "rows.npy")
+        booster.save_model(model_path)
+        np.save(rows_path, rows.astype(np.float32))
+        ext = xgb33(args.xgb33_python, model_path, rows_path, threads, R)
+        sk_rows = rows[:n_rows_shap]
+        shap_rf = shap.TreeExplainer(rf)
+        for t in threads:
+            numba.set_num_threads(t)
+            ours_x = timed(lambda: explainers["xgboost"].explain(rows), R)
+            booster.set_param({"nthread": t})
+            dm = xgb.DMatrix(rows, nthread=t)
+            ref = booster.predict(dm, pred_contribs=True)
+            got = explainers["xgboost"].explain(rows).values
+            assert np.abs(got - ref[:, :-1]).max() < 1e-4, "XGBoost values differ"
             records.append(
                 row(
-                    f"xgboost {ext['version']} pred_contribs, {t} thr",
+                    f"xgboost {xgb.__version__} pred_contribs, {t} thr",
                     ours_x,
-                    tuple(ext[str(t)]),
+                    timed(lambda: booster.predict(dm, pred_contribs=True), R),
                     n_rows,
                     leaves["xgboost"],
                 )
             )
-        ours_l = timed(lambda: explainers["lightgbm"].explain(rows), R)
-        ref_l = timed(lambda: lm.booster_.predict(rows, pred_contrib=True, num_threads=t), R)
-        records.append(
-            row(
-                f"lightgbm {lgb.__version__} pred_contrib, {t} thr",
-                ours_l,
-                ref_l,
-                n_rows,
-                leaves["lightgbm"],
+            if ext is not None:
+                ref33 = np.load(rows_path + f".phi{t}.npy")
+                assert np.abs(got - ref33[:, :-1]).max() < 1e-4, "XGBoost 3.3+ values differ"
+                records.append(
+                    row(
+                        f"xgboost {ext['version']} pred_contribs, {t} thr",
+                        ours_x,
+                        tuple(ext[str(t)]),
+                        n_rows,
+                        leaves["xgboost"],
+                    )
+                )
+            ours_l = timed(lambda: explainers["lightgbm"].explain(rows), R)
+            ref_l = timed(lambda: lm.booster_.predict(rows, pred_contrib=True, num_threads=t), R)
+            records.append(
+                row(
+                    f"lightgbm {lgb.__version__} pred_contrib, {t} thr",
+                    ours_l,
+                    ref_l,
+                    n_rows,
+                    leaves["lightgbm"],
+                )
             )
-        )
-        ours_f = timed(lambda: explainers["forest"].explain(sk_rows), R)
-        ref_f = timed(lambda: shap_rf.shap_values(sk_rows, check_additivity=False), max(1, R // 2))
-        records.append(
-            row(
-                f"shap {shap.__version__} C++ (RandomForest; shap 1 thr), {t} thr",
-                ours_f,
-                ref_f,
-                n_rows_shap,
-                leaves["forest"],
+            ours_f = timed(lambda: explainers["forest"].explain(sk_rows), R)
+            ref_f = timed(
+                lambda: shap_rf.shap_values(sk_rows, check_additivity=False), max(1, R // 2)
             )
-        )
+            records.append(
+                row(
+                    f"shap {shap.__version__} C++ (RandomForest; shap 1 thr), {t} thr",
+                    ours_f,
+                    ref_f,
+                    n_rows_shap,
+                    leaves["forest"],
+                )
+            )
 
     save()
-    print("\n== interaction values ==", flush=True)
-    n_int_trees, int_depth = (20, 5) if args.quick else (100, 6)
-    rf_i = RandomForestRegressor(
-        n_estimators=n_int_trees, max_depth=int_depth, n_jobs=2, random_state=0
-    ).fit(X, y)
-    xm_i = xgb.XGBRegressor(
-        n_estimators=n_int_trees, max_depth=int_depth, n_jobs=2, random_state=0
-    ).fit(X, y)
-    ti, txi = TreeShap(rf_i), TreeShap(xm_i)
-    int_rows = rows[: (20 if args.quick else 50)]
-    ti.explain_interactions(int_rows[:2])
-    txi.explain_interactions(int_rows[:2])
-    shap_i = shap.TreeExplainer(rf_i)
-    bi = xm_i.get_booster()
-    for t in threads:
-        numba.set_num_threads(t)
-        records.append(
-            row(
-                f"shap C++ interactions (RandomForest), {t} thr",
-                timed(lambda: ti.explain_interactions(int_rows), R),
-                timed(lambda: shap_i.shap_interaction_values(int_rows), 1),
-                len(int_rows),
-                ti.ensemble.n_leaves,
-            )
-        )
-        bi.set_param({"nthread": t})
-        dmi = xgb.DMatrix(int_rows, nthread=t)
-        records.append(
-            row(
-                f"xgboost {xgb.__version__} pred_interactions, {t} thr",
-                timed(lambda: txi.explain_interactions(int_rows), R),
-                timed(lambda: bi.predict(dmi, pred_interactions=True), R),
-                len(int_rows),
-                txi.ensemble.n_leaves,
-            )
-        )
-
-    save()
-    print("\n== interventional (100 background rows) ==", flush=True)
-    Xc, yc = X, (y > np.median(y)).astype(int)
-    gb = GradientBoostingClassifier(
-        n_estimators=n_int_trees, max_depth=int_depth, random_state=0
-    ).fit(Xc, yc)
-    bg = Xc[1000:1100]
-    iv_rows = Xc[: (20 if args.quick else 100)]
-    for output in ("raw", "probability"):
-        ours_iv = TreeShap(gb, bg, output=output)
-        ours_iv.explain(iv_rows[:2])
-        shap_iv = shap.TreeExplainer(
-            gb, data=bg, feature_perturbation="interventional", model_output=output
-        )
+    if "interactions" in cases:
+        print("\n== interaction values ==", flush=True)
+        rf_i = RandomForestRegressor(
+            n_estimators=n_int_trees, max_depth=int_depth, n_jobs=2, random_state=0
+        ).fit(X, y)
+        xm_i = xgb.XGBRegressor(
+            n_estimators=n_int_trees, max_depth=int_depth, n_jobs=2, random_state=0
+        ).fit(X, y)
+        ti, txi = TreeShap(rf_i), TreeShap(xm_i)
+        int_rows = rows[: (20 if args.quick else 50)]
+        ti.explain_interactions(int_rows[:2])
+        txi.explain_interactions(int_rows[:2])
+        shap_i = shap.TreeExplainer(rf_i)
+        bi = xm_i.get_booster()
         for t in threads:
             numba.set_num_threads(t)
             records.append(
                 row(
-                    f"shap interventional ({output}), {t} thr",
-                    timed(lambda: ours_iv.explain(iv_rows), R),
-                    timed(lambda: shap_iv.shap_values(iv_rows, check_additivity=False), 1),
-                    len(iv_rows),
-                    ours_iv.ensemble.n_leaves,
+                    f"shap C++ interactions (RandomForest), {t} thr",
+                    timed(lambda: ti.explain_interactions(int_rows), R),
+                    timed(lambda: shap_i.shap_interaction_values(int_rows), 1),
+                    len(int_rows),
+                    ti.ensemble.n_leaves,
                 )
             )
+            bi.set_param({"nthread": t})
+            dmi = xgb.DMatrix(int_rows, nthread=t)
+            records.append(
+                row(
+                    f"xgboost {xgb.__version__} pred_interactions, {t} thr",
+                    timed(lambda: txi.explain_interactions(int_rows), R),
+                    timed(lambda: bi.predict(dmi, pred_interactions=True), R),
+                    len(int_rows),
+                    txi.ensemble.n_leaves,
+                )
+            )
+
     save()
-    print("\n== compile time (numba, cache=True) ==", flush=True)
-    compile_rec.update(compile_times())
+    if "interventional" in cases:
+        print("\n== interventional (100 background rows) ==", flush=True)
+        Xc, yc = X, (y > np.median(y)).astype(int)
+        gb = GradientBoostingClassifier(
+            n_estimators=n_int_trees, max_depth=int_depth, random_state=0
+        ).fit(Xc, yc)
+        bg = Xc[1000:1100]
+        iv_rows = Xc[: (20 if args.quick else 100)]
+        for output in ("raw", "probability"):
+            ours_iv = TreeShap(gb, bg, output=output)
+            ours_iv.explain(iv_rows[:2])
+            shap_iv = shap.TreeExplainer(
+                gb, data=bg, feature_perturbation="interventional", model_output=output
+            )
+            for t in threads:
+                numba.set_num_threads(t)
+                records.append(
+                    row(
+                        f"shap interventional ({output}), {t} thr",
+                        timed(lambda: ours_iv.explain(iv_rows), R),
+                        timed(lambda: shap_iv.shap_values(iv_rows, check_additivity=False), 1),
+                        len(iv_rows),
+                        ours_iv.ensemble.n_leaves,
+                    )
+                )
+    save()
+    if "compile" in cases:
+        print("\n== compile time (numba, cache=True) ==", flush=True)
+        compile_rec.update(compile_times())
     save()
 
 

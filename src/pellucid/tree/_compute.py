@@ -61,13 +61,75 @@ class PathTables:
         # one contiguous block per node: F, 1/F, H for p = 0, 1
         self.T = np.ascontiguousarray(np.concatenate([self.F, self.invF, self.H], axis=1))
         self.max_depth = ens.max_depth
+        # every tree adds one column to one output: the split-wise kernel applies
+        self.single = bool(ens.value.shape[1] == 1 or np.all(ens.tree_output >= 0))
+        if self.single:
+            self._split_tables(ens)
+
+    def _split_tables(self, ens: TreeEnsemble) -> None:
+        """Per internal node j (parents first): its children's path factors M[j, s, child]
+        and edge weights H[j, s, child] for s = 2 pp + g (g: the row goes left, pp: the
+        indicator of the nearest ancestor edge on the same feature, 1 if none)."""
+        inode = np.flatnonzero(ens.left >= 0)
+        tree = np.searchsorted(ens.tree_start, inode, side="right") - 1
+        ts = ens.tree_start[tree]
+        lc, rc = ens.left[inode], ens.right[inode]
+        pv = self.prev[lc]  # the same for both children: they split on the node's feature
+        has = pv >= 0
+        pvs = np.where(has, pv, 0)
+        K = self.t_nodes.shape[0]
+        M = np.empty((inode.shape[0], 4, 2, K))
+        H = np.empty((inode.shape[0], 4, 2, K))
+        leaf_value = np.where(ens.left < 0, ens.value[:, 0], 1.0)
+        for pp in (0, 1):
+            inv = np.where(has[:, None], self.invF[pvs, pp], 1.0)
+            hprev = np.where(has[:, None], self.H[pvs, pp], 0.0)
+            for g in (0, 1):
+                for side, c, pe in ((0, lc, g), (1, rc, 1 - g)):
+                    p = np.where(has, pe * pp, pe)
+                    M[:, 2 * pp + g, side] = self.F[c, p] * inv * leaf_value[c][:, None]
+                    H[:, 2 * pp + g, side] = self.H[c, p] - hprev
+        # splits with two leaf children finish in the down pass (see the kernel)
+        bottom = (ens.left[lc] < 0) & (ens.left[rc] < 0)
+        M0, M1 = M[bottom, :, 0].copy(), M[bottom, :, 1]
+        M[bottom, :, 1] = M0 * H[bottom, :, 0] + M1 * H[bottom, :, 1]
+        M[bottom, :, 0] = M0 + M1
+        ploc = np.where(has, pv - ts, self.max_nodes)
+        zero = np.zeros_like(inode)
+        self.I = np.ascontiguousarray(
+            np.stack(
+                [inode, ens.feature[inode], inode - ts, lc - ts, rc - ts, ploc, bottom, zero], 1
+            ),
+            dtype=np.int64,
+        )
+        self.istart = np.searchsorted(inode, ens.tree_start).astype(np.int64)
+        self.up = np.flatnonzero(~bottom).astype(np.int64)
+        self.ustart = np.searchsorted(self.up, self.istart).astype(np.int64)
+        self.M, self.H_split = M, H
+        self.tree_out = np.maximum(ens.tree_output, 0)  # one column: output 0 when -1
+
+
+def _chunk(n_rows: int) -> int:
+    """Rows per parallel task: up to 64 (a tree's tables stay in cache while they pass),
+    but at least four tasks per thread so that threads finish together."""
+    import numba
+
+    return max(1, min(64, -(-n_rows // (4 * numba.get_num_threads()))))
 
 
 def path_dependent_shap(ens: TreeEnsemble, Xa: np.ndarray, tables: PathTables) -> np.ndarray:
     """SHAP values (n, n_features, n_outputs) for prepared rows ``Xa``."""
-    from ._kernels import path_shap_kernel
+    from ._kernels import path_shap_kernel, path_shap_split_kernel
 
     out = np.zeros((Xa.shape[0], ens.n_features, ens.n_outputs), dtype=np.float64)
+    if tables.single:
+        path_shap_split_kernel(
+            Xa, ens.feature, ens.threshold, ens.default_left, ens.kind, ens.cat_start,
+            ens.cat_len, ens.cat_other, ens.cat_dir, tables.I, tables.istart, tables.up,
+            tables.ustart, tables.tree_out, tables.M, tables.H_split, tables.max_nodes,
+            _chunk(Xa.shape[0]), out,
+        )  # fmt: skip
+        return out
     path_shap_kernel(
         Xa,
         *ens.kernel_arrays(),

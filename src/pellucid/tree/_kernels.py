@@ -268,6 +268,108 @@ def path_shap_kernel(
 
 
 @njit(parallel=True, cache=True)
+def path_shap_split_kernel(
+    X, feature, threshold, default_left, kind, cs, cl, co, cd,
+    I, istart, up, ustart, tree_out, M, H, max_nodes, chunk, out,
+):  # fmt: skip
+    """Single-column path-dependent SHAP values, one internal node (split) at a time.
+
+    The same sums as ``path_shap_kernel``, reorganised around splits. Row ``j`` of
+    ``I`` describes split j (tree by tree, parents first): node id, feature, the
+    tree-local slots of the node and its two children, the slot of the nearest
+    ancestor edge on the same feature (or the spare slot ``max_nodes``, whose
+    indicator stays 1), and whether both children are leaves. The row's outcome
+    ``g`` at the split and that ancestor's indicator ``pp`` select ``s = 2 pp + g``;
+    ``M[j, s, child]`` is the child's factor of the path product (the replaced
+    ancestor factor divided out; a leaf's value folded in) and ``H[j, s, child]``
+    the child's edge weight minus the replaced one. So the down pass writes both
+    children's products with no branch on the row, leaves come out already scaled
+    by their value, and the up pass (over the splits listed in ``up``) sums children
+    into parents. A split whose children are both leaves is finished in the down
+    pass: its ``M[j, s, 0]`` holds M0 + M1 (the node's sum) and ``M[j, s, 1]`` holds
+    M0 H0 + M1 H1 (its edges' terms). Both edges of a split belong to its feature,
+    so their terms go point by point into ``acc[row, feature, output, k]``; the
+    quadrature points are summed once per row at the end.
+    """
+    K = M.shape[3]
+    n_rows = X.shape[0]
+    n_trees = istart.shape[0] - 1
+    d = out.shape[1]
+    n_out = out.shape[2]
+    n_chunks = (n_rows + chunk - 1) // chunk
+    for ch in prange(n_chunks):
+        A = np.empty((max_nodes, K))
+        pc = np.empty(max_nodes + 1, np.int64)
+        sel = np.empty(max_nodes, np.int64)
+        acc = np.zeros((chunk, d, n_out, K))
+        pc[max_nodes] = 1
+        r0 = ch * chunk
+        r1 = min(n_rows, r0 + chunk)
+        for t in range(n_trees):
+            i0 = istart[t]
+            i1 = istart[t + 1]
+            if i0 == i1:
+                continue
+            o = tree_out[t]
+            for r in range(r0, r1):
+                x = X[r]
+                ar = r - r0
+                a0 = I[i0, 2]
+                pc[a0] = 1
+                for kb in range(0, K, 4):
+                    for k in range(kb, kb + 4):
+                        A[a0, k] = 1.0
+                # down: both children's path products at the quadrature points
+                for j in range(i0, i1):
+                    n = I[j, 0]
+                    g = 0
+                    if goes_left(x[I[j, 1]], n, threshold, default_left, kind, cs, cl, co, cd):
+                        g = 1
+                    pp = pc[I[j, 5]]
+                    s = 2 * pp + g
+                    a = I[j, 2]
+                    if I[j, 6]:
+                        f = I[j, 1]
+                        for kb in range(0, K, 4):
+                            for k in range(kb, kb + 4):
+                                ga = A[a, k]
+                                acc[ar, f, o, k] += ga * M[j, s, 1, k]
+                                A[a, k] = ga * M[j, s, 0, k]
+                        continue
+                    sel[j - i0] = s
+                    lc = I[j, 3]
+                    rc = I[j, 4]
+                    pc[lc] = g * pp
+                    pc[rc] = (1 - g) * pp
+                    for kb in range(0, K, 4):
+                        for k in range(kb, kb + 4):
+                            ga = A[a, k]
+                            A[lc, k] = ga * M[j, s, 0, k]
+                            A[rc, k] = ga * M[j, s, 1, k]
+                # up: value-weighted sums below each node, and both edges' terms
+                for u in range(ustart[t + 1] - 1, ustart[t] - 1, -1):
+                    j = up[u]
+                    s = sel[j - i0]
+                    a = I[j, 2]
+                    lc = I[j, 3]
+                    rc = I[j, 4]
+                    f = I[j, 1]
+                    for kb in range(0, K, 4):
+                        for k in range(kb, kb + 4):
+                            sl = A[lc, k]
+                            sr = A[rc, k]
+                            acc[ar, f, o, k] += sl * H[j, s, 0, k] + sr * H[j, s, 1, k]
+                            A[a, k] = sl + sr
+        for r in range(r0, r1):
+            for f in range(d):
+                for o in range(n_out):
+                    total = 0.0
+                    for k in range(K):
+                        total += acc[r - r0, f, o, k]
+                    out[r, f, o] += total
+
+
+@njit(parallel=True, cache=True)
 def path_interactions_kernel(
     X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd,
     value, tree_start, tree_output, parent, prev, qcomb, F, invF, w_nodes, max_nodes, max_depth, out,
