@@ -61,7 +61,7 @@ class PathTables:
         # one contiguous block per node: F, 1/F, H for p = 0, 1
         self.T = np.ascontiguousarray(np.concatenate([self.F, self.invF, self.H], axis=1))
         self.max_depth = ens.max_depth
-        # every tree adds one column to one output: the split-wise kernel applies
+        # every tree adds one column to one output: the split-wise rows kernel applies
         self.single = bool(ens.value.shape[1] == 1 or np.all(ens.tree_output >= 0))
         if self.single:
             self._split_tables(ens)
@@ -109,25 +109,27 @@ class PathTables:
         self.tree_out = np.maximum(ens.tree_output, 0)  # one column: output 0 when -1
 
 
-def _chunk(n_rows: int) -> int:
-    """Rows per parallel task: up to 64 (a tree's tables stay in cache while they pass),
-    but at least four tasks per thread so that threads finish together."""
+def _chunk(n_rows: int, per_row: int) -> int:
+    """Rows per parallel task: up to 32 (a tree's tables are read once per task and its
+    ``per_row`` products per row stay in cache, within 4 MiB), but at least four tasks
+    per thread so that threads finish together."""
     import numba
 
-    return max(1, min(64, -(-n_rows // (4 * numba.get_num_threads()))))
+    cap = max(1, min(32, (4 << 20) // (8 * max(per_row, 1))))
+    return max(1, min(cap, -(-n_rows // (4 * numba.get_num_threads()))))
 
 
 def path_dependent_shap(ens: TreeEnsemble, Xa: np.ndarray, tables: PathTables) -> np.ndarray:
     """SHAP values (n, n_features, n_outputs) for prepared rows ``Xa``."""
-    from ._kernels import path_shap_kernel, path_shap_split_kernel
+    from ._kernels import path_shap_kernel, path_shap_rows_kernel
 
     out = np.zeros((Xa.shape[0], ens.n_features, ens.n_outputs), dtype=np.float64)
     if tables.single:
-        path_shap_split_kernel(
+        path_shap_rows_kernel(
             Xa, ens.feature, ens.threshold, ens.default_left, ens.kind, ens.cat_start,
             ens.cat_len, ens.cat_other, ens.cat_dir, tables.I, tables.istart, tables.up,
             tables.ustart, tables.tree_out, tables.M, tables.H_split, tables.max_nodes,
-            _chunk(Xa.shape[0]), out,
+            _chunk(Xa.shape[0], tables.max_nodes * tables.M.shape[3]), out,
         )  # fmt: skip
         return out
     path_shap_kernel(

@@ -268,28 +268,35 @@ def path_shap_kernel(
 
 
 @njit(parallel=True, cache=True)
-def path_shap_split_kernel(
+def path_shap_rows_kernel(
     X, feature, threshold, default_left, kind, cs, cl, co, cd,
     I, istart, up, ustart, tree_out, M, H, max_nodes, chunk, out,
 ):  # fmt: skip
-    """Single-column path-dependent SHAP values, one internal node (split) at a time.
+    """Single-column path-dependent SHAP values: ``path_shap_kernel``'s sums,
+    reorganised around splits, with the rows of a chunk innermost.
 
-    The same sums as ``path_shap_kernel``, reorganised around splits. Row ``j`` of
-    ``I`` describes split j (tree by tree, parents first): node id, feature, the
-    tree-local slots of the node and its two children, the slot of the nearest
-    ancestor edge on the same feature (or the spare slot ``max_nodes``, whose
-    indicator stays 1), and whether both children are leaves. The row's outcome
-    ``g`` at the split and that ancestor's indicator ``pp`` select ``s = 2 pp + g``;
-    ``M[j, s, child]`` is the child's factor of the path product (the replaced
-    ancestor factor divided out; a leaf's value folded in) and ``H[j, s, child]``
-    the child's edge weight minus the replaced one. So the down pass writes both
-    children's products with no branch on the row, leaves come out already scaled
-    by their value, and the up pass (over the splits listed in ``up``) sums children
-    into parents. A split whose children are both leaves is finished in the down
-    pass: its ``M[j, s, 0]`` holds M0 + M1 (the node's sum) and ``M[j, s, 1]`` holds
+    Row ``j`` of ``I`` describes split j (tree by tree, parents first): node id,
+    feature, the tree-local slots of the node and its two children, the slot of the
+    nearest ancestor edge on the same feature (or the spare slot ``max_nodes``, whose
+    indicator stays 1), and whether both children are leaves. The row's outcome ``g``
+    at the split and that ancestor's indicator ``pp`` select ``s = 2 pp + g``;
+    ``M[j, s, child, k]`` is the child's factor of the path product (the replaced
+    ancestor factor divided out; a leaf's value folded in) and ``H[j, s, child, k]``
+    the child's edge weight minus the replaced one (for ``pp = 0`` both outcomes
+    share one factor, so two selects pick it). So the down pass writes both
+    children's products, leaves come out already scaled by their value, and the up
+    pass (over the splits listed in ``up``) sums children into parents. A split
+    whose children are both leaves is finished in the down pass: its
+    ``M[j, s, 0]`` holds M0 + M1 (the node's sum) and ``M[j, s, 1]`` holds
     M0 H0 + M1 H1 (its edges' terms). Both edges of a split belong to its feature,
-    so their terms go point by point into ``acc[row, feature, output, k]``; the
+    so their terms go point by point into ``acc[feature, output, k, row]``; the
     quadrature points are summed once per row at the end.
+
+    Each split is visited once per chunk, not once per row: its outcomes for the
+    chunk's rows are computed first (scalar, any split kind), then every
+    multiply-add runs over the rows with the split's factors in registers, a loop
+    LLVM vectorises (numba leaves LLVM's SLP vectoriser off, so short loops over
+    the quadrature points would stay scalar).
     """
     K = M.shape[3]
     n_rows = X.shape[0]
@@ -298,75 +305,99 @@ def path_shap_split_kernel(
     n_out = out.shape[2]
     n_chunks = (n_rows + chunk - 1) // chunk
     for ch in prange(n_chunks):
-        A = np.empty((max_nodes, K))
-        pc = np.empty(max_nodes + 1, np.int64)
-        sel = np.empty(max_nodes, np.int64)
-        acc = np.zeros((chunk, d, n_out, K))
-        pc[max_nodes] = 1
+        A = np.empty((max_nodes, K, chunk))
+        P = np.ones((max_nodes + 1, chunk), np.int64)
+        S = np.empty((max_nodes, chunk), np.int64)
+        acc = np.zeros((d, n_out, K, chunk))
         r0 = ch * chunk
-        r1 = min(n_rows, r0 + chunk)
+        nr = min(n_rows, r0 + chunk) - r0
         for t in range(n_trees):
             i0 = istart[t]
             i1 = istart[t + 1]
             if i0 == i1:
                 continue
             o = tree_out[t]
-            for r in range(r0, r1):
-                x = X[r]
-                ar = r - r0
-                a0 = I[i0, 2]
-                pc[a0] = 1
-                for kb in range(0, K, 4):
-                    for k in range(kb, kb + 4):
-                        A[a0, k] = 1.0
-                # down: both children's path products at the quadrature points
-                for j in range(i0, i1):
-                    n = I[j, 0]
+            a0 = I[i0, 2]
+            for k in range(K):
+                for r in range(nr):
+                    A[a0, k, r] = 1.0
+            for r in range(nr):
+                P[a0, r] = 1
+            # down: outcomes, then both children's path products
+            for j in range(i0, i1):
+                n = I[j, 0]
+                f = I[j, 1]
+                a = I[j, 2]
+                lc = I[j, 3]
+                rc = I[j, 4]
+                pl = I[j, 5]
+                Sj = S[j - i0]
+                for r in range(nr):
                     g = 0
-                    if goes_left(x[I[j, 1]], n, threshold, default_left, kind, cs, cl, co, cd):
+                    if goes_left(X[r0 + r, f], n, threshold, default_left, kind, cs, cl, co, cd):
                         g = 1
-                    pp = pc[I[j, 5]]
-                    s = 2 * pp + g
-                    a = I[j, 2]
-                    if I[j, 6]:
-                        f = I[j, 1]
-                        for kb in range(0, K, 4):
-                            for k in range(kb, kb + 4):
-                                ga = A[a, k]
-                                acc[ar, f, o, k] += ga * M[j, s, 1, k]
-                                A[a, k] = ga * M[j, s, 0, k]
-                        continue
-                    sel[j - i0] = s
-                    lc = I[j, 3]
-                    rc = I[j, 4]
-                    pc[lc] = g * pp
-                    pc[rc] = (1 - g) * pp
-                    for kb in range(0, K, 4):
-                        for k in range(kb, kb + 4):
-                            ga = A[a, k]
-                            A[lc, k] = ga * M[j, s, 0, k]
-                            A[rc, k] = ga * M[j, s, 1, k]
-                # up: value-weighted sums below each node, and both edges' terms
-                for u in range(ustart[t + 1] - 1, ustart[t] - 1, -1):
-                    j = up[u]
-                    s = sel[j - i0]
-                    a = I[j, 2]
-                    lc = I[j, 3]
-                    rc = I[j, 4]
-                    f = I[j, 1]
-                    for kb in range(0, K, 4):
-                        for k in range(kb, kb + 4):
-                            sl = A[lc, k]
-                            sr = A[rc, k]
-                            acc[ar, f, o, k] += sl * H[j, s, 0, k] + sr * H[j, s, 1, k]
-                            A[a, k] = sl + sr
-        for r in range(r0, r1):
-            for f in range(d):
-                for o in range(n_out):
+                    pp = P[pl, r]
+                    Sj[r] = 2 * pp + g
+                    P[lc, r] = g * pp
+                    P[rc, r] = (1 - g) * pp
+                if I[j, 6]:
+                    # both children leaves: the node's sum and its edges' terms at once
+                    for k in range(K):
+                        v0, v2, v3 = M[j, 0, 0, k], M[j, 2, 0, k], M[j, 3, 0, k]
+                        w0, w2, w3 = M[j, 0, 1, k], M[j, 2, 1, k], M[j, 3, 1, k]
+                        Aa = A[a, k]
+                        Ac = acc[f, o, k]
+                        for r in range(nr):
+                            s = Sj[r]
+                            v = v3 if s == 3 else (v2 if s == 2 else v0)
+                            w = w3 if s == 3 else (w2 if s == 2 else w0)
+                            ga = Aa[r]
+                            Ac[r] += ga * w
+                            Aa[r] = ga * v
+                else:
+                    for k in range(K):
+                        v0, v2, v3 = M[j, 0, 0, k], M[j, 2, 0, k], M[j, 3, 0, k]
+                        w0, w2, w3 = M[j, 0, 1, k], M[j, 2, 1, k], M[j, 3, 1, k]
+                        Aa = A[a, k]
+                        Al = A[lc, k]
+                        Ar = A[rc, k]
+                        for r in range(nr):
+                            s = Sj[r]
+                            v = v3 if s == 3 else (v2 if s == 2 else v0)
+                            w = w3 if s == 3 else (w2 if s == 2 else w0)
+                            ga = Aa[r]
+                            Al[r] = ga * v
+                            Ar[r] = ga * w
+            # up: value-weighted sums below each node, and both edges' terms
+            for u in range(ustart[t + 1] - 1, ustart[t] - 1, -1):
+                j = up[u]
+                f = I[j, 1]
+                a = I[j, 2]
+                lc = I[j, 3]
+                rc = I[j, 4]
+                Sj = S[j - i0]
+                for k in range(K):
+                    h0, h2, h3 = H[j, 0, 0, k], H[j, 2, 0, k], H[j, 3, 0, k]
+                    q0, q2, q3 = H[j, 0, 1, k], H[j, 2, 1, k], H[j, 3, 1, k]
+                    Aa = A[a, k]
+                    Al = A[lc, k]
+                    Ar = A[rc, k]
+                    Ac = acc[f, o, k]
+                    for r in range(nr):
+                        s = Sj[r]
+                        h = h3 if s == 3 else (h2 if s == 2 else h0)
+                        q = q3 if s == 3 else (q2 if s == 2 else q0)
+                        sl = Al[r]
+                        sr = Ar[r]
+                        Ac[r] += sl * h + sr * q
+                        Aa[r] = sl + sr
+        for f in range(d):
+            for o in range(n_out):
+                for r in range(nr):
                     total = 0.0
                     for k in range(K):
-                        total += acc[r - r0, f, o, k]
-                    out[r, f, o] += total
+                        total += acc[f, o, k, r]
+                    out[r0 + r, f, o] += total
 
 
 @njit(parallel=True, cache=True)
