@@ -6,6 +6,7 @@ wall time, process CPU time, ns per leaf-row and ratios (reference / pellucid).
 
     PYTHONPATH=src python benchmarks/treeshap.py            # full run
     PYTHONPATH=src python benchmarks/treeshap.py --quick    # smaller, for a smoke test
+    PYTHONPATH=src python benchmarks/treeshap.py --cases values   # path-dependent only
 
 XGBoost >= 3.3 needs Python >= 3.12, so it runs in its own virtualenv as a
 subprocess on the same saved model and rows. Create it once with
