@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from ._ensemble import TreeEnsemble
@@ -58,13 +60,17 @@ class PathTables:
             ens.left, ens.right, ens.feature, ens.cover, ens.tree_start, self.t_nodes, self.w_nodes
         )
         self.max_nodes = int(np.diff(ens.tree_start).max(initial=1))
-        # one contiguous block per node: F, 1/F, H for p = 0, 1
-        self.T = np.ascontiguousarray(np.concatenate([self.F, self.invF, self.H], axis=1))
         self.max_depth = ens.max_depth
         # every tree adds one column to one output: the split-wise rows kernel applies
         self.single = bool(ens.value.shape[1] == 1 or np.all(ens.tree_output >= 0))
         if self.single:
             self._split_tables(ens)
+
+    @cached_property
+    def T(self) -> np.ndarray:
+        """The per-row kernel's table, one contiguous block per node: F, 1/F, H for p = 0, 1
+        (built only when that kernel runs: multi-column trees)."""
+        return np.ascontiguousarray(np.concatenate([self.F, self.invF, self.H], axis=1))
 
     def _split_tables(self, ens: TreeEnsemble) -> None:
         """Per internal node j (parents first): its children's path factors M[j, s, child]
