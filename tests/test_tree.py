@@ -79,7 +79,8 @@ def _shapley(v, d):
 
 
 @pytest.mark.parametrize(
-    "name", ["hgb_reg_nan_cat", "hgb_clf3_nan", "gb_clf3", "iforest", "lgb_multi"]
+    "name",
+    ["hgb_reg_nan_cat", "hgb_clf2_labels", "hgb_clf3_nan", "gb_clf3", "iforest", "lgb_multi"],
 )
 def test_path_dependent_equals_enumeration(name):
     model, X, _, _ = case(name)
@@ -87,7 +88,7 @@ def test_path_dependent_equals_enumeration(name):
     Xa, _ = to_matrix(X, ens)
     rows = Xa[:6]
     dirs = decisions(ens, rows)
-    exp = TreeShap(model).explain(rows)
+    exp = TreeShap(model).explain(X.iloc[:6] if isinstance(X, pd.DataFrame) else rows)
     values = exp.values if exp.values.ndim == 3 else exp.values[..., None]
     for r in range(len(rows)):
 
@@ -249,3 +250,19 @@ def test_bad_input_is_named():
 def test_pellucid_import_does_not_load_numba():
     code = "import pellucid, pellucid.tree, sys; assert 'numba' not in sys.modules, 'numba loaded'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_category_labels_map_as_the_model_encodes_them():
+    model, X, raw, _ = case("hgb_clf2_labels")
+    ts = TreeShap(model)
+    rows = X.iloc[:ROWS]
+    exp = ts.explain(rows)
+    assert exp.data[0, 4] == rows["tier"].iloc[0] or pd.isna(rows["tier"].iloc[0])
+    # the same labels as plain objects, and unknown labels (missing to the model, too)
+    plain = rows.astype({"tier": object, "zone": "int64"})
+    np.testing.assert_array_equal(ts.explain(plain).values, exp.values)
+    unknown = rows.astype({"tier": object})
+    unknown.loc[unknown.index[:3], "tier"] = "platinum"
+    np.testing.assert_allclose(ts.explain(unknown).output, raw(unknown)[:, 0], atol=1e-9)
+    with pytest.raises(DataError, match="'a'"):
+        ts.explain(rows.assign(a="x"))
