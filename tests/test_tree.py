@@ -170,6 +170,22 @@ def test_interventional_equals_enumeration(name):
     )
 
 
+@pytest.mark.parametrize("name", ["hgb_reg_nan_cat", "xgb_multi_cat", "rf_reg_multi"])
+def test_interventional_tables_equal_pairwise_kernel(name):
+    """The per-leaf tables (raw output's fast path) against every (row, background) pair,
+    over several row chunks with a partial last one, with NaN and categorical splits."""
+    from pellucid.tree._compute import InterventionalTables, PathTables, interventional_shap
+
+    model, X, _, _ = case(name)
+    ens = read_ensemble(model)
+    Xa, _ = to_matrix(X, ens)
+    background, rows = Xa[200:240], Xa[:150]
+    tables = InterventionalTables(ens, decisions(ens, background), PathTables(ens))
+    fast = interventional_shap(ens, rows, background, agg_tables=tables)
+    pairwise = interventional_shap(ens, rows, background)
+    np.testing.assert_allclose(fast, pairwise, rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("output", ["raw", "probability"])
 def test_interventional_equals_shap(output):
     import shap

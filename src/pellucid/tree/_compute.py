@@ -187,14 +187,15 @@ def interventional_shap(
     from ._kernels import interventional_agg_kernel, interventional_kernel
 
     out = np.zeros((Xa.shape[0], ens.n_features, ens.n_outputs), dtype=np.float64)
-    Xdir = decisions(ens, Xa)
     if agg_tables is not None and transform == 0:
         t = agg_tables
         interventional_agg_kernel(
-            Xdir, ens.left, ens.value, ens.tree_start, ens.tree_output, t.parent, t.leaf_pos,
-            t.edges, t.slots, t.feats, t.n_edges, t.n_feats, t.offsets, t.Z, out,
+            Xa, ens.left, ens.feature, *ens.kernel_arrays()[3:10], ens.value, ens.tree_start,
+            ens.tree_output, t.parent, t.leaf_pos, t.edges, t.slots, t.feats, t.n_edges,
+            t.n_feats, t.offsets, t.Z, out,
         )  # fmt: skip
         return out
+    Xdir = decisions(ens, Xa)
     depth = ens.max_depth
     coef_a, coef_b = _shapley_coefficients(depth)
     Bdir = decisions(ens, Ba) if background_dirs is None else background_dirs
