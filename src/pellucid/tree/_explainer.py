@@ -285,6 +285,7 @@ class TreeShap:
         )
 
         ens = self.ensemble
+        raw = None  # the raw output, where the SHAP kernel computes it on the way
         if self.interventional:
             assert self.background is not None
             if self._bg_dirs is None:
@@ -297,6 +298,8 @@ class TreeShap:
                 and InterventionalTables.size(ens) <= MAX_TABLE_SIZE
             ):
                 self._agg = InterventionalTables(ens, self._bg_dirs, self._path_tables())
+            if self._agg is not None and self.output == "raw":
+                raw = np.empty((Xa.shape[0], ens.n_outputs))
             values = interventional_shap(
                 ens,
                 Xa,
@@ -304,12 +307,13 @@ class TreeShap:
                 transform=1 if self.output == "probability" else 0,
                 background_dirs=self._bg_dirs,
                 agg_tables=self._agg,
+                raw_out=raw,
             )
             method_mode = "interventional"
         else:
             values = path_dependent_shap(ens, Xa, self._path_tables())
             method_mode = "path_dependent"
-        output = self._transform(ens.predict_raw(Xa))
+        output = self._transform(ens.predict_raw(Xa) if raw is None else raw)
         base = np.broadcast_to(self.expected_value, output.shape)
         values, base = self._shape(values, np.ascontiguousarray(base))
         output = output[:, 0] if ens.n_outputs == 1 else output

@@ -663,10 +663,12 @@ def interventional_leaf_tables(
 
 @njit(parallel=True, cache=True)
 def interventional_agg_kernel(
-    X, left, feature, threshold, default_left, kind, cs, cl, co, cd, value, tree_start,
-    tree_output, parent, leaf_pos, edges, slots, feats, n_edges, n_feats, offsets, Z, out,
+    X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd, value, tree_start,
+    tree_output, parent, leaf_pos, edges, slots, feats, n_edges, n_feats, offsets, Z, base_out,
+    out, pred,
 ):  # fmt: skip
-    """Interventional SHAP values from the per-leaf background tables, linear in the rows.
+    """Interventional SHAP values from the per-leaf background tables, linear in the rows,
+    and the raw model output ``pred`` from the same directions.
 
     Loops run leaf by leaf over a chunk of rows, so one leaf's table (2^m (m + 1)
     numbers) stays in cache while every row of the chunk looks its pattern up in it:
@@ -685,6 +687,9 @@ def interventional_agg_kernel(
         went = np.empty((max_nodes, CHUNK), np.bool_)  # the chunk's directions, node-major
         alpha = np.empty(CHUNK, np.int64)
         acc = np.zeros((out.shape[1], out.shape[2], CHUNK))  # the chunk's values, row-minor
+        pred_acc = np.zeros((out.shape[2], CHUNK))
+        for j in range(out.shape[2]):
+            pred_acc[j, :] = base_out[j]
         for t in range(n_trees):
             start = tree_start[t]
             for v in range(start, tree_start[t + 1]):
@@ -697,6 +702,12 @@ def interventional_agg_kernel(
                     )
             o = tree_output[t]
             nc = 1 if o >= 0 else n_cols
+            for i in range(nr):  # the row's own leaf, for its output
+                v = start
+                while left[v] >= 0:
+                    v = left[v] if went[v - start, i] else right[v]
+                for j in range(nc):
+                    pred_acc[o if o >= 0 else j, i] += value[v, j]
             for v in range(start, tree_start[t + 1]):
                 if left[v] >= 0:
                     continue
@@ -726,6 +737,9 @@ def interventional_agg_kernel(
             for oj in range(out.shape[2]):
                 for i in range(nr):
                     out[r0 + i, f, oj] = acc[f, oj, i]
+        for oj in range(out.shape[2]):
+            for i in range(nr):
+                pred[r0 + i, oj] = pred_acc[oj, i]
 
 
 @njit(parallel=True, cache=True)
