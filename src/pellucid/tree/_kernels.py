@@ -612,7 +612,7 @@ def interventional_leaf_tables(
     path's feature s): ZA[alpha, s] (to features the row meets, and -ZB[alpha] to the others)
     and ZB[alpha], summed over the background rows' failure patterns delta with delta within alpha
     and divided by the number of background rows. Table of leaf li at offsets[li], of size
-    2^m (m + 1)."""
+    2^m (m + 1), slot-major: ZA[alpha, s] at s 2^m + alpha, ZB[alpha] at m 2^m + alpha."""
     n_bg = Bdir.shape[0]
     total = offsets[-1]
     Z = np.zeros(total)
@@ -650,14 +650,14 @@ def interventional_leaf_tables(
                         ca = c * coef_a[na, nb]
                         for s in range(m):
                             if (delta >> s) & 1:
-                                Z[base + alpha * (m + 1) + s] += ca / n_bg
+                                Z[base + s * size + alpha] += ca / n_bg
                 if delta == 0:
                     break
                 delta = (delta - 1) & alpha
-            Z[base + alpha * (m + 1) + m] = zb / n_bg
+            Z[base + m * size + alpha] = zb / n_bg
             for s in range(m):  # features the row fails get -zb: one branch-free sum later
                 if not (alpha >> s) & 1:
-                    Z[base + alpha * (m + 1) + s] = -zb / n_bg
+                    Z[base + s * size + alpha] = -zb / n_bg
     return Z
 
 
@@ -725,14 +725,15 @@ def interventional_agg_kernel(
                     for i in range(nr):
                         if went[par - start, i] != is_left:
                             alpha[i] &= clear
-                base = offsets[li]
+                size = 1 << m
                 for j in range(nc):
                     oj = o if o >= 0 else j
                     val = value[v, j]
                     for s in range(m):
                         f = feats[li, s]
+                        block = offsets[li] + s * size  # slot s's numbers for every pattern
                         for i in range(nr):
-                            acc[f, oj, i] += val * Z[base + alpha[i] * (m + 1) + s]
+                            acc[f, oj, i] += val * Z[block + alpha[i]]
         for f in range(out.shape[1]):
             for oj in range(out.shape[2]):
                 for i in range(nr):
