@@ -72,10 +72,11 @@ class _Design:
 
 @dataclass(frozen=True)
 class _Plan:
-    masks: np.ndarray  # (2 * units, p): unit u is rows 2u (S) and 2u + 1 (complement)
+    masks: np.ndarray  # (2 * units, count, p): unit u is rows 2u (S) and 2u + 1 (complement)
     weights: np.ndarray  # (2 * units,)
     unit_stratum: np.ndarray  # (units,), -1 for enumerated pairs
     stratum_factor: np.ndarray  # per sampled stratum: fpc * n / (n - 1)
+    first: np.ndarray  # (count, units, p): S of each unit, games first, for the solves
 
 
 def kernel_weight(p: int, s: int) -> float:
@@ -137,9 +138,14 @@ def _all_subsets(free: int, size: int) -> np.ndarray:
 
 
 def _random_subsets(rng: np.random.Generator, shape: tuple[int, ...], free: int, size: int):
+    """Uniform subsets of ``size`` of ``free`` players: the ``size`` smallest of iid keys."""
     keys = rng.random((*shape, free))
-    out = np.zeros(keys.shape, dtype=bool)
-    if size:
+    if not size:
+        return np.zeros(keys.shape, dtype=bool)
+    # The keys up to the size-th smallest (a comparison is cheaper than scattering indices).
+    out = keys <= np.partition(keys, size - 1, axis=-1)[..., size - 1 : size]
+    if out.sum(axis=-1).min() != size or out.sum(axis=-1).max() != size:  # a tie: ~never
+        out = np.zeros(keys.shape, dtype=bool)
         pick = np.argpartition(keys, size - 1, axis=-1)[..., :size]
         np.put_along_axis(out, pick, True, axis=-1)
     return out
@@ -175,11 +181,11 @@ def _draw_pairs(
 def _repeats(chosen: np.ndarray) -> np.ndarray:
     """(count, n) bool: rows equal to an earlier row of the same game."""
     count, n, free = chosen.shape
-    packed = np.packbits(chosen, axis=2)
-    codes = np.zeros((count, n), dtype=np.uint64)
-    if packed.shape[2] <= 8:
-        for j in range(packed.shape[2]):
-            codes = (codes << np.uint64(8)) | packed[:, :, j].astype(np.uint64)
+    if free <= 63:
+        codes = chosen.astype(np.int64) @ (np.int64(1) << np.arange(free, dtype=np.int64))
+        ranked = np.sort(codes, axis=1)
+        if not (ranked[:, 1:] == ranked[:, :-1]).any():  # the usual case: no repeats
+            return np.zeros((count, n), dtype=bool)
         order = np.argsort(codes, axis=1, kind="stable")
         ranked = np.take_along_axis(codes, order, axis=1)
         same = np.zeros((count, n), dtype=bool)
@@ -187,6 +193,7 @@ def _repeats(chosen: np.ndarray) -> np.ndarray:
         out = np.zeros((count, n), dtype=bool)
         np.put_along_axis(out, order, same, axis=1)
         return out
+    packed = np.packbits(chosen, axis=2)
     out = np.ones((count, n), dtype=bool)
     for c in range(count):
         _, first = np.unique(packed[c], axis=0, return_index=True)
@@ -251,7 +258,11 @@ class KernelShap(SampledShapleyExplainer):
         p = self.game.n_players
         if p == 1:
             return _Plan(
-                np.zeros((0, count, 1), bool), np.zeros(0), np.zeros(0, np.intp), np.zeros(0)
+                np.zeros((0, count, 1), bool),
+                np.zeros(0),
+                np.zeros(0, np.intp),
+                np.zeros(0),
+                np.zeros((count, 0, 1), bool),
             )
         design = _design(p, budget)
         masks: list[np.ndarray] = []
@@ -285,7 +296,11 @@ class KernelShap(SampledShapleyExplainer):
         both[0::2], both[1::2] = first.transpose(1, 0, 2), ~first.transpose(1, 0, 2)
         unit_w = np.concatenate(weights)
         return _Plan(
-            both, np.repeat(unit_w, 2), np.concatenate(stratum), np.asarray(factors, float)
+            both,
+            np.repeat(unit_w, 2),
+            np.concatenate(stratum),
+            np.asarray(factors, float),
+            first,
         )
 
     def _solve(
@@ -299,7 +314,7 @@ class KernelShap(SampledShapleyExplainer):
         # Pairs (S, complement of S): the complement's row is 1 - z, so only S's masks are
         # needed, and every sum over the two rows of a pair is written with z alone (half
         # the work). C-contiguous games-first copies: batched matmul is only fast on those.
-        Z = np.ascontiguousarray(plan.masks[0::2].transpose(1, 0, 2), dtype=np.float64)  # (c, u, p)
+        Z = plan.first.astype(np.float64)  # (c, u, p)
         w = plan.weights[0::2]  # (u,)
         y_in = f[0::2].transpose(1, 0, 2) - f_empty[:, None, :]  # (c, u, k): v(S)
         y_out = f[1::2].transpose(1, 0, 2) - f_empty[:, None, :]  # v(complement of S)
