@@ -56,7 +56,7 @@ def time_cluster(explainer, X, n_workers: int, repeats: int, kwargs) -> tuple[li
             n_workers=n_workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=50,
             env=env,
         ) as cluster,
