@@ -2,7 +2,8 @@
 
 Prints, per model and method, the median time of pellucid and of the reference
 and their ratio (goal: <= 1.1), and LRP's time over one plain gradient pass
-(goal: <= 3). Also checks the two agree (max abs difference).
+(goal: <= 3): wall-clock time, then CPU time of the process (steadier on a
+shared machine; meaningless on a GPU). Also checks the two agree (max abs difference).
 
     PYTHONPATH=src python benchmarks/torch_attr.py [--device cuda] [--repeats 7] [--threads 1]
 
@@ -86,25 +87,30 @@ def setups(device: torch.device):
         yield "cnn32, 256 x (3, 64, 64)", cnn32(), torch.rand(256, 3, 64, 64), "8", (3, 16, 16)
 
 
-def _once(fn, device: torch.device) -> float:
+def _once(fn, device: torch.device) -> tuple[float, float]:
+    """Wall-clock and CPU (process) seconds of one call."""
     if device.type == "cuda":
         torch.cuda.synchronize()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     fn()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
-def timed(fns, repeats: int, device: torch.device) -> list[float]:
-    """Median time of each function; runs alternate so load drifts hit all alike."""
+def timed(fns, repeats: int, device: torch.device) -> list[tuple[float, float]]:
+    """Median (wall, CPU) time of each function; runs alternate so load drifts hit all alike.
+
+    On a shared CPU the CPU time is the steadier measure of the work done (it leaves
+    out the time other jobs hold the cores); on a GPU only the wall time means anything.
+    """
     for fn in fns:
         fn()  # warm up
-    ts: list[list[float]] = [[] for _ in fns]
+    ts: list[list[tuple[float, float]]] = [[] for _ in fns]
     for _ in range(repeats):
         for i, fn in enumerate(fns):
             ts[i].append(_once(fn, device))
-    return [statistics.median(t) for t in ts]
+    return [(statistics.median(w for w, _ in t), statistics.median(c for _, c in t)) for t in ts]
 
 
 def cases(model, x, target, layer_name, window, zennit):
@@ -219,7 +225,8 @@ def main() -> None:
             target = model(x).argmax(1)
         print(f"\n## {title}")
         print(
-            f"{'method':28s} {'pellucid':>10s} {'reference':>10s} {'ratio':>6s} {'max|diff|':>10s}"
+            f"{'method':28s} {'pellucid':>10s} {'reference':>10s} {'ratio':>6s} "
+            f"{'cpu:ours':>10s} {'cpu:ref':>10s} {'ratio':>6s} {'max|diff|':>10s}"
         )
         grad = plain_gradient(model, x, target)
         saliency = pt.Saliency(model, mode="gradient")
@@ -227,8 +234,11 @@ def main() -> None:
         def sal(m=saliency, x=x, t=target):
             return m.explain(x, target=t).values
 
-        (grad_time,) = timed([grad], args.repeats, device)
-        print(f"{'plain gradient pass':28s} {grad_time * 1e3:9.2f}ms")
+        ((grad_time, grad_cpu),) = timed([grad], args.repeats, device)
+        print(
+            f"{'plain gradient pass':28s} {grad_time * 1e3:9.2f}ms {'':10s} {'':6s} "
+            f"{grad_cpu * 1e3:9.2f}ms"
+        )
         for name, ours, ref_device in cases(model, x, target, layer, window, zennit):
             # pellucid returns host (numpy) arrays: time the reference up to the same point
             def ref(f=ref_device):
@@ -241,14 +251,20 @@ def main() -> None:
             if name.startswith("LRP"):
                 # LRP against one plain gradient pass (raw autograd on the device, and
                 # pellucid's Saliency(mode="gradient"), which also returns host arrays)
-                t_ours, t_ref, t_grad, t_sal = timed([ours, ref, grad, sal], args.repeats, device)
-                extra = f"  ({t_ours / t_grad:.2f}x gradient, {t_ours / t_sal:.2f}x Saliency)"
+                (t_ours, c_ours), (t_ref, c_ref), (t_grad, c_grad), (t_sal, c_sal) = timed(
+                    [ours, ref, grad, sal], args.repeats, device
+                )
+                extra = (
+                    f"  ({t_ours / t_grad:.2f}x gradient, {t_ours / t_sal:.2f}x Saliency; "
+                    f"cpu {c_ours / c_grad:.2f}x, {c_ours / c_sal:.2f}x)"
+                )
             else:
-                t_ours, t_ref = timed([ours, ref], args.repeats, device)
+                (t_ours, c_ours), (t_ref, c_ref) = timed([ours, ref], args.repeats, device)
                 extra = ""
             print(
-                f"{name:28s} {t_ours * 1e3:9.2f}ms {t_ref * 1e3:9.2f}ms "
-                f"{t_ours / t_ref:6.2f} {diff:10.2e}{extra}"
+                f"{name:28s} {t_ours * 1e3:9.2f}ms {t_ref * 1e3:9.2f}ms {t_ours / t_ref:6.2f} "
+                f"{c_ours * 1e3:9.2f}ms {c_ref * 1e3:9.2f}ms {c_ours / c_ref:6.2f} "
+                f"{diff:10.2e}{extra}"
             )
 
 
