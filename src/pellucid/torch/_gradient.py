@@ -329,6 +329,10 @@ class IntegratedGradients(TorchExplainer):
         b = check_baselines(baselines, x)
         alphas, weights = ig_nodes(self.n_steps, self.rule)
         size = self._pass(x)
+        if self.batch_size is None:
+            # by default a row's whole path goes in one pass: its steps are then summed
+            # in captum's order, and the values equal captum's to the last bit
+            size = max(size, self.n_steps)
         y, t = forward_values(self.model, x, target, size)
         yb, _ = forward_values(self.model, b.expand_as(x), t, size)
         total = integrate_path(self.model, x, b, t, alphas, weights, size)
