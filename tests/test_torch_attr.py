@@ -162,6 +162,45 @@ def test_gradient_shap_base_values_of_a_one_output_model():
         np.testing.assert_allclose(exp.base_values, np.full(3, model(bg).mean().item()))
 
 
+def test_gradient_shap_reuses_the_background_mean_only_while_nothing_changes():
+    model, x = _net("cnn")
+    bg = _inputs((2, 8, 8), n=12, seed=11).numpy().copy()
+    gs = pt.GradientShap(model, bg, n_samples=4, random_state=0)
+
+    def fresh():
+        return pt.GradientShap(model, bg.copy(), n_samples=4, random_state=0).explain(
+            x, target=TARGET
+        )
+
+    rows: list[int] = []
+    h = model.register_forward_pre_hook(lambda m, a: rows.append(a[0].shape[0]))
+    first = gs.explain(x, target=TARGET)
+    n_first = sum(rows)
+    rows.clear()
+    again = gs.explain(x, target=TARGET)
+    h.remove()
+    assert n_first - sum(rows) == 12  # the second call skips the 12-row background sweep
+    for name in ("values", "base_values", "output", "std_errors"):
+        assert getattr(again, name).tobytes() == getattr(first, name).tobytes()
+    # weights edited through .data (no version bump), background rows other than the
+    # probed first one edited in place, and a hook that changes the output: each one
+    # recomputes the mean
+    edits = [
+        lambda: next(model.parameters()).data.mul_(1.5),
+        lambda: bg[1:].__imul__(0.5),
+        lambda: model.register_forward_hook(lambda m, a, out: 2.0 * out),
+    ]
+    before = first.base_values
+    for edit in edits:
+        edit()
+        got = gs.explain(x, target=TARGET)
+        ref = fresh()
+        np.testing.assert_array_equal(got.base_values, ref.base_values)
+        np.testing.assert_array_equal(got.values, ref.values)
+        assert not np.allclose(got.base_values, before)
+        before = got.base_values
+
+
 def test_default_pass_size_bounds_a_cpu_pass_by_its_input_numbers():
     from pellucid.torch._base import CPU_MAX_PASS, CPU_PASS_ELEMENTS, pass_size
 

@@ -8,6 +8,8 @@ can be held against captum's in float64.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -410,6 +412,8 @@ class GradientShap(TorchExplainer):
         self.n_samples = int(n_samples)
         self.stdev = float(stdev)
         self.random_state = random_state
+        # (digest, output on the first background row, mean output): see _outputs
+        self._background: tuple[bytes, torch.Tensor, torch.Tensor] | None = None
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -417,6 +421,30 @@ class GradientShap(TorchExplainer):
             "stdev": self.stdev,
             "random_state": self.random_state if _is_int(self.random_state) else None,
         }
+
+    def _outputs(
+        self, x: torch.Tensor, bdist: torch.Tensor, target: Any, size: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """f(x) at each row's target, the targets, and the mean of f over the background
+        at those targets.
+
+        On the CPU the background's mean output is kept between calls, and reused only
+        while a digest of the model's parameters and buffers and of the background, and
+        the model's output on the first background row, are unchanged (so weights
+        edited in place, through ``.data`` too, new hooks or an edited background all
+        recompute it). Elsewhere f(x) and f(background) share one sweep.
+        """
+        key = state_digest(self.model, bdist)
+        if key is None:
+            return outputs_and_mean(self.model, x, bdist, target, size)
+        with torch.no_grad():
+            probe = self.model(bdist[:1])
+        kept = self._background
+        if kept is None or kept[0] != key or not torch.equal(kept[1], probe):
+            kept = (key, probe, mean_output(self.model, bdist, size))
+            self._background = kept
+        y, t = forward_values(self.model, x, target, size)
+        return y, t, at_targets(kept[2], t)
 
     def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
         _no_kwargs(kwargs)
@@ -428,8 +456,7 @@ class GradientShap(TorchExplainer):
             )
         n, m, k = x.shape[0], self.n_samples, bdist.shape[0]
         size = self._pass(x)
-        # f(x) and the expected output over the whole baseline distribution, in one sweep
-        y, t, fb = outputs_and_mean(self.model, x, bdist, target, size)
+        y, t, fb = self._outputs(x, bdist, target, size)
         rs, gen = rngs(self.random_state, x.device)
         # captum's order: baseline indices (numpy), noise (torch), coefficients (numpy)
         idx = torch.as_tensor(rs.choice(k, n * m), device=x.device)
@@ -473,12 +500,39 @@ def outputs_and_mean(
     with torch.no_grad():
         out = torch.cat([model(_rows(x, bdist, sl)) for sl in batches(n + k, batch_size)])
     t = resolve_targets(out[:n], target, slice(0, n))
-    y = select(out[:n], t)
-    ob = out[n:]
-    mean = ob.sum(dim=0) / k if ob.ndim == 2 else ob.sum().view(1) / k
+    return select(out[:n], t), t, at_targets(_mean_rows(out[n:]), t)
+
+
+def mean_output(model: torch.nn.Module, rows: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The model's mean output over ``rows``: ``(n_outputs,)``, or ``(1,)`` for one output."""
+    with torch.no_grad():
+        out = torch.cat([model(rows[sl]) for sl in batches(rows.shape[0], batch_size)])
+    return _mean_rows(out)
+
+
+def _mean_rows(out: torch.Tensor) -> torch.Tensor:
+    k = out.shape[0]
+    return out.sum(dim=0) / k if out.ndim == 2 else out.sum().view(1) / k
+
+
+def at_targets(mean: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """A mean output vector at each row's target (one output: the same for all rows)."""
     if mean.numel() == 1:
-        return y, t, mean.expand(n).clone()
-    return y, t, mean[t]
+        return mean.expand(t.shape[0]).clone()
+    return mean[t]
+
+
+def state_digest(model: torch.nn.Module, *tensors: torch.Tensor) -> bytes | None:
+    """A digest of the bytes of every parameter and buffer of ``model`` and of ``tensors``;
+    None when any lives off the CPU (hashing would copy it to the host)."""
+    h = hashlib.blake2b(digest_size=20)
+    for v in itertools.chain(model.parameters(), model.buffers(), tensors):
+        if v.device.type != "cpu":
+            return None
+        v = v.detach().contiguous()
+        h.update(f"{v.dtype}{tuple(v.shape)}".encode())
+        h.update(v.reshape(-1).view(torch.uint8).numpy().data)
+    return h.digest()
 
 
 def _rows(a: torch.Tensor, b: torch.Tensor, sl: slice) -> torch.Tensor:
