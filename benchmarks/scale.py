@@ -56,7 +56,7 @@ def time_cluster(explainer, X, n_workers: int, repeats: int, kwargs) -> tuple[li
             n_workers=n_workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=50,
             env=env,
         ) as cluster,
@@ -102,8 +102,10 @@ def report(name: str, n_rows: int, results: dict[str, list[float]], peaks: dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree-rows", type=int, default=1_000_000)
-    parser.add_argument("--kernel-rows", type=int, default=10_000)
-    parser.add_argument("--local-rows", type=int, default=20_000, help="TreeShap n_jobs rows")
+    parser.add_argument("--kernel-rows", type=int, default=10_000, help="0: skip KernelShap")
+    parser.add_argument(
+        "--local-rows", type=int, default=20_000, help="TreeShap n_jobs rows (0: skip)"
+    )
     parser.add_argument("--partition-rows", type=int, default=50_000)
     parser.add_argument("--trees", type=int, default=500)
     parser.add_argument("--depth", type=int, default=7)
@@ -124,9 +126,17 @@ def main() -> None:
     mib = args.partition_rows * N_FEATURES * 8 * 2 / 2**20
     print(f"one partition of rows + values: {mib:.0f} MiB")
 
-    local_X = np.random.default_rng(2).normal(size=(args.local_rows, N_FEATURES))
-    local = {f"n_jobs={j}": time_local(tree, local_X, j, args.repeats, {}) for j in (1, 2)}
-    report("TreeShap (in memory)", args.local_rows, local, {})
+    if args.local_rows:
+        local_X = np.random.default_rng(2).normal(size=(args.local_rows, N_FEATURES))
+        local = {f"n_jobs={j}": time_local(tree, local_X, j, args.repeats, {}) for j in (1, 2)}
+        report("TreeShap (in memory)", args.local_rows, local, {})
+    if args.kernel_rows:
+        kernel_runs(model, background, args)
+    print(f"load average {os.getloadavg()}")
+
+
+def kernel_runs(model, background, args) -> None:
+    import pellucid
 
     kernel = pellucid.KernelShap(model, background[:50])
     kwargs = {"budget": 128, "random_state": 0}
@@ -139,7 +149,6 @@ def main() -> None:
     kl = np.random.default_rng(3).normal(size=(args.kernel_rows, N_FEATURES))
     klocal = {f"n_jobs={j}": time_local(kernel, kl, j, args.repeats, kwargs) for j in (1, 2)}
     report("KernelShap (in memory)", args.kernel_rows, klocal, {})
-    print(f"load average {os.getloadavg()}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import numpy as np
-import pandas as pd
 
 from pellucid.demo import train_credit_model
 from pellucid.serve import create_app, running_server
@@ -78,34 +77,6 @@ def load_test(url: str, path: str, payloads, *, requests: int, seconds: float, t
     }
 
 
-def tree_shap_reads(model) -> bool:
-    from pellucid import TreeShap
-
-    try:
-        TreeShap(model)
-    except ValueError as exc:
-        print(f"TreeShap(model) failed: {exc}")
-        return False
-    return True
-
-
-def integer_coded_demo(parts):
-    """The demo model refitted with its categories coded 0..k-1 (pandas categorical of ints)."""
-    from sklearn.base import clone
-
-    def recode(X):
-        X = X.copy()
-        for c in X.columns:
-            if isinstance(X[c].dtype, pd.CategoricalDtype):
-                k = len(X[c].cat.categories)
-                X[c] = pd.Categorical(X[c].cat.codes.astype(int), categories=list(range(k)))
-        return X
-
-    X_train, X_test = recode(parts["X_train"]), recode(parts["X_test"])
-    model = clone(parts["model"]).fit(X_train, parts["y_train"])
-    return model, X_train, X_test
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--method", default="auto")
@@ -119,10 +90,6 @@ def main() -> None:
 
     parts = train_credit_model(args.rows)
     model, X_train, X_test = parts["model"], parts["X_train"], parts["X_test"]
-    if args.method in ("auto", "treeshap") and not tree_shap_reads(model):
-        print("TreeShap cannot read the demo model (string categories); using the same model")
-        print("on integer-coded categories instead (same data, same hyper-parameters).")
-        model, X_train, X_test = integer_coded_demo(parts)
     key = "bench"
     app = create_app(
         model, X_train, api_key=key, explainer=args.method, n_background=args.n_background

@@ -2,7 +2,9 @@
 
 Prints, per model and method, the median time of pellucid and of the reference
 and their ratio (goal: <= 1.1), and LRP's time over one plain gradient pass
-(goal: <= 3). Also checks the two agree (max abs difference).
+(goal: <= 3): wall-clock time, then CPU time of the process (steadier on a
+shared machine; meaningless on a GPU), and the median minor page faults per
+call. Also checks the two agree (max abs difference).
 
     PYTHONPATH=src python benchmarks/torch_attr.py [--device cuda] [--repeats 7] [--threads 1]
 
@@ -86,25 +88,49 @@ def setups(device: torch.device):
         yield "cnn32, 256 x (3, 64, 64)", cnn32(), torch.rand(256, 3, 64, 64), "8", (3, 16, 16)
 
 
-def _once(fn, device: torch.device) -> float:
+def _faults() -> int:
+    """Minor page faults of this process so far (0 where getrusage is missing)."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return 0
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _once(fn, device: torch.device) -> tuple[float, float, int]:
+    """Wall-clock and CPU (process) seconds of one call, and its minor page faults."""
     if device.type == "cuda":
         torch.cuda.synchronize()
-    t0 = time.perf_counter()
+    t0, c0, f0 = time.perf_counter(), time.process_time(), _faults()
     fn()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0, _faults() - f0
 
 
-def timed(fns, repeats: int, device: torch.device) -> list[float]:
-    """Median time of each function; runs alternate so load drifts hit all alike."""
+def timed(fns, repeats: int, device: torch.device) -> list[tuple[float, float, float]]:
+    """Median (wall, CPU) time and page faults of each function; runs alternate so load
+    drifts hit all alike.
+
+    On a shared CPU the CPU time is the steadier measure of the work done (it leaves
+    out the time other jobs hold the cores); on a GPU only the wall time means anything.
+    The page faults show when a call's time went on memory that the allocator had
+    handed back to the OS and had to fault in (zeroed) again.
+    """
     for fn in fns:
         fn()  # warm up
-    ts: list[list[float]] = [[] for _ in fns]
+    ts: list[list[tuple[float, float, int]]] = [[] for _ in fns]
     for _ in range(repeats):
         for i, fn in enumerate(fns):
             ts[i].append(_once(fn, device))
-    return [statistics.median(t) for t in ts]
+    return [
+        (
+            statistics.median(w for w, _, _ in t),
+            statistics.median(c for _, c, _ in t),
+            statistics.median(f for _, _, f in t),
+        )
+        for t in ts
+    ]
 
 
 def cases(model, x, target, layer_name, window, zennit):
@@ -219,7 +245,9 @@ def main() -> None:
             target = model(x).argmax(1)
         print(f"\n## {title}")
         print(
-            f"{'method':28s} {'pellucid':>10s} {'reference':>10s} {'ratio':>6s} {'max|diff|':>10s}"
+            f"{'method':28s} {'pellucid':>10s} {'reference':>10s} {'ratio':>6s} "
+            f"{'cpu:ours':>10s} {'cpu:ref':>10s} {'ratio':>6s} {'max|diff|':>10s} "
+            f"{'flt:ours':>8s} {'flt:ref':>8s}"
         )
         grad = plain_gradient(model, x, target)
         saliency = pt.Saliency(model, mode="gradient")
@@ -227,8 +255,11 @@ def main() -> None:
         def sal(m=saliency, x=x, t=target):
             return m.explain(x, target=t).values
 
-        (grad_time,) = timed([grad], args.repeats, device)
-        print(f"{'plain gradient pass':28s} {grad_time * 1e3:9.2f}ms")
+        ((grad_time, grad_cpu, _),) = timed([grad], args.repeats, device)
+        print(
+            f"{'plain gradient pass':28s} {grad_time * 1e3:9.2f}ms {'':10s} {'':6s} "
+            f"{grad_cpu * 1e3:9.2f}ms"
+        )
         for name, ours, ref_device in cases(model, x, target, layer, window, zennit):
             # pellucid returns host (numpy) arrays: time the reference up to the same point
             def ref(f=ref_device):
@@ -241,14 +272,23 @@ def main() -> None:
             if name.startswith("LRP"):
                 # LRP against one plain gradient pass (raw autograd on the device, and
                 # pellucid's Saliency(mode="gradient"), which also returns host arrays)
-                t_ours, t_ref, t_grad, t_sal = timed([ours, ref, grad, sal], args.repeats, device)
-                extra = f"  ({t_ours / t_grad:.2f}x gradient, {t_ours / t_sal:.2f}x Saliency)"
+                (t_ours, c_ours, f_ours), (t_ref, c_ref, f_ref), grad_t, sal_t = timed(
+                    [ours, ref, grad, sal], args.repeats, device
+                )
+                (t_grad, c_grad, _), (t_sal, c_sal, _) = grad_t, sal_t
+                extra = (
+                    f"  ({t_ours / t_grad:.2f}x gradient, {t_ours / t_sal:.2f}x Saliency; "
+                    f"cpu {c_ours / c_grad:.2f}x, {c_ours / c_sal:.2f}x)"
+                )
             else:
-                t_ours, t_ref = timed([ours, ref], args.repeats, device)
+                (t_ours, c_ours, f_ours), (t_ref, c_ref, f_ref) = timed(
+                    [ours, ref], args.repeats, device
+                )
                 extra = ""
             print(
-                f"{name:28s} {t_ours * 1e3:9.2f}ms {t_ref * 1e3:9.2f}ms "
-                f"{t_ours / t_ref:6.2f} {diff:10.2e}{extra}"
+                f"{name:28s} {t_ours * 1e3:9.2f}ms {t_ref * 1e3:9.2f}ms {t_ours / t_ref:6.2f} "
+                f"{c_ours * 1e3:9.2f}ms {c_ref * 1e3:9.2f}ms {c_ours / c_ref:6.2f} "
+                f"{diff:10.2e} {f_ours:8.0f} {f_ref:8.0f}{extra}"
             )
 
 

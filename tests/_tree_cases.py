@@ -92,6 +92,21 @@ def _sk(name: str) -> tuple[Any, np.ndarray, Callable, Callable | None]:
             max_iter=15, max_depth=4, categorical_features=[4], random_state=0
         ).fit(Xc, sc)
         return m, Xc, lambda Z: m.predict(Z)[:, None], None
+    if name == "hgb_clf2_labels":  # category labels: strings (unsorted, missing) and numbers
+        import pandas as pd
+
+        rng = np.random.default_rng(2)
+        df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+        df["tier"] = pd.Categorical(
+            rng.choice(["gold", "bronze", "silver", None], N),
+            categories=["silver", "gold", "bronze"],
+        )
+        df["zone"] = pd.Categorical(rng.choice([9, 2, 5], N), categories=[9, 2, 5])
+        y = _classes(s + (df["tier"] == "gold") - (df["zone"] == 2), 2)
+        m = ensemble.HistGradientBoostingClassifier(
+            max_iter=10, max_depth=4, categorical_features="from_dtype", random_state=0
+        ).fit(df, y)
+        return m, df, lambda Z: m.decision_function(Z)[:, None], None
     if name == "hgb_clf3_nan":
         m = ensemble.HistGradientBoostingClassifier(max_iter=8, max_depth=4, random_state=0)
         m.fit(X, _classes(s, 3))
@@ -200,7 +215,7 @@ def _cb(name: str) -> tuple[Any, np.ndarray, Callable, Callable | None]:
 
 SKLEARN = [
     "dt_reg_nan", "dt_clf3", "rf_reg_multi", "rf_clf2", "et_reg_multi", "et_clf3", "gb_reg",
-    "gb_clf2", "gb_clf3", "hgb_reg_nan_cat", "hgb_clf3_nan", "iforest",
+    "gb_clf2", "gb_clf3", "hgb_reg_nan_cat", "hgb_clf2_labels", "hgb_clf3_nan", "iforest",
 ]  # fmt: skip
 XGBOOST = ["xgb_reg", "xgb_bin", "xgb_multi", "xgb_reg_cat", "xgb_multi_cat"]
 LIGHTGBM = ["lgb_reg", "lgb_bin", "lgb_multi", "lgb_reg_zero"]

@@ -103,7 +103,7 @@ def cluster_client():
         n_workers=2,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",  # a free port: never "8787 already in use" warnings
         silence_logs=50,
     )
     client = distributed.Client(cluster)

@@ -425,10 +425,7 @@ def test_treeshap_through_http_under_concurrency():
 
     from pellucid import TreeShap
 
-    X, y = credit(n_rows=600, random_state=8)
-    for c in CATS:  # TreeShap reads HistGradientBoosting with integer-coded categories
-        k = len(X[c].cat.categories)
-        X[c] = pd.Categorical(X[c].cat.codes.astype(int), categories=list(range(k)))
+    X, y = credit(n_rows=600, random_state=8)  # string category labels, as users send them
     model = HistGradientBoostingClassifier(
         max_iter=30, categorical_features="from_dtype", random_state=0
     ).fit(X, y)
@@ -466,3 +463,29 @@ def test_auto_falls_back_when_the_first_choice_cannot_read_the_model(monkeypatch
     assert service.default_method == "exact_shap"
     body = service.explain({"rows": rows_of(X.iloc[:2])})
     assert body["method"] == "exact_shap" and len(body["explanations"]) == 2
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "regression"])
+def test_treeshap_predictions_are_read_off_the_margin_exactly(task):
+    """/explain's predictions come from TreeShap's margin only where they equal the model's."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+    X, y = credit(n_rows=400, random_state=3)
+    if task == "regression":
+        target = X["income"].to_numpy()
+        X = X.drop(columns="income")
+        model = HistGradientBoostingRegressor(max_iter=15, categorical_features="from_dtype")
+        model.fit(X, target)
+    else:
+        target = y if task == "binary" else X["housing"].cat.codes.to_numpy()
+        model = HistGradientBoostingClassifier(max_iter=15, categorical_features="from_dtype")
+        model.fit(X, target)
+    service = Service(model, X)
+    assert service.default_method == "treeshap"
+    out = service.explain({"rows": rows_of(X.iloc[:25])})
+    assert service._margin_ok["treeshap"]
+    expected = Model(model).predict(X.iloc[:25])
+    got = out["predictions"]
+    if expected.ndim == 2:
+        got = [[p[k] for k in p] for p in got]
+    np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-12, atol=1e-12)

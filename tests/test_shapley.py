@@ -492,6 +492,59 @@ def test_mixed_dtypes_with_threads_match_one_thread(pipeline_data):
         pellucid.KernelShap(model, frame.iloc[:10], n_jobs=0)
 
 
+@pytest.mark.parametrize("kind", ["xgboost", "mlp"])
+def test_threads_never_change_the_bytes(kind):
+    """Model calls shared by 1, 2 or 3 threads (and the default) give identical numbers."""
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 6))
+    y = X[:, 0] * X[:, 1] + np.sin(X[:, 2]) + X[:, 3:].sum(axis=1)
+    if kind == "xgboost":
+        import xgboost as xgb
+
+        model = xgb.XGBRegressor(n_estimators=20, max_depth=3, n_jobs=1).fit(X, y)
+    else:
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.neural_network import MLPRegressor
+
+        with warnings.catch_warnings():  # a few iterations are enough for this test
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = MLPRegressor(hidden_layer_sizes=(16,), max_iter=50, random_state=0).fit(X, y)
+    background, rows = X[:20], X[100:105]
+    # max_batch_rows=400: 20 coalitions per model call, so each row takes several calls
+    # and the threads interleave them.
+    runs = [
+        pellucid.KernelShap(model, background, n_jobs=n_jobs, max_batch_rows=400).explain(
+            rows, budget=64, random_state=5
+        )
+        for n_jobs in (1, 2, 3, None)
+    ]
+    for run in runs[1:]:
+        assert run.values.tobytes() == runs[0].values.tobytes()
+        assert run.std_errors is not None and runs[0].std_errors is not None
+        assert run.std_errors.tobytes() == runs[0].std_errors.tobytes()
+    np.testing.assert_allclose(runs[0].additivity_gap, 0, atol=1e-10)
+    exact = pellucid.ExactShap(model, background, n_jobs=1).explain(rows)
+    threaded = pellucid.ExactShap(model, background, n_jobs=-1, max_batch_rows=400).explain(rows)
+    assert threaded.values.tobytes() == exact.values.tobytes()
+    with pytest.raises(ValueError, match="n_jobs"):
+        pellucid.KernelShap(model, background, n_jobs=-2)
+
+
+def test_model_calls_run_in_threads_by_default_only_for_thread_safe_models(game8):
+    from pellucid.shapley._game import available_cores
+
+    f, background, _, _ = game8
+    assert pellucid.KernelShap(f, background).game.threads() == 1  # a callable: one thread
+    from sklearn.linear_model import LinearRegression
+
+    lin = LinearRegression().fit(background, f(background))
+    assert pellucid.KernelShap(lin, background).game.threads() == available_cores()
+    assert pellucid.KernelShap(lin, background, n_jobs=1).game.threads() == 1
+    assert pellucid.KernelShap(f, background, n_jobs=-1).game.threads() == available_cores()
+
+
 @pytest.mark.parametrize("cls", [pellucid.KernelShap, pellucid.PermutationShap])
 def test_per_background_design_beats_shared_at_equal_model_calls(cls, game8):
     f, background, X, truth = game8

@@ -133,6 +133,85 @@ def test_gradient_shap_matches_captum_with_the_same_seed(net, stdev):
     assert exp.std_errors is not None and exp.std_errors.shape == exp.values.shape
 
 
+@pytest.mark.parametrize("batch_size", [None, 3, 1000])
+def test_gradient_shap_output_and_base_values_whatever_the_passes(batch_size):
+    # f(x) and the mean of f over the background come from one sweep over both;
+    # batch_size=3 makes a pass straddle the inputs and the background
+    model, x = _net("cnn")
+    bg = _inputs((2, 8, 8), n=12, seed=11)
+    exp = pt.GradientShap(model, bg, n_samples=4, random_state=0, batch_size=batch_size).explain(
+        x, target=TARGET
+    )
+    with torch.no_grad():
+        out, out_bg = model(x).numpy(), model(bg).numpy()
+    rows = np.arange(len(TARGET))
+    np.testing.assert_allclose(exp.output, out[rows, TARGET], rtol=1e-12)
+    np.testing.assert_allclose(exp.base_values, out_bg.mean(axis=0)[TARGET], rtol=1e-12)
+    gap = exp.values.reshape(5, -1).sum(axis=1) - (exp.output - exp.base_values)
+    np.testing.assert_allclose(exp.diagnostics["delta"], gap, rtol=1e-9, atol=1e-12)
+    ref = pt.GradientShap(model, bg, n_samples=4, random_state=0).explain(x, target=TARGET)
+    np.testing.assert_allclose(exp.values, ref.values, rtol=1e-12, atol=1e-15)
+
+
+def test_gradient_shap_base_values_of_a_one_output_model():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(6, 1)).double()
+    x, bg = _inputs((6,), n=3), _inputs((6,), n=4, seed=2)
+    exp = pt.GradientShap(model, bg, random_state=0, batch_size=2).explain(x)
+    with torch.no_grad():
+        np.testing.assert_allclose(exp.output, model(x)[:, 0].numpy(), rtol=1e-12)
+        np.testing.assert_allclose(exp.base_values, np.full(3, model(bg).mean().item()))
+
+
+def test_gradient_shap_reuses_the_background_mean_only_while_nothing_changes():
+    model, x = _net("cnn")
+    bg = _inputs((2, 8, 8), n=12, seed=11).numpy().copy()
+    gs = pt.GradientShap(model, bg, n_samples=4, random_state=0)
+
+    def fresh():
+        return pt.GradientShap(model, bg.copy(), n_samples=4, random_state=0).explain(
+            x, target=TARGET
+        )
+
+    rows: list[int] = []
+    h = model.register_forward_pre_hook(lambda m, a: rows.append(a[0].shape[0]))
+    first = gs.explain(x, target=TARGET)
+    n_first = sum(rows)
+    rows.clear()
+    again = gs.explain(x, target=TARGET)
+    h.remove()
+    assert n_first - sum(rows) == 12  # the second call skips the 12-row background sweep
+    for name in ("values", "base_values", "output", "std_errors"):
+        assert getattr(again, name).tobytes() == getattr(first, name).tobytes()
+    # weights edited through .data (no version bump), background rows other than the
+    # probed first one edited in place, and a hook that changes the output: each one
+    # recomputes the mean
+    edits = [
+        lambda: next(model.parameters()).data.mul_(1.5),
+        lambda: bg[1:].__imul__(0.5),
+        lambda: model.register_forward_hook(lambda m, a, out: 2.0 * out),
+    ]
+    before = first.base_values
+    for edit in edits:
+        edit()
+        got = gs.explain(x, target=TARGET)
+        ref = fresh()
+        np.testing.assert_array_equal(got.base_values, ref.base_values)
+        np.testing.assert_array_equal(got.values, ref.values)
+        assert not np.allclose(got.base_values, before)
+        before = got.base_values
+
+
+def test_default_pass_size_bounds_a_cpu_pass_by_its_input_numbers():
+    from pellucid.torch._base import CPU_MAX_PASS, CPU_PASS_ELEMENTS, pass_size
+
+    assert pass_size(None, torch.zeros(4, 1, 8, 8)) == CPU_MAX_PASS  # 64 numbers a row
+    assert pass_size(None, torch.zeros(4, 3, 32, 32)) == CPU_PASS_ELEMENTS // 3072
+    assert pass_size(None, torch.zeros(1, 3, 512, 512)) == 1
+    assert pass_size(7, torch.zeros(4, 3, 32, 32)) == 7  # an explicit batch_size wins
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        pt.Saliency(nn.Linear(2, 2), batch_size=0)
+
+
 def test_gradient_shap_same_seed_same_bytes_and_seed_matters():
     model, x = _net("cnn")
     bg = _inputs((2, 8, 8), n=10, seed=1)

@@ -79,7 +79,8 @@ def _shapley(v, d):
 
 
 @pytest.mark.parametrize(
-    "name", ["hgb_reg_nan_cat", "hgb_clf3_nan", "gb_clf3", "iforest", "lgb_multi"]
+    "name",
+    ["hgb_reg_nan_cat", "hgb_clf2_labels", "hgb_clf3_nan", "gb_clf3", "iforest", "lgb_multi"],
 )
 def test_path_dependent_equals_enumeration(name):
     model, X, _, _ = case(name)
@@ -87,7 +88,7 @@ def test_path_dependent_equals_enumeration(name):
     Xa, _ = to_matrix(X, ens)
     rows = Xa[:6]
     dirs = decisions(ens, rows)
-    exp = TreeShap(model).explain(rows)
+    exp = TreeShap(model).explain(X.iloc[:6] if isinstance(X, pd.DataFrame) else rows)
     values = exp.values if exp.values.ndim == 3 else exp.values[..., None]
     for r in range(len(rows)):
 
@@ -167,6 +168,22 @@ def test_interventional_equals_enumeration(name):
     np.testing.assert_allclose(
         exp.base_values[0], np.squeeze(ens.predict_raw(background).mean(axis=0)), atol=1e-12
     )
+
+
+@pytest.mark.parametrize("name", ["hgb_reg_nan_cat", "xgb_multi_cat", "rf_reg_multi"])
+def test_interventional_tables_equal_pairwise_kernel(name):
+    """The per-leaf tables (raw output's fast path) against every (row, background) pair,
+    over several row chunks with a partial last one, with NaN and categorical splits."""
+    from pellucid.tree._compute import InterventionalTables, PathTables, interventional_shap
+
+    model, X, _, _ = case(name)
+    ens = read_ensemble(model)
+    Xa, _ = to_matrix(X, ens)
+    background, rows = Xa[200:240], Xa[:150]
+    tables = InterventionalTables(ens, decisions(ens, background), PathTables(ens))
+    fast = interventional_shap(ens, rows, background, agg_tables=tables)
+    pairwise = interventional_shap(ens, rows, background)
+    np.testing.assert_allclose(fast, pairwise, rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("output", ["raw", "probability"])
@@ -249,3 +266,19 @@ def test_bad_input_is_named():
 def test_pellucid_import_does_not_load_numba():
     code = "import pellucid, pellucid.tree, sys; assert 'numba' not in sys.modules, 'numba loaded'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_category_labels_map_as_the_model_encodes_them():
+    model, X, raw, _ = case("hgb_clf2_labels")
+    ts = TreeShap(model)
+    rows = X.iloc[:ROWS]
+    exp = ts.explain(rows)
+    assert exp.data[0, 4] == rows["tier"].iloc[0] or pd.isna(rows["tier"].iloc[0])
+    # the same labels as plain objects, and unknown labels (missing to the model, too)
+    plain = rows.astype({"tier": object, "zone": "int64"})
+    np.testing.assert_array_equal(ts.explain(plain).values, exp.values)
+    unknown = rows.astype({"tier": object})
+    unknown.loc[unknown.index[:3], "tier"] = "platinum"
+    np.testing.assert_allclose(ts.explain(unknown).output, raw(unknown)[:, 0], atol=1e-9)
+    with pytest.raises(DataError, match="'a'"):
+        ts.explain(rows.assign(a="x"))

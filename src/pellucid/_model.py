@@ -221,7 +221,7 @@ class Model:
         that built X from data already validated, such as samplers calling the
         model hundreds of times); column names and order are still checked.
         """
-        X = self._prepare(X, check=check)
+        X = self.prepare(X, check=check)
         n = X.shape[0]
         if n <= self.batch_size:
             out = self._predict_batch(X)
@@ -235,13 +235,7 @@ class Model:
                 for i in range(0, n, self.batch_size)
             ]
             out = np.concatenate(parts, axis=0)
-        out = np.asarray(out, dtype=np.float64)
-        if (
-            out.ndim == 2
-            and out.shape[1] == 1
-            and not (self.task != "regression" and self.output == "probability")
-        ):
-            out = out[:, 0]
+        out = self._squeeze(out)
         if out.shape[0] != n:
             raise RuntimeError(f"The model returned {out.shape[0]} predictions for {n} rows.")
         if self._n_outputs is None:
@@ -250,7 +244,30 @@ class Model:
 
     __call__ = predict
 
-    def _prepare(self, X: Any, check: bool = True) -> Any:
+    def predict_prepared(self, X: Any) -> np.ndarray:
+        """Predict rows that :meth:`prepare` returned (or copies rearranging their values)
+        in one call, without checking them again.
+
+        For methods that call the model on many stacked copies of validated
+        data: checking every copy costs time and cannot find anything new.
+        """
+        return self._squeeze(self._predict_batch(X))
+
+    def _squeeze(self, out: Any) -> np.ndarray:
+        """float64; a single output column becomes (n,) unless it is class probabilities."""
+        out = np.asarray(out, dtype=np.float64)
+        if (
+            out.ndim == 2
+            and out.shape[1] == 1
+            and not (self.task != "regression" and self.output == "probability")
+        ):
+            out = out[:, 0]
+        return out
+
+    def prepare(self, X: Any, check: bool = True) -> Any:
+        """X as the model takes it: checked (``check=False``: columns only), in the
+        model's column names and order (an array becomes a DataFrame for a model
+        fitted on one)."""
         if self.kind == "torch":
             return X
         if check:

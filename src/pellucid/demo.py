@@ -63,8 +63,8 @@ def run(
         console_=console,
         groups="sex",
         title="pellucid demo: default-risk model on synthetic credit data",
-        # TreeShap does not read string categories, so SHAP is model-agnostic here:
-        # a smaller budget keeps the demo quick (the estimates carry standard errors).
+        # SHAP values come from TreeShap; the model-agnostic methods the trust section
+        # compares with it get a smaller budget, to keep the demo quick.
         settings={"shap_rows_agnostic": 40, "shap_background_rows": 16, "shap_budget": 256},
     )
     files = Table(title="Files written")

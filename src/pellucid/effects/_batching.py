@@ -57,29 +57,13 @@ def like(col: Any, values: Any) -> Any:
 
 
 def prepare(model: Any, X: Any) -> Any:
-    """Validate X once, against the model's columns, at the method's boundary.
-
-    An array given to a model fitted on a DataFrame becomes that DataFrame, so
-    every stacked copy has the model's column names.
-    """
-    return model._prepare(X)
+    """Validate X once, against the model's columns, at the method's boundary."""
+    return model.prepare(X)
 
 
 def predict_unchecked(model: Any, Z: Any) -> np.ndarray:
-    """``model.predict`` without re-validating a stacked copy of already validated data.
-
-    Checking every copy for NaN/inf and column names costs time proportional
-    to the stack and cannot find anything new: the copies only rearrange
-    validated values.
-    """
-    out = np.asarray(model._predict_batch(Z), dtype=np.float64)
-    if (
-        out.ndim == 2
-        and out.shape[1] == 1
-        and not (model.is_classifier and model.output == "probability")
-    ):
-        out = out[:, 0]
-    return out
+    """``model.predict`` on stacked copies of already validated data, unchecked."""
+    return np.asarray(model.predict_prepared(Z))
 
 
 def _row_nbytes(X: Any) -> int:

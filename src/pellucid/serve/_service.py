@@ -7,6 +7,7 @@ status to answer. FastAPI lives only in ``_app.py``.
 from __future__ import annotations
 
 import math
+import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -59,6 +60,25 @@ def _jsonable(v: Any) -> Any:
     return str(v)
 
 
+def margin_to_prediction(explainer: Any, model: Any, margin: Any) -> np.ndarray | None:
+    """Model.predict's numbers from a tree ensemble's raw margin, or None if not derivable."""
+    from scipy.special import expit, softmax
+
+    link = explainer.ensemble.link
+    raw = np.asarray(margin, dtype=np.float64)
+    raw2 = raw[:, None] if raw.ndim == 1 else raw
+    if model.is_classifier:
+        if model.output != "probability":
+            return None
+        if link == "logistic" and raw2.shape[1] == 1:
+            p = expit(raw2[:, 0])
+            return np.column_stack([1.0 - p, p])
+        return softmax(raw2, axis=1) if link == "softmax" else None
+    if link == "identity":
+        return raw
+    return np.exp(raw) if link == "exp" else None
+
+
 class Service:
     """Model + background data -> predictions, explanations and reasons for request rows."""
 
@@ -83,6 +103,7 @@ class Service:
         self.metrics = dict(metrics) if metrics is not None else None
         self.reason_defaults = {"reference": background, **dict(reasons or {})}
         self._explainers: dict[str, Any] = {}
+        self._margin_ok: dict[str, bool] = {}  # method -> predictions readable off its margin
         self._lock = threading.Lock()
         if isinstance(explainer, str):
             self.default_method: str | None = (
@@ -168,8 +189,9 @@ class Service:
                 422, f"The model could not process these rows: {type(exc).__name__}: {exc}"
             ) from None
 
-    def _predictions(self, X: pd.DataFrame) -> dict[str, Any]:
-        pred = self._run(self.model.predict, X)
+    def _predictions(self, X: pd.DataFrame, pred: np.ndarray | None = None) -> dict[str, Any]:
+        if pred is None:
+            pred = self._run(self.model.predict, X)
         names = self.model.output_names
         out: dict[str, Any] = {"output_names": list(names) if names else None}
         if pred.ndim == 1:
@@ -198,7 +220,31 @@ class Service:
     def explain(self, payload: Any) -> dict[str, Any]:
         X, opts = self.parse(payload, ("method",))
         name, exp = self._explanation(X, opts.get("method"))
-        return {"method": name, **self._predictions(X), **explanation_payload(exp)}
+        pred = self._margin_predictions(name, exp)
+        return {"method": name, **self._predictions(X, pred), **explanation_payload(exp)}
+
+    def _margin_predictions(self, name: str, exp: Explanation) -> np.ndarray | None:
+        """The model's predictions read off TreeShap's margin (no second pass over the trees).
+
+        Used only once checked equal to the model's own predictions on the
+        background sample; otherwise None and the model is called.
+        """
+        explainer = self._explainers.get(name)
+        tree = sys.modules.get("pellucid.tree")  # not imported: no TreeShap in use
+        if tree is None or not isinstance(explainer, tree.TreeShap) or explainer.output != "raw":
+            return None
+        if name not in self._margin_ok:
+            probe = self.sample.iloc[:20]
+            got = margin_to_prediction(explainer, self.model, explainer.explain(probe).output)
+            want = self.model.predict(probe)
+            self._margin_ok[name] = (
+                got is not None
+                and got.shape == want.shape
+                and bool(np.allclose(got, want, rtol=1e-12, atol=1e-12))
+            )
+        if not self._margin_ok[name]:
+            return None
+        return margin_to_prediction(explainer, self.model, exp.output)
 
     def reasons(self, payload: Any) -> dict[str, Any]:
         X, opts = self.parse(payload, ("method", "k", "direction", "exclude"))

@@ -9,7 +9,9 @@ numbers do not depend on how rows are batched or split across workers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,22 @@ from .._results import Explanation
 from ._game import DEFAULT_MAX_BATCH_ROWS, Game
 
 __all__ = ["SampledShapleyExplainer", "ShapleyExplainer", "row_rng", "seed_entropy"]
+
+#: Model rows (coalitions x background rows) of the explained rows evaluated and solved
+#: together; with threads, the next groups' model calls run while a group is solved.
+GROUP_ROWS = 65_536
+
+_BLAS: Any = None
+
+
+def _one_blas_thread() -> AbstractContextManager[Any]:
+    """Limit BLAS to one thread (the library scan is done once: it takes tens of ms)."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")  # type: ignore[no-any-return]
 
 
 def seed_entropy(random_state: Any) -> int:
@@ -62,9 +80,16 @@ class ShapleyExplainer:
     max_batch_rows:
         Memory cap: rows (coalitions x background rows) per model call.
     n_jobs:
-        Threads calling the model on separate batches at once (the model must
-        be thread-safe, as scikit-learn, XGBoost and LightGBM models are).
-        Results do not depend on it.
+        Threads calling the model on separate chunks of rows at once, while
+        the main thread solves the rows already evaluated. ``None`` (the
+        default): one per core for scikit-learn, XGBoost, LightGBM and
+        CatBoost models (thread-safe, and they release the GIL) when called
+        from the main thread (not inside a Dask worker or a web server's
+        thread; joblib workers get their share of cores through
+        OMP_NUM_THREADS), one for other models (torch modules, callables);
+        ``-1``: one per core. A
+        model given more than one thread must be thread-safe. Results do not
+        depend on it: the model calls are the same, whichever thread makes them.
     """
 
     method = ""
@@ -79,7 +104,7 @@ class ShapleyExplainer:
         groups: Mapping[str, Sequence[Any]] | None = None,
         link: str = "identity",
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
-        n_jobs: int = 1,
+        n_jobs: int | None = None,
     ) -> None:
         self.game = Game(
             model,
@@ -122,7 +147,7 @@ class ShapleyExplainer:
     def _explain(
         self, X: Any, budget: Any, random_state: Any, params: dict, first_row: int = 0
     ) -> Explanation:
-        from threadpoolctl import threadpool_limits
+        from concurrent.futures import ThreadPoolExecutor
 
         game = self.game
         X = game.check_rows(X)
@@ -140,39 +165,71 @@ class ShapleyExplainer:
         values = np.zeros((n, p, k))
         errors = None if self.exact else np.zeros((n, p, k))
         n_coal = np.zeros(n, dtype=np.int64)
-        cap = game.n_jobs * max(1, game.max_batch_rows // B)
-        row = 0
-        while row < n:
-            # Fill model calls: as many rows' coalitions as the memory cap allows.
-            plans: list[Any] = []
-            total = 0
-            while row + len(plans) < n and (total < cap or not plans):
-                rng = None if entropy is None else row_rng(entropy, first_row + row + len(plans))
-                plans.append(self._plan(rng, nbudget, count))
-                total += plans[-1].masks.shape[0]
+        rows_X = game.model_rows(X)
+        cap = max(1, min(game.max_batch_rows, GROUP_ROWS) // B)
+
+        def groups() -> Iterator[tuple[int, list[Any]]]:
+            """Consecutive explained rows and their plans, about GROUP_ROWS model rows."""
+            row = 0
+            while row < n:
+                plans: list[Any] = []
+                total = 0
+                while row + len(plans) < n and (total < cap or not plans):
+                    at = first_row + row + len(plans)
+                    rng = None if entropy is None else row_rng(entropy, at)
+                    plans.append(self._plan(rng, nbudget, count))
+                    total += plans[-1].masks.shape[0]
+                yield row, plans
+                row += len(plans)
+
+        def start(row: int, plans: list[Any], pool: Any) -> tuple[int, list[Any], Any, Any]:
             counts = [pl.masks.shape[0] for pl in plans]
             rows = np.repeat(np.arange(row, row + len(plans)), counts)
-            masks = np.concatenate([pl.masks for pl in plans])
-            if per_bg:
-                f = game.values_per_background(X, rows, masks)  # (m, B, k)
-            else:
-                f = game.values(X, rows, masks[:, 0])[:, None, :]  # (m, 1, k)
-            # Many small matrix products: BLAS threads only add overhead (and oversubscribe
-            # a busy machine), so solve single-threaded.
-            with threadpool_limits(1, user_api="blas"):
-                start = 0
-                for j, plan in enumerate(plans):
-                    i, seg = row + j, slice(start, start + counts[j])
-                    start += counts[j]
-                    phi_c, se_c = self._solve(plan, f[seg], f_empty, v_full[i])
-                    phi = np.einsum("c,cpk->pk", weights, phi_c)
-                    # Efficiency holds exactly: spread the rounding residue evenly.
-                    values[i] = phi + (v_full[i] - game.v_empty - phi.sum(axis=0)) / p
-                    if errors is not None and se_c is not None:
-                        # The games' estimates are independent: variances add.
-                        errors[i] = np.sqrt(np.einsum("c,cpk->pk", weights**2, se_c**2))
-                    n_coal[i] = counts[j]
-            row += len(plans)
+            masks = np.concatenate([pl.masks for pl in plans])  # (m, count, p)
+            f, calls = game.start(rows_X, rows, masks, pool)
+            return row, plans, f, calls
+
+        def finish(row: int, plans: list[Any], f: np.ndarray, calls: list[Any]) -> None:
+            for call in calls:
+                call.result()  # the model's exceptions surface here
+            if not per_bg:
+                f = game.mean_value(f)[:, None, :]  # (m, 1, k)
+            start = 0
+            for j, plan in enumerate(plans):
+                i, m_i = row + j, plan.masks.shape[0]
+                phi_c, se_c = self._solve(plan, f[start : start + m_i], f_empty, v_full[i])
+                start += m_i
+                phi = np.einsum("c,cpk->pk", weights, phi_c)
+                # Efficiency holds exactly: spread the rounding residue evenly.
+                values[i] = phi + (v_full[i] - game.v_empty - phi.sum(axis=0)) / p
+                if errors is not None and se_c is not None:
+                    # The games' estimates are independent: variances add.
+                    errors[i] = np.sqrt(np.einsum("c,cpk->pk", weights**2, se_c**2))
+                n_coal[i] = m_i
+
+        # The solves are many small matrix products: BLAS threads only add overhead (and
+        # oversubscribe a busy machine), so they run single-threaded.
+        threads = game.threads()
+        if threads == 1:
+            for row, plans in groups():
+                work = start(row, plans, None)
+                with _one_blas_thread():
+                    finish(*work)
+        else:
+            # Threads call the model on the chunks of the next groups while this thread
+            # solves the group before; BLAS stays at one thread for the whole call.
+            pool = ThreadPoolExecutor(threads)
+            pending: deque[Any] = deque()
+            try:
+                with _one_blas_thread():
+                    for row, plans in groups():
+                        pending.append(start(row, plans, pool))
+                        if len(pending) > threads:
+                            finish(*pending.popleft())
+                    while pending:
+                        finish(*pending.popleft())
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
         return self._result(X, values, errors, v_full, n_coal, params)
 
     def _result(

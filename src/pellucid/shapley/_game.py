@@ -10,13 +10,19 @@ players in S take x's raw values and the others the background row's raw
 values. The model sees DataFrames with the original columns and dtypes, so a
 Pipeline with a OneHotEncoder is explained per original column.
 
-All coalitions of all rows being explained go through the model in as few
-calls as ``max_batch_rows`` (coalitions x background rows) allows.
+The coalitions of many explained rows go through the model together, in calls
+of at most ``max_batch_rows`` rows (coalitions x background rows), split into
+chunks of about ``CALL_ROWS`` rows that threads share. The chunks depend only
+on the data and ``max_batch_rows``, never on the number of threads, so threads
+never change the numbers.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +32,15 @@ import pandas as pd
 from .._data import DataError, check_X, feature_names_of
 from .._model import Model, as_model
 
-__all__ = ["Background", "Game", "LINKS"]
+__all__ = ["Background", "Game", "LINKS", "available_cores"]
 
 LINKS = ("identity", "logit")
 DEFAULT_MAX_BATCH_ROWS = 200_000
+#: Rows per model call when the work is shared by threads: big enough that a call's own
+#: overhead is small, small enough that a few explained rows give every thread work.
+CALL_ROWS = 8192
+#: Model kinds whose predict is thread-safe and releases the GIL: threads by default.
+THREAD_SAFE_KINDS = ("sklearn", "xgboost", "lightgbm", "catboost")
 _LOGIT_EPS = 1e-12
 
 
@@ -72,6 +83,19 @@ def as_background(data: Any, weights: Any = None) -> Background:
             raise ValueError("Background weights sum to zero.")
         w = w / w.sum()
     return Background(data, w)
+
+
+def available_cores() -> int:
+    """Cores this process may use, capped by OMP_NUM_THREADS when set (joblib sets it
+    in its worker processes, so rows fanned out over processes do not oversubscribe)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if limit.isdigit() and int(limit) > 0:
+        cores = min(cores, int(limit))
+    return max(1, cores)
 
 
 def _players(
@@ -128,7 +152,7 @@ class Game:
         groups: Mapping[str, Sequence[Any]] | None = None,
         link: str = "identity",
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
-        n_jobs: int = 1,
+        n_jobs: int | None = None,
     ) -> None:
         if link not in LINKS:
             raise ValueError(f"link must be one of {LINKS}; got {link!r}.")
@@ -144,9 +168,13 @@ class Game:
             )
         self.link = link
         self.max_batch_rows = int(max_batch_rows)
-        if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
-            raise ValueError(f"n_jobs must be a positive integer; got {n_jobs!r}.")
-        self.n_jobs = int(n_jobs)
+        if n_jobs is not None and (
+            isinstance(n_jobs, bool)
+            or not isinstance(n_jobs, (int, np.integer))
+            or not (n_jobs >= 1 or n_jobs == -1)
+        ):
+            raise ValueError(f"n_jobs must be None, -1 or a positive integer; got {n_jobs!r}.")
+        self.n_jobs = None if n_jobs is None else int(n_jobs)
         bg = as_background(background, background_weights)
         self.background = bg
         self.is_frame = isinstance(bg.data, pd.DataFrame)
@@ -216,46 +244,62 @@ class Game:
         """The linked model output of the explained rows, (n, k)."""
         return self._link(self._predict(X))
 
-    def values(self, X: Any, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
-        """v(S) for coalitions ``masks`` (m, n_players) of rows ``rows`` (m,) of X -> (m, k)."""
-        f = self._evaluate(X, rows, masks[:, None, :])  # (m, B, k)
+    def threads(self) -> int:
+        """Threads calling the model: ``n_jobs``; or (None) one per core for the model
+        kinds known to be thread-safe, called from the main thread, else one: a worker
+        thread (a Dask worker, a web server) is already one of many."""
+        if self.n_jobs is None:
+            if self.model.kind not in THREAD_SAFE_KINDS:
+                return 1
+            return available_cores() if threading.current_thread() is threading.main_thread() else 1
+        return available_cores() if self.n_jobs == -1 else self.n_jobs
+
+    def model_rows(self, X: Any) -> Any:
+        """Explained rows as the hybrids are built from them (one numpy block if possible)."""
+        if self._bg_array is not None:
+            return X.to_numpy() if self.is_frame else np.asarray(X)
+        return X
+
+    def calls(self, m: int) -> list[slice]:
+        """Coalitions per model call: equal chunks of at most ``CALL_ROWS`` model rows
+        (and ``max_batch_rows``), fixed by ``m`` and the background, never by threads."""
+        B = len(self.background)
+        per_call = max(1, min(self.max_batch_rows, CALL_ROWS) // B)
+        n_calls = max(1, -(-m // per_call))
+        step = max(1, -(-m // n_calls))
+        return [slice(s, min(m, s + step)) for s in range(0, m, step)]
+
+    def start(
+        self, X: Any, rows: np.ndarray, masks: np.ndarray, pool: Executor | None = None
+    ) -> tuple[np.ndarray, list[Future]]:
+        """Model outputs (m, B, k) at the hybrids of ``masks`` (m, 1 or B, n_players) of
+        rows ``rows`` of X (from :meth:`model_rows`); unlinked.
+
+        Background row b takes coalition ``masks[:, b]`` (or ``masks[:, 0]`` for all).
+        With a ``pool`` the calls run there and the array is filled once the returned
+        futures are done; without one, before returning.
+        """
+        m, B = masks.shape[0], len(self.background)
+        out = np.empty((m, B, self.n_outputs))
+        col_masks = masks[:, :, self._col_player] if self.grouped else masks
+
+        def call(sl: slice) -> None:
+            data = self._hybrid(X, rows[sl], col_masks[sl])
+            out[sl] = self._predict(data, check=False).reshape(sl.stop - sl.start, B, -1)
+
+        if pool is None:
+            for sl in self.calls(m):
+                call(sl)
+            return out, []
+        return out, [pool.submit(call, sl) for sl in self.calls(m)]
+
+    def mean_value(self, f: np.ndarray) -> np.ndarray:
+        """v(S) (m, k): the linked weighted mean over the background of ``f`` (m, B, k)."""
         return self._link(np.einsum("mbk,b->mk", f, self.background.weights))
 
-    def values_per_background(self, X: Any, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
-        """Model outputs (m, B, k) where background row b takes coalition ``masks[:, b]``.
-
-        ``masks`` is (m, B, n_players): each background row plays its own
-        single-baseline game, with its own coalitions. Unlinked.
-        """
-        return self._evaluate(X, rows, masks)
-
-    def _evaluate(self, X: Any, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
-        """f at the hybrids of ``masks`` (m, 1 or B, n_players) -> (m, B, k), batched."""
-        m = masks.shape[0]
-        B = len(self.background)
-        out = np.empty((m, B, self.n_outputs))
-        step = max(1, min(self.max_batch_rows // B, -(-m // self.n_jobs)))
-        col_masks = masks[:, :, self._col_player]
-        if self._bg_array is not None:
-            X = X.to_numpy() if self.is_frame else np.asarray(X)
-
-        def chunk(start: int) -> np.ndarray:
-            sl = slice(start, min(m, start + step))
-            data = self._hybrid(X, rows[sl], col_masks[sl])
-            return self._predict(data, check=False).reshape(sl.stop - sl.start, B, -1)
-
-        starts = list(range(0, m, step))
-        if self.n_jobs == 1 or len(starts) == 1:
-            parts = [chunk(s) for s in starts]
-        else:
-            # Threads: model libraries release the GIL while predicting.
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(self.n_jobs) as pool:
-                parts = list(pool.map(chunk, starts))
-        for start, part in zip(starts, parts, strict=True):
-            out[start : start + part.shape[0]] = part
-        return out
+    def values(self, X: Any, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """v(S) for coalitions ``masks`` (m, n_players) of rows ``rows`` (m,) of X -> (m, k)."""
+        return self.mean_value(self.start(self.model_rows(X), rows, masks[:, None, :])[0])
 
     def _hybrid(self, X: Any, rows: np.ndarray, col_masks: np.ndarray) -> Any:
         """Rows (coalition, background row): x's values where the mask is on, else background.

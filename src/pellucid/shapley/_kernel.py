@@ -72,10 +72,11 @@ class _Design:
 
 @dataclass(frozen=True)
 class _Plan:
-    masks: np.ndarray  # (2 * units, p): unit u is rows 2u (S) and 2u + 1 (complement)
+    masks: np.ndarray  # (2 * units, count, p): unit u is rows 2u (S) and 2u + 1 (complement)
     weights: np.ndarray  # (2 * units,)
     unit_stratum: np.ndarray  # (units,), -1 for enumerated pairs
     stratum_factor: np.ndarray  # per sampled stratum: fpc * n / (n - 1)
+    first: np.ndarray  # (count, units, p): S of each unit, games first, for the solves
 
 
 def kernel_weight(p: int, s: int) -> float:
@@ -137,9 +138,14 @@ def _all_subsets(free: int, size: int) -> np.ndarray:
 
 
 def _random_subsets(rng: np.random.Generator, shape: tuple[int, ...], free: int, size: int):
+    """Uniform subsets of ``size`` of ``free`` players: the ``size`` smallest of iid keys."""
     keys = rng.random((*shape, free))
-    out = np.zeros(keys.shape, dtype=bool)
-    if size:
+    if not size:
+        return np.zeros(keys.shape, dtype=bool)
+    # The keys up to the size-th smallest (a comparison is cheaper than scattering indices).
+    out = keys <= np.partition(keys, size - 1, axis=-1)[..., size - 1 : size]
+    if out.sum(axis=-1).min() != size or out.sum(axis=-1).max() != size:  # a tie: ~never
+        out = np.zeros(keys.shape, dtype=bool)
         pick = np.argpartition(keys, size - 1, axis=-1)[..., :size]
         np.put_along_axis(out, pick, True, axis=-1)
     return out
@@ -175,11 +181,11 @@ def _draw_pairs(
 def _repeats(chosen: np.ndarray) -> np.ndarray:
     """(count, n) bool: rows equal to an earlier row of the same game."""
     count, n, free = chosen.shape
-    packed = np.packbits(chosen, axis=2)
-    codes = np.zeros((count, n), dtype=np.uint64)
-    if packed.shape[2] <= 8:
-        for j in range(packed.shape[2]):
-            codes = (codes << np.uint64(8)) | packed[:, :, j].astype(np.uint64)
+    if free <= 63:
+        codes = chosen.astype(np.int64) @ (np.int64(1) << np.arange(free, dtype=np.int64))
+        ranked = np.sort(codes, axis=1)
+        if not (ranked[:, 1:] == ranked[:, :-1]).any():  # the usual case: no repeats
+            return np.zeros((count, n), dtype=bool)
         order = np.argsort(codes, axis=1, kind="stable")
         ranked = np.take_along_axis(codes, order, axis=1)
         same = np.zeros((count, n), dtype=bool)
@@ -187,6 +193,7 @@ def _repeats(chosen: np.ndarray) -> np.ndarray:
         out = np.zeros((count, n), dtype=bool)
         np.put_along_axis(out, order, same, axis=1)
         return out
+    packed = np.packbits(chosen, axis=2)
     out = np.ones((count, n), dtype=bool)
     for c in range(count):
         _, first = np.unique(packed[c], axis=0, return_index=True)
@@ -251,7 +258,11 @@ class KernelShap(SampledShapleyExplainer):
         p = self.game.n_players
         if p == 1:
             return _Plan(
-                np.zeros((0, count, 1), bool), np.zeros(0), np.zeros(0, np.intp), np.zeros(0)
+                np.zeros((0, count, 1), bool),
+                np.zeros(0),
+                np.zeros(0, np.intp),
+                np.zeros(0),
+                np.zeros((count, 0, 1), bool),
             )
         design = _design(p, budget)
         masks: list[np.ndarray] = []
@@ -285,7 +296,11 @@ class KernelShap(SampledShapleyExplainer):
         both[0::2], both[1::2] = first.transpose(1, 0, 2), ~first.transpose(1, 0, 2)
         unit_w = np.concatenate(weights)
         return _Plan(
-            both, np.repeat(unit_w, 2), np.concatenate(stratum), np.asarray(factors, float)
+            both,
+            np.repeat(unit_w, 2),
+            np.concatenate(stratum),
+            np.asarray(factors, float),
+            first,
         )
 
     def _solve(
@@ -296,18 +311,27 @@ class KernelShap(SampledShapleyExplainer):
         delta = f_full[None, :] - f_empty  # (count, k)
         if p == 1:
             return delta[:, None, :], np.zeros((count, 1, k))
-        # C-contiguous games-first copies: batched matmul is only fast on those.
-        Z = np.ascontiguousarray(plan.masks.transpose(1, 0, 2), dtype=np.float64)  # (c, m, p)
-        y = np.ascontiguousarray(f.transpose(1, 0, 2)) - f_empty[:, None, :]  # (c, m, k)
-        WZ = Z * plan.weights[None, :, None]
+        # Pairs (S, complement of S): the complement's row is 1 - z, so only S's masks are
+        # needed, and every sum over the two rows of a pair is written with z alone (half
+        # the work). C-contiguous games-first copies: batched matmul is only fast on those.
+        Z = plan.first.astype(np.float64)  # (c, u, p)
+        w = plan.weights[0::2]  # (u,)
+        y_in = f[0::2].transpose(1, 0, 2) - f_empty[:, None, :]  # (c, u, k): v(S)
+        y_out = f[1::2].transpose(1, 0, 2) - f_empty[:, None, :]  # v(complement of S)
+        d = np.ascontiguousarray(y_in - y_out)
+        WZ = Z * w[None, :, None]
         WZt = np.ascontiguousarray(WZ.transpose(0, 2, 1))
-        A = WZt @ Z
-        b = WZt @ y
+        s = WZ.sum(axis=1)  # (c, p)
+        # sum_u w_u (z z' + (1 - z)(1 - z)') and sum_u w_u (z v(S) + (1 - z) v(~S))
+        A = 2.0 * (WZt @ Z) - s[:, :, None] - s[:, None, :] + w.sum()
+        b = WZt @ d + np.einsum("u,cuk->ck", w, y_out)[:, None, :]
         phi, P, ok = _constrained_solve_stack(A, b, delta)
         if count == 1 and ok[0]:
-            se = self._jackknife(plan, Z[0], WZ[0], y[0], A[0], b[0], delta[0])[None]
+            se = self._jackknife(plan, Z[0], WZ[0], w, d[0], y_out[0], A[0], b[0], delta[0])[None]
         else:
-            se = _sandwich(plan, Z, WZ, y - Z @ phi, P)
+            # residual of S minus residual of its complement
+            rd = d - 2.0 * (Z @ phi) + phi.sum(axis=1)[:, None, :]
+            se = _sandwich(plan, Z, WZ, rd, P)
         # Too few coalitions to pin every player down: the estimate is a minimum-norm
         # solution and its error cannot be estimated.
         se[~ok] = np.nan
@@ -318,16 +342,27 @@ class KernelShap(SampledShapleyExplainer):
         plan: _Plan,
         Z: np.ndarray,
         WZ: np.ndarray,
-        y: np.ndarray,
+        w: np.ndarray,
+        d: np.ndarray,
+        y_out: np.ndarray,
         A: np.ndarray,
         b: np.ndarray,
         delta: np.ndarray,
     ) -> np.ndarray:
-        """Stratified delete-one-pair jackknife of the constrained regression."""
+        """Stratified delete-one-pair jackknife of the constrained regression.
+
+        Pair u (rows S and its complement, S's mask z, weight w) adds
+        w (z z' + (1 - z)(1 - z)') to A and w (z v(S) + (1 - z) v(~S)) to b.
+        """
         p, k = A.shape[0], b.shape[1]
         var = np.zeros((p, k))
-        unit_A = np.einsum("uap,uaq->upq", WZ.reshape(-1, 2, p), Z.reshape(-1, 2, p))
-        unit_b = np.einsum("uap,uak->upk", WZ.reshape(-1, 2, p), y.reshape(-1, 2, k))
+        unit_A = (
+            2.0 * np.einsum("up,uq->upq", WZ, Z)
+            - WZ[:, :, None]
+            - WZ[:, None, :]
+            + w[:, None, None]
+        )
+        unit_b = np.einsum("up,uk->upk", WZ, d) + (w[:, None] * y_out)[:, None, :]
         for h, factor in enumerate(plan.stratum_factor):
             members = np.flatnonzero(plan.unit_stratum == h)
             n_h = members.size
@@ -352,33 +387,32 @@ class KernelShap(SampledShapleyExplainer):
 
 
 def _sandwich(
-    plan: _Plan, Z: np.ndarray, WZ: np.ndarray, resid: np.ndarray, P: np.ndarray
+    plan: _Plan, Z: np.ndarray, WZ: np.ndarray, rd: np.ndarray, P: np.ndarray
 ) -> np.ndarray:
     """Linearised variance of the constrained fit, per game, stratified by pair size.
 
     phi - phi* ~= P sum_u score_u; each pair's score is inflated by 1 / (1 - its
     leverage) (HC3, a close approximation of the delete-one-pair jackknife).
+    ``Z``, ``WZ`` (c, u, p) are the pairs' S masks (times their weights), ``rd``
+    (c, u, k) the residual of S minus that of its complement. As P 1 = 0, pair u's
+    score is w z'P (r(S) - r(~S)) and its leverage 2 w z'P z.
     """
-    count, p, k = P.shape[0], P.shape[1], resid.shape[2]
+    count, p, k = P.shape[0], P.shape[1], rd.shape[2]
     var = np.zeros((count, p, k))
-    sampled = plan.unit_stratum >= 0
-    if not sampled.any():
-        return var
-    rows = np.repeat(sampled, 2)
-    WZs, Zs = WZ[:, rows], Z[:, rows]
-    WZP = WZs @ P  # (count, 2u, p); P is symmetric
-    lev = (WZP * Zs).sum(axis=2)
-    lev = np.clip(lev[:, 0::2] + lev[:, 1::2], 0.0, 0.9)
-    # P @ score of each pair, laid out (count, u, k, p) so that it is one product per game
-    G = WZP[:, :, None, :] * resid[:, rows, :, None]
-    G = (G[:, 0::2] + G[:, 1::2]) / (1.0 - lev)[:, :, None, None]
-    strata = plan.unit_stratum[sampled]
     for h, factor in enumerate(plan.stratum_factor):
-        g = G[:, strata == h]
-        if g.shape[1]:
-            var += factor * ((g - g.mean(axis=1, keepdims=True)) ** 2).sum(axis=1).transpose(
-                0, 2, 1
-            )
+        # A stratum's pairs are contiguous in the plan: slices, not copies.
+        members = np.flatnonzero(plan.unit_stratum == h)
+        if members.size == 0:
+            continue
+        sl = slice(members[0], members[-1] + 1)
+        if members.size != sl.stop - sl.start:
+            sl = members  # type: ignore[assignment]
+        WZP = WZ[:, sl] @ P  # (c, n_h, p); P is symmetric
+        lev = np.clip(2.0 * np.einsum("cup,cup->cu", WZP, Z[:, sl]), 0.0, 0.9)
+        # P @ score of each pair, laid out (c, n_h, k, p)
+        g = WZP[:, :, None, :] * (rd[:, sl] / (1.0 - lev)[:, :, None])[:, :, :, None]
+        g -= g.mean(axis=1, keepdims=True)
+        var += factor * np.einsum("cukp,cukp->cpk", g, g)
     return np.sqrt(var)
 
 

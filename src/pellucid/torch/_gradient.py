@@ -8,6 +8,8 @@ can be held against captum's in float64.
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -96,6 +98,16 @@ def rngs(random_state: Any, device: torch.device) -> tuple[np.random.RandomState
     return rs, gen
 
 
+def torch_rng(random_state: Any, device: torch.device) -> torch.Generator:
+    """The torch Generator of :func:`rngs`, without building its numpy RandomState
+    when the seed is an int (that costs about as much as a small model's forward)."""
+    if isinstance(random_state, (int, np.integer)):
+        gen = torch.Generator(device=device)
+        gen.manual_seed(int(random_state))
+        return gen
+    return rngs(random_state, device)[1]
+
+
 def _normal(shape: Sequence[int], gen: torch.Generator, like: torch.Tensor) -> torch.Tensor:
     # float32 draws, as captum's NoiseTunnel makes them, then the input's dtype
     z = torch.randn(tuple(shape), generator=gen, device=like.device, dtype=torch.float32)
@@ -136,7 +148,7 @@ class Saliency(TorchExplainer):
 
     method = "saliency"
 
-    def __init__(self, model: Any, *, mode: str = "abs", batch_size: int = 256) -> None:
+    def __init__(self, model: Any, *, mode: str = "abs", batch_size: int | None = None) -> None:
         super().__init__(model, batch_size=batch_size)
         self.mode = _check_choice("mode", mode, _MODES)
 
@@ -146,7 +158,7 @@ class Saliency(TorchExplainer):
     def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
         _no_kwargs(kwargs)
         gs, ys, ts = [], [], []
-        for sl in batches(x.shape[0], self.batch_size):
+        for sl in batches(x.shape[0], self._pass(x)):
             g, y, t = forward_grad(self.model, x[sl], target, sl)
             gs.append(_apply_mode(g, x[sl], self.mode))
             ys.append(y)
@@ -185,7 +197,7 @@ class SmoothGrad(TorchExplainer):
         kind: str = "smoothgrad",
         mode: str = "gradient",
         random_state: Any = None,
-        batch_size: int = 256,
+        batch_size: int | None = None,
     ) -> None:
         super().__init__(model, batch_size=batch_size)
         if int(n_samples) < 1:
@@ -210,8 +222,9 @@ class SmoothGrad(TorchExplainer):
     def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
         _no_kwargs(kwargs)
         n, m = x.shape[0], self.n_samples
-        y, t = forward_values(self.model, x, target, self.batch_size)
-        _, gen = rngs(self.random_state, x.device)
+        size = self._pass(x)
+        y, t = forward_values(self.model, x, target, size)
+        gen = torch_rng(self.random_state, x.device)
         if self.stdev is not None:
             std = torch.full((n,), self.stdev, device=x.device, dtype=x.dtype)
         else:
@@ -222,8 +235,7 @@ class SmoothGrad(TorchExplainer):
         noise = noise * std.repeat_interleave(m).view(-1, *([1] * (x.ndim - 1)))
         s1 = torch.zeros_like(x)
         s2 = torch.zeros_like(x)
-        rows_per = max(1, self.batch_size // m)
-        for sl in batches(n, rows_per):
+        for sl in batches(n, max(1, size // m)):
             xb = x[sl].repeat_interleave(m, dim=0)
             xb = xb + noise[sl.start * m : sl.stop * m]
             tb = t[sl].repeat_interleave(m)
@@ -302,7 +314,7 @@ class IntegratedGradients(TorchExplainer):
         *,
         n_steps: int = 50,
         rule: str = "gausslegendre",
-        batch_size: int = 256,
+        batch_size: int | None = None,
     ) -> None:
         super().__init__(model, batch_size=batch_size)
         self.baselines = baselines
@@ -318,9 +330,14 @@ class IntegratedGradients(TorchExplainer):
         _no_kwargs(kwargs)
         b = check_baselines(baselines, x)
         alphas, weights = ig_nodes(self.n_steps, self.rule)
-        y, t = forward_values(self.model, x, target, self.batch_size)
-        yb, _ = forward_values(self.model, b.expand_as(x), t, self.batch_size)
-        total = integrate_path(self.model, x, b, t, alphas, weights, self.batch_size)
+        size = self._pass(x)
+        if self.batch_size is None:
+            # by default a row's whole path goes in one pass: its steps are then summed
+            # in captum's order, and the values equal captum's to the last bit
+            size = max(size, self.n_steps)
+        y, t = forward_values(self.model, x, target, size)
+        yb, _ = forward_values(self.model, b.expand_as(x), t, size)
+        total = integrate_path(self.model, x, b, t, alphas, weights, size)
         values = total * (x - b)
         delta = values.reshape(x.shape[0], -1).sum(dim=1) - (y - yb)
         return Result(values, output=y, base_values=yb, diagnostics={"target": t, "delta": delta})
@@ -384,7 +401,7 @@ class GradientShap(TorchExplainer):
         n_samples: int = 5,
         stdev: float = 0.0,
         random_state: Any = None,
-        batch_size: int = 256,
+        batch_size: int | None = None,
     ) -> None:
         super().__init__(model, batch_size=batch_size)
         if baselines is None:
@@ -395,6 +412,8 @@ class GradientShap(TorchExplainer):
         self.n_samples = int(n_samples)
         self.stdev = float(stdev)
         self.random_state = random_state
+        # (digest, output on the first background row, mean output): see _outputs
+        self._background: tuple[bytes, torch.Tensor, torch.Tensor] | None = None
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -402,6 +421,30 @@ class GradientShap(TorchExplainer):
             "stdev": self.stdev,
             "random_state": self.random_state if _is_int(self.random_state) else None,
         }
+
+    def _outputs(
+        self, x: torch.Tensor, bdist: torch.Tensor, target: Any, size: int
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """f(x) at each row's target, the targets, and the mean of f over the background
+        at those targets.
+
+        On the CPU the background's mean output is kept between calls, and reused only
+        while a digest of the model's parameters and buffers and of the background, and
+        the model's output on the first background row, are unchanged (so weights
+        edited in place, through ``.data`` too, new hooks or an edited background all
+        recompute it). Elsewhere f(x) and f(background) share one sweep.
+        """
+        key = state_digest(self.model, bdist)
+        if key is None:
+            return outputs_and_mean(self.model, x, bdist, target, size)
+        with torch.no_grad():
+            probe = self.model(bdist[:1])
+        kept = self._background
+        if kept is None or kept[0] != key or not torch.equal(kept[1], probe):
+            kept = (key, probe, mean_output(self.model, bdist, size))
+            self._background = kept
+        y, t = forward_values(self.model, x, target, size)
+        return y, t, at_targets(kept[2], t)
 
     def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
         _no_kwargs(kwargs)
@@ -412,21 +455,22 @@ class GradientShap(TorchExplainer):
                 f"got {tuple(bdist.shape)}."
             )
         n, m, k = x.shape[0], self.n_samples, bdist.shape[0]
-        y, t = forward_values(self.model, x, target, self.batch_size)
-        # expected output over the whole baseline distribution, per row's target
-        fb = _mean_output_over(self.model, bdist, t, self.batch_size)
+        size = self._pass(x)
+        y, t, fb = self._outputs(x, bdist, target, size)
         rs, gen = rngs(self.random_state, x.device)
         # captum's order: baseline indices (numpy), noise (torch), coefficients (numpy)
         idx = torch.as_tensor(rs.choice(k, n * m), device=x.device)
-        noise = _normal((n * m, *x.shape[1:]), gen, x) * self.stdev
+        # no noise: skip the draw (nothing is drawn from the torch generator after it)
+        noise = _normal((n * m, *x.shape[1:]), gen, x) * self.stdev if self.stdev else None
         u = torch.as_tensor(rs.uniform(0.0, 1.0, n * m), device=x.device, dtype=x.dtype)
         s1 = torch.zeros_like(x)
         s2 = torch.zeros_like(x)
         shape1 = (-1, *([1] * (x.ndim - 1)))
-        rows_per = max(1, self.batch_size // m)
-        for sl in batches(n, rows_per):
+        for sl in batches(n, max(1, size // m)):
             e = slice(sl.start * m, sl.stop * m)
-            xn = x[sl].repeat_interleave(m, dim=0) + noise[e]
+            xn = x[sl].repeat_interleave(m, dim=0)
+            if noise is not None:
+                xn = xn + noise[e]
             bs = bdist[idx[e]]
             ue = u[e].view(shape1)
             xs = ue * xn + (1.0 - ue) * bs
@@ -447,21 +491,58 @@ class GradientShap(TorchExplainer):
         )
 
 
-def _mean_output_over(
-    model: torch.nn.Module, bdist: torch.Tensor, t: torch.Tensor, batch_size: int
-) -> torch.Tensor:
-    acc = None
-    k = bdist.shape[0]
+def outputs_and_mean(
+    model: torch.nn.Module, x: torch.Tensor, bdist: torch.Tensor, target: Any, batch_size: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each row's target output and target, and the mean output over ``bdist`` at each
+    row's target: one gradient-free sweep over the rows of ``x`` then ``bdist``."""
+    n, k = x.shape[0], bdist.shape[0]
     with torch.no_grad():
-        for sl in batches(k, batch_size):
-            out = model(bdist[sl])
-            s = out.sum(dim=0) if out.ndim == 2 else out.sum().view(1)
-            acc = s if acc is None else acc + s
-    assert acc is not None
-    mean = acc / k
+        out = torch.cat([model(_rows(x, bdist, sl)) for sl in batches(n + k, batch_size)])
+    t = resolve_targets(out[:n], target, slice(0, n))
+    return select(out[:n], t), t, at_targets(_mean_rows(out[n:]), t)
+
+
+def mean_output(model: torch.nn.Module, rows: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """The model's mean output over ``rows``: ``(n_outputs,)``, or ``(1,)`` for one output."""
+    with torch.no_grad():
+        out = torch.cat([model(rows[sl]) for sl in batches(rows.shape[0], batch_size)])
+    return _mean_rows(out)
+
+
+def _mean_rows(out: torch.Tensor) -> torch.Tensor:
+    k = out.shape[0]
+    return out.sum(dim=0) / k if out.ndim == 2 else out.sum().view(1) / k
+
+
+def at_targets(mean: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """A mean output vector at each row's target (one output: the same for all rows)."""
     if mean.numel() == 1:
         return mean.expand(t.shape[0]).clone()
     return mean[t]
+
+
+def state_digest(model: torch.nn.Module, *tensors: torch.Tensor) -> bytes | None:
+    """A digest of the bytes of every parameter and buffer of ``model`` and of ``tensors``;
+    None when any lives off the CPU (hashing would copy it to the host)."""
+    h = hashlib.blake2b(digest_size=20)
+    for v in itertools.chain(model.parameters(), model.buffers(), tensors):
+        if v.device.type != "cpu":
+            return None
+        v = v.detach().contiguous()
+        h.update(f"{v.dtype}{tuple(v.shape)}".encode())
+        h.update(v.reshape(-1).view(torch.uint8).numpy().data)
+    return h.digest()
+
+
+def _rows(a: torch.Tensor, b: torch.Tensor, sl: slice) -> torch.Tensor:
+    """Rows ``sl`` of ``torch.cat([a, b])``, copying only when ``sl`` straddles the two."""
+    n = a.shape[0]
+    if sl.stop <= n:
+        return a[sl]
+    if sl.start >= n:
+        return b[sl.start - n : sl.stop - n]
+    return torch.cat([a[sl.start :], b[: sl.stop - n]])
 
 
 # ---------------------------------------------------------------- GuidedBackprop
@@ -497,7 +578,7 @@ class GuidedBackprop(TorchExplainer):
     def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
         _no_kwargs(kwargs)
         gs, ys, ts = [], [], []
-        for sl in batches(x.shape[0], self.batch_size):
+        for sl in batches(x.shape[0], self._pass(x)):
             g, y, t = forward_grad(self.model, x[sl], target, sl)
             gs.append(g)
             ys.append(y)
@@ -549,7 +630,7 @@ class GradCam(TorchExplainer):
         relu: bool = True,
         interpolation: str = "linear",
         guided: bool = False,
-        batch_size: int = 256,
+        batch_size: int | None = None,
     ) -> None:
         super().__init__(model, batch_size=batch_size)
         self.layer_name, self.layer = find_layer(self.model, layer)
@@ -573,7 +654,7 @@ class GradCam(TorchExplainer):
                 f"shape {tuple(x.shape)}."
             )
         maps, ys, ts = [], [], []
-        for sl in batches(x.shape[0], self.batch_size):
+        for sl in batches(x.shape[0], self._pass(x)):
             cam, y, t = self._cam(x[sl], target, sl)
             maps.append(cam)
             ys.append(y)
@@ -587,7 +668,7 @@ class GradCam(TorchExplainer):
                 gb = torch.cat(
                     [
                         forward_grad(self.model, x[sl], t, sl)[0]
-                        for sl in batches(x.shape[0], self.batch_size)
+                        for sl in batches(x.shape[0], self._pass(x))
                     ]
                 )
             finally:

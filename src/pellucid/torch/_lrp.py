@@ -89,7 +89,7 @@ class Lrp(TorchExplainer):
         stabilizer: float = 1e-6,
         low: Any = None,
         high: Any = None,
-        batch_size: int = 256,
+        batch_size: int | None = None,
     ) -> None:
         super().__init__(model, batch_size=batch_size)
         options = {"epsilon": epsilon, "gamma": gamma, "stabilizer": stabilizer}
@@ -162,7 +162,7 @@ class Lrp(TorchExplainer):
         if kwargs:
             raise TypeError(f"Unexpected keyword argument(s): {sorted(kwargs)}.")
         rs, ys, ts = [], [], []
-        for sl in batches(x.shape[0], self.batch_size):
+        for sl in batches(x.shape[0], self._pass(x)):
             self._first_done = False
             self._kept.clear()
             xb = x[sl].detach().requires_grad_(True)

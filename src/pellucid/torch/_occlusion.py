@@ -35,7 +35,7 @@ class Occlusion(TorchExplainer):
         *,
         window: Any = 3,
         strides: Any = 1,
-        batch_size: int = 256,
+        batch_size: int | None = None,
     ) -> None:
         super().__init__(model, batch_size=batch_size)
         self.baselines = baselines
@@ -56,7 +56,8 @@ class Occlusion(TorchExplainer):
             if s < 1 or (s > w and d > w):
                 raise ValueError(f"strides {strides} must be between 1 and the window {window}.")
         b = check_baselines(self.baselines, x).expand_as(x)
-        y, t = forward_values(self.model, x, target, self.batch_size)
+        size = self._pass(x)
+        y, t = forward_values(self.model, x, target, size)
         starts = [
             [i * s for i in range(int(np.ceil((d - w) / s)) + 1)]
             for d, w, s in zip(shape, window, strides, strict=True)
@@ -69,14 +70,12 @@ class Occlusion(TorchExplainer):
         n = x.shape[0]
         total = torch.zeros_like(x)
         counts = masks.sum(dim=0).to(x.dtype)
-        per = max(1, self.batch_size // max(1, n))
+        per = max(1, size // max(1, n))
         for ps in batches(len(cells), per):
             mk = masks[ps]  # (P, *shape)
             k = mk.shape[0]
             xo = torch.where(mk.unsqueeze(1), b.unsqueeze(0), x.unsqueeze(0))  # (P, n, *shape)
-            yo, _ = forward_values(
-                self.model, xo.reshape(k * n, *shape), t.repeat(k), self.batch_size
-            )
+            yo, _ = forward_values(self.model, xo.reshape(k * n, *shape), t.repeat(k), size)
             drop = (y.unsqueeze(0) - yo.view(k, n)).to(x.dtype)  # (P, n)
             total += torch.einsum("pn,p...->n...", drop, mk.to(x.dtype))
         return Result(total / counts, output=y, diagnostics={"target": t})

@@ -247,24 +247,28 @@ def interventional_shap(
     transform: int = 0,
     background_dirs: np.ndarray | None = None,
     agg_tables: InterventionalTables | None = None,
+    raw_out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Interventional SHAP values (n, d, n_outputs) of prepared rows against background ``Ba``.
 
     ``transform`` 0 explains the raw output, 1 the logistic of it (shap's
     pair-by-pair rescaling, which needs every (row, background row) pair).
-    With ``agg_tables`` (raw output only) the cost is linear in the rows.
+    With ``agg_tables`` (raw output only) the cost is linear in the rows, and
+    ``raw_out`` (n, n_outputs), if given, receives the raw model output.
     """
     from ._kernels import interventional_agg_kernel, interventional_kernel
 
     out = np.zeros((Xa.shape[0], ens.n_features, ens.n_outputs), dtype=np.float64)
-    Xdir = decisions(ens, Xa)
     if agg_tables is not None and transform == 0:
         t = agg_tables
         interventional_agg_kernel(
-            Xdir, ens.left, ens.value, ens.tree_start, ens.tree_output, t.parent, t.leaf_pos,
-            t.edges, t.slots, t.feats, t.n_edges, t.n_feats, t.offsets, t.Z, out,
+            Xa, ens.left, ens.right, ens.feature, *ens.kernel_arrays()[3:10], ens.value, ens.tree_start,
+            ens.tree_output, t.parent, t.leaf_pos, t.edges, t.slots, t.feats, t.n_edges,
+            t.n_feats, t.offsets, t.Z, ens.base, out,
+            np.empty((Xa.shape[0], ens.n_outputs)) if raw_out is None else raw_out,
         )  # fmt: skip
         return out
+    Xdir = decisions(ens, Xa)
     depth = ens.max_depth
     coef_a, coef_b = _shapley_coefficients(depth)
     Bdir = decisions(ens, Ba) if background_dirs is None else background_dirs

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,9 @@ class TreeEnsemble:
     output_names: tuple[str, ...] | None = None
     feature_names: tuple[str, ...] | None = None
     source: str = ""
+    # column -> the category values whose positions are the codes the trees split on
+    # (HistGradientBoosting encodes categories itself); other columns are used as given
+    input_categories: dict[int, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_trees(self) -> int:
@@ -99,11 +103,18 @@ class TreeEnsemble:
     def n_outputs(self) -> int:
         return int(self.base.shape[0])
 
-    @property
+    @cached_property
+    def category_index(self) -> dict[int, Any]:
+        """``input_categories`` as pandas Indexes, to look values' codes up (built once)."""
+        import pandas as pd
+
+        return {j: pd.Index(values) for j, values in self.input_categories.items()}
+
+    @cached_property
     def n_leaves(self) -> int:
         return int(np.count_nonzero(self.left < 0))
 
-    @property
+    @cached_property
     def max_depth(self) -> int:
         return int(self.node_depth().max(initial=0))
 
@@ -128,6 +139,7 @@ class TreeEnsemble:
         output_names: Sequence[str] | None = None,
         feature_names: Sequence[str] | None = None,
         source: str = "",
+        input_categories: dict[int, np.ndarray] | None = None,
     ) -> TreeEnsemble:
         """Concatenate trees, renumbering nodes into preorder with global indices."""
         if link not in LINKS:
@@ -214,6 +226,7 @@ class TreeEnsemble:
             output_names=tuple(str(o) for o in output_names) if output_names else None,
             feature_names=tuple(str(f) for f in feature_names) if feature_names else None,
             source=source,
+            input_categories=dict(input_categories or {}),
         )
         ens.validate()
         return ens

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -55,55 +56,110 @@ def read_ensemble(model: Any) -> TreeEnsemble:
 def to_matrix(X: Any, ens: TreeEnsemble, *, name: str = "X") -> tuple[np.ndarray, tuple[str, ...]]:
     """Rows as a float64 matrix in the model's column order, and the column names.
 
-    Category columns become their codes (NaN where missing), as the tree
-    libraries see them; text columns are an error naming the column.
+    Category columns become the codes the trees split on (NaN where missing or,
+    as the model itself treats them, unknown); text columns of a model that does
+    not encode them itself are an error naming the column.
     """
     import pandas as pd
 
     if isinstance(X, pd.DataFrame):
         names = tuple(str(c) for c in X.columns)
-        if ens.feature_names is not None and names != ens.feature_names:
-            if set(names) == set(ens.feature_names):
-                raise DataError(
-                    f"{name}'s columns are in a different order than the model's "
-                    f"{list(ens.feature_names)}; reorder them."
-                )
-            missing = [c for c in ens.feature_names if c not in names]
-            raise DataError(
-                f"{name} lacks the model's columns {missing}"
-                if missing
-                else f"{name}'s columns {list(names)} differ from the model's {list(ens.feature_names)}."
-            )
-        cols = []
-        for col_name in X.columns:
-            col = X[col_name]
-            if isinstance(col.dtype, pd.CategoricalDtype):
-                codes = col.cat.codes.to_numpy().astype(np.float64)
-                codes[codes < 0] = np.nan
-                cols.append(codes)
-            elif pd.api.types.is_bool_dtype(col.dtype) or pd.api.types.is_numeric_dtype(col.dtype):
-                cols.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
-            else:
-                raise DataError(
-                    f"Column {col_name!r} of {name} is not numeric (dtype {col.dtype}); tree models "
-                    "need numbers or pandas categories."
-                )
+        _check_columns(names, ens, name)
+        cols = [_column(col, col.dtype, j, c, ens, name) for j, (c, col) in enumerate(X.items())]
         arr = np.column_stack(cols) if cols else np.empty((len(X), 0))
     else:
         arr = np.asarray(X)
         if arr.ndim != 2:
             raise DataError(f"{name} must be 2-D (rows x features); got shape {arr.shape}.")
-        if arr.dtype.kind not in "biuf":
+        names = ens.feature_names or tuple(f"x{i}" for i in range(arr.shape[1]))
+        if ens.input_categories and arr.shape[1] == ens.n_features:
+            arr = np.column_stack(
+                [_column(arr[:, j], arr.dtype, j, names[j], ens, name) for j in range(arr.shape[1])]
+            )
+        elif arr.dtype.kind not in "biuf":
             try:
                 arr = arr.astype(np.float64)
             except (TypeError, ValueError):
                 raise DataError(f"{name} must be numeric; got dtype {arr.dtype}.") from None
-        names = ens.feature_names or tuple(f"x{i}" for i in range(arr.shape[1]))
     if arr.shape[1] != ens.n_features:
         raise DataError(f"{name} has {arr.shape[1]} columns but the model uses {ens.n_features}.")
     if arr.shape[0] == 0:
         raise DataError(f"{name} has no rows.")
     return ens.prepare_X(arr), names
+
+
+# Below this many leaf-rows the kernels run on the calling thread alone: waking numba's
+# worker threads costs more than the work (one-row requests in a service, say).
+SERIAL_WORK = 20_000
+
+
+@contextmanager
+def _threads_for(work: int) -> Iterator[None]:
+    if work >= SERIAL_WORK:
+        yield
+        return
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)  # thread-local: other threads keep theirs
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def _user_data(X: Any, Xa: np.ndarray) -> np.ndarray:
+    """The rows as the user gave them when some are not numbers (category labels), else Xa."""
+    import pandas as pd
+
+    if isinstance(X, pd.DataFrame):
+        if all(pd.api.types.is_numeric_dtype(t) or pd.api.types.is_bool_dtype(t) for t in X.dtypes):
+            return Xa
+        return X.to_numpy()
+    arr = np.asarray(X)
+    return Xa if arr.dtype.kind in "biuf" else arr
+
+
+def _check_columns(names: tuple[str, ...], ens: TreeEnsemble, name: str) -> None:
+    if ens.feature_names is None or names == ens.feature_names:
+        return
+    if set(names) == set(ens.feature_names):
+        raise DataError(
+            f"{name}'s columns are in a different order than the model's "
+            f"{list(ens.feature_names)}; reorder them."
+        )
+    missing = [c for c in ens.feature_names if c not in names]
+    raise DataError(
+        f"{name} lacks the model's columns {missing}"
+        if missing
+        else f"{name}'s columns {list(names)} differ from the model's {list(ens.feature_names)}."
+    )
+
+
+def _column(
+    values: Any, dtype: Any, j: int, col_name: Any, ens: TreeEnsemble, name: str
+) -> np.ndarray:
+    """One column as float64 codes or numbers (see :func:`to_matrix`)."""
+    import pandas as pd
+
+    if j in ens.input_categories:
+        codes = ens.category_index[j].get_indexer(np.asarray(values, dtype=object))
+        return np.where(codes < 0, np.nan, codes.astype(np.float64))
+    if isinstance(dtype, pd.CategoricalDtype):  # the codes, as XGBoost and LightGBM see them
+        codes = pd.Categorical(values, dtype=dtype).codes.astype(np.float64)
+        codes[codes < 0] = np.nan
+        return codes
+    if isinstance(values, pd.Series) and (
+        pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype)
+    ):
+        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"Column {col_name!r} of {name} is not numeric (dtype {dtype}); tree models "
+            "need numbers or pandas categories."
+        ) from None
 
 
 class TreeShap:
@@ -216,6 +272,11 @@ class TreeShap:
     @scalable(min_rows=2**62)  # the compiled kernel already runs rows on every core
     def explain(self, X: Any) -> Explanation:
         """SHAP values ``(n, d)`` (or ``(n, d, k)`` for k outputs) with base values and output."""
+        Xa, names = to_matrix(X, self.ensemble)
+        with _threads_for(Xa.shape[0] * self.ensemble.n_leaves):
+            return self._explain(X, Xa, names)
+
+    def _explain(self, X: Any, Xa: np.ndarray, names: tuple[str, ...]) -> Explanation:
         from ._compute import (
             MAX_TABLE_SIZE,
             InterventionalTables,
@@ -223,8 +284,8 @@ class TreeShap:
             path_dependent_shap,
         )
 
-        Xa, names = to_matrix(X, self.ensemble)
         ens = self.ensemble
+        raw = None  # the raw output, where the SHAP kernel computes it on the way
         if self.interventional:
             assert self.background is not None
             if self._bg_dirs is None:
@@ -237,6 +298,8 @@ class TreeShap:
                 and InterventionalTables.size(ens) <= MAX_TABLE_SIZE
             ):
                 self._agg = InterventionalTables(ens, self._bg_dirs, self._path_tables())
+            if self._agg is not None and self.output == "raw":
+                raw = np.empty((Xa.shape[0], ens.n_outputs))
             values = interventional_shap(
                 ens,
                 Xa,
@@ -244,19 +307,20 @@ class TreeShap:
                 transform=1 if self.output == "probability" else 0,
                 background_dirs=self._bg_dirs,
                 agg_tables=self._agg,
+                raw_out=raw,
             )
             method_mode = "interventional"
         else:
             values = path_dependent_shap(ens, Xa, self._path_tables())
             method_mode = "path_dependent"
-        output = self._transform(ens.predict_raw(Xa))
+        output = self._transform(ens.predict_raw(Xa) if raw is None else raw)
         base = np.broadcast_to(self.expected_value, output.shape)
         values, base = self._shape(values, np.ascontiguousarray(base))
         output = output[:, 0] if ens.n_outputs == 1 else output
         return Explanation(
             values=values,
             base_values=base,
-            data=Xa,
+            data=_user_data(X, Xa),
             feature_names=self._names_for(names),
             output_names=self._output_names(),
             method="treeshap",
@@ -283,15 +347,16 @@ class TreeShap:
 
         Xa, names = to_matrix(X, self.ensemble)
         ens = self.ensemble
-        values = path_dependent_interactions(ens, Xa, self._path_tables())
-        output = ens.predict_raw(Xa)
+        with _threads_for(Xa.shape[0] * ens.n_leaves * ens.max_depth):
+            values = path_dependent_interactions(ens, Xa, self._path_tables())
+            output = ens.predict_raw(Xa)
         base = np.ascontiguousarray(np.broadcast_to(self.expected_value, output.shape))
         values, base = self._shape(values, base)
         output = output[:, 0] if ens.n_outputs == 1 else output
         return Explanation(
             values=values,
             base_values=base,
-            data=Xa,
+            data=_user_data(X, Xa),
             feature_names=self._names_for(names),
             output_names=self._output_names(),
             method="treeshap",

@@ -742,10 +742,10 @@ def interventional_leaf_tables(
     Bdir, left, parent, leaves, edges, slots, n_edges, n_feats, offsets, coef_a, coef_b
 ):
     """Per leaf and per pattern alpha of the row (bit s: the row meets every condition on the
-    path's feature s): ZA[alpha, s] (to features the row meets) and ZB[alpha] (subtracted from
-    the others), summed over the background rows' failure patterns delta with delta within alpha
+    path's feature s): ZA[alpha, s] (to features the row meets, and -ZB[alpha] to the others)
+    and ZB[alpha], summed over the background rows' failure patterns delta with delta within alpha
     and divided by the number of background rows. Table of leaf li at offsets[li], of size
-    2^m (m + 1)."""
+    2^m (m + 1), slot-major: ZA[alpha, s] at s 2^m + alpha, ZB[alpha] at m 2^m + alpha."""
     n_bg = Bdir.shape[0]
     total = offsets[-1]
     Z = np.zeros(total)
@@ -783,53 +783,97 @@ def interventional_leaf_tables(
                         ca = c * coef_a[na, nb]
                         for s in range(m):
                             if (delta >> s) & 1:
-                                Z[base + alpha * (m + 1) + s] += ca / n_bg
+                                Z[base + s * size + alpha] += ca / n_bg
                 if delta == 0:
                     break
                 delta = (delta - 1) & alpha
-            Z[base + alpha * (m + 1) + m] = zb / n_bg
+            Z[base + m * size + alpha] = zb / n_bg
+            for s in range(m):  # features the row fails get -zb: one branch-free sum later
+                if not (alpha >> s) & 1:
+                    Z[base + s * size + alpha] = -zb / n_bg
     return Z
 
 
 @njit(parallel=True, cache=True)
 def interventional_agg_kernel(
-    Xdir, left, value, tree_start, tree_output, parent, leaf_pos, edges, slots, feats,
-    n_edges, n_feats, offsets, Z, out,
+    X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd, value, tree_start,
+    tree_output, parent, leaf_pos, edges, slots, feats, n_edges, n_feats, offsets, Z, base_out,
+    out, pred,
 ):  # fmt: skip
-    """Interventional SHAP values from the per-leaf background tables, linear in the rows."""
-    n_rows = Xdir.shape[0]
+    """Interventional SHAP values from the per-leaf background tables, linear in the rows,
+    and the raw model output ``pred`` from the same directions.
+
+    Loops run leaf by leaf over a chunk of rows, so one leaf's table (2^m (m + 1)
+    numbers) stays in cache while every row of the chunk looks its pattern up in it:
+    row by row, each leaf's lookup would be a cache miss into the whole table.
+    """
+    n_rows = X.shape[0]
     n_trees = tree_start.shape[0] - 1
     n_cols = value.shape[1]
     n_chunks = (n_rows + CHUNK - 1) // CHUNK
+    max_nodes = 1
+    for t in range(n_trees):
+        max_nodes = max(max_nodes, tree_start[t + 1] - tree_start[t])
     for ch in prange(n_chunks):
-        for r in range(ch * CHUNK, min(n_rows, (ch + 1) * CHUNK)):
-            xd = Xdir[r]
-            for t in range(n_trees):
-                o = tree_output[t]
-                nc = 1 if o >= 0 else n_cols
-                for v in range(tree_start[t], tree_start[t + 1]):
-                    if left[v] >= 0:
-                        continue
-                    li = leaf_pos[v]
-                    m = n_feats[li]
-                    if m == 0:
-                        continue
-                    alpha = (1 << m) - 1
-                    for e in range(n_edges[li]):
-                        a = edges[li, e]
-                        par = parent[a]
-                        if xd[par] != (left[par] == a):
-                            alpha &= ~(1 << slots[li, e])
-                    row = offsets[li] + alpha * (m + 1)
-                    zb = Z[row + m]
-                    for j in range(nc):
-                        oj = o if o >= 0 else j
-                        val = value[v, j]
-                        for s in range(m):
-                            if (alpha >> s) & 1:
-                                out[r, feats[li, s], oj] += val * Z[row + s]
-                            else:
-                                out[r, feats[li, s], oj] -= val * zb
+        r0 = ch * CHUNK
+        nr = min(n_rows, r0 + CHUNK) - r0
+        went = np.empty((max_nodes, CHUNK), np.bool_)  # the chunk's directions, node-major
+        alpha = np.empty(CHUNK, np.int64)
+        acc = np.zeros((out.shape[1], out.shape[2], CHUNK))  # the chunk's values, row-minor
+        pred_acc = np.zeros((out.shape[2], CHUNK))
+        for j in range(out.shape[2]):
+            pred_acc[j, :] = base_out[j]
+        for t in range(n_trees):
+            start = tree_start[t]
+            for v in range(start, tree_start[t + 1]):
+                if left[v] < 0:
+                    continue
+                f = feature[v]
+                for i in range(nr):
+                    went[v - start, i] = goes_left(
+                        X[r0 + i, f], v, threshold, default_left, kind, cs, cl, co, cd
+                    )
+            o = tree_output[t]
+            nc = 1 if o >= 0 else n_cols
+            for i in range(nr):  # the row's own leaf, for its output
+                v = start
+                while left[v] >= 0:
+                    v = left[v] if went[v - start, i] else right[v]
+                for j in range(nc):
+                    pred_acc[o if o >= 0 else j, i] += value[v, j]
+            for v in range(start, tree_start[t + 1]):
+                if left[v] >= 0:
+                    continue
+                li = leaf_pos[v]
+                m = n_feats[li]
+                if m == 0:
+                    continue
+                for i in range(nr):
+                    alpha[i] = (1 << m) - 1
+                for e in range(n_edges[li]):
+                    a = edges[li, e]
+                    par = parent[a]
+                    is_left = left[par] == a
+                    clear = ~(1 << slots[li, e])
+                    for i in range(nr):
+                        if went[par - start, i] != is_left:
+                            alpha[i] &= clear
+                size = 1 << m
+                for j in range(nc):
+                    oj = o if o >= 0 else j
+                    val = value[v, j]
+                    for s in range(m):
+                        f = feats[li, s]
+                        block = offsets[li] + s * size  # slot s's numbers for every pattern
+                        for i in range(nr):
+                            acc[f, oj, i] += val * Z[block + alpha[i]]
+        for f in range(out.shape[1]):
+            for oj in range(out.shape[2]):
+                for i in range(nr):
+                    out[r0 + i, f, oj] = acc[f, oj, i]
+        for oj in range(out.shape[2]):
+            for i in range(nr):
+                pred[r0 + i, oj] = pred_acc[oj, i]
 
 
 @njit(parallel=True, cache=True)

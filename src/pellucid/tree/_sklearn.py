@@ -170,42 +170,36 @@ def _in_bitset(bitset: np.ndarray, values: np.ndarray) -> np.ndarray:
     return ((words[values // 32] >> (values % 32).astype(np.uint32)) & 1).astype(bool)
 
 
-def _hist_category_maps(model: Any) -> tuple[np.ndarray, list[np.ndarray | None]]:
-    """Map the model's internal columns back to the user's columns and raw category values.
+def _hist_categories(model: Any) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """The user's column of each internal column, and each category column's values.
 
-    With categorical features, HistGradientBoosting ordinal-encodes them first and
-    moves them to the front; returns (original column of each internal column,
-    per internal column the code of each raw integer value 0..max or None).
+    With categorical features, HistGradientBoosting ordinal-encodes them first
+    (codes are positions in the encoder's sorted categories; unknown values
+    become missing) and moves them to the front.
     """
     n = int(model.n_features_in_)
     pre = getattr(model, "_preprocessor", None)
     if pre is None:
-        return np.arange(n), [None] * n
+        return np.arange(n), {}
     is_cat = np.asarray(model.is_categorical_, dtype=bool)
     perm = np.r_[np.flatnonzero(is_cat), np.flatnonzero(~is_cat)]
     encoder = pre.named_transformers_["encoder"]
-    codes: list[np.ndarray | None] = [None] * n
+    values = {}
     for pos, cats in enumerate(encoder.categories_):
         cats = np.asarray(cats)
-        if cats.dtype.kind not in "iuf" or np.any(np.isnan(cats.astype(float))[:-1]):
-            raise ValueError(
-                f"Column {int(perm[pos])} has non-numeric categories {list(cats[:5])}; "
-                "TreeShap needs integer-coded categories for HistGradientBoosting."
-            )
-        cats = cats[~np.isnan(cats.astype(float))].astype(float)
-        if np.any(cats != np.floor(cats)) or np.any(cats < 0):
-            raise ValueError(
-                f"Column {int(perm[pos])} has categories that are not non-negative integers."
-            )
-        table = np.full(int(cats.max(initial=-1)) + 1, -1, dtype=np.int64)
-        table[cats.astype(np.int64)] = np.arange(len(cats))
-        codes[pos] = table
-    return perm, codes
+        values[int(perm[pos])] = cats[~_isna(cats)]
+    return perm, values
+
+
+def _isna(values: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return np.asarray(pd.isna(values), dtype=bool)
 
 
 def _read_hist(model: Any) -> TreeEnsemble:
     known, f_idx_map = model._bin_mapper.make_known_categories_bitsets()
-    perm, raw_codes = _hist_category_maps(model)
+    perm, input_categories = _hist_categories(model)
     cats = np.arange(256)
     trees = []
     for iteration in model._predictors:
@@ -218,9 +212,6 @@ def _read_hist(model: Any) -> TreeEnsemble:
                 goes_left = _in_bitset(predictor.raw_left_cat_bitsets[nodes["bitset_idx"][n]], cats)
                 is_known = _in_bitset(known[f_idx_map[f]], cats)
                 table = np.where(goes_left, LEFT, np.where(is_known, RIGHT, MISSING))
-                code_of_raw = raw_codes[f]
-                if code_of_raw is not None:  # index the table by the raw value instead of the code
-                    table = np.where(code_of_raw >= 0, table[np.maximum(code_of_raw, 0)], MISSING)
                 categories[int(n)] = (table, MISSING)
             kind = np.where(nodes["is_categorical"].astype(bool), CATEGORICAL, 0).astype(np.uint8)
             trees.append(
@@ -256,4 +247,5 @@ def _read_hist(model: Any) -> TreeEnsemble:
         output_names=output_names,
         feature_names=_names(model),
         source=type(model).__name__,
+        input_categories=input_categories,
     )
