@@ -223,7 +223,9 @@ class InterventionalTables:
         depth = ens.max_depth
         self.parent = tables.parent
         (self.leaves, self.leaf_pos, self.edges, self.slots, self.feats, self.n_edges,
-         self.n_feats) = leaf_paths(ens.left, ens.feature, tables.parent, ens.tree_start, depth)  # fmt: skip
+         self.n_feats, self.node_slot) = leaf_paths(
+            ens.left, ens.feature, tables.parent, ens.tree_start, depth
+        )  # fmt: skip
         sizes = (np.left_shift(1, self.n_feats)) * (self.n_feats + 1)
         self.offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
         coef_a, coef_b = _shapley_coefficients(depth)
@@ -263,8 +265,8 @@ def interventional_shap(
         t = agg_tables
         interventional_agg_kernel(
             Xa, ens.left, ens.right, ens.feature, *ens.kernel_arrays()[3:10], ens.value, ens.tree_start,
-            ens.tree_output, t.parent, t.leaf_pos, t.edges, t.slots, t.feats, t.n_edges,
-            t.n_feats, t.offsets, t.Z, ens.base, out,
+            ens.tree_output, t.node_slot, t.leaf_pos, t.feats, t.n_feats, t.offsets, t.Z,
+            ens.base, out,
             np.empty((Xa.shape[0], ens.n_outputs)) if raw_out is None else raw_out,
         )  # fmt: skip
         return out

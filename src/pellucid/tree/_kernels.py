@@ -700,8 +700,10 @@ def pd_recursion_kernel(
 
 @njit(cache=True)
 def leaf_paths(left, feature, parent, tree_start, max_depth):
-    """Per leaf: its path's edges (child nodes), each edge's slot among the path's distinct
-    features, the distinct features, and their count."""
+    """Per leaf: its path's edges (child nodes, from the leaf up), each edge's slot among the
+    path's distinct features, the distinct features and their count; and per internal node
+    the slot of its feature. Slots count features in order of first use from the root, so a
+    node's slot is the same on every path through it."""
     n = left.shape[0]
     leaves = np.flatnonzero(left < 0)
     n_leaves = leaves.shape[0]
@@ -711,14 +713,21 @@ def leaf_paths(left, feature, parent, tree_start, max_depth):
     n_edges = np.zeros(n_leaves, np.int64)
     n_feats = np.zeros(n_leaves, np.int64)
     leaf_pos = np.full(n, -1, np.int64)
+    node_slot = np.full(n, -1, np.int64)
     for li in range(n_leaves):
         v = leaves[li]
         leaf_pos[v] = li
         a = v
         e = 0
-        m = 0
         while parent[a] >= 0:
-            f = feature[parent[a]]
+            edges[li, e] = a
+            e += 1
+            a = parent[a]
+        n_edges[li] = e
+        m = 0
+        for k in range(e - 1, -1, -1):
+            par = parent[edges[li, k]]
+            f = feature[par]
             s = -1
             for u in range(m):
                 if feats[li, u] == f:
@@ -728,13 +737,10 @@ def leaf_paths(left, feature, parent, tree_start, max_depth):
                 s = m
                 feats[li, m] = f
                 m += 1
-            edges[li, e] = a
-            slots[li, e] = s
-            e += 1
-            a = parent[a]
-        n_edges[li] = e
+            slots[li, k] = s
+            node_slot[par] = s
         n_feats[li] = m
-    return leaves, leaf_pos, edges, slots, feats, n_edges, n_feats
+    return leaves, leaf_pos, edges, slots, feats, n_edges, n_feats, node_slot
 
 
 @njit(parallel=True, cache=True)
@@ -797,8 +803,7 @@ def interventional_leaf_tables(
 @njit(parallel=True, cache=True)
 def interventional_agg_kernel(
     X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd, value, tree_start,
-    tree_output, parent, leaf_pos, edges, slots, feats, n_edges, n_feats, offsets, Z, base_out,
-    out, pred,
+    tree_output, node_slot, leaf_pos, feats, n_feats, offsets, Z, base_out, out, pred,
 ):  # fmt: skip
     """Interventional SHAP values from the per-leaf background tables, linear in the rows,
     and the raw model output ``pred`` from the same directions.
@@ -818,7 +823,7 @@ def interventional_agg_kernel(
         r0 = ch * CHUNK
         nr = min(n_rows, r0 + CHUNK) - r0
         went = np.empty((max_nodes, CHUNK), np.bool_)  # the chunk's directions, node-major
-        alpha = np.empty(CHUNK, np.int64)
+        alpha = np.empty((max_nodes, CHUNK), np.int64)
         acc = np.zeros((out.shape[1], out.shape[2], CHUNK))  # the chunk's values, row-minor
         pred_acc = np.zeros((out.shape[2], CHUNK))
         for j in range(out.shape[2]):
@@ -833,31 +838,35 @@ def interventional_agg_kernel(
                     went[v - start, i] = goes_left(
                         X[r0 + i, f], v, threshold, default_left, kind, cs, cl, co, cd
                     )
+            # alpha per node, parents first (preorder): the slots of the features whose
+            # conditions the row has met on the way down; a leaf the row reaches keeps all bits
+            for i in range(nr):
+                alpha[0, i] = -1
+            for v in range(start, tree_start[t + 1]):
+                if left[v] < 0:
+                    continue
+                bit = ~(1 << node_slot[v])
+                vv, lv, rv = v - start, left[v] - start, right[v] - start
+                for i in range(nr):
+                    g = np.int64(went[vv, i])  # 1: the row goes left
+                    a = alpha[vv, i]
+                    alpha[lv, i] = a & (bit | -g)
+                    alpha[rv, i] = a & (bit | (g - 1))
             o = tree_output[t]
             nc = 1 if o >= 0 else n_cols
-            for i in range(nr):  # the row's own leaf, for its output
-                v = start
-                while left[v] >= 0:
-                    v = left[v] if went[v - start, i] else right[v]
-                for j in range(nc):
-                    pred_acc[o if o >= 0 else j, i] += value[v, j]
             for v in range(start, tree_start[t + 1]):
                 if left[v] >= 0:
                     continue
+                vv = v - start
+                for i in range(nr):  # the row's own leaf: its output
+                    if alpha[vv, i] == -1:
+                        for j in range(nc):
+                            pred_acc[o if o >= 0 else j, i] += value[v, j]
                 li = leaf_pos[v]
                 m = n_feats[li]
                 if m == 0:
                     continue
-                for i in range(nr):
-                    alpha[i] = (1 << m) - 1
-                for e in range(n_edges[li]):
-                    a = edges[li, e]
-                    par = parent[a]
-                    is_left = left[par] == a
-                    clear = ~(1 << slots[li, e])
-                    for i in range(nr):
-                        if went[par - start, i] != is_left:
-                            alpha[i] &= clear
+                mask = (1 << m) - 1
                 size = 1 << m
                 for j in range(nc):
                     oj = o if o >= 0 else j
@@ -866,7 +875,7 @@ def interventional_agg_kernel(
                         f = feats[li, s]
                         block = offsets[li] + s * size  # slot s's numbers for every pattern
                         for i in range(nr):
-                            acc[f, oj, i] += val * Z[block + alpha[i]]
+                            acc[f, oj, i] += val * Z[block + (alpha[vv, i] & mask)]
         for f in range(out.shape[1]):
             for oj in range(out.shape[2]):
                 for i in range(nr):
