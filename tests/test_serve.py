@@ -489,3 +489,4 @@ def test_treeshap_predictions_are_read_off_the_margin_exactly(task):
     if expected.ndim == 2:
         got = [[p[k] for k in p] for p in got]
     np.testing.assert_allclose(np.asarray(got), expected, rtol=1e-12, atol=1e-12)
+    assert service.predict({"rows": rows_of(X.iloc[:25])})["predictions"] == out["predictions"]

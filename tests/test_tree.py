@@ -202,6 +202,9 @@ def test_interventional_equals_shap(output):
         got.base_values, np.broadcast_to(ex.expected_value, (20,)), atol=1e-6
     )
     np.testing.assert_allclose(got.additivity_gap, 0.0, atol=1e-9)
+    np.testing.assert_allclose(
+        TreeShap(model, background, output=output).predict(rows), got.output, rtol=1e-12
+    )
     if output == "probability":
         np.testing.assert_allclose(got.output, model.predict_proba(rows)[:, 1], atol=1e-9)
 
@@ -274,6 +277,7 @@ def test_category_labels_map_as_the_model_encodes_them():
     rows = X.iloc[:ROWS]
     exp = ts.explain(rows)
     assert exp.data[0, 4] == rows["tier"].iloc[0] or pd.isna(rows["tier"].iloc[0])
+    np.testing.assert_array_equal(ts.predict(rows), exp.output)
     # the same labels as plain objects, and unknown labels (missing to the model, too)
     plain = rows.astype({"tier": object, "zone": "int64"})
     np.testing.assert_array_equal(ts.explain(plain).values, exp.values)

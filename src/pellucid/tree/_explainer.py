@@ -269,6 +269,14 @@ class TreeShap:
         return ens.output_names or tuple(f"output_{j}" for j in range(ens.n_outputs))
 
     # ------------------------------------------------------------------ API
+    def predict(self, X: Any) -> np.ndarray:
+        """The output ``explain(X)`` explains, from the trees alone: the raw margin (its
+        logistic for ``output="probability"``), ``(n,)`` or ``(n, k)``."""
+        Xa, _ = to_matrix(X, self.ensemble)
+        with _threads_for(Xa.shape[0] * self.ensemble.n_trees):
+            out = self._transform(self.ensemble.predict_raw(Xa))
+        return out[:, 0] if self.ensemble.n_outputs == 1 else out
+
     @scalable(min_rows=2**62)  # the compiled kernel already runs rows on every core
     def explain(self, X: Any) -> Explanation:
         """SHAP values ``(n, d)`` (or ``(n, d, k)`` for k outputs) with base values and output."""
