@@ -175,12 +175,11 @@ def permutation_importance(
 
     from ._batching import _n_jobs
 
-    if _n_jobs(n_jobs) == 1 or len(units) == 1:
+    jobs = _n_jobs(n_jobs)
+    if jobs == 1 or len(units) == 1:
         scores = [one(cols) for _, cols in units]
     else:
-        from joblib import Parallel, delayed
-
-        scores = Parallel(n_jobs=n_jobs)(delayed(one)(cols) for _, cols in units)
+        scores = _in_parallel(one, [cols for _, cols in units], jobs, m)
     importances = baseline - np.vstack(scores)
     scoring_name = scoring if isinstance(scoring, str) or scoring is None else repr(scoring)
     return FeatureImportance(
@@ -195,3 +194,23 @@ def permutation_importance(
         },
         baseline_score=baseline,
     )
+
+
+def _in_parallel(one: Any, units: list[list[int]], jobs: int, m: Any) -> list[np.ndarray]:
+    """``[one(u) for u in units]`` on ``jobs`` workers.
+
+    Tree libraries release the GIL while predicting, so threads serve them
+    without copying the data to worker processes; each thread's model gets an
+    equal share of the cores (no OpenMP oversubscription). Other models get
+    processes. A ``joblib.parallel_config`` backend (Dask, say) takes precedence.
+    """
+    import os
+
+    from joblib import Parallel, delayed
+
+    if m.kind not in ("sklearn", "xgboost", "lightgbm", "catboost"):
+        return list(Parallel(n_jobs=jobs)(delayed(one)(u) for u in units))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(max(1, (os.cpu_count() or 1) // jobs)):
+        return list(Parallel(n_jobs=jobs, prefer="threads")(delayed(one)(u) for u in units))
