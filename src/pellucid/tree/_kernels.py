@@ -823,7 +823,7 @@ def interventional_agg_kernel(
         r0 = ch * CHUNK
         nr = min(n_rows, r0 + CHUNK) - r0
         went = np.empty((max_nodes, CHUNK), np.bool_)  # the chunk's directions, node-major
-        alpha = np.empty((max_nodes, CHUNK), np.int64)
+        alpha = np.empty((max_nodes, CHUNK), np.int32)  # int32: the block stays in L1
         acc = np.zeros((out.shape[1], out.shape[2], CHUNK))  # the chunk's values, row-minor
         pred_acc = np.zeros((out.shape[2], CHUNK))
         for j in range(out.shape[2]):
@@ -845,13 +845,13 @@ def interventional_agg_kernel(
             for v in range(start, tree_start[t + 1]):
                 if left[v] < 0:
                     continue
-                bit = ~(1 << node_slot[v])
+                bit = np.int32(~(1 << node_slot[v]))
                 vv, lv, rv = v - start, left[v] - start, right[v] - start
                 for i in range(nr):
-                    g = np.int64(went[vv, i])  # 1: the row goes left
+                    g = np.int32(went[vv, i])  # 1: the row goes left
                     a = alpha[vv, i]
                     alpha[lv, i] = a & (bit | -g)
-                    alpha[rv, i] = a & (bit | (g - 1))
+                    alpha[rv, i] = a & (bit | (g - np.int32(1)))
             o = tree_output[t]
             nc = 1 if o >= 0 else n_cols
             for v in range(start, tree_start[t + 1]):
@@ -866,7 +866,7 @@ def interventional_agg_kernel(
                 m = n_feats[li]
                 if m == 0:
                     continue
-                mask = (1 << m) - 1
+                mask = np.int32((1 << m) - 1)
                 size = 1 << m
                 for j in range(nc):
                     oj = o if o >= 0 else j
