@@ -201,17 +201,6 @@ _TREE_BLOCK_VALUES = 2**22
 _TREE_CHECK_ROWS = 8
 
 
-def _tree_link(model: Model, link: str) -> str | None:
-    """How the trees' summed raw output becomes the Model's output, or None if unknown."""
-    if not model.is_classifier:
-        return link if link in ("identity", "exp") else None
-    if model.output == "probability":
-        return link if link in ("identity", "logistic", "softmax") else None
-    if model.output == "raw" and link in ("logistic", "softmax"):
-        return "identity"
-    return None
-
-
 def tree_ice(
     model: Model, X: Any, position: int, grid: np.ndarray, *, average: bool, weights: Any = None
 ) -> np.ndarray | None:
@@ -235,11 +224,12 @@ def tree_ice(
         return None
     try:
         from ..tree import read_ensemble
+        from ..tree._ensemble import model_link
         from ..tree._explainer import to_matrix
         from ..tree._pdp import ice_from_trees
 
         ens = read_ensemble(model)
-        link = _tree_link(model, ens.link)
+        link = model_link(model, ens.link)
         if link is None:
             return None
         Xm, _ = to_matrix(X, ens)

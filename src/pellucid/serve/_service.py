@@ -62,21 +62,10 @@ def _jsonable(v: Any) -> Any:
 
 def margin_to_prediction(explainer: Any, model: Any, margin: Any) -> np.ndarray | None:
     """Model.predict's numbers from a tree ensemble's raw margin, or None if not derivable."""
-    from scipy.special import expit, softmax
+    from ..tree._ensemble import apply_link, model_link
 
-    link = explainer.ensemble.link
-    raw = np.asarray(margin, dtype=np.float64)
-    raw2 = raw[:, None] if raw.ndim == 1 else raw
-    if model.is_classifier:
-        if model.output != "probability":
-            return None
-        if link == "logistic" and raw2.shape[1] == 1:
-            p = expit(raw2[:, 0])
-            return np.column_stack([1.0 - p, p])
-        return softmax(raw2, axis=1) if link == "softmax" else None
-    if link == "identity":
-        return raw
-    return np.exp(raw) if link == "exp" else None
+    link = model_link(model, explainer.ensemble.link)
+    return None if link is None else apply_link(np.asarray(margin, dtype=np.float64), link)
 
 
 class Service:

@@ -289,6 +289,32 @@ class TreeEnsemble:
         )
 
 
+def model_link(model: Any, link: str) -> str | None:
+    """How an ensemble's summed raw output (``link``) becomes a ``pellucid.Model``'s
+    output, or None if that is not known; the names are :data:`LINKS`."""
+    if not model.is_classifier:
+        return link if link in ("identity", "exp") else None
+    if model.output == "probability":
+        return link if link in ("identity", "logistic", "softmax") else None
+    if model.output == "raw" and link in ("logistic", "softmax"):
+        return "identity"
+    return None
+
+
+def apply_link(raw: np.ndarray, link: str) -> np.ndarray:
+    """``raw`` (n,) or (n, k) through ``link``; "logistic" gives two columns ``[1 - p, p]``."""
+    from scipy.special import expit, softmax
+
+    if link == "identity":
+        return raw
+    if link == "exp":
+        return np.exp(raw)
+    if link == "softmax":
+        return np.asarray(softmax(raw, axis=1))
+    p = expit(raw if raw.ndim == 1 else raw[:, 0])
+    return np.column_stack([1.0 - p, p])
+
+
 def _preorder(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """Node ids of one tree in depth-first preorder from root 0 (left before right)."""
     order = []
