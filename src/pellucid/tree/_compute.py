@@ -213,7 +213,7 @@ class InterventionalTables:
 
     Each leaf gets, for every pattern of which path features a row meets, the
     Shapley weights summed over the background rows (grouped by which path
-    features each fails), so a row costs O(leaves x depth) however many
+    features each fails), so a row costs O(nodes + leaves x depth) however many
     background rows there are.
     """
 
@@ -221,17 +221,16 @@ class InterventionalTables:
         from ._kernels import interventional_leaf_tables, leaf_paths
 
         depth = ens.max_depth
-        self.parent = tables.parent
-        (self.leaves, self.leaf_pos, self.edges, self.slots, self.feats, self.n_edges,
-         self.n_feats, self.node_slot) = leaf_paths(
-            ens.left, ens.feature, tables.parent, ens.tree_start, depth
-        )  # fmt: skip
+        # the paths' edges are needed to build the tables only; a row's lookup walks the
+        # tree with the nodes' slots
+        (leaves, self.leaf_pos, edges, slots, self.feats, n_edges, self.n_feats,
+         self.node_slot) = leaf_paths(ens.left, ens.feature, tables.parent, ens.tree_start, depth)  # fmt: skip
         sizes = (np.left_shift(1, self.n_feats)) * (self.n_feats + 1)
         self.offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
         coef_a, coef_b = _shapley_coefficients(depth)
         self.Z = interventional_leaf_tables(
-            background_dirs, ens.left, tables.parent, self.leaves, self.edges, self.slots,
-            self.n_edges, self.n_feats, self.offsets, coef_a, coef_b,
+            background_dirs, ens.left, tables.parent, leaves, edges, slots, n_edges,
+            self.n_feats, self.offsets, coef_a, coef_b,
         )  # fmt: skip
 
     @staticmethod
