@@ -11,6 +11,7 @@ kind is recognised from the object's module name.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -46,6 +47,23 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
+
+
+# Model kinds whose predict is thread-safe and releases the GIL: worth threads.
+THREAD_SAFE_KINDS = ("sklearn", "xgboost", "lightgbm", "catboost")
+
+
+def available_cores() -> int:
+    """Cores this process may use, capped by OMP_NUM_THREADS when set (joblib sets it
+    in its worker processes, so rows fanned out over processes do not oversubscribe)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    limit = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if limit.isdigit() and int(limit) > 0:
+        cores = min(cores, int(limit))
+    return max(1, cores)
 
 
 class Model:

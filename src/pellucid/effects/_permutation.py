@@ -204,13 +204,13 @@ def _in_parallel(one: Any, units: list[list[int]], jobs: int, m: Any) -> list[np
     equal share of the cores (no OpenMP oversubscription). Other models get
     processes. A ``joblib.parallel_config`` backend (Dask, say) takes precedence.
     """
-    import os
-
     from joblib import Parallel, delayed
 
-    if m.kind not in ("sklearn", "xgboost", "lightgbm", "catboost"):
+    from .._model import THREAD_SAFE_KINDS, available_cores
+
+    if m.kind not in THREAD_SAFE_KINDS:
         return list(Parallel(n_jobs=jobs)(delayed(one)(u) for u in units))
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(max(1, (os.cpu_count() or 1) // jobs)):
+    with threadpool_limits(max(1, available_cores() // jobs)):
         return list(Parallel(n_jobs=jobs, prefer="threads")(delayed(one)(u) for u in units))

@@ -19,7 +19,6 @@ never change the numbers.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, Future
@@ -30,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._data import DataError, check_X, feature_names_of
-from .._model import Model, as_model
+from .._model import THREAD_SAFE_KINDS, Model, as_model, available_cores
 
 __all__ = ["Background", "Game", "LINKS", "available_cores"]
 
@@ -40,7 +39,6 @@ DEFAULT_MAX_BATCH_ROWS = 200_000
 #: overhead is small, small enough that a few explained rows give every thread work.
 CALL_ROWS = 8192
 #: Model kinds whose predict is thread-safe and releases the GIL: threads by default.
-THREAD_SAFE_KINDS = ("sklearn", "xgboost", "lightgbm", "catboost")
 _LOGIT_EPS = 1e-12
 
 
@@ -83,19 +81,6 @@ def as_background(data: Any, weights: Any = None) -> Background:
             raise ValueError("Background weights sum to zero.")
         w = w / w.sum()
     return Background(data, w)
-
-
-def available_cores() -> int:
-    """Cores this process may use, capped by OMP_NUM_THREADS when set (joblib sets it
-    in its worker processes, so rows fanned out over processes do not oversubscribe)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    limit = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if limit.isdigit() and int(limit) > 0:
-        cores = min(cores, int(limit))
-    return max(1, cores)
 
 
 def _players(
