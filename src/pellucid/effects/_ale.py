@@ -13,7 +13,6 @@ the grid of both features' bins, with the main effects removed.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ import pandas as pd
 from .._data import DataError, check_X, feature_names_of
 from .._model import Model, as_model
 from .._results import PartialDependence
-from ._batching import column, predict_replicas, predict_unchecked, prepare
+from ._batching import column, predict_replicas
 from ._common import categorical_mask, feature_positions, output_names
 from ._partial_dependence import _is_integer, _numeric_values, categories
 
@@ -60,7 +59,7 @@ def _predict_at(
         return {}, {j: np.concatenate([settings[r][j] for r in range(a, b)]) for j in cols}
 
     out = predict_replicas(
-        partial(predict_unchecked, model),
+        model.predict_prepared,
         X,
         len(settings),
         overrides,
@@ -281,7 +280,7 @@ def ale(
     if int(bins) < 1:
         raise ValueError(f"bins must be a positive integer; got {bins!r}.")
     m = as_model(model)
-    X = prepare(m, check_X(X))
+    X = m.prepare(check_X(X))
     names = feature_names_of(X)
     positions = feature_positions(names, feature)
     is_cat = categorical_mask(X, names, categorical_features)

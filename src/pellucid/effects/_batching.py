@@ -21,8 +21,6 @@ import pandas as pd
 
 __all__ = [
     "DEFAULT_BATCH_ROWS",
-    "predict_unchecked",
-    "prepare",
     "DEFAULT_MAX_BYTES",
     "column",
     "like",
@@ -54,16 +52,6 @@ def like(col: Any, values: Any) -> Any:
     if isinstance(dtype, np.dtype):
         return np.asarray(values, dtype=dtype)
     return pd.array(values, dtype=dtype)
-
-
-def prepare(model: Any, X: Any) -> Any:
-    """Validate X once, against the model's columns, at the method's boundary."""
-    return model.prepare(X)
-
-
-def predict_unchecked(model: Any, Z: Any) -> np.ndarray:
-    """``model.predict`` on stacked copies of already validated data, unchecked."""
-    return np.asarray(model.predict_prepared(Z))
 
 
 def _row_nbytes(X: Any) -> int:

@@ -12,7 +12,6 @@ Each PD at n points costs n^2 predictions, so X is subsampled to
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ import pandas as pd
 
 from .._data import check_X, feature_names_of
 from .._model import Model, as_model
-from ._batching import predict_replicas, predict_unchecked, prepare
+from ._batching import predict_replicas
 from ._common import feature_positions
 
 __all__ = ["h_statistic"]
@@ -37,7 +36,7 @@ def _pd_at_rows(
         return {j: idx for j in cols}, {}
 
     out = predict_replicas(
-        partial(predict_unchecked, model),
+        model.predict_prepared,
         X,
         n,
         overrides,
@@ -89,7 +88,7 @@ def h_statistic(
     if int(max_rows) < 2:
         raise ValueError(f"max_rows must be at least 2; got {max_rows!r}.")
     m = as_model(model)
-    X = prepare(m, check_X(X))
+    X = m.prepare(check_X(X))
     names = feature_names_of(X)
     positions = feature_positions(names, features)
     if X.shape[0] > max_rows:

@@ -15,7 +15,6 @@ multiclass classifiers have the same outputs in both.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,7 @@ import pandas as pd
 from .._data import DataError, check_X, feature_names_of
 from .._model import Model, as_model
 from .._results import PartialDependence
-from ._batching import column, predict_replicas, predict_unchecked, prepare
+from ._batching import column, predict_replicas
 from ._common import categorical_mask, feature_positions, output_names
 
 __all__ = ["partial_dependence"]
@@ -185,7 +184,7 @@ def brute_predictions(
 
     reduce = (lambda out: np.average(out, axis=1, weights=weights)) if average else None
     return predict_replicas(
-        partial(predict_unchecked, model),
+        model.predict_prepared,
         X,
         n_points,
         overrides,
@@ -326,7 +325,7 @@ def partial_dependence(
         raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
     low, high = _check_options(grid_resolution, percentiles)
     m = as_model(model)
-    X = prepare(m, check_X(X))
+    X = m.prepare(check_X(X))
     names = feature_names_of(X)
     positions = feature_positions(names, features)
     is_cat = categorical_mask(X, names, categorical_features)

@@ -20,7 +20,7 @@ import pandas as pd
 from .._data import DataError, check_X_y, feature_names_of
 from .._model import Model, as_model
 from .._results import FeatureImportance
-from ._batching import predict_replicas, prepare, stack
+from ._batching import predict_replicas, stack
 from ._common import feature_position
 from ._partial_dependence import _weights
 from ._scoring import PredictionScorer, resolve_scoring, response
@@ -160,7 +160,7 @@ def permutation_importance(
         raise ValueError(f"n_repeats must be a positive integer; got {n_repeats!r}.")
     m = as_model(model)
     X, y_arr = check_X_y(X, y)
-    X = prepare(m, X)
+    X = m.prepare(X)
     names = feature_names_of(X)
     units = _units(names, groups)
     weights = _weights(sample_weight, X.shape[0])

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from .._model import Model
-from ._batching import predict_unchecked
 
 __all__ = ["PredictionScorer", "resolve_scoring"]
 
@@ -90,26 +89,26 @@ def response(model: Model, method: str, pos_label: Any, X: Any) -> np.ndarray:
     raw = model.raw_model
     if method == "predict":
         if not model.is_classifier:
-            return predict_unchecked(model, X)
+            return model.predict_prepared(X)
         # The model's own labels where it has them (they may differ from argmax of the
         # probabilities, e.g. SVC); boosters and callables give only scores.
         own_labels = model.kind == "sklearn" or type(raw).__name__.endswith("Classifier")
         if own_labels and hasattr(raw, "predict"):
             return np.asarray(raw.predict(X)).reshape(X.shape[0])
-        proba = predict_unchecked(_with_output(model, "probability"), X)
+        proba = _with_output(model, "probability").predict_prepared(X)
         assert model.classes is not None
         return np.asarray(model.classes)[np.argmax(proba, axis=1)]
     classes = np.asarray(model.classes)
     binary = model.task == "binary"
     if method in ("predict_proba", "predict_log_proba"):
-        out = predict_unchecked(_with_output(model, "probability"), X)
+        out = _with_output(model, "probability").predict_prepared(X)
         if method == "predict_log_proba":
             with np.errstate(divide="ignore"):
                 out = np.log(out)
         if binary:
             out = out[:, int(np.flatnonzero(classes == pos_label)[0])]
         return out
-    out = predict_unchecked(_with_output(model, "raw"), X)
+    out = _with_output(model, "raw").predict_prepared(X)
     if binary and out.ndim == 1 and pos_label == classes[0]:
         out = -out
     return out
