@@ -532,6 +532,23 @@ def test_threads_never_change_the_bytes(kind):
         pellucid.KernelShap(model, background, n_jobs=-2)
 
 
+def test_a_failing_model_call_on_a_thread_is_raised_to_the_caller(game8):
+    f, background, X, _ = game8
+    calls = []
+
+    def flaky(rows):
+        calls.append(len(rows))
+        if len(calls) == 4:  # the first is the background; later ones run on threads
+            raise RuntimeError("model server went away")
+        return f(rows)
+
+    explainer = pellucid.KernelShap(flaky, background, n_jobs=2, max_batch_rows=150)
+    with pytest.raises(RuntimeError, match="model server went away"):
+        explainer.explain(X, budget=64, random_state=0)
+    # The calls after the failure were skipped: far fewer than the 72 of a full run.
+    assert len(calls) < 20
+
+
 def test_model_calls_run_in_threads_by_default_only_for_thread_safe_models(game8):
     from pellucid.shapley._game import available_cores
 

@@ -9,9 +9,11 @@ numbers do not depend on how rows are batched or split across workers.
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -147,8 +149,6 @@ class ShapleyExplainer:
     def _explain(
         self, X: Any, budget: Any, random_state: Any, params: dict, first_row: int = 0
     ) -> Explanation:
-        from concurrent.futures import ThreadPoolExecutor
-
         game = self.game
         X = game.check_rows(X)
         n = X.shape[0]
@@ -182,16 +182,15 @@ class ShapleyExplainer:
                 yield row, plans
                 row += len(plans)
 
-        def start(row: int, plans: list[Any], pool: Any) -> tuple[int, list[Any], Any, Any]:
+        def work(row: int, plans: list[Any]) -> tuple[list[Callable[[], None]], Callable[[], None]]:
+            """The model calls of a group of rows, and the solve to run once they are done."""
             counts = [pl.masks.shape[0] for pl in plans]
             rows = np.repeat(np.arange(row, row + len(plans)), counts)
             masks = np.concatenate([pl.masks for pl in plans])  # (m, count, p)
-            f, calls = game.start(rows_X, rows, masks, pool)
-            return row, plans, f, calls
+            f, calls = game.start(rows_X, rows, masks)
+            return calls, partial(solve, row, plans, f)
 
-        def finish(row: int, plans: list[Any], f: np.ndarray, calls: list[Any]) -> None:
-            for call in calls:
-                call.result()  # the model's exceptions surface here
+        def solve(row: int, plans: list[Any], f: np.ndarray) -> None:
             if not per_bg:
                 f = game.mean_value(f)[:, None, :]  # (m, 1, k)
             start = 0
@@ -207,29 +206,18 @@ class ShapleyExplainer:
                     errors[i] = np.sqrt(np.einsum("c,cpk->pk", weights**2, se_c**2))
                 n_coal[i] = m_i
 
+        works = (work(row, plans) for row, plans in groups())
         # The solves are many small matrix products: BLAS threads only add overhead (and
-        # oversubscribe a busy machine), so they run single-threaded.
-        threads = game.threads()
-        if threads == 1:
-            for row, plans in groups():
-                work = start(row, plans, None)
-                with _one_blas_thread():
-                    finish(*work)
-        else:
-            # Threads call the model on the chunks of the next groups while this thread
-            # solves the group before; BLAS stays at one thread for the whole call.
-            pool = ThreadPoolExecutor(threads)
-            pending: deque[Any] = deque()
-            try:
-                with _one_blas_thread():
-                    for row, plans in groups():
-                        pending.append(start(row, plans, pool))
-                        if len(pending) > threads:
-                            finish(*pending.popleft())
-                    while pending:
-                        finish(*pending.popleft())
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        # oversubscribe the model's threads), so BLAS runs single-threaded throughout.
+        with _one_blas_thread():
+            threads = game.threads()
+            if threads == 1:
+                for calls, finish in works:
+                    for call in calls:
+                        call()
+                    finish()
+            else:
+                _run_on_threads(works, threads)
         return self._result(X, values, errors, v_full, n_coal, params)
 
     def _result(
@@ -270,6 +258,65 @@ class ShapleyExplainer:
             output=v_full,
             diagnostics={"n_coalitions": n_coal},
         )
+
+
+def _run_on_threads(
+    works: Iterator[tuple[list[Callable[[], None]], Callable[[], None]]], threads: int
+) -> None:
+    """Run each work's calls on ``threads`` threads; the thread that ends a work's last
+    call runs its finish (the solve), so no thread waits while another computes.
+
+    The works are drawn (planned) on this thread, a few ahead of the calls (for
+    memory); the first exception of any call or finish is raised here.
+    """
+    pool = ThreadPoolExecutor(threads)
+    slots = threading.Semaphore(threads + 1)
+    lock = threading.Lock()
+    failures: list[BaseException] = []
+    pending: list[Future[None]] = []
+
+    def settle(finish: Callable[[], None], done: Future[None]) -> None:
+        try:
+            if not failures:
+                finish()
+        except BaseException as exc:  # noqa: BLE001 -- re-raised on the calling thread
+            failures.append(exc)
+        finally:
+            slots.release()
+            done.set_result(None)
+
+    def run(
+        call: Callable[[], None], left: list[int], finish: Callable[[], None], done: Future[None]
+    ) -> None:
+        try:
+            if not failures:
+                call()
+        except BaseException as exc:  # noqa: BLE001 -- re-raised on the calling thread
+            failures.append(exc)
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            settle(finish, done)
+
+    try:
+        for calls, finish in works:
+            slots.acquire()
+            if failures:
+                slots.release()
+                break
+            done: Future[None] = Future()
+            pending.append(done)
+            if not calls:
+                settle(finish, done)
+            left = [len(calls)]
+            for call in calls:
+                pool.submit(run, call, left, finish, done)
+        wait(pending)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if failures:
+        raise failures[0]
 
 
 DESIGNS = ("auto", "per_background", "shared")

@@ -20,9 +20,9 @@ never change the numbers.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Executor, Future
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,7 +37,7 @@ LINKS = ("identity", "logit")
 DEFAULT_MAX_BATCH_ROWS = 200_000
 #: Rows per model call when the work is shared by threads: big enough that a call's own
 #: overhead is small, small enough that a few explained rows give every thread work.
-CALL_ROWS = 8192
+CALL_ROWS = 16384
 #: Model kinds whose predict is thread-safe and releases the GIL: threads by default.
 _LOGIT_EPS = 1e-12
 
@@ -255,14 +255,14 @@ class Game:
         return [slice(s, min(m, s + step)) for s in range(0, m, step)]
 
     def start(
-        self, X: Any, rows: np.ndarray, masks: np.ndarray, pool: Executor | None = None
-    ) -> tuple[np.ndarray, list[Future]]:
+        self, X: Any, rows: np.ndarray, masks: np.ndarray
+    ) -> tuple[np.ndarray, list[Callable[[], None]]]:
         """Model outputs (m, B, k) at the hybrids of ``masks`` (m, 1 or B, n_players) of
         rows ``rows`` of X (from :meth:`model_rows`); unlinked.
 
         Background row b takes coalition ``masks[:, b]`` (or ``masks[:, 0]`` for all).
-        With a ``pool`` the calls run there and the array is filled once the returned
-        futures are done; without one, before returning.
+        The array is filled once every returned model call has run, in any order
+        and on any thread.
         """
         m, B = masks.shape[0], len(self.background)
         out = np.empty((m, B, self.n_outputs))
@@ -272,11 +272,7 @@ class Game:
             data = self._hybrid(X, rows[sl], col_masks[sl])
             out[sl] = self._predict(data, check=False).reshape(sl.stop - sl.start, B, -1)
 
-        if pool is None:
-            for sl in self.calls(m):
-                call(sl)
-            return out, []
-        return out, [pool.submit(call, sl) for sl in self.calls(m)]
+        return out, [partial(call, sl) for sl in self.calls(m)]
 
     def mean_value(self, f: np.ndarray) -> np.ndarray:
         """v(S) (m, k): the linked weighted mean over the background of ``f`` (m, B, k)."""
@@ -284,7 +280,10 @@ class Game:
 
     def values(self, X: Any, rows: np.ndarray, masks: np.ndarray) -> np.ndarray:
         """v(S) for coalitions ``masks`` (m, n_players) of rows ``rows`` (m,) of X -> (m, k)."""
-        return self.mean_value(self.start(self.model_rows(X), rows, masks[:, None, :])[0])
+        out, calls = self.start(self.model_rows(X), rows, masks[:, None, :])
+        for call in calls:
+            call()
+        return self.mean_value(out)
 
     def _hybrid(self, X: Any, rows: np.ndarray, col_masks: np.ndarray) -> Any:
         """Rows (coalition, background row): x's values where the mask is on, else background.
