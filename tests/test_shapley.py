@@ -595,3 +595,50 @@ def test_design_validation(classifier):
     assert ks.design == "shared"
     exp = ks.explain(X[:2], budget=8, random_state=0)
     np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
+
+
+def test_paired_regression_kernel_matches_plain_weighted_least_squares():
+    """The compiled solve = the constrained WLS over both rows of each pair, solved
+    densely, and its variance = the stratified HC3 sandwich written out in full."""
+    from pellucid.shapley._kernels import paired_regression
+
+    rng = np.random.default_rng(0)
+    c, u, p, k = 3, 40, 6, 2
+    first = rng.random((c, u, p)) < rng.uniform(0.2, 0.6, size=(c, u, 1))
+    w = rng.uniform(0.5, 2.0, u)
+    y_in, y_out = rng.normal(size=(c, u, k)), rng.normal(size=(c, u, k))
+    delta = rng.normal(size=(c, k))
+    stratum = rng.integers(-1, 3, u)
+    factor = np.array([0.9, 1.1, 0.5])
+    phi, var, ok, _, _ = paired_regression(first, w, y_in, y_out, delta, stratum, factor)
+    assert ok.all()
+    for g in range(c):
+        Z = np.concatenate([first[g], ~first[g]]).astype(float)  # S rows, then complements
+        W = np.concatenate([w, w])
+        Y = np.concatenate([y_in[g], y_out[g]])
+        A = Z.T @ (W[:, None] * Z)
+        kkt = np.block([[2 * A, np.ones((p, 1))], [np.ones((1, p)), np.zeros((1, 1))]])
+        rhs = np.vstack([2 * Z.T @ (W[:, None] * Y), delta[g][None, :]])
+        want = np.linalg.solve(kkt, rhs)[:p]
+        np.testing.assert_allclose(phi[g], want, rtol=1e-10, atol=1e-12)
+        Ainv = np.linalg.inv(A)
+        a = Ainv.sum(axis=1)
+        P = Ainv - np.outer(a, a) / a.sum()
+        resid = Y - Z @ want
+        want_var = np.zeros((p, k))
+        for h in range(3):
+            units = np.flatnonzero(stratum == h)
+            scores = []
+            for t in units:
+                rows = (t, u + t)  # the pair's two rows
+                lev = sum(W[r] * Z[r] @ P @ Z[r] for r in rows)
+                score = sum(W[r] * np.outer(P @ Z[r], resid[r]) for r in rows)
+                scores.append(score / (1 - np.clip(lev, 0, 0.9)))
+            dev = np.array(scores) - np.mean(scores, axis=0)
+            want_var += factor[h] * (dev**2).sum(axis=0)
+        np.testing.assert_allclose(var[g], want_var, rtol=1e-9)
+    # A singular regression (one pair cannot pin six players down) is flagged, not solved.
+    _, _, ok1, _, _ = paired_regression(
+        first[:, :1], w[:1], y_in[:, :1], y_out[:, :1], delta, stratum[:1], factor
+    )
+    assert not ok1.any()

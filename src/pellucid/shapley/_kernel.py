@@ -126,7 +126,12 @@ def _design(p: int, budget: int) -> _Design:
     return _Design(tuple(done), (), 0, np.zeros(0))
 
 
-@lru_cache(maxsize=128)
+#: Subset tables up to this many bools are kept (a few hundred kB each): drawing a row
+#: number from one is cheaper than drawing a key per player and partitioning them.
+TABLE_CELLS = 400_000
+
+
+@lru_cache(maxsize=32)
 def _all_subsets(free: int, size: int) -> np.ndarray:
     """Every subset of ``size`` of ``free`` players, as bool rows."""
     members = list(combinations(range(free), size))
@@ -159,13 +164,18 @@ def _draw_pairs(
     half = 2 * s == p
     free, size = (p - 1, s - 1) if half else (p, s)
     population = math.comb(free, size)
-    if not replace and (population <= 2000 or population <= 4 * n):
+    if population * free <= TABLE_CELLS:
         members = _all_subsets(free, size)
-        if n >= population:
-            chosen = np.broadcast_to(members, (count, population, free)).copy()
+        if replace:
+            pick = rng.integers(0, population, (count, n))
+        elif n >= population:
+            pick = np.broadcast_to(np.arange(population), (count, population))
+        elif 4 * n >= population:
+            # A large share of the stratum: the n smallest of one key per member.
+            pick = np.sort(np.argpartition(rng.random((count, population)), n - 1, axis=1)[:, :n])
         else:
-            pick = np.argpartition(rng.random((count, population)), n - 1, axis=1)[:, :n]
-            chosen = members[np.sort(pick, axis=1)]
+            pick = _distinct_integers(rng, population, count, n)
+        chosen = members[pick]
     else:
         chosen = _random_subsets(rng, (count, n), free, size)
         while not replace:
@@ -178,21 +188,44 @@ def _draw_pairs(
     return chosen
 
 
+def _distinct_integers(rng: np.random.Generator, population: int, count: int, n: int):
+    """(count, n): n distinct uniform integers below ``population`` per game, sorted.
+
+    Repeats are drawn again until none is left: the set kept depends only on the
+    multiset drawn, so by symmetry every n-subset is equally likely.
+    """
+    pick = np.sort(rng.integers(0, population, (count, n)), axis=1)
+    while True:
+        repeat = np.zeros(pick.shape, dtype=bool)
+        repeat[:, 1:] = pick[:, 1:] == pick[:, :-1]
+        if not repeat.any():
+            return pick
+        pick[repeat] = rng.integers(0, population, int(repeat.sum()))
+        pick.sort(axis=1)
+
+
+def _repeated_codes(codes: np.ndarray) -> np.ndarray:
+    """(count, n) bool: entries equal to an earlier entry of the same row."""
+    count, n = codes.shape
+    ranked = np.sort(codes, axis=1)
+    if not (ranked[:, 1:] == ranked[:, :-1]).any():  # the usual case: no repeats
+        return np.zeros((count, n), dtype=bool)
+    order = np.argsort(codes, axis=1, kind="stable")
+    ranked = np.take_along_axis(codes, order, axis=1)
+    same = np.zeros((count, n), dtype=bool)
+    same[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
+    out = np.zeros((count, n), dtype=bool)
+    np.put_along_axis(out, order, same, axis=1)
+    return out
+
+
 def _repeats(chosen: np.ndarray) -> np.ndarray:
     """(count, n) bool: rows equal to an earlier row of the same game."""
     count, n, free = chosen.shape
     if free <= 63:
-        codes = chosen.astype(np.int64) @ (np.int64(1) << np.arange(free, dtype=np.int64))
-        ranked = np.sort(codes, axis=1)
-        if not (ranked[:, 1:] == ranked[:, :-1]).any():  # the usual case: no repeats
-            return np.zeros((count, n), dtype=bool)
-        order = np.argsort(codes, axis=1, kind="stable")
-        ranked = np.take_along_axis(codes, order, axis=1)
-        same = np.zeros((count, n), dtype=bool)
-        same[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
-        out = np.zeros((count, n), dtype=bool)
-        np.put_along_axis(out, order, same, axis=1)
-        return out
+        return _repeated_codes(
+            chosen.astype(np.int64) @ (np.int64(1) << np.arange(free, dtype=np.int64))
+        )
     packed = np.packbits(chosen, axis=2)
     out = np.ones((count, n), dtype=bool)
     for c in range(count):
@@ -311,31 +344,26 @@ class KernelShap(SampledShapleyExplainer):
         delta = f_full[None, :] - f_empty  # (count, k)
         if p == 1:
             return delta[:, None, :], np.zeros((count, 1, k))
+        from ._kernels import paired_regression  # numba: imported when first needed
+
         # Pairs (S, complement of S): the complement's row is 1 - z, so only S's masks are
-        # needed, and every sum over the two rows of a pair is written with z alone (half
-        # the work). C-contiguous games-first copies: batched matmul is only fast on those.
-        Z = plan.first.astype(np.float64)  # (c, u, p)
+        # needed, and every sum over the two rows of a pair is written with z alone.
         w = plan.weights[0::2]  # (u,)
-        y_in = f[0::2].transpose(1, 0, 2) - f_empty[:, None, :]  # (c, u, k): v(S)
-        y_out = f[1::2].transpose(1, 0, 2) - f_empty[:, None, :]  # v(complement of S)
-        d = np.ascontiguousarray(y_in - y_out)
-        WZ = Z * w[None, :, None]
-        WZt = np.ascontiguousarray(WZ.transpose(0, 2, 1))
-        s = WZ.sum(axis=1)  # (c, p)
-        # sum_u w_u (z z' + (1 - z)(1 - z)') and sum_u w_u (z v(S) + (1 - z) v(~S))
-        A = 2.0 * (WZt @ Z) - s[:, :, None] - s[:, None, :] + w.sum()
-        b = WZt @ d + np.einsum("u,cuk->ck", w, y_out)[:, None, :]
-        phi, P, ok = _constrained_solve_stack(A, b, delta)
+        y_in = np.ascontiguousarray(f[0::2].transpose(1, 0, 2) - f_empty[:, None, :])  # v(S)
+        y_out = np.ascontiguousarray(f[1::2].transpose(1, 0, 2) - f_empty[:, None, :])  # v(~S)
+        phi, var, ok, A, b = paired_regression(
+            plan.first, w, y_in, y_out, delta, plan.unit_stratum, plan.stratum_factor
+        )
+        for g in np.flatnonzero(~ok):
+            # Too few coalitions to pin every player down: the estimate is a minimum-norm
+            # solution and its error cannot be estimated (the kernel left it NaN).
+            phi[g] = _constrained_solve(A[g], b[g], delta[g])[0]
         if count == 1 and ok[0]:
-            se = self._jackknife(plan, Z[0], WZ[0], w, d[0], y_out[0], A[0], b[0], delta[0])[None]
-        else:
-            # residual of S minus residual of its complement
-            rd = d - 2.0 * (Z @ phi) + phi.sum(axis=1)[:, None, :]
-            se = _sandwich(plan, Z, WZ, rd, P)
-        # Too few coalitions to pin every player down: the estimate is a minimum-norm
-        # solution and its error cannot be estimated.
-        se[~ok] = np.nan
-        return phi, se
+            Z = plan.first[0].astype(np.float64)
+            d = y_in[0] - y_out[0]
+            se = self._jackknife(plan, Z, Z * w[:, None], w, d, y_out[0], A[0], b[0], delta[0])
+            return phi, se[None]
+        return phi, np.sqrt(var)
 
     @staticmethod
     def _jackknife(
@@ -386,36 +414,6 @@ class KernelShap(SampledShapleyExplainer):
         return np.sqrt(var)
 
 
-def _sandwich(
-    plan: _Plan, Z: np.ndarray, WZ: np.ndarray, rd: np.ndarray, P: np.ndarray
-) -> np.ndarray:
-    """Linearised variance of the constrained fit, per game, stratified by pair size.
-
-    phi - phi* ~= P sum_u score_u; each pair's score is inflated by 1 / (1 - its
-    leverage) (HC3, a close approximation of the delete-one-pair jackknife).
-    ``Z``, ``WZ`` (c, u, p) are the pairs' S masks (times their weights), ``rd``
-    (c, u, k) the residual of S minus that of its complement. As P 1 = 0, pair u's
-    score is w z'P (r(S) - r(~S)) and its leverage 2 w z'P z.
-    """
-    count, p, k = P.shape[0], P.shape[1], rd.shape[2]
-    var = np.zeros((count, p, k))
-    for h, factor in enumerate(plan.stratum_factor):
-        # A stratum's pairs are contiguous in the plan: slices, not copies.
-        members = np.flatnonzero(plan.unit_stratum == h)
-        if members.size == 0:
-            continue
-        sl = slice(members[0], members[-1] + 1)
-        if members.size != sl.stop - sl.start:
-            sl = members  # type: ignore[assignment]
-        WZP = WZ[:, sl] @ P  # (c, n_h, p); P is symmetric
-        lev = np.clip(2.0 * np.einsum("cup,cup->cu", WZP, Z[:, sl]), 0.0, 0.9)
-        # P @ score of each pair, laid out (c, n_h, k, p)
-        g = WZP[:, :, None, :] * (rd[:, sl] / (1.0 - lev)[:, :, None])[:, :, :, None]
-        g -= g.mean(axis=1, keepdims=True)
-        var += factor * np.einsum("cukp,cukp->cpk", g, g)
-    return np.sqrt(var)
-
-
 def _constrained_solve(
     A: np.ndarray, b: np.ndarray, delta: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -436,26 +434,6 @@ def _constrained_solve(
     rhs = np.vstack([b, delta[None, :]])
     sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
     return sol[:p], np.full((p, p), np.nan), False
-
-
-def _constrained_solve_stack(
-    A: np.ndarray, b: np.ndarray, delta: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_constrained_solve` over a stack A (c, p, p), b (c, p, k), delta (c, k)."""
-    count, p, k = b.shape
-    ok = np.linalg.cond(A) < 1e12
-    phi = np.empty((count, p, k))
-    P = np.full((count, p, p), np.nan)
-    if ok.any():
-        Ainv = np.linalg.inv(A[ok])
-        a1 = Ainv.sum(axis=2)  # (c, p)
-        c = a1.sum(axis=1)[:, None, None]
-        Ab = Ainv @ b[ok]
-        phi[ok] = Ab - a1[:, :, None] * (Ab.sum(axis=1) - delta[ok])[:, None, :] / c
-        P[ok] = Ainv - a1[:, :, None] * a1[:, None, :] / c
-    for g in np.flatnonzero(~ok):
-        phi[g] = _constrained_solve(A[g], b[g], delta[g])[0]
-    return phi, P, ok
 
 
 def _constrained_solve_many(A: np.ndarray, b: np.ndarray, delta: np.ndarray) -> np.ndarray:

@@ -1,0 +1,208 @@
+"""Compiled core of KernelShap's solve: the paired, constrained kernel regression.
+
+For each game (one per background row, or one for the shared design) and its
+``u`` coalition pairs (S, complement of S), with S's 0/1 mask z, weight w and
+centred values v(S), v(~S):
+
+    A = sum_u w (z z' + (1 - z)(1 - z)'),   b = sum_u w (z v(S) + (1 - z) v(~S))
+    phi = argmin phi'A phi - 2 b'phi  subject to  sum(phi) = delta
+
+with P = A^-1 - a a' / (1'a) (a = A^-1 1) the constrained inverse, and the
+stratified sandwich (HC3) variance of phi: pair u's score is
+w z'P (r(S) - r(~S)) (r the residual), inflated by 1 / (1 - 2 w z'P z).
+
+The masks are 0/1, so each sum over a pair's players runs over S's members
+only: for small coalitions that is a few players of p, where dense products
+would do p for each. Numba, compiled once and cached on disk; ``nogil`` so the
+solves of one group run while other threads call the model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["paired_regression"]
+
+#: Above this 1-norm condition number of A the regression is treated as singular.
+MAX_CONDITION = 1e12
+
+
+@njit(cache=True, nogil=True)
+def _spd_inverse(A: np.ndarray, out: np.ndarray) -> bool:
+    """Invert the symmetric positive semi-definite A into ``out`` by Cholesky; False
+    (and ``out`` undefined) when A is singular or its condition exceeds MAX_CONDITION."""
+    p = A.shape[0]
+    L = np.zeros((p, p))
+    for j in range(p):
+        pivot = A[j, j]
+        for m in range(j):
+            pivot -= L[j, m] * L[j, m]
+        if not pivot > 0.0:
+            return False
+        L[j, j] = np.sqrt(pivot)
+        for i in range(j + 1, p):
+            acc = A[i, j]
+            for m in range(j):
+                acc -= L[i, m] * L[j, m]
+            L[i, j] = acc / L[j, j]
+    # L^-1 (lower triangular), then A^-1 = L^-T L^-1.
+    Li = np.zeros((p, p))
+    for j in range(p):
+        Li[j, j] = 1.0 / L[j, j]
+        for i in range(j + 1, p):
+            acc = 0.0
+            for m in range(j, i):
+                acc -= L[i, m] * Li[m, j]
+            Li[i, j] = acc / L[i, i]
+    for i in range(p):
+        for j in range(i, p):
+            acc = 0.0
+            for m in range(j, p):
+                acc += Li[m, i] * Li[m, j]
+            out[i, j] = acc
+            out[j, i] = acc
+    norm_A = 0.0
+    norm_inv = 0.0
+    for j in range(p):
+        col_A = 0.0
+        col_inv = 0.0
+        for i in range(p):
+            col_A += abs(A[i, j])
+            col_inv += abs(out[i, j])
+        norm_A = max(norm_A, col_A)
+        norm_inv = max(norm_inv, col_inv)
+    return norm_A * norm_inv < MAX_CONDITION
+
+
+@njit(cache=True, nogil=True)
+def paired_regression(
+    first: np.ndarray,
+    w: np.ndarray,
+    y_in: np.ndarray,
+    y_out: np.ndarray,
+    delta: np.ndarray,
+    unit_stratum: np.ndarray,
+    stratum_factor: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Solve every game's paired regression.
+
+    ``first`` (c, u, p) bool: S of each pair, per game; ``w`` (u,) pair weights;
+    ``y_in``/``y_out`` (c, u, k): v(S) and v(~S) minus v(empty); ``delta`` (c, k):
+    v(full) - v(empty); ``unit_stratum`` (u,): each pair's sampled stratum (-1:
+    enumerated, no variance); ``stratum_factor``: per stratum, fpc * n / (n - 1).
+
+    Returns phi (c, p, k), the sandwich variance (c, p, k), ok (c,) and A (c, p, p),
+    b (c, p, k). Where ok is False (A singular) phi and the variance are NaN.
+    """
+    c, u, p = first.shape
+    k = y_in.shape[2]
+    n_strata = stratum_factor.shape[0]
+    phi = np.full((c, p, k), np.nan)
+    var = np.full((c, p, k), np.nan)
+    ok = np.zeros(c, dtype=np.bool_)
+    A = np.zeros((c, p, p))
+    b = np.zeros((c, p, k))
+    members = np.empty((u, p), dtype=np.int64)
+    size = np.empty(u, dtype=np.int64)
+    Ainv = np.empty((p, p))
+    P = np.empty((p, p))
+    scores = np.empty((u, p, k))
+    mean = np.empty((n_strata, p, k))
+    counts = np.zeros(n_strata, dtype=np.int64)
+    for h in range(u):
+        if unit_stratum[h] >= 0:
+            counts[unit_stratum[h]] += 1
+    total_w = w.sum()
+    for g in range(c):
+        # S's members, and the sums of A and b over the pairs.
+        M = np.zeros((p, p))
+        s = np.zeros(p)
+        out_sum = np.zeros(k)
+        for t in range(u):
+            n = 0
+            for j in range(p):
+                if first[g, t, j]:
+                    members[t, n] = j
+                    n += 1
+            size[t] = n
+            wt = w[t]
+            for a in range(n):
+                ja = members[t, a]
+                s[ja] += wt
+                for q in range(k):
+                    b[g, ja, q] += wt * (y_in[g, t, q] - y_out[g, t, q])
+                for e in range(a, n):
+                    M[ja, members[t, e]] += wt
+            for q in range(k):
+                out_sum[q] += wt * y_out[g, t, q]
+        # z z' + (1 - z)(1 - z)' = 2 z z' - z 1' - 1 z' + 1 1'
+        for i in range(p):
+            for j in range(i, p):
+                A[g, i, j] = 2.0 * M[i, j] - s[i] - s[j] + total_w
+                A[g, j, i] = A[g, i, j]
+            for q in range(k):
+                b[g, i, q] += out_sum[q]
+        if not _spd_inverse(A[g], Ainv):
+            continue
+        ok[g] = True
+        a1 = np.zeros(p)  # A^-1 1
+        for i in range(p):
+            for j in range(p):
+                a1[i] += Ainv[i, j]
+        a1_total = a1.sum()
+        for i in range(p):
+            for j in range(p):
+                P[i, j] = Ainv[i, j] - a1[i] * a1[j] / a1_total
+        Ab = np.zeros((p, k))
+        for i in range(p):
+            for j in range(p):
+                for q in range(k):
+                    Ab[i, q] += Ainv[i, j] * b[g, j, q]
+        phi_total = np.zeros(k)
+        for q in range(k):
+            shift = -delta[g, q]
+            for i in range(p):
+                shift += Ab[i, q]
+            shift /= a1_total
+            for i in range(p):
+                phi[g, i, q] = Ab[i, q] - a1[i] * shift
+                phi_total[q] += phi[g, i, q]
+        # The pairs' scores, and their mean per stratum.
+        mean[:] = 0.0
+        zP = np.empty(p)
+        for t in range(u):
+            h = unit_stratum[t]
+            if h < 0:
+                continue
+            zP[:] = 0.0
+            for a in range(size[t]):
+                row = members[t, a]
+                for i in range(p):
+                    zP[i] += P[row, i]
+            lev = 0.0
+            for a in range(size[t]):
+                lev += zP[members[t, a]]
+            lev = min(max(2.0 * w[t] * lev, 0.0), 0.9)
+            for q in range(k):
+                # residual of S minus residual of its complement
+                r = y_in[g, t, q] - y_out[g, t, q] + phi_total[q]
+                for a in range(size[t]):
+                    r -= 2.0 * phi[g, members[t, a], q]
+                r *= w[t] / (1.0 - lev)
+                for i in range(p):
+                    scores[t, i, q] = zP[i] * r
+                    mean[h, i, q] += zP[i] * r
+        for h in range(n_strata):
+            if counts[h] > 0:
+                mean[h] /= counts[h]
+        var[g] = 0.0
+        for t in range(u):
+            h = unit_stratum[t]
+            if h < 0:
+                continue
+            for i in range(p):
+                for q in range(k):
+                    dev = scores[t, i, q] - mean[h, i, q]
+                    var[g, i, q] += stratum_factor[h] * dev * dev
+    return phi, var, ok, A, b
