@@ -642,3 +642,29 @@ def test_paired_regression_kernel_matches_plain_weighted_least_squares():
         first[:, :1], w[:1], y_in[:, :1], y_out[:, :1], delta, stratum[:1], factor
     )
     assert not ok1.any()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.int16, np.uint8, bool])
+@pytest.mark.parametrize("shared", [True, False])
+def test_hybrid_rows_are_np_where_to_the_bit(dtype, shared):
+    """The compiled hybrid builder copies raw bits: same values (NaN, -inf, -0.0
+    included), same dtype as np.where, with one coalition for all background rows
+    or one per background row."""
+    from pellucid.shapley._kernels import hybrid_rows
+
+    rng = np.random.default_rng(4)
+    masks = rng.random((40, 1 if shared else 9, 5)) < 0.5
+    rows = (rng.normal(size=(40, 5)) * 50).astype(dtype)
+    background = (rng.normal(size=(9, 5)) * 50).astype(dtype)
+    if dtype is np.float64:
+        rows[0, :3] = [np.nan, -0.0, np.inf]
+        background[1, :2] = [-np.inf, np.nan]
+    want = np.where(masks, rows[:, None, :], background[None, :, :])
+    got = hybrid_rows(masks, rows, background)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert got.tobytes() == want.tobytes()
+    # Mixed dtypes promote as np.where does.
+    ints = rng.integers(-9, 9, size=background.shape)
+    mixed = hybrid_rows(masks, rows, ints)
+    ref = np.where(masks, rows[:, None, :], ints[None, :, :])
+    assert mixed.dtype == ref.dtype and mixed.tobytes() == ref.tobytes()

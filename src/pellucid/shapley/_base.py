@@ -26,7 +26,7 @@ __all__ = ["SampledShapleyExplainer", "ShapleyExplainer", "row_rng", "seed_entro
 
 #: Model rows (coalitions x background rows) of the explained rows evaluated and solved
 #: together; with threads, the next groups' model calls run while a group is solved.
-GROUP_ROWS = 65_536
+GROUP_ROWS = 32_768
 
 _BLAS: Any = None
 
@@ -82,8 +82,8 @@ class ShapleyExplainer:
     max_batch_rows:
         Memory cap: rows (coalitions x background rows) per model call.
     n_jobs:
-        Threads calling the model on separate chunks of rows at once, while
-        the main thread solves the rows already evaluated. ``None`` (the
+        Threads calling the model on separate chunks of rows at once; the
+        thread that ends a group of rows' last call solves that group. ``None`` (the
         default): one per core for scikit-learn, XGBoost, LightGBM and
         CatBoost models (thread-safe, and they release the GIL) when called
         from the main thread (not inside a Dask worker or a web server's
@@ -207,8 +207,8 @@ class ShapleyExplainer:
                 n_coal[i] = m_i
 
         works = (work(row, plans) for row, plans in groups())
-        # The solves are many small matrix products: BLAS threads only add overhead (and
-        # oversubscribe the model's threads), so BLAS runs single-threaded throughout.
+        # The solves are small matrix products (or compiled loops): BLAS threads only add
+        # overhead and oversubscribe the model's threads, so BLAS runs single-threaded.
         with _one_blas_thread():
             threads = game.threads()
             if threads == 1:

@@ -293,9 +293,9 @@ class Game:
         """
         B = len(self.background)
         if self._bg_array is not None:
-            bg = self._bg_array
-            arr = np.where(col_masks, X[rows][:, None, :], bg[None, :, :])
-            arr = arr.reshape(-1, len(self.columns))
+            from ._kernels import hybrid_rows  # numba: imported when first needed
+
+            arr = hybrid_rows(col_masks, X[rows], self._bg_array).reshape(-1, len(self.columns))
             if self.is_frame:
                 return pd.DataFrame(arr, columns=self._bg_frame.columns, copy=False)  # type: ignore[union-attr]
             return arr

@@ -19,10 +19,12 @@ solves of one group run while other threads call the model.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit
 
-__all__ = ["paired_regression"]
+__all__ = ["hybrid_rows", "paired_regression"]
 
 #: Above this 1-norm condition number of A the regression is treated as singular.
 MAX_CONDITION = 1e12
@@ -98,12 +100,12 @@ def paired_regression(
     c, u, p = first.shape
     k = y_in.shape[2]
     n_strata = stratum_factor.shape[0]
-    phi = np.full((c, p, k), np.nan)
-    var = np.full((c, p, k), np.nan)
+    phi = np.empty((c, p, k))
+    var = np.empty((c, p, k))
     ok = np.zeros(c, dtype=np.bool_)
     A = np.zeros((c, p, p))
     b = np.zeros((c, p, k))
-    members = np.empty((u, p), dtype=np.int64)
+    members = np.empty((u, p + 1), dtype=np.int64)  # + 1: the branch-free fill's spare
     size = np.empty(u, dtype=np.int64)
     Ainv = np.empty((p, p))
     P = np.empty((p, p))
@@ -113,7 +115,9 @@ def paired_regression(
     for h in range(u):
         if unit_stratum[h] >= 0:
             counts[unit_stratum[h]] += 1
-    total_w = w.sum()
+    total_w = 0.0
+    for t in range(u):
+        total_w += w[t]
     for g in range(c):
         # S's members, and the sums of A and b over the pairs.
         M = np.zeros((p, p))
@@ -121,10 +125,9 @@ def paired_regression(
         out_sum = np.zeros(k)
         for t in range(u):
             n = 0
-            for j in range(p):
-                if first[g, t, j]:
-                    members[t, n] = j
-                    n += 1
+            for j in range(p):  # branch-free: the masks are random
+                members[t, n] = j
+                n += first[g, t, j]
             size[t] = n
             wt = w[t]
             for a in range(n):
@@ -144,13 +147,19 @@ def paired_regression(
             for q in range(k):
                 b[g, i, q] += out_sum[q]
         if not _spd_inverse(A[g], Ainv):
+            for i in range(p):
+                for q in range(k):
+                    phi[g, i, q] = np.nan
+                    var[g, i, q] = np.nan
             continue
         ok[g] = True
         a1 = np.zeros(p)  # A^-1 1
         for i in range(p):
             for j in range(p):
                 a1[i] += Ainv[i, j]
-        a1_total = a1.sum()
+        a1_total = 0.0
+        for i in range(p):
+            a1_total += a1[i]
         for i in range(p):
             for j in range(p):
                 P[i, j] = Ainv[i, j] - a1[i] * a1[j] / a1_total
@@ -169,13 +178,17 @@ def paired_regression(
                 phi[g, i, q] = Ab[i, q] - a1[i] * shift
                 phi_total[q] += phi[g, i, q]
         # The pairs' scores, and their mean per stratum.
-        mean[:] = 0.0
+        for h in range(n_strata):
+            for i in range(p):
+                for q in range(k):
+                    mean[h, i, q] = 0.0
         zP = np.empty(p)
         for t in range(u):
             h = unit_stratum[t]
             if h < 0:
                 continue
-            zP[:] = 0.0
+            for i in range(p):
+                zP[i] = 0.0
             for a in range(size[t]):
                 row = members[t, a]
                 for i in range(p):
@@ -194,9 +207,12 @@ def paired_regression(
                     scores[t, i, q] = zP[i] * r
                     mean[h, i, q] += zP[i] * r
         for h in range(n_strata):
-            if counts[h] > 0:
-                mean[h] /= counts[h]
-        var[g] = 0.0
+            for i in range(p):
+                for q in range(k):
+                    mean[h, i, q] /= max(counts[h], 1)
+        for i in range(p):
+            for q in range(k):
+                var[g, i, q] = 0.0
         for t in range(u):
             h = unit_stratum[t]
             if h < 0:
@@ -206,3 +222,43 @@ def paired_regression(
                     dev = scores[t, i, q] - mean[h, i, q]
                     var[g, i, q] += stratum_factor[h] * dev * dev
     return phi, var, ok, A, b
+
+
+@njit(cache=True, nogil=True)
+def _select_bits(
+    masks: np.ndarray, rows: np.ndarray, background: np.ndarray, out: np.ndarray, ones: Any
+) -> None:
+    """out[i, b] = rows[i] where masks[i, b or 0] is on, else background[b], on the raw
+    bits (unsigned integer views), so the copy is exact for any value, NaN included,
+    and branch-free: the masks are random, and a branch per value mispredicts half
+    the time (16x slower)."""
+    m, B, p = out.shape
+    shared = masks.shape[1] == 1
+    for i in range(m):
+        for b in range(B):
+            g = 0 if shared else b
+            for j in range(p):
+                on = ones * masks[i, g, j]  # every bit on, or none
+                out[i, b, j] = (rows[i, j] & on) | (background[b, j] & ~on)
+
+
+_BITS = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def hybrid_rows(masks: np.ndarray, rows: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """``np.where(masks, rows[:, None, :], background[None])`` for masks (m, 1 or B, p),
+    rows (m, p) and background (B, p) of numeric dtypes: (m, B, p), the same values
+    and dtype, a few times faster."""
+    dtype = np.result_type(rows.dtype, background.dtype)
+    bits = _BITS.get(dtype.itemsize) if dtype.kind in "biuf" else None
+    if bits is None:
+        return np.where(masks, rows[:, None, :], background[None, :, :])
+    m, B, p = masks.shape[0], background.shape[0], background.shape[1]
+    out = np.empty((m, B, p), dtype=dtype)
+
+    def raw(a: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(a, dtype=dtype).view(bits)
+
+    ones = bits(np.iinfo(bits).max)
+    _select_bits(np.ascontiguousarray(masks), raw(rows), raw(background), out.view(bits), ones)
+    return out
