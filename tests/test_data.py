@@ -136,3 +136,32 @@ def test_model_rejects_missing_extra_and_reordered_columns():
         m.predict(X[["b", "a"]])
     with pytest.raises(DataError, match="expects 2"):
         m.predict(np.zeros((2, 3)))
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("allow_nan", [True, False])
+@pytest.mark.parametrize("allow_all_missing", [True, False])
+def test_numeric_arrays_get_the_same_errors_as_frames(seed, allow_nan, allow_all_missing):
+    """A float array is checked all at once; it must fail exactly where, and with
+    exactly the message, that its DataFrame (columns x0, x1, ...) fails."""
+    from pellucid._data import as_frame
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(6, 5)).astype(np.float32 if seed % 2 else np.float64)
+    for _ in range(seed % 4):  # a few problems in random places
+        i, j = rng.integers(0, 6), rng.integers(0, 5)
+        X[i, j] = rng.choice([np.nan, np.inf, -np.inf])
+    if seed % 3 == 0:
+        X[:, rng.integers(0, 5)] = np.nan
+    kw = dict(allow_nan=allow_nan, allow_all_missing=allow_all_missing)
+    try:
+        check_X(as_frame(X), **kw)
+        want = None
+    except DataError as exc:
+        want = str(exc)
+    if want is None:
+        assert check_X(X, **kw) is X
+    else:
+        with pytest.raises(DataError) as got:
+            check_X(X, **kw)
+        assert str(got.value) == want
