@@ -169,6 +169,10 @@ def main() -> None:
             if name in errs:
                 line += f", {name} error / ours = {np.mean(errs[name]) / ours:.2f}x"
         print(line, flush=True)
+        per_seed = np.array(times["pellucid KernelShap"]) / np.array(times["shap l1_reg=False"])
+        print(
+            f"{budget:>6}  per-seed wall ratios (default n_jobs): {np.round(per_seed, 3).tolist()}"
+        )
 
 
 if __name__ == "__main__":
