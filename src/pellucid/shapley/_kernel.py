@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import combinations
+from itertools import chain, combinations
 from typing import Any
 
 import numpy as np
@@ -134,10 +134,11 @@ TABLE_CELLS = 400_000
 @lru_cache(maxsize=32)
 def _all_subsets(free: int, size: int) -> np.ndarray:
     """Every subset of ``size`` of ``free`` players, as bool rows."""
-    members = list(combinations(range(free), size))
-    out = np.zeros((len(members), free), dtype=bool)
-    for r, m in enumerate(members):
-        out[r, list(m)] = True
+    n = math.comb(free, size)
+    flat = chain.from_iterable(combinations(range(free), size))  # lexicographic order
+    members = np.fromiter(flat, dtype=np.intp, count=n * size).reshape(n, size)
+    out = np.zeros((n, free), dtype=bool)
+    np.put_along_axis(out, members, True, axis=1)
     out.flags.writeable = False
     return out
 
