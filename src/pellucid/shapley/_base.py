@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any
@@ -266,16 +266,17 @@ def _run_on_threads(
     """Run each work's calls on ``threads`` threads; the thread that ends a work's last
     call runs its finish (the solve), so no thread waits while another computes.
 
-    The works are drawn (planned) on this thread, a few ahead of the calls (for
-    memory); the first exception of any call or finish is raised here.
+    The works are drawn (planned) on this thread, at most ``threads + 1`` ahead of
+    their finishes (for memory): each holds a slot of a semaphore from submission to
+    finish, so taking every slot at the end waits for all of them. The first
+    exception of any call or finish is raised here; the calls after it are skipped.
     """
     pool = ThreadPoolExecutor(threads)
     slots = threading.Semaphore(threads + 1)
     lock = threading.Lock()
     failures: list[BaseException] = []
-    pending: list[Future[None]] = []
 
-    def settle(finish: Callable[[], None], done: Future[None]) -> None:
+    def settle(finish: Callable[[], None]) -> None:
         try:
             if not failures:
                 finish()
@@ -283,11 +284,8 @@ def _run_on_threads(
             failures.append(exc)
         finally:
             slots.release()
-            done.set_result(None)
 
-    def run(
-        call: Callable[[], None], left: list[int], finish: Callable[[], None], done: Future[None]
-    ) -> None:
+    def run(call: Callable[[], None], left: list[int], finish: Callable[[], None]) -> None:
         try:
             if not failures:
                 call()
@@ -297,7 +295,7 @@ def _run_on_threads(
             left[0] -= 1
             last = left[0] == 0
         if last:
-            settle(finish, done)
+            settle(finish)
 
     try:
         for calls, finish in works:
@@ -305,14 +303,13 @@ def _run_on_threads(
             if failures:
                 slots.release()
                 break
-            done: Future[None] = Future()
-            pending.append(done)
             if not calls:
-                settle(finish, done)
+                settle(finish)
             left = [len(calls)]
             for call in calls:
-                pool.submit(run, call, left, finish, done)
-        wait(pending)
+                pool.submit(run, call, left, finish)
+        for _ in range(threads + 1):
+            slots.acquire()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     if failures:
