@@ -182,12 +182,14 @@ class ShapleyExplainer:
                 yield row, plans
                 row += len(plans)
 
-        def work(row: int, plans: list[Any]) -> tuple[list[Callable[[], None]], Callable[[], None]]:
+        def work(
+            row: int, plans: list[Any], last: bool
+        ) -> tuple[list[Callable[[], None]], Callable[[], None]]:
             """The model calls of a group of rows, and the solve to run once they are done."""
             counts = [pl.masks.shape[0] for pl in plans]
             rows = np.repeat(np.arange(row, row + len(plans)), counts)
             masks = np.concatenate([pl.masks for pl in plans])  # (m, count, p)
-            f, calls = game.start(rows_X, rows, masks)
+            f, calls = game.start(rows_X, rows, masks, last)
             return calls, partial(solve, row, plans, f)
 
         def solve(row: int, plans: list[Any], f: np.ndarray) -> None:
@@ -206,7 +208,7 @@ class ShapleyExplainer:
                     errors[i] = np.sqrt(np.einsum("c,cpk->pk", weights**2, se_c**2))
                 n_coal[i] = m_i
 
-        works = (work(row, plans) for row, plans in groups())
+        works = (work(row, plans, row + len(plans) == n) for row, plans in groups())
         # The solves are small matrix products (or compiled loops): BLAS threads only add
         # overhead and oversubscribe the model's threads, so BLAS runs single-threaded.
         with _one_blas_thread():

@@ -245,17 +245,20 @@ class Game:
             return X.to_numpy() if self.is_frame else np.asarray(X)
         return X
 
-    def calls(self, m: int) -> list[slice]:
+    def calls(self, m: int, last: bool = False) -> list[slice]:
         """Coalitions per model call: equal chunks of at most ``CALL_ROWS`` model rows
-        (and ``max_batch_rows``), fixed by ``m`` and the background, never by threads."""
+        (and ``max_batch_rows``), a quarter of that for the ``last`` coalitions of a
+        run (so threads finish together), fixed by ``m``, ``last`` and the
+        background, never by threads."""
         B = len(self.background)
-        per_call = max(1, min(self.max_batch_rows, CALL_ROWS) // B)
+        cap = min(self.max_batch_rows, CALL_ROWS // 4 if last else CALL_ROWS)
+        per_call = max(1, cap // B)
         n_calls = max(1, -(-m // per_call))
         step = max(1, -(-m // n_calls))
         return [slice(s, min(m, s + step)) for s in range(0, m, step)]
 
     def start(
-        self, X: Any, rows: np.ndarray, masks: np.ndarray
+        self, X: Any, rows: np.ndarray, masks: np.ndarray, last: bool = False
     ) -> tuple[np.ndarray, list[Callable[[], None]]]:
         """Model outputs (m, B, k) at the hybrids of ``masks`` (m, 1 or B, n_players) of
         rows ``rows`` of X (from :meth:`model_rows`); unlinked.
@@ -272,7 +275,7 @@ class Game:
             data = self._hybrid(X, rows[sl], col_masks[sl])
             out[sl] = self._predict(data, check=False).reshape(sl.stop - sl.start, B, -1)
 
-        return out, [partial(call, sl) for sl in self.calls(m)]
+        return out, [partial(call, sl) for sl in self.calls(m, last)]
 
     def mean_value(self, f: np.ndarray) -> np.ndarray:
         """v(S) (m, k): the linked weighted mean over the background of ``f`` (m, B, k)."""
