@@ -1,4 +1,5 @@
-"""Compiled core of KernelShap's solve: the paired, constrained kernel regression.
+"""Compiled kernels of the Shapley estimators: KernelShap's paired, constrained
+kernel regression, and the hybrid rows every estimator sends to the model.
 
 For each game (one per background row, or one for the shared design) and its
 ``u`` coalition pairs (S, complement of S), with S's 0/1 mask z, weight w and
@@ -13,8 +14,8 @@ w z'P (r(S) - r(~S)) (r the residual), inflated by 1 / (1 - 2 w z'P z).
 
 The masks are 0/1, so each sum over a pair's players runs over S's members
 only: for small coalitions that is a few players of p, where dense products
-would do p for each. Numba, compiled once and cached on disk; ``nogil`` so the
-solves of one group run while other threads call the model.
+would do p for each. Numba, compiled once and cached on disk; ``nogil`` so one
+thread's solves and hybrid rows run while other threads call the model.
 """
 
 from __future__ import annotations
@@ -112,9 +113,9 @@ def paired_regression(
     scores = np.empty((u, p, k))
     mean = np.empty((n_strata, p, k))
     counts = np.zeros(n_strata, dtype=np.int64)
-    for h in range(u):
-        if unit_stratum[h] >= 0:
-            counts[unit_stratum[h]] += 1
+    for t in range(u):
+        if unit_stratum[t] >= 0:
+            counts[unit_stratum[t]] += 1
     total_w = 0.0
     for t in range(u):
         total_w += w[t]
