@@ -28,6 +28,13 @@ CHUNK = 64
 
 
 @njit(inline="always", cache=True)
+def by_state(s, x0, x2, x3):
+    """The term for a row's state at a node, s = 2 * (on the path) + (goes left): x3,
+    x2, or x0 for a row off the path (s 0 or 1); a select, no branch, in inner loops."""
+    return x3 if s == 3 else (x2 if s == 2 else x0)
+
+
+@njit(inline="always", cache=True)
 def goes_left(v, n, threshold, default_left, kind, cat_start, cat_len, cat_other, cat_dir):
     if np.isnan(v):
         return default_left[n]
@@ -349,8 +356,8 @@ def path_shap_rows_kernel(
                         Ac = acc[f, o, k]
                         for r in range(nr):
                             s = Sj[r]
-                            v = v3 if s == 3 else (v2 if s == 2 else v0)
-                            w = w3 if s == 3 else (w2 if s == 2 else w0)
+                            v = by_state(s, v0, v2, v3)
+                            w = by_state(s, w0, w2, w3)
                             ga = Aa[r]
                             Ac[r] += ga * w
                             Aa[r] = ga * v
@@ -363,8 +370,8 @@ def path_shap_rows_kernel(
                         Ar = A[rc, k]
                         for r in range(nr):
                             s = Sj[r]
-                            v = v3 if s == 3 else (v2 if s == 2 else v0)
-                            w = w3 if s == 3 else (w2 if s == 2 else w0)
+                            v = by_state(s, v0, v2, v3)
+                            w = by_state(s, w0, w2, w3)
                             ga = Aa[r]
                             Al[r] = ga * v
                             Ar[r] = ga * w
@@ -385,8 +392,8 @@ def path_shap_rows_kernel(
                     Ac = acc[f, o, k]
                     for r in range(nr):
                         s = Sj[r]
-                        h = h3 if s == 3 else (h2 if s == 2 else h0)
-                        q = q3 if s == 3 else (q2 if s == 2 else q0)
+                        h = by_state(s, h0, h2, h3)
+                        q = by_state(s, q0, q2, q3)
                         sl = Al[r]
                         sr = Ar[r]
                         Ac[r] += sl * h + sr * q
