@@ -205,28 +205,21 @@ def _distinct_integers(rng: np.random.Generator, population: int, count: int, n:
         pick.sort(axis=1)
 
 
-def _repeated_codes(codes: np.ndarray) -> np.ndarray:
-    """(count, n) bool: entries equal to an earlier entry of the same row."""
-    count, n = codes.shape
-    ranked = np.sort(codes, axis=1)
-    if not (ranked[:, 1:] == ranked[:, :-1]).any():  # the usual case: no repeats
-        return np.zeros((count, n), dtype=bool)
-    order = np.argsort(codes, axis=1, kind="stable")
-    ranked = np.take_along_axis(codes, order, axis=1)
-    same = np.zeros((count, n), dtype=bool)
-    same[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
-    out = np.zeros((count, n), dtype=bool)
-    np.put_along_axis(out, order, same, axis=1)
-    return out
-
-
 def _repeats(chosen: np.ndarray) -> np.ndarray:
     """(count, n) bool: rows equal to an earlier row of the same game."""
     count, n, free = chosen.shape
     if free <= 63:
-        return _repeated_codes(
-            chosen.astype(np.int64) @ (np.int64(1) << np.arange(free, dtype=np.int64))
-        )
+        codes = chosen.astype(np.int64) @ (np.int64(1) << np.arange(free, dtype=np.int64))
+        ranked = np.sort(codes, axis=1)
+        if not (ranked[:, 1:] == ranked[:, :-1]).any():  # the usual case: no repeats
+            return np.zeros((count, n), dtype=bool)
+        order = np.argsort(codes, axis=1, kind="stable")
+        ranked = np.take_along_axis(codes, order, axis=1)
+        same = np.zeros((count, n), dtype=bool)
+        same[:, 1:] = ranked[:, 1:] == ranked[:, :-1]
+        out = np.zeros((count, n), dtype=bool)
+        np.put_along_axis(out, order, same, axis=1)
+        return out
     packed = np.packbits(chosen, axis=2)
     out = np.ones((count, n), dtype=bool)
     for c in range(count):
