@@ -17,7 +17,11 @@ different order for each seed; time ratios are medians of per-seed ratios.
 
 Before the runs it prints XGBoost's own speed-up from one thread to two on this
 host at that moment: both libraries spend ~90% of their time in the model, so that
-bounds what pellucid's threads can gain over single-threaded shap.
+bounds what pellucid's threads can gain over single-threaded shap. With each seed
+it also times the model alone predicting the same number of hybrid rows (random
+coalitions, ``budget x 50`` per explained row) on two threads, in calls of 16,384
+rows: no method that makes those model calls on two threads can take less time, so
+its ratio to shap's time is the floor for ours on this host at that moment.
 
 Run: PYTHONPATH=src python benchmarks/kernelshap.py [--rows 8] [--seeds 3] [--budgets 256 1024]
 """
@@ -99,6 +103,26 @@ def run_shapiq(model, background, X, budget, seed, pairing):
     return out
 
 
+def hybrid_rows(background, X, budget, seed=0):
+    """``budget x len(background)`` hybrid rows per explained row, coalition sizes uniform."""
+    rng = np.random.default_rng(seed)
+    d = X.shape[1]
+    out = []
+    for x in X:
+        sizes = rng.integers(1, d, size=(budget, len(background), 1))
+        masks = rng.random((budget, len(background), d)).argsort(axis=2) < sizes
+        out.append(np.where(masks, x, background[None]).reshape(-1, d))
+    return np.concatenate(out)
+
+
+def model_alone(model, rows, threads: int = 2, call_rows: int = 16_384):
+    from concurrent.futures import ThreadPoolExecutor
+
+    chunks = [rows[i : i + call_rows] for i in range(0, len(rows), call_rows)]
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(model.predict, chunks))
+
+
 def host_scaling(model, data, repeats: int = 3) -> list[float]:
     """XGBoost's own speed-up from one thread to two on the same 102,400 rows (8 calls
     of 12,800, as pellucid makes them): how much this host gives a second thread now."""
@@ -158,22 +182,31 @@ def main() -> None:
 
     print(f"\n{args.rows} rows, 16 features, 50 background rows, {args.seeds} seeds")
     print(f"pellucid's default n_jobs here: {available_cores()} threads")
+    floor_name = "model alone, 2 threads"
     header = f"{'budget':>6}  {'method':<28} {'rel. sq. error':>14} {'wall (s)':>9} {'cpu (s)':>8}"
     print(header, flush=True)
     for budget in args.budgets:
         errs: dict[str, list[float]] = {name: [] for name in methods}
         times: dict[str, list[float]] = {name: [] for name in methods}
         cpu: dict[str, list[float]] = {name: [] for name in methods}
+        rows = hybrid_rows(background, X, budget)
+        timed = {**methods, floor_name: lambda b, s, rows=rows: model_alone(model, rows)}
+        times[floor_name], cpu[floor_name] = [], []
         # Seeds outside, methods inside: the machine's load drifts, so time ratios are
         # taken per seed, between runs made back to back, in alternating order.
         for seed in range(args.seeds):
-            order = list(methods) if seed % 2 == 0 else list(methods)[::-1]
+            order = list(timed) if seed % 2 == 0 else list(timed)[::-1]
             for name in order:
                 t0, c0 = time.perf_counter(), time.process_time()
-                est = methods[name](budget, seed)
+                est = timed[name](budget, seed)
                 times[name].append(time.perf_counter() - t0)
                 cpu[name].append(time.process_time() - c0)
-                errs[name].append(rel_sq_error(est, truth))
+                if name in errs:
+                    errs[name].append(rel_sq_error(est, truth))
+        print(
+            f"{budget:>6}  {floor_name:<28} {'':>14} "
+            f"{np.median(times[floor_name]):>9.3f} {np.median(cpu[floor_name]):>8.3f}"
+        )
         for name in methods:
             print(
                 f"{budget:>6}  {name:<28} {np.mean(errs[name]):>14.3e} "
@@ -189,7 +222,9 @@ def main() -> None:
             f"{np.mean(errs['shap l1_reg=False']) / ours:.2f}x, our wall time / shap's = "
             f"{time_ratio('pellucid KernelShap'):.2f}x at the default n_jobs, "
             f"{time_ratio('pellucid KernelShap n_jobs=1'):.2f}x at n_jobs=1 "
-            f"(CPU time at n_jobs=1: {time_ratio('pellucid KernelShap n_jobs=1', cpu):.2f}x)"
+            f"(CPU time at n_jobs=1: {time_ratio('pellucid KernelShap n_jobs=1', cpu):.2f}x); "
+            f"floor (the model alone on as many rows, 2 threads) / shap's = "
+            f"{time_ratio(floor_name):.2f}x"
         )
         for name in ("shapiq KernelSHAP", "shapiq KernelSHAP paired"):
             if name in errs:
@@ -199,6 +234,8 @@ def main() -> None:
         print(
             f"{budget:>6}  per-seed wall ratios (default n_jobs): {np.round(per_seed, 3).tolist()}"
         )
+        floor = np.array(times[floor_name]) / np.array(times["shap l1_reg=False"])
+        print(f"{budget:>6}  per-seed floor ratios: {np.round(floor, 3).tolist()}", flush=True)
 
 
 if __name__ == "__main__":
