@@ -115,31 +115,25 @@ def hybrid_rows(background, X, budget, seed=0):
     return np.concatenate(out)
 
 
-def model_alone(model, rows, threads: int = 2, call_rows: int = 16_384):
+def model_alone(model, rows, threads: int = 2, call_rows: int = 16_384) -> float:
+    """Seconds the model takes to predict ``rows`` in calls of ``call_rows`` on ``threads``."""
     from concurrent.futures import ThreadPoolExecutor
 
     chunks = [rows[i : i + call_rows] for i in range(0, len(rows), call_rows)]
+    t0 = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(model.predict, chunks))
+    return time.perf_counter() - t0
 
 
 def host_scaling(model, data, repeats: int = 3) -> list[float]:
     """XGBoost's own speed-up from one thread to two on the same 102,400 rows (8 calls
     of 12,800, as pellucid makes them): how much this host gives a second thread now."""
-    from concurrent.futures import ThreadPoolExecutor
-
     rows = data[np.random.default_rng(2).integers(0, len(data), 8 * 12_800)]
-    chunks = np.split(rows, 8)
-    out = []
-    with ThreadPoolExecutor(2) as pool:
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            for chunk in chunks:
-                model.predict(chunk)
-            t1 = time.perf_counter()
-            list(pool.map(model.predict, chunks))
-            out.append((t1 - t0) / (time.perf_counter() - t1))
-    return out
+    return [
+        model_alone(model, rows, 1, 12_800) / model_alone(model, rows, 2, 12_800)
+        for _ in range(repeats)
+    ]
 
 
 def main() -> None:
