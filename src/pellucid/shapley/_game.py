@@ -38,7 +38,6 @@ DEFAULT_MAX_BATCH_ROWS = 200_000
 #: Rows per model call when the work is shared by threads: big enough that a call's own
 #: overhead is small, small enough that a few explained rows give every thread work.
 CALL_ROWS = 16384
-#: Model kinds whose predict is thread-safe and releases the GIL: threads by default.
 _LOGIT_EPS = 1e-12
 
 
