@@ -347,12 +347,13 @@ def path_shap_rows_kernel(
                     Sj[r] = 2 * pp + g
                     P[lc, r] = g * pp
                     P[rc, r] = (1 - g) * pp
-                if I[j, 6]:
-                    # both children leaves: the node's sum and its edges' terms at once
-                    for k in range(K):
-                        v0, v2, v3 = M[j, 0, 0, k], M[j, 2, 0, k], M[j, 3, 0, k]
-                        w0, w2, w3 = M[j, 0, 1, k], M[j, 2, 1, k], M[j, 3, 1, k]
-                        Aa = A[a, k]
+                bottom = I[j, 6]
+                for k in range(K):
+                    v0, v2, v3 = M[j, 0, 0, k], M[j, 2, 0, k], M[j, 3, 0, k]
+                    w0, w2, w3 = M[j, 0, 1, k], M[j, 2, 1, k], M[j, 3, 1, k]
+                    Aa = A[a, k]
+                    if bottom:
+                        # both children leaves: the node's sum and its edges' terms at once
                         Ac = acc[f, o, k]
                         for r in range(nr):
                             s = Sj[r]
@@ -361,11 +362,7 @@ def path_shap_rows_kernel(
                             ga = Aa[r]
                             Ac[r] += ga * w
                             Aa[r] = ga * v
-                else:
-                    for k in range(K):
-                        v0, v2, v3 = M[j, 0, 0, k], M[j, 2, 0, k], M[j, 3, 0, k]
-                        w0, w2, w3 = M[j, 0, 1, k], M[j, 2, 1, k], M[j, 3, 1, k]
-                        Aa = A[a, k]
+                    else:
                         Al = A[lc, k]
                         Ar = A[rc, k]
                         for r in range(nr):
