@@ -179,6 +179,35 @@ def test_kernel_with_full_budget_is_exact(game8):
     assert exp.params["budget"] == 254
 
 
+@pytest.mark.parametrize(("p", "s", "n"), [(7, 3, 10), (6, 3, 4), (7, 1, 6), (70, 5, 40)])
+def test_stratum_pairs_are_distinct_and_uniform(p, s, n):
+    """Each game's pairs of a stratum are n distinct coalitions of size s (holding
+    player 0 when 2s == p), and every coalition is drawn equally often across games."""
+    from pellucid.shapley._kernel import _draw_pairs
+
+    games = 3000 if p < 70 else 50
+    out = np.zeros((games, n + 2, p), dtype=bool)
+    _draw_pairs(np.random.default_rng(0), p, s, n, out, 1, replace=False)
+    assert not out[:, 0].any() and not out[:, -1].any()  # nothing outside its slot
+    drawn = out[:, 1:-1]
+    assert (drawn.sum(axis=2) == s).all()
+    if 2 * s == p:
+        assert drawn[:, :, 0].all()
+    codes = (
+        drawn.astype(np.int64) @ (np.int64(1) << np.arange(p, dtype=np.int64)) if p < 63 else None
+    )
+    if codes is None:
+        assert all(len({r.tobytes() for r in game}) == n for game in drawn)
+        return
+    assert (np.diff(np.sort(codes, axis=1), axis=1) > 0).all()  # distinct within a game
+    population = math.comb(p - 1, s - 1) if 2 * s == p else math.comb(p, s)
+    _, freq = np.unique(codes, return_counts=True)
+    assert freq.size == population
+    expected = games * n / population
+    # Chi-square with population - 1 degrees of freedom (at most 34): 80 is p < 1e-5.
+    assert ((freq - expected) ** 2 / expected).sum() < 80
+
+
 @pytest.mark.parametrize(
     ("cls", "budget", "design"),
     [

@@ -126,21 +126,20 @@ def _design(p: int, budget: int) -> _Design:
     return _Design(tuple(done), (), 0, np.zeros(0))
 
 
-#: Subset tables up to this many bools are kept (a few hundred kB each): drawing a row
-#: number from one is cheaper than drawing a key per player and partitioning them.
+#: Subset tables up to this many members are kept (a few hundred kB at most): drawing
+#: a row number from one is cheaper than drawing a key per player and partitioning them.
 TABLE_CELLS = 400_000
 
 
 @lru_cache(maxsize=32)
 def _all_subsets(free: int, size: int) -> np.ndarray:
-    """Every subset of ``size`` of ``free`` players, as bool rows."""
+    """Every subset of ``size`` of ``free`` players, as rows of its members."""
     n = math.comb(free, size)
     flat = chain.from_iterable(combinations(range(free), size))  # lexicographic order
-    members = np.fromiter(flat, dtype=np.intp, count=n * size).reshape(n, size)
-    out = np.zeros((n, free), dtype=bool)
-    np.put_along_axis(out, members, True, axis=1)
-    out.flags.writeable = False
-    return out
+    members = np.fromiter(flat, dtype=np.min_scalar_type(free), count=n * size)
+    members = members.reshape(n, size)
+    members.flags.writeable = False
+    return members
 
 
 def _random_subsets(rng: np.random.Generator, shape: tuple[int, ...], free: int, size: int):
@@ -158,51 +157,34 @@ def _random_subsets(rng: np.random.Generator, shape: tuple[int, ...], free: int,
 
 
 def _draw_pairs(
-    rng: np.random.Generator, p: int, s: int, n: int, count: int, replace: bool
-) -> np.ndarray:
-    """(count, n, p): n pairs (as the mask of S) of stratum s for each of count games,
-    distinct within a game unless ``replace``; for 2s == p, S holds player 0."""
+    rng: np.random.Generator, p: int, s: int, n: int, out: np.ndarray, at: int, replace: bool
+) -> None:
+    """Fill ``out[:, at : at + n]`` (out: count games, pairs, p) with n pairs (as the
+    mask of S) of stratum s per game, distinct within a game unless ``replace``; for
+    2s == p, S holds player 0."""
+    from ._kernels import distinct_draws, table_rows  # numba: imported when first needed
+
+    count = out.shape[0]
     half = 2 * s == p
     free, size = (p - 1, s - 1) if half else (p, s)
     population = math.comb(free, size)
-    if population * free <= TABLE_CELLS:
-        members = _all_subsets(free, size)
+    if population * size <= TABLE_CELLS:
         if replace:
             pick = rng.integers(0, population, (count, n))
         elif n >= population:
             pick = np.broadcast_to(np.arange(population), (count, population))
-        elif 4 * n >= population:
-            # A large share of the stratum: the n smallest of one key per member.
-            pick = np.sort(np.argpartition(rng.random((count, population)), n - 1, axis=1)[:, :n])
         else:
-            pick = _distinct_integers(rng, population, count, n)
-        chosen = members[pick]
-    else:
-        chosen = _random_subsets(rng, (count, n), free, size)
-        while not replace:
-            dup = _repeats(chosen)
-            if not dup.any():
-                break
-            chosen[dup] = _random_subsets(rng, (int(dup.sum()),), free, size)
-    if half:
-        chosen = np.concatenate([np.ones((count, chosen.shape[1], 1), dtype=bool), chosen], axis=2)
-    return chosen
-
-
-def _distinct_integers(rng: np.random.Generator, population: int, count: int, n: int):
-    """(count, n): n distinct uniform integers below ``population`` per game, sorted.
-
-    Repeats are drawn again until none is left: the set kept depends only on the
-    multiset drawn, so by symmetry every n-subset is equally likely.
-    """
-    pick = np.sort(rng.integers(0, population, (count, n)), axis=1)
-    while True:
-        repeat = np.zeros(pick.shape, dtype=bool)
-        repeat[:, 1:] = pick[:, 1:] == pick[:, :-1]
-        if not repeat.any():
-            return pick
-        pick[repeat] = rng.integers(0, population, int(repeat.sum()))
-        pick.sort(axis=1)
+            pick = distinct_draws(rng.random((count, n)), population)
+        table_rows(_all_subsets(free, size), pick, out, int(half), at)
+        return
+    chosen = _random_subsets(rng, (count, n), free, size)
+    while not replace:
+        dup = _repeats(chosen)
+        if not dup.any():
+            break
+        chosen[dup] = _random_subsets(rng, (int(dup.sum()),), free, size)
+    out[:, at : at + n, int(half) :] = chosen
+    out[:, at : at + n, 0] |= half
 
 
 def _repeats(chosen: np.ndarray) -> np.ndarray:
@@ -292,12 +274,14 @@ class KernelShap(SampledShapleyExplainer):
                 np.zeros((count, 0, 1), bool),
             )
         design = _design(p, budget)
-        masks: list[np.ndarray] = []
+        first = np.empty((count, sum(st.n for st in design.strata) + design.iid_n, p), bool)
+        at = 0
         weights: list[np.ndarray] = []
         stratum: list[np.ndarray] = []
         factors: list[float] = []
         for st in design.strata:
-            masks.append(_draw_pairs(rng, p, st.size, st.n, count, replace=False))
+            _draw_pairs(rng, p, st.size, st.n, first, at, replace=False)
+            at += st.n
             weights.append(np.full(st.n, st.kernel * st.population / st.n))
             if st.n < st.population:
                 stratum.append(np.full(st.n, len(factors)))
@@ -312,18 +296,18 @@ class KernelShap(SampledShapleyExplainer):
                 c = int((which == j).sum())
                 if c == 0:
                     continue
-                masks.append(_draw_pairs(rng, p, st.size, c, count, replace=True))
+                _draw_pairs(rng, p, st.size, c, first, at, replace=True)
+                at += c
                 w = st.kernel * st.population / (design.iid_n * design.iid_prob[j])
                 weights.append(np.full(c, w))
                 stratum.append(np.full(c, len(factors)))
             n = design.iid_n
             factors.append(n / (n - 1) if n > 1 else np.nan)
-        first = np.concatenate(masks, axis=1)  # (count, units, p)
-        both = np.empty((first.shape[1] * 2, count, p), dtype=bool)
-        both[0::2], both[1::2] = first.transpose(1, 0, 2), ~first.transpose(1, 0, 2)
+        from ._kernels import pair_masks  # numba: imported when first needed
+
         unit_w = np.concatenate(weights)
         return _Plan(
-            both,
+            pair_masks(first),
             np.repeat(unit_w, 2),
             np.concatenate(stratum),
             np.asarray(factors, float),

@@ -1,5 +1,6 @@
-"""Compiled kernels of the Shapley estimators: KernelShap's paired, constrained
-kernel regression, and the hybrid rows every estimator sends to the model.
+"""Compiled kernels of the Shapley estimators: KernelShap's coalition sampler and
+its paired, constrained kernel regression, and the hybrid rows every estimator
+sends to the model.
 
 For each game (one per background row, or one for the shared design) and its
 ``u`` coalition pairs (S, complement of S), with S's 0/1 mask z, weight w and
@@ -25,7 +26,7 @@ from typing import Any
 import numpy as np
 from numba import njit
 
-__all__ = ["hybrid_rows", "paired_regression"]
+__all__ = ["distinct_draws", "hybrid_rows", "pair_masks", "paired_regression", "table_rows"]
 
 #: Above this 1-norm condition number of A the regression is treated as singular.
 MAX_CONDITION = 1e12
@@ -110,8 +111,8 @@ def paired_regression(
     size = np.empty(u, dtype=np.int64)
     Ainv = np.empty((p, p))
     P = np.empty((p, p))
-    scores = np.empty((u, p, k))
-    mean = np.empty((n_strata, p, k))
+    G = np.empty((k, p, p))
+    g_sum = np.empty((n_strata, k, p))
     counts = np.zeros(n_strata, dtype=np.int64)
     for t in range(u):
         if unit_stratum[t] >= 0:
@@ -178,51 +179,144 @@ def paired_regression(
             for i in range(p):
                 phi[g, i, q] = Ab[i, q] - a1[i] * shift
                 phi_total[q] += phi[g, i, q]
-        # The pairs' scores, and their mean per stratum.
-        for h in range(n_strata):
-            for i in range(p):
-                for q in range(k):
-                    mean[h, i, q] = 0.0
-        zP = np.empty(p)
-        for t in range(u):
-            h = unit_stratum[t]
-            if h < 0:
-                continue
-            for i in range(p):
-                zP[i] = 0.0
-            for a in range(size[t]):
-                row = members[t, a]
-                for i in range(p):
-                    zP[i] += P[row, i]
-            lev = 0.0
-            for a in range(size[t]):
-                lev += zP[members[t, a]]
-            lev = min(max(2.0 * w[t] * lev, 0.0), 0.9)
-            for q in range(k):
-                # residual of S minus residual of its complement
-                r = y_in[g, t, q] - y_out[g, t, q] + phi_total[q]
-                for a in range(size[t]):
-                    r -= 2.0 * phi[g, members[t, a], q]
-                r *= w[t] / (1.0 - lev)
-                for i in range(p):
-                    scores[t, i, q] = zP[i] * r
-                    mean[h, i, q] += zP[i] * r
-        for h in range(n_strata):
-            for i in range(p):
-                for q in range(k):
-                    mean[h, i, q] /= max(counts[h], 1)
-        for i in range(p):
-            for q in range(k):
-                var[g, i, q] = 0.0
-        for t in range(u):
-            h = unit_stratum[t]
-            if h < 0:
-                continue
-            for i in range(p):
-                for q in range(k):
-                    dev = scores[t, i, q] - mean[h, i, q]
-                    var[g, i, q] += stratum_factor[h] * dev * dev
+        _sandwich(
+            P,
+            members,
+            size,
+            w,
+            y_in[g],
+            y_out[g],
+            phi[g],
+            phi_total,
+            unit_stratum,
+            stratum_factor,
+            counts,
+            G,
+            g_sum,
+            var[g],
+        )
     return phi, var, ok, A, b
+
+
+@njit(cache=True, nogil=True)
+def _sandwich(
+    P: np.ndarray,
+    members: np.ndarray,
+    size: np.ndarray,
+    w: np.ndarray,
+    y_in: np.ndarray,
+    y_out: np.ndarray,
+    phi: np.ndarray,
+    phi_total: np.ndarray,
+    unit_stratum: np.ndarray,
+    stratum_factor: np.ndarray,
+    counts: np.ndarray,
+    G: np.ndarray,
+    g_sum: np.ndarray,
+    var: np.ndarray,
+) -> None:
+    """One game's stratified HC3 sandwich variance into ``var`` (p, k).
+
+    Pair t's score is P z c (c: its residual, S's minus its complement's, times
+    w / (1 - leverage)); per stratum h, the sum of squared deviations from the
+    stratum's mean score is diag(P (sum c^2 z z') P) - (P sum c z)^2 / n_h. So a
+    pair costs sums over S's members only (a few of p players), and P is applied
+    once per game rather than once per pair. ``G`` (k, p, p) and ``g_sum``
+    (strata, k, p) are scratch.
+    """
+    k, p = G.shape[0], G.shape[1]
+    G[:] = 0.0
+    g_sum[:] = 0.0
+    for t in range(w.shape[0]):
+        h = unit_stratum[t]
+        if h < 0:
+            continue
+        n = size[t]
+        quad = 0.0  # z'Pz
+        for a in range(n):
+            ja = members[t, a]
+            quad += P[ja, ja]
+            for e in range(a + 1, n):
+                quad += 2.0 * P[ja, members[t, e]]
+        lev = min(max(2.0 * w[t] * quad, 0.0), 0.9)
+        for q in range(k):
+            # residual of S minus residual of its complement
+            r = y_in[t, q] - y_out[t, q] + phi_total[q]
+            for a in range(n):
+                r -= 2.0 * phi[members[t, a], q]
+            r *= w[t] / (1.0 - lev)
+            weighted = stratum_factor[h] * r * r
+            for a in range(n):
+                ja = members[t, a]
+                g_sum[h, q, ja] += r
+                for e in range(a, n):  # members ascend: the upper triangle
+                    G[q, ja, members[t, e]] += weighted
+    for q in range(k):
+        for i in range(p):
+            for j in range(i + 1, p):
+                G[q, j, i] = G[q, i, j]
+        for i in range(p):
+            acc = 0.0
+            for j in range(p):
+                PG = 0.0
+                for m in range(p):
+                    PG += P[i, m] * G[q, m, j]
+                acc += PG * P[j, i]
+            for h in range(g_sum.shape[0]):
+                if counts[h] > 0:
+                    Pg = 0.0
+                    for j in range(p):
+                        Pg += P[i, j] * g_sum[h, q, j]
+                    acc -= stratum_factor[h] * Pg * Pg / counts[h]
+            var[i, q] = max(acc, 0.0)  # a sum of squares, up to rounding
+
+
+@njit(cache=True, nogil=True)
+def distinct_draws(uniform: np.ndarray, population: int) -> np.ndarray:
+    """(count, n) distinct integers below ``population`` per row, from ``uniform``
+    (count, n) numbers in [0, 1): Floyd's algorithm, so every n-subset is equally
+    likely and each row costs n steps, however large the population."""
+    count, n = uniform.shape
+    out = np.empty((count, n), dtype=np.int64)
+    seen = np.zeros(population, dtype=np.bool_)
+    for g in range(count):
+        for i in range(n):
+            j = population - n + i
+            t = min(int(uniform[g, i] * (j + 1)), j)  # uniform on 0..j
+            if seen[t]:
+                t = j  # j is new: only numbers below it were taken so far
+            seen[t] = True
+            out[g, i] = t
+        for i in range(n):
+            seen[out[g, i]] = False
+    return out
+
+
+@njit(cache=True, nogil=True)
+def table_rows(members: np.ndarray, pick: np.ndarray, out: np.ndarray, lead: int, at: int) -> None:
+    """out[g, at + i] = the mask of subset ``members[pick[g, i]]`` of the players after
+    the first ``lead``, which are on (1: a half-size stratum, where S holds player 0)."""
+    for g in range(pick.shape[0]):
+        for i in range(pick.shape[1]):
+            row = out[g, at + i]
+            row[:lead] = True
+            row[lead:] = False
+            for a in range(members.shape[1]):
+                row[lead + members[pick[g, i], a]] = True
+
+
+@njit(cache=True, nogil=True)
+def pair_masks(first: np.ndarray) -> np.ndarray:
+    """(2u, count, p) coalitions from S's masks ``first`` (count, u, p): pair t is
+    rows 2t (S) and 2t + 1 (its complement), as the model calls take them."""
+    count, u, p = first.shape
+    both = np.empty((2 * u, count, p), dtype=np.bool_)
+    for t in range(u):
+        for g in range(count):
+            for j in range(p):
+                both[2 * t, g, j] = first[g, t, j]
+                both[2 * t + 1, g, j] = not first[g, t, j]
+    return both
 
 
 @njit(cache=True, nogil=True)
