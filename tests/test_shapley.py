@@ -179,7 +179,9 @@ def test_kernel_with_full_budget_is_exact(game8):
     assert exp.params["budget"] == 254
 
 
-@pytest.mark.parametrize(("p", "s", "n"), [(7, 3, 10), (6, 3, 4), (7, 1, 6), (70, 5, 40)])
+@pytest.mark.parametrize(
+    ("p", "s", "n"), [(7, 3, 10), (6, 3, 4), (7, 1, 6), (70, 5, 40), (70, 35, 5)]
+)
 def test_stratum_pairs_are_distinct_and_uniform(p, s, n):
     """Each game's pairs of a stratum are n distinct coalitions of size s (holding
     player 0 when 2s == p), and every coalition is drawn equally often across games."""

@@ -184,7 +184,8 @@ def _draw_pairs(
             break
         chosen[dup] = _random_subsets(rng, (int(dup.sum()),), free, size)
     out[:, at : at + n, int(half) :] = chosen
-    out[:, at : at + n, 0] |= half
+    if half:
+        out[:, at : at + n, 0] = True
 
 
 def _repeats(chosen: np.ndarray) -> np.ndarray:
