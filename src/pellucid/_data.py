@@ -110,7 +110,13 @@ def check_X(
     if not allow_empty and (X.shape[0] == 0 or X.shape[1] == 0):
         raise DataError(f"{name} is empty: {X.shape[0]} rows x {X.shape[1]} columns.")
     if isinstance(X, np.ndarray) and X.dtype.kind in "biuf":
-        _check_numeric_array(X, name, allow_nan, allow_all_missing)
+        # One pass over the whole array finds the columns worth a look (a column at a
+        # time through pandas costs milliseconds for samplers that check small arrays).
+        if X.dtype.kind == "f":
+            for j in np.flatnonzero(~np.isfinite(X).all(axis=0)):
+                _check_numeric_column(
+                    X[:, j], f"x{j}", name, range(X.shape[0]), allow_nan, allow_all_missing
+                )
         return X
     frame = as_frame(X)
     if isinstance(X, pd.DataFrame):
@@ -124,46 +130,32 @@ def check_X(
                 raise DataError(f"Column {col_name!r} of {name} is all missing (NaN).")
             continue
         values = col.to_numpy(dtype=float, na_value=np.nan)
-        nan = np.isnan(values)
-        if len(values) and nan.all() and not allow_all_missing:
-            raise DataError(f"Column {col_name!r} of {name} is all missing (NaN).")
-        if not allow_nan and nan.any():
-            row = _first_bad(nan, frame.index)
-            raise DataError(
-                f"Column {col_name!r} of {name} has a missing value (NaN) at row {row!r}."
-            )
-        inf = np.isinf(values)
-        if inf.any():
-            row = _first_bad(inf, frame.index)
-            raise DataError(
-                f"Column {col_name!r} of {name} has an infinite value {values[inf][0]} at row {row!r}."
-            )
+        _check_numeric_column(values, col_name, name, frame.index, allow_nan, allow_all_missing)
     return X
 
 
-def _check_numeric_array(
-    X: np.ndarray, name: str, allow_nan: bool, allow_all_missing: bool
+def _check_numeric_column(
+    values: np.ndarray,
+    col_name: Any,
+    name: str,
+    index: Any,
+    allow_nan: bool,
+    allow_all_missing: bool,
 ) -> None:
-    """check_X's column checks on a numeric array at once, with the same errors (a
-    column at a time through pandas costs milliseconds for samplers that check
-    small arrays many times)."""
-    if X.dtype.kind != "f":
-        return  # integers and booleans have no NaN or infinity
-    nan, inf = np.isnan(X), np.isinf(X)
-    none = np.zeros(X.shape[1], dtype=bool)
-    all_missing = nan.all(axis=0) if X.shape[0] and not allow_all_missing else none
-    some_missing = nan.any(axis=0) if not allow_nan else all_missing
-    bad = all_missing | some_missing | inf.any(axis=0)
-    if not bad.any():
-        return
-    j = int(np.flatnonzero(bad)[0])  # the first column with a problem, as check_X finds it
-    if all_missing[j]:
-        raise DataError(f"Column 'x{j}' of {name} is all missing (NaN).")
-    if some_missing[j]:
-        row = int(np.flatnonzero(nan[:, j])[0])
-        raise DataError(f"Column 'x{j}' of {name} has a missing value (NaN) at row {row!r}.")
-    row = int(np.flatnonzero(inf[:, j])[0])
-    raise DataError(f"Column 'x{j}' of {name} has an infinite value {X[row, j]} at row {row!r}.")
+    """check_X's checks of one numeric column (NaN for missing), naming the row by
+    ``index``."""
+    nan = np.isnan(values)
+    if len(values) and nan.all() and not allow_all_missing:
+        raise DataError(f"Column {col_name!r} of {name} is all missing (NaN).")
+    if not allow_nan and nan.any():
+        row = _first_bad(nan, index)
+        raise DataError(f"Column {col_name!r} of {name} has a missing value (NaN) at row {row!r}.")
+    inf = np.isinf(values)
+    if inf.any():
+        row = _first_bad(inf, index)
+        raise DataError(
+            f"Column {col_name!r} of {name} has an infinite value {values[inf][0]} at row {row!r}."
+        )
 
 
 def check_X_y(X: Any, y: Any, *, name: str = "X") -> tuple[Any, np.ndarray]:
