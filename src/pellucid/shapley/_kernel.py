@@ -336,7 +336,7 @@ class KernelShap(SampledShapleyExplainer):
         for g in np.flatnonzero(~ok):
             # Too few coalitions to pin every player down: the estimate is a minimum-norm
             # solution and its error cannot be estimated (the kernel left it NaN).
-            phi[g] = _constrained_solve(A[g], b[g], delta[g])[0]
+            phi[g] = _min_norm_solve(A[g], b[g], delta[g])
         if count == 1 and ok[0]:
             Z = plan.first[0].astype(np.float64)
             d = y_in[0] - y_out[0]
@@ -393,30 +393,19 @@ class KernelShap(SampledShapleyExplainer):
         return np.sqrt(var)
 
 
-def _constrained_solve(
-    A: np.ndarray, b: np.ndarray, delta: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """argmin (phi' A phi - 2 b' phi) subject to sum(phi) = delta, for each column of b.
-
-    Returns phi, the constrained inverse P and whether A was well-conditioned.
-    """
+def _min_norm_solve(A: np.ndarray, b: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """argmin (phi' A phi - 2 b' phi) subject to sum(phi) = delta, for each column of b,
+    for a singular A: the minimum-norm solution of the KKT system."""
     p = A.shape[0]
-    if np.linalg.cond(A) < 1e12:
-        Ainv = np.linalg.inv(A)
-        a1 = Ainv.sum(axis=1)
-        c = a1.sum()
-        Ab = Ainv @ b
-        phi = Ab - np.outer(a1, Ab.sum(axis=0) - delta) / c
-        return phi, Ainv - np.outer(a1, a1) / c, True
     kkt = np.zeros((p + 1, p + 1))
     kkt[:p, :p], kkt[:p, p], kkt[p, :p] = A, 1.0, 1.0
     rhs = np.vstack([b, delta[None, :]])
-    sol = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
-    return sol[:p], np.full((p, p), np.nan), False
+    return np.linalg.lstsq(kkt, rhs, rcond=None)[0][:p]
 
 
 def _constrained_solve_many(A: np.ndarray, b: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """_constrained_solve over a stack: A (r, p, p), b (r, p, k) -> phi (r, p, k)."""
+    """argmin (phi' A phi - 2 b' phi) subject to sum(phi) = delta over a stack:
+    A (r, p, p), b (r, p, k) -> phi (r, p, k)."""
     r, p, k = b.shape
     rhs = np.concatenate([b, np.ones((r, p, 1))], axis=2)
     try:
