@@ -11,8 +11,8 @@ over rows and seeds; the time is the median over seeds of explaining all rows
 (wall time, and the process's CPU time, summed over its threads).
 
 pellucid runs twice: with its default ``n_jobs`` (threads calling the model,
-one per core, while the main thread solves) and with ``n_jobs=1`` (one
-thread, like shap); both give the same numbers. The methods run in a
+one per core, the thread that ends a row's last call solving it) and with
+``n_jobs=1`` (one thread, like shap); both give the same numbers. The methods run in a
 different order for each seed; time ratios are medians of per-seed ratios.
 
 Before the runs it prints XGBoost's own speed-up from one thread to two on this
