@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+import pellucid
 from pellucid import Model, as_model
 
 
@@ -208,3 +211,27 @@ def test_bad_arguments():
 def test_wrong_prediction_count_is_caught():
     with pytest.raises(RuntimeError, match="returned 1 predictions for 3 rows"):
         Model(lambda X: np.zeros(1)).predict(np.zeros((3, 2)))
+
+
+def test_a_torch_module_takes_read_only_batches():
+    # explainers hand the model read-only batches; torch.as_tensor warns on those (once
+    # per process, so this fails on that bug when it is the first to meet it)
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    net = net.double()
+
+    def f(X):
+        with torch.no_grad():
+            return net(torch.tensor(X)).numpy()[:, 0]
+
+    rng = np.random.default_rng(0)
+    background, X = rng.normal(size=(10, 4)), rng.normal(size=(3, 4))
+    X.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(Model(net).predict(X), f(X), rtol=1e-12)
+    ours = pellucid.KernelShap(net, background).explain(X, budget=20, random_state=0)
+    ref = pellucid.KernelShap(f, background).explain(X, budget=20, random_state=0)
+    np.testing.assert_allclose(ours.values, ref.values, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ours.base_values, ref.base_values, rtol=1e-12)

@@ -398,8 +398,11 @@ class Model:
         device = param.device if param is not None else torch.device("cpu")
         if isinstance(X, pd.DataFrame):
             X = X.to_numpy(dtype=np.float64)
-        tensor = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X))
-        tensor = tensor.to(device=device, dtype=dtype)
+        if not isinstance(X, torch.Tensor):
+            X = np.asarray(X)
+            # torch cannot wrap a read-only array (explainers pass their batches read-only)
+            X = torch.as_tensor(X if X.flags.writeable else X.copy())
+        tensor = X.to(device=device, dtype=dtype)
         was_training = m.training
         m.eval()
         try:
