@@ -438,6 +438,31 @@ def test_integrated_gradients_per_row_baselines():
         np.testing.assert_allclose(per_row.values[i], one.values[0], rtol=1e-12)
 
 
+def test_cudnn_is_deterministic_while_explaining_on_cuda_and_restored_after():
+    from pellucid.torch._base import deterministic_cudnn
+
+    cudnn, cuda = torch.backends.cudnn, torch.device("cuda")
+    saved = cudnn.deterministic, cudnn.benchmark
+    cudnn.deterministic, cudnn.benchmark = False, True
+    try:
+        with deterministic_cudnn(torch.device("cpu")):
+            assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
+        # two overlapping explanations (threads): the first out leaves them set
+        first, second = deterministic_cudnn(cuda), deterministic_cudnn(cuda)
+        first.__enter__()
+        second.__enter__()
+        assert (cudnn.deterministic, cudnn.benchmark) == (True, False)
+        first.__exit__(None, None, None)
+        assert (cudnn.deterministic, cudnn.benchmark) == (True, False)
+        second.__exit__(None, None, None)
+        assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
+        with pytest.raises(KeyError), deterministic_cudnn(cuda):
+            raise KeyError("boom")
+        assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
+    finally:
+        cudnn.deterministic, cudnn.benchmark = saved
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_matches_cpu():
     model, x = _net("cnn")

@@ -10,7 +10,9 @@ top-level names ``pellucid.Saliency`` etc. load it on first use).
 * :func:`digits_cnn`: a small CNN trained in seconds on the bundled digits.
 
 Every method returns an :class:`~pellucid.Explanation` whose ``values`` have
-the input's shape, computed on the model's device and dtype.
+the input's shape, computed on the model's device and dtype. On a CUDA device
+they run with cuDNN's deterministic algorithms, so a seed repeats its bytes there
+too (cuDNN's default backward convolutions change in the last bits between runs).
 """
 
 from __future__ import annotations
