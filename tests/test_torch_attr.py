@@ -461,12 +461,3 @@ def test_cudnn_is_deterministic_while_explaining_on_cuda_and_restored_after():
         assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
     finally:
         cudnn.deterministic, cudnn.benchmark = saved
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_cuda_matches_cpu():
-    model, x = _net("cnn")
-    for make in (lambda m: pt.IntegratedGradients(m, n_steps=8), lambda m: pt.Lrp(m)):
-        cpu = make(model).explain(x, target=TARGET).values
-        gpu = make(cnn().cuda()).explain(x.cuda(), target=TARGET).values
-        np.testing.assert_allclose(gpu, cpu, rtol=1e-9, atol=1e-12)

@@ -4,10 +4,11 @@ Skipped without a CUDA device (CI has none; run on a GPU machine with
 ``pytest tests/test_torch_cuda.py``). In float64 the deterministic methods must
 match their CPU results to rounding; the sampled ones draw their noise from a
 CUDA generator, as captum does on that device, so they are compared with captum
-on the same device (where captum is installed) and with themselves (same seed,
-same bytes, which needs cuDNN's deterministic algorithms: explain turns them on). Float32 on the GPU, the usual setting there, must stay within
-float32 (and TF32) accuracy of float64 on the CPU. Every run leaves the model on
-its device and unchanged.
+on the same device (where captum is installed) and with themselves: the same
+seed gives the same bytes (explain turns on cuDNN's deterministic algorithms).
+Float32 on the GPU must stay within float32 (and TF32) accuracy of float64 on
+the CPU, and bfloat16 keep the maps' pattern. Every run leaves the model on its
+device and unchanged.
 """
 
 from __future__ import annotations
