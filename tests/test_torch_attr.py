@@ -461,3 +461,17 @@ def test_cudnn_is_deterministic_while_explaining_on_cuda_and_restored_after():
         assert (cudnn.deterministic, cudnn.benchmark) == (False, True)
     finally:
         cudnn.deterministic, cudnn.benchmark = saved
+
+
+def test_read_only_arrays_are_taken():
+    # Explanation fields are read-only; torch.as_tensor warns on such arrays (once per
+    # process, so this fails on that bug when it is the first to meet it)
+    model, x = _net("mlp")
+    arr, target, baseline = x.numpy().copy(), TARGET.copy(), np.full((1, 6), 0.1)
+    for a in (arr, target, baseline):
+        a.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        exp = pt.IntegratedGradients(model, baseline, n_steps=8).explain(arr, target=target)
+    ref = pt.IntegratedGradients(model, 0.1, n_steps=8).explain(x, target=TARGET)
+    np.testing.assert_array_equal(exp.values, ref.values)

@@ -399,9 +399,9 @@ class Model:
         if isinstance(X, pd.DataFrame):
             X = X.to_numpy(dtype=np.float64)
         if not isinstance(X, torch.Tensor):
-            X = np.asarray(X)
-            # torch cannot wrap a read-only array (explainers pass their batches read-only)
-            X = torch.as_tensor(X if X.flags.writeable else X.copy())
+            from .torch._base import from_array
+
+            X = from_array(np.asarray(X))
         tensor = X.to(device=device, dtype=dtype)
         was_training = m.training
         m.eval()

@@ -106,7 +106,7 @@ def resolve_targets(out: torch.Tensor, target: Any, rows: slice) -> torch.Tensor
             f"target {int(arr[i])} (row {rows.start + i}) is out of range for a model "
             f"with {k} output(s)."
         )
-    return torch.as_tensor(arr, dtype=torch.long).to(out.device, non_blocking=True)
+    return from_array(arr, torch.long).to(out.device, non_blocking=True)
 
 
 def check_target(target: Any, n: int) -> Any:
@@ -125,6 +125,13 @@ def check_target(target: Any, n: int) -> Any:
     return arr
 
 
+def from_array(arr: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """``torch.as_tensor(arr)``, copying a read-only array first: torch cannot wrap one
+    (it warns), and pellucid hands out read-only arrays (``Explanation`` fields, the
+    batches explainers pass to a model)."""
+    return torch.as_tensor(arr if arr.flags.writeable else arr.copy(), dtype=dtype)
+
+
 def to_tensor(x: Any, device: torch.device, dtype: torch.dtype | None) -> torch.Tensor:
     """Inputs (tensor, array, DataFrame, list) as a tensor on the model's device and dtype."""
     if isinstance(x, torch.Tensor):
@@ -135,7 +142,7 @@ def to_tensor(x: Any, device: torch.device, dtype: torch.dtype | None) -> torch.
         arr = np.asarray(x)
         if arr.dtype.kind not in "biuf":
             raise ValueError(f"Inputs must be numeric; got dtype {arr.dtype}.")
-        t = torch.as_tensor(arr)
+        t = from_array(arr)
     if dtype is None:
         dtype = t.dtype if t.is_floating_point() else torch.get_default_dtype()
     t = t.to(device=device, dtype=dtype)

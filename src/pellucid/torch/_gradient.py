@@ -22,6 +22,7 @@ from ._base import (
     Result,
     TorchExplainer,
     batches,
+    from_array,
     resolve_targets,
     select,
     to_tensor,
@@ -120,7 +121,7 @@ def check_baselines(b: Any, x: torch.Tensor, *, name: str = "baselines") -> torc
         b = 0.0
     if isinstance(b, (int, float, np.integer, np.floating)):
         return torch.full((1, *x.shape[1:]), float(b), device=x.device, dtype=x.dtype)
-    t = b.detach() if isinstance(b, torch.Tensor) else torch.as_tensor(np.asarray(b, dtype=float))
+    t = b.detach() if isinstance(b, torch.Tensor) else from_array(np.asarray(b, dtype=float))
     t = t.to(device=x.device, dtype=x.dtype)
     if tuple(t.shape) == tuple(x.shape[1:]):
         t = t.unsqueeze(0)
