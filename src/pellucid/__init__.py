@@ -23,6 +23,8 @@ _EXPORTS: dict[str, str] = {
     "Anchor": "pellucid._results",
     "Predicate": "pellucid._results",
     "DataError": "pellucid._data",
+    "ModelReadingError": "pellucid._errors",
+    "UnsupportedModelError": "pellucid._errors",
     "evaluate": "pellucid.metrics",
     "ModelEvaluation": "pellucid.metrics",
     "available_methods": "pellucid._registry",
@@ -82,6 +84,8 @@ __all__ = [
     "Model",
     "ModelCard",
     "ModelEvaluation",
+    "ModelReadingError",
+    "UnsupportedModelError",
     "PartialDependence",
     "PermutationShap",
     "Predicate",
@@ -122,6 +126,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from . import datasets, metrics, plots, quality, scale, tree
     from ._data import DataError
+    from ._errors import ModelReadingError, UnsupportedModelError
     from ._model import Model, as_model
     from ._registry import available as available_methods
     from ._registry import get as get_method
