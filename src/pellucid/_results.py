@@ -21,8 +21,11 @@ from typing import Any
 import numpy as np
 
 SCHEMA_VERSION = 1
+# What an explained output is measured in (Explanation.output_kind).
+OUTPUT_KINDS = ("probability", "log_odds", "raw_margin", "regression")
 
 __all__ = [
+    "OUTPUT_KINDS",
     "SCHEMA_VERSION",
     "Anchor",
     "Explanation",
@@ -175,6 +178,11 @@ class Explanation(_JsonMixin):
     ``std_errors``: standard errors of sampled estimates, ``None`` for exact ones.
     ``diagnostics``: per-row method diagnostics (e.g. LIME's ``fidelity``),
     each an array whose first axis is the rows.
+    ``output_kind``: the unit of ``output``, ``base_values`` and ``values``: one of
+    :data:`OUTPUT_KINDS` (``"probability"``, ``"log_odds"``, ``"raw_margin"`` (a
+    model's untransformed score that is not log-odds, e.g. a Poisson log-rate),
+    ``"regression"`` (the predicted value itself)); ``None`` when not known
+    (e.g. an arbitrary callable or a neural network's logit).
     """
 
     values: np.ndarray
@@ -187,6 +195,7 @@ class Explanation(_JsonMixin):
     std_errors: np.ndarray | None = None
     output: np.ndarray | None = None
     diagnostics: Mapping[str, np.ndarray] = field(default_factory=dict)
+    output_kind: str | None = None
 
     _tuple_fields = ("feature_names", "output_names")
 
@@ -212,6 +221,10 @@ class Explanation(_JsonMixin):
             {k: _freeze(_as_array(v)) for k, v in self.diagnostics.items()},
         )
         object.__setattr__(self, "params", dict(self.params))
+        if self.output_kind is not None and self.output_kind not in OUTPUT_KINDS:
+            raise ValueError(
+                f"output_kind must be one of {OUTPUT_KINDS} or None; got {self.output_kind!r}."
+            )
         self._check_shapes()
 
     # -- shape bookkeeping ------------------------------------------------
