@@ -73,10 +73,14 @@ def test_single_feature_model_gives_closed_form_rule():
     # covers half the data, and nothing with larger coverage does.
     row = X[(X["a"] > median) & (X["a"] <= np.quantile(X["a"], 0.75))].iloc[[0]]
     a = explainer.explain(row, random_state=0)
-    assert a.predicates == (Predicate("a", ">", median),)
+    # The cut is the shortest decimal that splits the training rows exactly as the median does.
+    (p,) = a.predicates
+    assert (p.feature, p.op) == ("a", ">")
+    np.testing.assert_array_equal(p.mask(X["a"]), X["a"].to_numpy() > median)
+    assert len(repr(p.value)) < len(repr(median))
     assert a.precision == 1.0 and a.prediction == 1
     np.testing.assert_allclose(a.coverage, 0.5, atol=1e-3)
-    assert a.rule == f"a > {median:,.4g}"
+    assert a.rule == f"a > {p.value!r}"
     assert (a.examples_failed is None) or len(a.examples_failed) == 0
     assert len(a.examples_covered) == 10
 
@@ -173,3 +177,74 @@ def test_anchors_text_finds_the_keyword():
         explainer.covers(a, ["good film", "bad film", "goodness"]), [True, False, False]
     )
     assert all("good" in t for t in a.examples_covered)
+
+
+# ------------------------------------------------------------ printed rule = applied rule
+
+_RULE = r"^(?P<feature>\w+) (?P<op><=|>=|<|>) (?P<value>[-0-9.,e+]+)$"
+
+
+def _reapply(predicate: Predicate, values: np.ndarray) -> np.ndarray:
+    """The printed predicate, read back as a user would and applied to ``values``."""
+    import re
+
+    match = re.match(_RULE, str(predicate))
+    assert match, str(predicate)
+    threshold = float(match["value"].replace(",", ""))
+    return Predicate(match["feature"], match["op"], threshold).mask(values)
+
+
+@pytest.mark.parametrize("value", [1080.5, 0.1 + 0.2, 13.280000000000001, 123456.789, -2.5e-7])
+def test_printed_threshold_is_the_applied_threshold(value):
+    probes = np.array([value - 0.2, value - 1e-9 * abs(value), value, value + 0.2, 1080.3])
+    for op in ("<=", ">", "<", ">="):
+        p = Predicate("worst_area", op, value)
+        np.testing.assert_array_equal(_reapply(p, probes), p.mask(probes), err_msg=str(p))
+    assert str(Predicate("worst_area", ">", 1080.5)) == "worst_area > 1,080.5"
+    assert str(Predicate("worst_area", ">", 1080.0)) == "worst_area > 1,080"
+
+
+def test_anchor_rule_prints_what_covers_applies():
+    # The top quartile edge of worst_area is a training value, 1080.5, between 1080.2 and 1080.8.
+    rng = np.random.default_rng(3)
+    low = np.sort(rng.uniform(500.0, 1080.2, 300))
+    low[-1] = 1080.2
+    high = np.r_[1080.5, 1080.8, rng.uniform(1080.8, 2000.0, 99)]
+    X = pd.DataFrame(
+        {"worst_area": rng.permutation(np.r_[low, high]), "noise": rng.normal(size=401)}
+    )
+    assert np.quantile(X["worst_area"], 0.75) == 1080.5
+
+    def model(frame):
+        return (np.asarray(frame, dtype=float)[:, 0] > 1080.5).astype(int)
+
+    explainer = Anchors(pellucid.Model(model, task="binary", classes=[0, 1]), X)
+    a = explainer.explain(X[X["worst_area"] > 1080.5].iloc[[0]], random_state=0)
+    assert a.rule == "worst_area > 1,080.5"
+    probes = pd.DataFrame({"worst_area": [1080.3, 1080.5, 1080.7], "noise": 0.0})
+    np.testing.assert_array_equal(a.covers(probes), [False, False, True])
+    for p in a.predicates:
+        np.testing.assert_array_equal(
+            _reapply(p, probes[p.feature].to_numpy()), p.mask(probes[p.feature])
+        )
+
+
+def test_quantile_edges_are_short_and_split_training_rows_as_the_quantiles_do():
+    from pellucid.local._tabular import TabularDomain
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(1000.0, 300.0, 999), "b": rng.integers(0, 50, 999)})
+    dom = TabularDomain(X)
+    for col in dom.columns:
+        values = X[col.name].to_numpy(dtype=float)
+        exact = np.unique(np.quantile(values, [0.25, 0.5, 0.75]))
+        np.testing.assert_array_equal(
+            np.searchsorted(col.edges, values, side="left"),
+            np.searchsorted(exact, values, side="left"),
+        )
+        assert all(
+            len(repr(float(e))) <= len(repr(float(q)))
+            for e, q in zip(col.edges, exact, strict=True)
+        )
+    # Integer columns are cut at integers.
+    assert all(float(e).is_integer() for e in dom.columns[1].edges)

@@ -608,6 +608,15 @@ class PartialDependence(_JsonMixin):
 # ---------------------------------------------------------------- Anchor
 
 
+def exact_number(v: float) -> str:
+    """The shortest text that reads back as exactly ``v``, with thousands separators.
+
+    ``1080.5`` prints as ``1,080.5`` (never ``1,080``), ``1080.0`` as ``1,080``.
+    """
+    text = format(float(v), ",")
+    return text[:-2] if text.endswith(".0") else text
+
+
 def _is_missing(v: Any) -> bool:
     # JSON stores NaN as null, so None reads as "missing" too.
     return v is None or (isinstance(v, float) and np.isnan(v))
@@ -657,7 +666,7 @@ class Predicate:
         if isinstance(v, str):
             text = repr(v)
         elif isinstance(v, (float, np.floating)):
-            text = f"{v:,.4g}" if abs(float(v)) < 1e4 else f"{v:,.0f}"
+            text = exact_number(float(v))  # the printed rule is the rule mask() applies
         elif isinstance(v, (list, tuple)):
             text = "{" + ", ".join(repr(x) for x in v) + "}"
         else:

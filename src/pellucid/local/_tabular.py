@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .._data import DataError, Schema, check_X, feature_names_of, is_categorical
+from .._results import exact_number
 
 DISCRETIZERS = {
     "quartile": (0.25, 0.5, 0.75),
@@ -53,9 +54,27 @@ def seed_sequences(random_state: Any, n: int, first: int = 0) -> list[np.random.
 
 
 def _format_number(v: float) -> str:
-    if float(v).is_integer() and abs(v) < 1e15:
-        return f"{int(v):,}" if abs(v) >= 1e4 else str(int(v))
-    return f"{v:,.4g}" if abs(v) < 1e4 else f"{v:,.0f}"
+    """Exactly the number compared against (a bin edge printed as 1,080 must be 1080)."""
+    return exact_number(float(v))
+
+
+def _short_edge(edge: float, sorted_vals: np.ndarray) -> float:
+    """The shortest decimal near ``edge`` that splits the training values as ``edge`` does.
+
+    A quantile edge such as 13.280000000000001 or 1080.5 cuts the sorted
+    training values between ``below`` (the largest value <= edge) and
+    ``above`` (the smallest value > edge). Any cut in [below, above) puts every
+    training value in the same bin, so codes, samples, precision and coverage
+    are unchanged; the rule printed with the short cut is the rule applied.
+    """
+    k = int(np.searchsorted(sorted_vals, edge, side="right"))
+    below = sorted_vals[k - 1] if k > 0 else -np.inf
+    above = sorted_vals[k] if k < len(sorted_vals) else np.inf
+    for digits in range(1, 18):
+        cut = float(f"{edge:.{digits}g}")
+        if below <= cut < above:
+            return cut
+    return float(edge)
 
 
 @dataclass
@@ -176,7 +195,11 @@ class TabularDomain:
                 cats = pd.Index(pd.unique(seen.astype(object)), dtype=object)
             return _Column(name, True, np.empty(0), cats, len(cats) + 2, False, 0.0, 1.0, nan_rate)
         vals = col.to_numpy(dtype=float, na_value=np.nan)[~missing]
-        edges = np.unique(np.quantile(vals, list(quantiles))) if len(quantiles) else np.empty(0)
+        edges = np.empty(0)
+        if len(quantiles):
+            ordered = np.sort(vals)
+            cuts = np.quantile(ordered, list(quantiles))
+            edges = np.unique([_short_edge(float(q), ordered) for q in cuts])
         # A bin edge at the maximum would leave an empty top bin: drop it.
         edges = edges[edges < vals.max()]
         std = float(vals.std())

@@ -161,17 +161,71 @@ def color_codes(data: np.ndarray | None, j: int) -> np.ndarray | None:
     return np.clip((num - lo) / (hi - lo), 0, 1)
 
 
-def _compact(value: float, _pos: Any = None) -> str:
-    a = abs(value)
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
-        if a >= size:
-            return f"{value / size:g}{suffix}"
-    return f"{value:g}"
+# Ticks from this size on are shortened with a suffix; below it they print in full (8,000).
+_SHORTEN_FROM = 1e4
+_SUFFIXES = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+
+
+def _decimals_for(scaled: np.ndarray) -> int:
+    """Fewest decimals that print every tick exactly, up to float noise (0.1 * 3)."""
+    scaled = scaled[np.isfinite(scaled)]
+    if scaled.size == 0:
+        return 0
+    steps = np.diff(np.unique(scaled))
+    unit = float(steps.min()) if steps.size else float(np.abs(scaled).max()) or 1.0
+    for decimals in range(16):
+        if np.all(np.abs(np.round(scaled, decimals) - scaled) <= 1e-6 * unit):
+            return decimals
+    return 15
+
+
+def compact_labels(values: Any) -> list[str]:
+    """Labels for a set of ticks: 20,000 reads "20k", 1,500,000 "1.5M", 8,000 "8,000".
+
+    One suffix and one number of decimals for the whole set (chosen from the
+    largest tick), so every label reads back as the value it marks.
+    """
+    locs = np.asarray(values, dtype=float)
+    finite = locs[np.isfinite(locs)]
+    biggest = float(np.abs(finite).max()) if finite.size else 0.0
+    size, suffix = 1.0, ""
+    if biggest >= _SHORTEN_FROM:
+        size, suffix = next((s, x) for s, x in _SUFFIXES if biggest >= s)
+    scaled = locs / size
+    decimals = _decimals_for(scaled)
+    labels = []
+    for v in scaled:
+        text = f"{v:,.{decimals}f}" if np.isfinite(v) else str(v)
+        if np.isfinite(v) and float(text.replace(",", "")) == 0:
+            labels.append("0")  # not "-0", "0.0" or "0k"
+            continue
+        labels.append(text + suffix)
+    return labels
+
+
+def _tick_formatter() -> Any:
+    from matplotlib.ticker import Formatter
+
+    class CompactFormatter(Formatter):  # type: ignore[misc]
+        """Shared suffix and decimals for the ticks on show (see compact_labels)."""
+
+        def __init__(self) -> None:
+            self._labels: dict[float, str] = {}
+
+        def set_locs(self, locs: Any) -> None:
+            super().set_locs(locs)
+            self._labels = dict(zip(map(float, locs), compact_labels(locs), strict=True))
+
+        def __call__(self, x: float, pos: Any = None) -> str:
+            label = self._labels.get(float(x))
+            return label if label is not None else compact_labels([x])[0]
+
+    return CompactFormatter()
 
 
 def compact_ticks(axis: Any) -> None:
     """At most ~6 ticks, large numbers shortened (20k, 1.5M) so labels never run together."""
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import MaxNLocator
 
     axis.set_major_locator(MaxNLocator(nbins=6))
-    axis.set_major_formatter(FuncFormatter(_compact))
+    axis.set_major_formatter(_tick_formatter())
