@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 
-from pellucid import PartialDependence, plots
+from pellucid import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate, plots
 
 mpl = pytest.importorskip("matplotlib")
 from matplotlib.figure import Figure  # noqa: E402
@@ -87,3 +87,163 @@ def test_twenty_thousand_reads_twenty_thousand():
     assert compact_labels([0, 2_000, 4_000, 8_000]) == ["0", "2,000", "4,000", "8,000"]
     assert compact_labels([1.5e6, 3e6]) == ["1.5M", "3.0M"]
     assert compact_labels([-0.2, 0.0, 0.2]) == ["-0.2", "0", "0.2"]
+
+
+# ------------------------------------------------------------------ waterfall labels
+
+
+def _waterfall_30(seed: int = 0) -> Explanation:
+    rng = np.random.default_rng(seed)
+    d = 30
+    values = rng.normal(size=(1, d)) * np.geomspace(5.0, 0.01, d) * rng.choice([-1, 1], size=d)
+    values[0, :4] = [4.0, -3.9, 3.8, -3.7]  # long runs both ways: labels beside long bars
+    data = rng.normal(50_000, 20_000, size=(1, d))
+    names = tuple(f"feature_number_{j}_with_a_long_name" for j in range(d))
+    return Explanation(values, np.array([0.5]), data=data, feature_names=names, method="m")
+
+
+def _overlaps(a, b, tol: float = 0.5) -> bool:
+    """Two display boxes share area (beyond half a pixel)."""
+    return min(a.x1, b.x1) - max(a.x0, b.x0) > tol and min(a.y1, b.y1) - max(a.y0, b.y0) > tol
+
+
+@pytest.mark.parametrize(
+    "figsize", [None, (6.4, 4.8), (4.0, 6.0), (8.0, 12.0)], ids=["auto", "6x5", "4x6", "8x12"]
+)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_waterfall_value_labels_clear_bars_and_names(figsize, seed):
+    exp = _waterfall_30(seed)
+    if figsize is None:
+        import matplotlib.pyplot as plt
+
+        ax = plots.waterfall(exp, ax=None, max_features=30)
+    else:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        fig = Figure(figsize=figsize, layout="constrained")
+        FigureCanvasAgg(fig)  # a real renderer: text extents as drawn
+        ax = fig.add_subplot()
+        plots.waterfall(exp, ax=ax, max_features=30)
+    fig = ax.figure
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    bars = [p.get_window_extent(renderer) for p in ax.patches]
+    names = [t.get_window_extent(renderer) for t in ax.get_yticklabels() if t.get_text()]
+    labels = [t for t in ax.texts if t.get_text()]
+    assert len(labels) == 30 and len(bars) == 30 and len(names) == 30
+    axes_box = ax.get_window_extent(renderer)
+    for text in labels:
+        box = text.get_window_extent(renderer)
+        assert axes_box.x0 <= box.x0 and box.x1 <= axes_box.x1, text.get_text()
+        for bar in bars:
+            assert not _overlaps(box, bar), (text.get_text(), box, bar)
+        for name in names:
+            assert not _overlaps(box, name), (text.get_text(), box, name)
+    if figsize is None:
+        plt.close(fig)
+
+
+# ------------------------------------------------------------------ one clear error
+
+
+def _exp() -> Explanation:
+    rng = np.random.default_rng(0)
+    data = rng.normal(size=(20, 3))
+    return Explanation(data * 2.0, np.zeros(20), data=data, feature_names=("income", "age", "debt"))
+
+
+def _results() -> dict[str, object]:
+    from pellucid.metrics import ModelEvaluation
+
+    return {
+        "Explanation": _exp(),
+        "FeatureImportance": FeatureImportance(np.ones((3, 2)), ("a", "b", "c")),
+        "PartialDependence": PartialDependence(("a",), (np.arange(3.0),), np.zeros((1, 3))),
+        "Anchor": Anchor((Predicate("a", ">", 1.0),), 0.9, 0.1),
+        "ModelEvaluation": ModelEvaluation(task="regression", metrics={}, n_rows=0),
+    }
+
+
+PLOT_TYPES = {
+    "importance": "FeatureImportance",
+    "bar": "Explanation",
+    "beeswarm": "Explanation",
+    "waterfall": "Explanation",
+    "dependence": "Explanation",
+    "image": "Explanation",
+    "text": "Explanation",
+    "partial_dependence": "PartialDependence",
+    "ale": "PartialDependence",
+    "pd_heatmap": "PartialDependence",
+    "anchor": "Anchor",
+    "confusion_matrix": "ModelEvaluation",
+    "roc_curve": "ModelEvaluation",
+    "precision_recall_curve": "ModelEvaluation",
+    "calibration_curve": "ModelEvaluation",
+    "residuals": "ModelEvaluation",
+}
+
+
+def test_every_plot_function_is_covered():
+    assert set(PLOT_TYPES) == set(plots.__all__)
+
+
+@pytest.mark.parametrize("name", sorted(PLOT_TYPES))
+def test_wrong_result_type_is_one_type_error(name):
+    fn = getattr(plots, name)
+    expected = PLOT_TYPES[name]
+    args = ("income",) if name == "dependence" else ()
+    for kind, result in _results().items():
+        if kind == expected:
+            continue
+        ax = Figure().add_subplot()
+        with pytest.raises(TypeError, match=rf"{name}\(\) takes an? {expected}; got {kind}"):
+            fn(result, *args, ax=ax)
+    ax = Figure().add_subplot()
+    with pytest.raises(TypeError, match=rf"{name}\(\) takes an? {expected}; got ndarray"):
+        fn(np.zeros((3, 3)), *args, ax=ax)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"feature": "incme"},
+            r"unknown feature 'incme'\. Did you mean 'income'\? Available features: \['income', 'age', 'debt'\]",
+        ),
+        (
+            {"feature": "salary"},
+            r"unknown feature 'salary'\. Available features: \['income', 'age', 'debt'\]",
+        ),
+        (
+            {"feature": 7},
+            r"feature=7 is out of range for 3 features \(\['income', 'age', 'debt'\]\)",
+        ),
+        (
+            {"feature": "age", "color": "dbt"},
+            r"unknown color feature 'dbt'\. Did you mean 'debt'\?",
+        ),
+        ({"feature": "age", "color": 3}, r"color feature=3 is out of range"),
+        (
+            {"feature": "age", "units": {"incom": "USD"}},
+            r"units names unknown feature\(s\) \['incom'\]",
+        ),
+    ],
+)
+def test_unknown_feature_in_dependence_is_one_value_error(kwargs, message):
+    ax = Figure().add_subplot()
+    with pytest.raises(ValueError, match=message):
+        plots.dependence(_exp(), ax=ax, **kwargs)
+
+
+@pytest.mark.parametrize("name", ["bar", "waterfall"])
+def test_units_for_unknown_features_are_refused(name):
+    with pytest.raises(ValueError, match=r"units names unknown feature\(s\) \['agee'\]"):
+        getattr(plots, name)(_exp(), ax=Figure().add_subplot(), units={"agee": "years"})
+
+
+def test_row_out_of_range_in_image_and_text():
+    exp = Explanation(np.zeros((2, 4)), np.zeros(2), feature_names=tuple("abcd"))
+    for fn in (plots.image, plots.text):
+        with pytest.raises(IndexError, match="row 5 is out of range for 2"):
+            fn(exp, 5, ax=Figure().add_subplot())

@@ -12,8 +12,11 @@ from ._base import (
     NEGATIVE,
     NEUTRAL,
     POSITIVE,
+    check_result,
+    check_units,
     color_codes,
     compact_ticks,
+    feature_index,
     feature_label,
     get_ax,
     numeric_column,
@@ -33,8 +36,7 @@ def importance(
     title: str | None = None,
 ) -> Any:
     """Horizontal bars of mean importance with 95% intervals, largest at the top."""
-    if not isinstance(result, FeatureImportance):
-        raise TypeError(f"importance() takes a FeatureImportance; got {type(result).__name__}.")
+    check_result(result, FeatureImportance, "importance()")
     mean = result.importances_mean
     idx = top_features(mean, max_features)
     ax = get_ax(ax, (6.4, 0.8 + 0.3 * len(idx)))
@@ -72,6 +74,7 @@ def bar(
     """Mean |attribution| per feature over the rows; a single row shows its signed values,
     labelled "feature = value" (or by ``labels``, one per feature, e.g. LIME's conditions)."""
     tabular_only(explanation, "bar()")
+    check_units(units, explanation.feature_names, "bar()")
     exp, out_name = select_output(explanation, output)
     values = np.asarray(exp.values, dtype=float)
     single = exp.n_rows == 1
@@ -202,6 +205,7 @@ def waterfall(
     one ended, so the top bar ends at base + sum(values) = the prediction.
     """
     tabular_only(explanation, "waterfall()")
+    check_units(units, explanation.feature_names, "waterfall()")
     exp, out_name = select_output(explanation, output)
     if not -exp.n_rows <= row < exp.n_rows:
         raise IndexError(f"row {row} is out of range for {exp.n_rows} explained rows.")
@@ -229,18 +233,7 @@ def waterfall(
     ax = get_ax(ax, (6.4, 1.2 + 0.35 * len(widths)))
     y = np.arange(len(widths_up))
     colors = [POSITIVE if w > 0 else NEGATIVE for w in widths_up]
-    bars = ax.barh(y, widths_up, left=lefts, color=colors)
-    span = max(np.ptp(np.r_[lefts, lefts + widths_up, base]), 1e-12)
-    for rect, w in zip(bars.patches, widths_up, strict=True):
-        end = rect.get_x() + rect.get_width()
-        ax.text(
-            end + (0.01 * span if w >= 0 else -0.01 * span),
-            rect.get_y() + rect.get_height() / 2,
-            f"{w:+.3g}",
-            va="center",
-            ha="left" if w >= 0 else "right",
-            fontsize=8,
-        )
+    ax.barh(y, widths_up, left=lefts, color=colors)
     ax.set_yticks(y, labels_up)
     total = base + float(np.sum(widths))
     ax.axvline(base, color=NEUTRAL, linestyle="--", linewidth=0.8)
@@ -248,9 +241,100 @@ def waterfall(
     ax.set_xlabel(
         f"base {base:.4g} → prediction {total:.4g}" + (f" ({out_name})" if out_name else "")
     )
-    ax.margins(x=0.25)  # room for the value labels at both ends
     ax.set_title(title or f"How row {row}'s prediction is reached")
+    ax.set_ylim(-0.5, len(widths_up) - 0.5)
+    ends = lefts + np.asarray(widths_up)
+    _value_labels(ax, ends, np.asarray(widths_up), y, data_lo=min(lefts.min(), ends.min(), base))
     return ax
+
+
+_LABEL_GAP_PT = 3.0  # between a bar's end and its value label
+_LABEL_FONT = 8.0
+
+
+def _value_labels(
+    ax: Any, ends: np.ndarray, widths: np.ndarray, y: np.ndarray, data_lo: float
+) -> None:
+    """Each bar's value beside its end, clear of every bar and of the feature names.
+
+    A label sits a fixed gap past the end of its bar (right of a rise, left
+    of a fall), so it never covers its own bar. It is kept inside the axes,
+    away from the feature names: once the layout is known, the x limits are
+    widened just enough for the widest labels (measured with the renderer).
+    Neighbouring rows' bars start and end at this bar's ends, so a label must
+    also be shorter than the gap between rows allows: the font shrinks when
+    rows are packed tighter than the text is tall.
+    """
+    texts = [
+        ax.annotate(
+            f"{w:+.3g}",
+            xy=(end, yy),
+            xytext=(_LABEL_GAP_PT if w >= 0 else -_LABEL_GAP_PT, 0),
+            textcoords="offset points",
+            va="center",
+            ha="left" if w >= 0 else "right",
+            fontsize=_LABEL_FONT,
+            annotation_clip=False,
+        )
+        for end, w, yy in zip(ends, widths, y, strict=True)
+    ]
+    data_hi = max(float(ends.max()), float(data_lo))
+    data_lo = min(float(ends.min()), float(data_lo))
+    for _ in range(2):  # the layout can move once more after the limits change
+        ax.figure.draw_without_rendering()
+        _fit_font(ax, texts)
+        _fit_xlim(ax, texts, ends, widths >= 0, data_lo, data_hi)
+
+
+def _fit_font(ax: Any, texts: list[Any]) -> None:
+    """Shrink the labels until each is at most 90% of a row tall (bars fill 80%)."""
+    box = ax.get_window_extent()
+    lo, hi = ax.get_ylim()
+    row_px = box.height / max(abs(hi - lo), 1e-12)
+    tallest = max(t.get_window_extent().height for t in texts)
+    if tallest > 0.9 * row_px:
+        size = max(texts[0].get_fontsize() * 0.9 * row_px / tallest, 1.0)
+        for t in texts:
+            t.set_fontsize(size)
+
+
+def _fit_xlim(
+    ax: Any,
+    texts: list[Any],
+    anchors: np.ndarray,
+    rightward: np.ndarray,
+    data_lo: float,
+    data_hi: float,
+) -> None:
+    """The narrowest x limits that keep every bar and every label inside the axes.
+
+    With ``s`` pixels per data unit, a label anchored at data ``x`` reaching
+    ``w`` pixels right needs ``(x - left) * s + w <= W`` and one reaching left
+    needs ``(x - left) * s - w >= 0``. The largest ``s`` that fits all labels
+    (found by bisection: the room needed grows with ``s``) gives the limits.
+    """
+    width_px = ax.get_window_extent().width
+    pad = 4.0  # pixels between the outermost label and the axes frame
+    reach = np.array([t.get_window_extent().width for t in texts]) + _LABEL_GAP_PT * (
+        ax.figure.dpi / 72.0
+    )
+    xs = np.r_[anchors, data_lo, data_hi]
+    right = np.r_[np.where(rightward, reach, 0.0), 0.0, 0.0] + pad
+    left = np.r_[np.where(rightward, 0.0, reach), 0.0, 0.0] + pad
+
+    def limits(s: float) -> tuple[float, float]:
+        return float(np.min(xs - left / s)), float(np.max(xs + right / s))
+
+    span = max(data_hi - data_lo, 1e-12 * max(abs(data_hi), abs(data_lo), 1.0))
+    lo_s, hi_s = 1e-12, width_px / span
+    for _ in range(60):
+        mid = 0.5 * (lo_s + hi_s)
+        a, b = limits(mid)
+        if (b - a) * mid <= width_px:
+            lo_s = mid
+        else:
+            hi_s = mid
+    ax.set_xlim(*limits(lo_s))
 
 
 def _interaction_partner(values: np.ndarray, data: np.ndarray, j: int) -> int | None:
@@ -301,11 +385,15 @@ def dependence(
     """Feature value against its attribution, one point per row, coloured by
     the feature it interacts with most (``color="auto"``), a named feature, or nothing (None)."""
     tabular_only(explanation, "dependence()")
+    check_units(units, explanation.feature_names, "dependence()")
+    names = list(explanation.feature_names)
+    j = feature_index(names, feature, "dependence()")
+    partner = None
+    if color not in ("auto", None):
+        partner = feature_index(names, color, "dependence()", param="color feature")
     exp, out_name = select_output(explanation, output)
     if exp.data is None or exp.data.ndim != 2:
         raise ValueError("dependence() needs the explained data (Explanation.data).")
-    names = list(exp.feature_names)
-    j = names.index(feature) if isinstance(feature, str) else int(feature)
     values = np.asarray(exp.values, dtype=float)
     x = numeric_column(exp.data, j)
     ticks = None
@@ -320,7 +408,7 @@ def dependence(
     elif color is None:
         k = None
     else:
-        k = names.index(color) if isinstance(color, str) else int(color)
+        k = partner
     ax = get_ax(ax, (6.4, 4.2))
     y = values[:, j]
     if k is None:

@@ -109,7 +109,43 @@ def select_pd_output(pd_: PartialDependence, output: int | str | None) -> tuple[
     return idx, (names[idx] if names and n > 1 else None)
 
 
+def check_result(result: Any, expected: type, what: str) -> None:
+    """One clear TypeError when a plot gets a result of the wrong kind."""
+    if not isinstance(result, expected):
+        name = expected.__name__
+        article = "an" if name[0] in "AEIOU" else "a"
+        raise TypeError(f"{what} takes {article} {name}; got {type(result).__name__}.")
+
+
+def feature_index(names: Any, feature: Any, what: str, param: str = "feature") -> int:
+    """Position of ``feature`` (a name or an index) among ``names``, or one clear ValueError."""
+    names = [str(n) for n in names]
+    if isinstance(feature, (int, np.integer)) and not isinstance(feature, (bool, np.bool_)):
+        if -len(names) <= int(feature) < len(names):
+            return int(feature) % len(names)
+        raise ValueError(
+            f"{what}: {param}={int(feature)} is out of range for {len(names)} features ({names})."
+        )
+    if isinstance(feature, str) and feature in names:
+        return names.index(feature)
+    import difflib
+
+    close = difflib.get_close_matches(str(feature), names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"{what}: unknown {param} {feature!r}.{hint} Available features: {names}.")
+
+
+def check_units(units: Mapping[str, str] | None, names: Any, what: str) -> None:
+    """Units naming no feature would be dropped silently: refuse them instead."""
+    unknown = sorted(set(units or {}) - {str(n) for n in names})
+    if unknown:
+        raise ValueError(
+            f"{what}: units names unknown feature(s) {unknown}; available: {list(names)}."
+        )
+
+
 def tabular_only(exp: Explanation, what: str) -> None:
+    check_result(exp, Explanation, what)
     if len(exp.feature_shape) != 1:
         raise ValueError(
             f"{what} needs a tabular Explanation (values (n_rows, n_features)); "

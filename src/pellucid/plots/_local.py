@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._results import Anchor, Explanation
-from ._base import DIVERGING, get_ax, select_output
+from ._base import DIVERGING, check_result, get_ax, select_output
 
 
 def _channel_axis(shape: tuple[int, ...]) -> int | None:
@@ -21,6 +21,11 @@ def _channel_axis(shape: tuple[int, ...]) -> int | None:
     if shape[0] in (1, 3, 4) and shape[-1] not in (1, 3, 4):
         return 0
     return 2
+
+
+def _check_row(exp: Explanation, row: int, what: str) -> None:
+    if not -exp.n_rows <= int(row) < exp.n_rows:
+        raise IndexError(f"{what}: row {row} is out of range for {exp.n_rows} explained rows.")
 
 
 def image(
@@ -38,7 +43,9 @@ def image(
     Channel attributions are summed per pixel. The colour scale is symmetric
     about zero so white means no effect. ``image`` overrides ``explanation.data[row]``.
     """
+    check_result(explanation, Explanation, "image()")
     exp, out_name = select_output(explanation, output)
+    _check_row(exp, row, "image()")
     values = np.asarray(exp.values[row], dtype=float)
     axis = _channel_axis(values.shape)
     heat = values.sum(axis=axis) if axis is not None else values
@@ -83,7 +90,9 @@ def text(
     """Tokens highlighted by attribution (red raises, blue lowers the output), wrapped at
     ``width`` characters. Tokens come from ``tokens``, the explanation's data, or its
     feature names."""
+    check_result(explanation, Explanation, "text()")
     exp, out_name = select_output(explanation, output)
+    _check_row(exp, row, "text()")
     values = np.asarray(exp.values[row], dtype=float).ravel()
     if tokens is None:
         if exp.data is not None and exp.data.ndim >= 2 and exp.data[row].size == values.size:
@@ -138,8 +147,7 @@ def text(
 
 def anchor(result: Anchor, *, ax: Any = None, title: str | None = None) -> Any:
     """An anchor rule as a card: IF the conditions THEN the prediction, with precision and coverage."""
-    if not isinstance(result, Anchor):
-        raise TypeError(f"anchor() takes an Anchor; got {type(result).__name__}.")
+    check_result(result, Anchor, "anchor()")
     lines = [str(p) for p in result.predicates] or ["(no condition: the prediction holds anyway)"]
     ax = get_ax(ax, (5.0, 1.4 + 0.3 * len(lines)))
     ax.set_axis_off()
