@@ -22,9 +22,10 @@ __all__ = ["ModelEvaluation", "evaluate"]
 class ModelEvaluation:
     """Performance of a model on one data set.
 
-    ``metrics`` is a flat dict of floats. Curves and the confusion matrix
-    are arrays for the plotting layer. ``by_group`` maps each subgroup's
-    value to its own ModelEvaluation.
+    ``metrics`` is a flat dict of floats. A metric that cannot be computed
+    is NaN and ``notes`` says why (metric name -> reason). Curves and the
+    confusion matrix are arrays for the plotting layer. ``by_group`` maps
+    each subgroup's value to its own ModelEvaluation.
     """
 
     task: str
@@ -38,6 +39,7 @@ class ModelEvaluation:
     residuals: np.ndarray | None = None
     by_group: dict[Any, ModelEvaluation] = field(default_factory=dict)
     group_name: str | None = None
+    notes: dict[str, str] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per group ('all' first), one column per metric."""
@@ -50,6 +52,8 @@ class ModelEvaluation:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"task": self.task, "n_rows": self.n_rows, "metrics": self.metrics}
+        if self.notes:
+            out["notes"] = dict(self.notes)
         if self.classes is not None:
             out["classes"] = [str(c) for c in self.classes]
         if self.confusion_matrix is not None:
@@ -73,6 +77,13 @@ def evaluate(
 ) -> ModelEvaluation:
     """Evaluate ``model`` on ``(X, y)``, overall and per subgroup.
 
+    ``y`` is the target, or the name of a column of the DataFrame ``X`` that
+    holds it: that column is taken as the target and dropped from ``X``
+    before the model predicts (``evaluate(model, test_frame, "default")``).
+    Class probabilities are renormalised in float64 before the log loss
+    (float32 models such as XGBoost sum to 1 only to about 1e-7, which
+    scikit-learn refuses). A metric that cannot be computed is NaN, with the
+    reason in ``notes``.
     ``groups`` is a column name of X or an array with one label per row.
     Classification: accuracy, balanced_accuracy, precision, recall, f1
     (binary: the positive class, ``classes[1]``; multiclass: macro, plus
@@ -81,8 +92,9 @@ def evaluate(
     Regression: r2, mae, rmse, mape, median_ae.
     """
     m = as_model(model)
-    X, y_arr = check_X_y(X, y)
     group_values, group_name = _resolve_groups(groups, X)
+    X, y = _target_column(X, y)
+    X, y_arr = check_X_y(X, y)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     if weights is not None and weights.shape != (len(y_arr),):
         raise DataError(f"sample_weight has shape {weights.shape}; expected ({len(y_arr)},).")
@@ -122,6 +134,20 @@ def evaluate(
     return ModelEvaluation(**{**result.__dict__, "by_group": by_group, "group_name": group_name})
 
 
+def _target_column(X: Any, y: Any) -> tuple[Any, Any]:
+    """``y`` given as a column name: that column of X is the target, and leaves X."""
+    if not isinstance(y, str):
+        return X, y
+    if not isinstance(X, pd.DataFrame):
+        raise DataError(
+            f"y={y!r} names a target column, but X is a {type(X).__name__}, not a DataFrame; "
+            "pass the target values instead."
+        )
+    if y not in X.columns:
+        raise DataError(f"y={y!r} is not a column of X; columns: {[str(c) for c in X.columns]}.")
+    return X.drop(columns=[y]), X[y]
+
+
 def _group_mask(values: np.ndarray, g: Any) -> np.ndarray:
     if pd.isna(g):
         return np.asarray(pd.isna(values))
@@ -143,14 +169,40 @@ def _resolve_groups(groups: Any, X: Any) -> tuple[np.ndarray | None, str | None]
     return values, getattr(groups, "name", None)
 
 
-def _safe(fn: Callable[[], float]) -> float:
-    """A metric that is undefined on this subset (one class only) is NaN, not an error."""
+def _safe(fn: Callable[[], float], notes: dict[str, str], name: str) -> float:
+    """A metric that is undefined on this subset (one class only) is NaN, with the reason."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             return float(fn())
-    except (ValueError, Warning):
+    except (ValueError, Warning) as exc:
+        notes[name] = str(exc).strip() or type(exc).__name__
         return float("nan")
+
+
+# Probabilities off 1 by more than this are not a rounding matter: log loss refuses them.
+_SUM_TOLERANCE = 1e-4
+
+
+def _log_loss(
+    y: np.ndarray, proba: np.ndarray, labels: list[Any], w: np.ndarray | None, notes: dict[str, str]
+) -> float:
+    """Log loss on probabilities renormalised in float64 (float32 rows sum to 1 +- 1e-7)."""
+    p = np.asarray(proba, dtype=np.float64)
+    sums = p.sum(axis=1)
+    bad = ~np.isfinite(p).all(axis=1) | (p < 0).any(axis=1) | (np.abs(sums - 1) > _SUM_TOLERANCE)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        notes["log_loss"] = (
+            f"the model's class probabilities at row {row} are not probabilities "
+            f"({p[row].tolist()}, sum {float(sums[row])!r})."
+        )
+        return float("nan")
+    return _safe(
+        lambda: skm.log_loss(y, p / sums[:, None], labels=labels, sample_weight=w),
+        notes,
+        "log_loss",
+    )
 
 
 def _classification(
@@ -158,9 +210,14 @@ def _classification(
 ) -> ModelEvaluation:
     pred = classes[np.argmax(proba, axis=1)]
     labels = list(classes)
+    notes: dict[str, str] = {}
     out: dict[str, float] = {
         "accuracy": float(skm.accuracy_score(y, pred, sample_weight=w)),
-        "balanced_accuracy": _safe(lambda: skm.balanced_accuracy_score(y, pred, sample_weight=w)),
+        "balanced_accuracy": _safe(
+            lambda: skm.balanced_accuracy_score(y, pred, sample_weight=w),
+            notes,
+            "balanced_accuracy",
+        ),
     }
     prf = dict(labels=labels, sample_weight=w, zero_division=0)
     curves: dict[str, Any] = {}
@@ -174,8 +231,10 @@ def _classification(
             ("f1", skm.f1_score),
         ):
             out[name] = float(fn(y, pred, pos_label=pos, average="binary", **prf))
-        out["roc_auc"] = _safe(lambda: skm.roc_auc_score(yb, p1, sample_weight=w))
-        out["pr_auc"] = _safe(lambda: skm.average_precision_score(yb, p1, sample_weight=w))
+        out["roc_auc"] = _safe(lambda: skm.roc_auc_score(yb, p1, sample_weight=w), notes, "roc_auc")
+        out["pr_auc"] = _safe(
+            lambda: skm.average_precision_score(yb, p1, sample_weight=w), notes, "pr_auc"
+        )
         out["brier"] = float(skm.brier_score_loss(yb, p1, sample_weight=w))
         if yb.min() != yb.max():
             fpr, tpr, _ = skm.roc_curve(yb, p1, sample_weight=w)
@@ -198,17 +257,21 @@ def _classification(
         out["roc_auc"] = _safe(
             lambda: skm.roc_auc_score(
                 y, proba, multi_class="ovr", average="macro", labels=labels, sample_weight=w
-            )
+            ),
+            notes,
+            "roc_auc",
         )
         out["pr_auc"] = _safe(
-            lambda: skm.average_precision_score(onehot, proba, average="macro", sample_weight=w)
+            lambda: skm.average_precision_score(onehot, proba, average="macro", sample_weight=w),
+            notes,
+            "pr_auc",
         )
         out["brier"] = float(np.average(((proba - onehot) ** 2).sum(axis=1), weights=w))
         # Top-label calibration: confidence of the predicted class against its accuracy.
         prob_true, prob_pred = calibration_curve(
             (pred == y).astype(int), proba.max(axis=1), n_bins=n_bins
         )
-    out["log_loss"] = _safe(lambda: skm.log_loss(y, proba, labels=labels, sample_weight=w))
+    out["log_loss"] = _log_loss(y, proba, labels, w, notes)
     cm = skm.confusion_matrix(y, pred, labels=labels, sample_weight=w)
     return ModelEvaluation(
         task="binary" if len(classes) == 2 else "multiclass",
@@ -219,15 +282,19 @@ def _classification(
         calibration={"prob_true": prob_true, "prob_pred": prob_pred},
         roc_curve=curves.get("roc_curve"),
         pr_curve=curves.get("pr_curve"),
+        notes=notes,
     )
 
 
 def _regression(y: np.ndarray, pred: np.ndarray, w: np.ndarray | None) -> ModelEvaluation:
+    notes: dict[str, str] = {}
     out = {
-        "r2": _safe(lambda: skm.r2_score(y, pred, sample_weight=w)),
+        "r2": _safe(lambda: skm.r2_score(y, pred, sample_weight=w), notes, "r2"),
         "mae": float(skm.mean_absolute_error(y, pred, sample_weight=w)),
         "rmse": float(skm.root_mean_squared_error(y, pred, sample_weight=w)),
         "mape": float(skm.mean_absolute_percentage_error(y, pred, sample_weight=w)),
         "median_ae": float(skm.median_absolute_error(y, pred, sample_weight=w)),
     }
-    return ModelEvaluation(task="regression", metrics=out, n_rows=len(y), residuals=y - pred)
+    return ModelEvaluation(
+        task="regression", metrics=out, n_rows=len(y), residuals=y - pred, notes=notes
+    )
