@@ -229,3 +229,57 @@ def test_registry_and_protocol(gaussian):
     assert exp.method == "lime" and exp.values.shape == (2, 5)
     again = pellucid.Explanation.from_json(exp.to_json())
     np.testing.assert_array_equal(again.values, exp.values)
+
+
+# ------------------------------------------------------------ no worker processes for a few rows
+
+
+def _wide_problem(d=20):
+    rng = np.random.default_rng(4)
+    X = pd.DataFrame(rng.normal(size=(400, d)), columns=[f"x{j}" for j in range(d)])
+    coef = np.linspace(-1.0, 1.0, d)
+    return X, (lambda A: np.asarray(A, dtype=float) @ coef)
+
+
+def _same_bytes(a, b):
+    for name in ("values", "base_values", "output"):
+        assert np.asarray(getattr(a, name)).tobytes() == np.asarray(getattr(b, name)).tobytes()
+
+
+@pytest.mark.parametrize("n_rows", [3, 40])
+def test_a_few_rows_start_no_worker_processes(monkeypatch, n_rows):
+    import time
+
+    import pellucid.scale
+
+    X, model = _wide_problem()
+    lime = Lime(model, X)
+    one = lime.explain(X.iloc[:n_rows], n_jobs=1, num_samples=500, random_state=0)
+
+    def no_fan_out(*args, **kwargs):
+        raise AssertionError("explain fanned rows out to worker processes")
+
+    monkeypatch.setattr(pellucid.scale, "explain_rows", no_fan_out)
+    start = time.perf_counter()
+    default = lime.explain(X.iloc[:n_rows], num_samples=500, random_state=0)
+    elapsed = time.perf_counter() - start
+    _same_bytes(default, one)
+    # Measured, not asserted tightly: a process pool would cost seconds here.
+    print(f"LIME, {n_rows} rows, n_jobs default: {elapsed:.3f} s")
+    assert lime_module.FAN_OUT_ROWS > n_rows
+
+
+@pytest.mark.parametrize("kind", ["series", "array"])
+def test_one_row_given_as_a_vector_is_one_row(kind):
+    # 20 features: the vector's length once counted as 20 rows and fanned out (and failed).
+    X, model = _wide_problem()
+    data = X if kind == "series" else X.to_numpy()
+    lime = Lime(model, data)
+    reference = lime.explain(
+        data[7:8] if kind == "array" else X.iloc[[7]], num_samples=500, random_state=1
+    )
+    vector = X.iloc[7] if kind == "series" else data[7]
+    for n_jobs in (None, 1, 2):
+        got = lime.explain(vector, num_samples=500, random_state=1, n_jobs=n_jobs)
+        assert got.values.shape == (1, 20)
+        _same_bytes(got, reference)

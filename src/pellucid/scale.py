@@ -244,8 +244,9 @@ def scalable(
                 raise TypeError("explain() takes the rows positionally and options by keyword.")
             if is_dask(X):
                 return explain_dask(self, X, **kwargs)
-            jobs = _resolve_n_jobs(n_jobs, _n_rows(X), min_rows)
-            if jobs == 1:
+            n_rows = _n_rows(X)
+            jobs = _resolve_n_jobs(n_jobs, n_rows, min_rows)
+            if jobs == 1 or n_rows == 1:
                 return explain(self, X, **kwargs)
             return explain_rows(self, X, n_jobs=jobs, chunk_rows=chunk_rows, **kwargs)
 
@@ -272,6 +273,8 @@ def _with_scale_options(explain: Callable[..., Any]) -> inspect.Signature:
 
 
 def _n_rows(X: Any) -> int:
+    if isinstance(X, pd.Series) or (isinstance(X, np.ndarray) and X.ndim == 1):
+        return 1  # one row given as a vector: its length counts features, not rows
     try:
         return len(X)
     except TypeError:
