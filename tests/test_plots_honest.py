@@ -247,3 +247,46 @@ def test_row_out_of_range_in_image_and_text():
     for fn in (plots.image, plots.text):
         with pytest.raises(IndexError, match="row 5 is out of range for 2"):
             fn(exp, 5, ax=Figure().add_subplot())
+
+
+# ------------------------------------------------------------------ the unit of the output
+
+
+@pytest.mark.parametrize(
+    ("kind", "unit"),
+    [
+        ("probability", "probability"),
+        ("log_odds", "log-odds"),
+        ("raw_margin", "raw margin"),
+        ("regression", "predicted value"),
+    ],
+)
+def test_axes_name_the_output_kind(kind, unit):
+    from dataclasses import replace
+
+    exp = replace(_exp(), output_kind=kind)
+    two = Explanation(
+        np.stack([exp.values, -exp.values], axis=-1),
+        np.zeros((20, 2)),
+        data=exp.data,
+        feature_names=exp.feature_names,
+        output_names=("no", "yes"),
+        output_kind=kind,
+    )
+    labels = {
+        "bar": plots.bar(exp, ax=Figure().add_subplot()).get_xlabel(),
+        "beeswarm": plots.beeswarm(exp, ax=Figure().add_subplot()).get_xlabel(),
+        "waterfall": plots.waterfall(exp, ax=Figure().add_subplot()).get_xlabel(),
+        "dependence": plots.dependence(exp, "age", ax=Figure().add_subplot()).get_ylabel(),
+    }
+    for name, label in labels.items():
+        assert label.endswith(f"({unit})"), (name, label)
+    assert plots.bar(two, ax=Figure().add_subplot()).get_xlabel().endswith(f"(yes, {unit})")
+
+
+def test_without_output_kind_the_labels_stay_as_they_were():
+    assert (
+        plots.bar(_exp(), ax=Figure().add_subplot()).get_xlabel()
+        == "attribution: mean |attribution|"
+    )
+    assert plots.waterfall(_exp(), ax=Figure().add_subplot()).get_xlabel().endswith(")") is False

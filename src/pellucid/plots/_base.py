@@ -73,22 +73,38 @@ def feature_label(name: str, value: Any, units: Mapping[str, str] | None = None)
     return wrap(f"{name} = {text}")
 
 
+# How each Explanation.output_kind reads on an axis.
+UNIT_LABELS = {
+    "probability": "probability",
+    "log_odds": "log-odds",
+    "raw_margin": "raw margin",
+    "regression": "predicted value",
+}
+
+
+def output_label(out_name: str | None, output_kind: str | None) -> str | None:
+    """What the explained output is, for an axis: its name and its unit ("yes, log-odds")."""
+    parts = [p for p in (out_name, UNIT_LABELS.get(output_kind or "")) if p]
+    return ", ".join(parts) or None
+
+
 def select_output(exp: Explanation, output: int | str | None) -> tuple[Explanation, str | None]:
-    """One output of a multi-output Explanation: the given one, else the last.
+    """One output of a multi-output Explanation (the given one, else the last) and its label.
 
     The last output is the positive class of a binary classifier explained in
     probability space, which is the output people mean by "the prediction".
+    The label names the output and, when ``exp.output_kind`` is set, its unit.
     """
     if not exp.multi_output:
         if output not in (None, 0):
             raise ValueError(f"This Explanation has a single output; got output={output!r}.")
-        return exp, None
+        return exp, output_label(None, exp.output_kind)
     names = exp.output_names or ()
     key: Any = len(names) - 1 if output is None else output
     if isinstance(key, str) and key not in names:
         raise KeyError(f"Unknown output {key!r}; known: {list(names)}")
     idx = names.index(key) if isinstance(key, str) else int(key)
-    return exp[:, :, idx], names[idx]
+    return exp[:, :, idx], output_label(names[idx], exp.output_kind)
 
 
 def select_pd_output(pd_: PartialDependence, output: int | str | None) -> tuple[int, str | None]:
