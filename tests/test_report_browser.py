@@ -114,6 +114,22 @@ def test_report_in_chromium(page, report_file):
     assert _pixels(page.screenshot()).std() > 10
     page.resize(1280, 900)
 
+    # 6b. the trust table fits a 1,000 px page: no scrolling, inside or outside its frame,
+    # and missing numbers print as a dash
+    page.resize(1000, 900)
+    trust = page.evaluate(
+        "(() => { const t = document.querySelector('table.trust'); if (!t) return null;"
+        " return [t.getBoundingClientRect().width, t.parentElement.clientWidth,"
+        " t.parentElement.scrollWidth, document.documentElement.scrollWidth, window.innerWidth,"
+        " [...t.querySelectorAll('td')].map(c => c.textContent.trim())]; })()"
+    )
+    page.resize(1280, 900)
+    assert trust is not None, "the report has no trust table"
+    table_width, frame_width, frame_scroll, page_scroll, inner, cells = trust
+    assert table_width <= frame_width and frame_scroll <= frame_width
+    assert page_scroll <= inner
+    assert not {"None", "nan", "NaN"} & set(cells)
+
     # 7. prints: a PDF of several pages
     pdf = page.pdf()
     assert pdf.startswith(b"%PDF-")

@@ -63,6 +63,8 @@ def _plot(
 
 
 def _fmt(v: Any) -> str:
+    if v is None or type(v).__name__ in ("NAType", "NaTType"):
+        return "—"  # missing: a dash, never "None" or "nan"
     if isinstance(v, (float, np.floating)):
         x = float(v)
         if not np.isfinite(x):
@@ -525,7 +527,14 @@ def _trust(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
             "and the attributions should not change much across seeds or under tiny input "
             "changes. The verdict reads these numbers in plain words."
         ),
-        _table(shown, frame[shown].itertuples(index=False), scroll=True),
+        # Headers break between words and cells anywhere, so the table fits a
+        # 1,000 px page; the scroll wrapper is only a fallback for phones.
+        _table(
+            [c.replace("_", " ") for c in shown],
+            frame[shown].itertuples(index=False),
+            cls="trust",
+            scroll=True,
+        ),
         {"type": "list", "items": [f"{r['method']}: {r['reading']}" for r in summary.rows]},
     ]
     return blocks
