@@ -1,35 +1,117 @@
 """The FastAPI application: HTTP in front of :class:`~pellucid.serve._service.Service`.
 
-Bodies are read with a byte cap and parsed here rather than by pydantic, so
-that every malformed request is answered with a JSON error naming the row
-and field (422), 413 for oversize bodies or batches, 400 for unparseable
-JSON, 401 for a missing API key, and never a bare 500.
+Bodies are read with a byte cap and a time limit and parsed here rather
+than by pydantic, so that every malformed request is answered with a JSON
+error naming the row and field (422), 413 for oversize bodies, batches or
+costs, 415 for a body that is not JSON, 408 for a body that stops arriving,
+400 for unparseable JSON, 401 for a missing API key, and never a bare 500.
+While a request computes, the handler polls the connection: when the client
+goes away (or the request runs out of time) the work stops at its next chunk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 import os
+import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 import pellucid
 
-from ._rows import RequestError
-from ._service import Service
+from ._rows import RequestError, json_object
+from ._service import DEFAULT_MAX_COST, Cancelled, Service
 
-__all__ = ["API_KEY_ENV", "create_app"]
+__all__ = ["API_KEY_ENV", "API_KEY_FILE_ENV", "SafeJSONResponse", "create_app", "resolve_api_key"]
 
 API_KEY_ENV = "PELLUCID_API_KEY"
+API_KEY_FILE_ENV = "PELLUCID_API_KEY_FILE"
 OPEN_PATHS = ("/health",)
+#: Seconds between checks, while a request computes, that its client is still there.
+POLL_SECONDS = 0.05
 log = logging.getLogger("pellucid.serve")
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON that always encodes: a lone surrogate that reached a message is escaped, not a 500."""
+
+    def render(self, content: Any) -> bytes:
+        text = json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        return text.encode("utf-8", "backslashreplace")
+
+
+def _check_key(key: str, source: str) -> str:
+    if not key.strip():
+        raise ValueError(
+            f"The API key from {source} is empty; give a non-empty key "
+            "(or none at all to serve without one)."
+        )
+    if not all(33 <= ord(c) < 127 for c in key):
+        raise ValueError(
+            f"The API key from {source} must be printable ASCII without spaces "
+            "(clients send it in an HTTP header)."
+        )
+    return key
+
+
+def _key_from_file(path: str | os.PathLike[str], source: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"Cannot read the API key file {str(path)!r} ({source}): {exc}") from None
+    return _check_key(text.strip(), f"file {str(path)!r}")
+
+
+def resolve_api_key(
+    api_key: str | None = None, api_key_file: str | os.PathLike[str] | None = None
+) -> str | None:
+    """The key the service requires, or None for an open service.
+
+    From ``api_key``, else the file ``api_key_file`` (its content, stripped),
+    else the environment: ``PELLUCID_API_KEY``, or ``PELLUCID_API_KEY_FILE``
+    naming a file (keeping the key off the command line and out of process
+    listings). An empty key is refused (ValueError): an empty header would
+    otherwise authenticate.
+    """
+    if api_key is not None and api_key_file is not None:
+        raise ValueError("Give the API key or a file holding it, not both.")
+    if api_key is not None:
+        return _check_key(api_key, "the api_key argument")
+    if api_key_file is not None:
+        return _key_from_file(api_key_file, "api_key_file")
+    if API_KEY_ENV in os.environ and API_KEY_FILE_ENV in os.environ:
+        raise ValueError(f"Both {API_KEY_ENV} and {API_KEY_FILE_ENV} are set; set one.")
+    if API_KEY_FILE_ENV in os.environ:
+        return _key_from_file(os.environ[API_KEY_FILE_ENV], API_KEY_FILE_ENV)
+    if API_KEY_ENV in os.environ:
+        return _check_key(os.environ[API_KEY_ENV], f"environment variable {API_KEY_ENV}")
+    return None
+
+
+def _check_content_type(request: Request) -> None:
+    """JSON bodies only (415 otherwise); a body without a Content-Type is read as JSON."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media = declared.split(";", 1)[0].strip().lower()
+    if media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return
+    raise RequestError(
+        415,
+        f"The body must be JSON (Content-Type: application/json); got {declared[:80]!r}.",
+        [{"loc": ["headers", "content-type"], "msg": "not JSON"}],
+    )
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -55,14 +137,20 @@ def _decode(body: bytes) -> Any:
         raise RequestError(400, 'Empty body; send a JSON object {"rows": [...]}.')
     try:
         # NaN/Infinity literals parse to floats here and are refused per cell
-        # later, so the error can name the row and field.
-        return json.loads(body)
+        # later, so the error can name the row and field; so are duplicate keys.
+        return json.loads(body, object_pairs_hook=json_object)
     except (ValueError, RecursionError) as exc:
         raise RequestError(400, f"The body is not valid JSON: {exc}") from None
 
 
-def _error(exc: RequestError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status)
+def _error(exc: RequestError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return SafeJSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Retrieve an abandoned task's outcome, so asyncio does not report it as lost."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _body_schema(row_schema: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +189,7 @@ class _Guard:
             await self.app(scope, receive, send)
             return
         if not self._authorised(scope):
-            response = JSONResponse(
+            response = SafeJSONResponse(
                 {"error": "Missing or wrong API key (header X-API-Key).", "detail": []},
                 status_code=401,
                 headers={"WWW-Authenticate": "ApiKey"},
@@ -121,7 +209,9 @@ class _Guard:
         except Exception:  # noqa: BLE001 - last line of defence: a JSON error, never a crash
             log.exception("Unhandled error serving %s", scope.get("path"))
             if not started:
-                response = JSONResponse({"error": "Internal error.", "detail": []}, status_code=500)
+                response = SafeJSONResponse(
+                    {"error": "Internal error.", "detail": []}, status_code=500
+                )
                 await response(scope, receive, send)
 
 
@@ -130,8 +220,12 @@ def create_app(
     background: pd.DataFrame,
     *,
     api_key: str | None = None,
+    api_key_file: str | os.PathLike[str] | None = None,
     max_rows: int = 1000,
     max_body_bytes: int = 1_000_000,
+    max_cost: int | None = DEFAULT_MAX_COST,
+    body_timeout: float = 10.0,
+    request_timeout: float | None = 60.0,
     explainer: Any = "auto",
     n_background: int = 100,
     reasons: Mapping[str, Any] | None = None,
@@ -149,12 +243,22 @@ def create_app(
         Training (or representative) data as a DataFrame: its columns, dtypes
         and categories define the request schema; a sample of at most
         ``n_background`` rows is the explainers' background.
-    api_key:
-        When set (or when the ``PELLUCID_API_KEY`` environment variable is),
-        every endpoint but ``/health`` needs header ``X-API-Key: <key>`` (or
-        ``Authorization: Bearer <key>``).
+    api_key, api_key_file:
+        When a key is given (or the file holding it, or the environment
+        variable ``PELLUCID_API_KEY``, or ``PELLUCID_API_KEY_FILE`` naming a
+        file), every endpoint but ``/health`` needs header ``X-API-Key: <key>``
+        (or ``Authorization: Bearer <key>``). An empty key is refused.
     max_rows, max_body_bytes:
         Larger batches or bodies are answered 413.
+    max_cost:
+        Most model evaluations one request may cost (rows x the method's
+        evaluations per row, shown by ``GET /model``); costlier requests are
+        answered 413 before any work. ``None``: no limit.
+    body_timeout:
+        Seconds to receive a whole body; a body that stops arriving is answered 408.
+    request_timeout:
+        Seconds a request may compute; then its work stops and it is answered
+        503. ``None``: no limit. A client that disconnects stops its work too.
     explainer:
         ``"auto"`` (the best registered method for the model), a registry
         name, or an object with ``.explain(X) -> Explanation``.
@@ -174,7 +278,9 @@ def create_app(
     """
     if max_rows < 1 or max_body_bytes < 1:
         raise ValueError("max_rows and max_body_bytes must be positive.")
-    key = api_key if api_key is not None else os.environ.get(API_KEY_ENV) or None
+    if not body_timeout > 0 or (request_timeout is not None and not request_timeout > 0):
+        raise ValueError("body_timeout and request_timeout must be positive seconds.")
+    key = resolve_api_key(api_key, api_key_file)
     service = Service(
         model,
         background,
@@ -183,6 +289,7 @@ def create_app(
         reasons=reasons,
         metrics=metrics,
         max_rows=max_rows,
+        max_cost=max_cost,
     )
     row_schema = service.rows.json_schema()
     thread_limits = None
@@ -194,29 +301,74 @@ def create_app(
         title=title,
         version=pellucid.__version__,
         description="Predictions, SHAP-style explanations and reason codes from pellucid.",
+        default_response_class=SafeJSONResponse,
     )
     app.state.service = service
     app.state.thread_limits = thread_limits
 
     app.add_middleware(_Guard, key=key)
 
-    async def handle(request: Request, work: Any) -> JSONResponse:
+    async def read(request: Request) -> Any:
+        _check_content_type(request)
         try:
-            payload = _decode(await _read_body(request, max_body_bytes))
-            result = await run_in_threadpool(work, payload)
+            body = await asyncio.wait_for(_read_body(request, max_body_bytes), body_timeout)
+        except TimeoutError:
+            raise RequestError(408, f"The body did not arrive within {body_timeout:g} s.") from None
+        return _decode(body)
+
+    async def handle(request: Request, work: Any) -> Response:
+        try:
+            payload = await read(request)
+        except RequestError as exc:
+            # A half-read body leaves the connection unusable: close it.
+            headers = {"Connection": "close"} if exc.status in (408, 413) else None
+            return _error(exc, headers)
+        cancel = threading.Event()
+        task = asyncio.ensure_future(run_in_threadpool(work, payload, cancel))
+        task.add_done_callback(_consume)
+        try:
+            return await _answer(request, task, cancel)
+        finally:
+            cancel.set()  # whatever ended the wait (server shutdown included) ends the work
+
+    async def _answer(
+        request: Request, task: asyncio.Future[Any], cancel: threading.Event
+    ) -> Response:
+        loop = asyncio.get_running_loop()
+        deadline = None if request_timeout is None else loop.time() + request_timeout
+        while not task.done():
+            await asyncio.wait({task}, timeout=POLL_SECONDS)
+            if task.done():
+                break
+            if await request.is_disconnected():
+                cancel.set()
+                log.info("Client left %s; its work stops at the next chunk.", request.url.path)
+                return Response(status_code=499)  # nobody is listening
+            if deadline is not None and loop.time() > deadline:
+                cancel.set()
+                return _error(
+                    RequestError(
+                        503,
+                        f"The request took longer than {request_timeout:g} s and was stopped; "
+                        "send fewer rows or try again later.",
+                    )
+                )
+        try:
+            return SafeJSONResponse(task.result())
         except RequestError as exc:
             return _error(exc)
-        return JSONResponse(result)
+        except Cancelled:  # set by shutdown between the last poll and the result
+            return Response(status_code=499)
 
     method_prop = {"method": {"type": "string", "enum": ["auto", *service.methods()]}}
 
     @app.post("/predict", openapi_extra=_body_schema(row_schema, {}))
-    async def predict(request: Request) -> JSONResponse:
+    async def predict(request: Request) -> Response:
         """Model output per row (class probabilities for classifiers) and predicted labels."""
         return await handle(request, service.predict)
 
     @app.post("/explain", openapi_extra=_body_schema(row_schema, method_prop))
-    async def explain(request: Request) -> JSONResponse:
+    async def explain(request: Request) -> Response:
         """Attributions per row: ``{"base_value", "values": {column: value}}``, per output when several."""
         return await handle(request, service.explain)
 
@@ -228,21 +380,29 @@ def create_app(
     }
 
     @app.post("/reasons", openapi_extra=_body_schema(row_schema, reason_props))
-    async def reasons_(request: Request) -> JSONResponse:
+    async def reasons_(request: Request) -> Response:
         """The k principal reasons per row, in plain sentences (adverse-action reason codes)."""
         return await handle(request, service.reasons)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
-        """Liveness; open without an API key."""
+        """Liveness; open without an API key (``HEAD /health`` too)."""
         return {"status": "ok"}
+
+    @app.head("/health", include_in_schema=False)
+    async def health_head() -> Response:
+        return Response(status_code=200)
 
     @app.get("/model")
     async def model_info() -> dict[str, Any]:
-        """The model, its input schema, explanation methods and metrics."""
-        return {
-            **service.info(),
-            "limits": {"max_rows": max_rows, "max_body_bytes": max_body_bytes},
+        """The model, its input schema, explanation methods, metrics and limits (costs per row)."""
+        info = service.info()
+        limits = {
+            **info["limits"],
+            "max_body_bytes": max_body_bytes,
+            "body_timeout_s": body_timeout,
+            "request_timeout_s": request_timeout,
         }
+        return {**info, "limits": limits}
 
     return app

@@ -7,6 +7,7 @@ tests (and other front ends) can call without FastAPI.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,9 +17,39 @@ import pandas as pd
 
 from .._data import Schema, check_X
 
-__all__ = ["RequestError", "RowSchema"]
+__all__ = ["JSONObject", "RequestError", "RowSchema", "json_object", "safe_text", "show"]
 
 MAX_REPORTED_ERRORS = 20
+#: Characters of a refused value quoted back in an error (a 1 MB string is not echoed).
+MAX_SHOWN = 80
+
+
+def safe_text(text: Any) -> str:
+    """``str(text)`` that always encodes: lone surrogates (legal in JSON escapes,
+    illegal in UTF-8) become visible ``\\udfff`` escapes."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def show(v: Any) -> str:
+    """A value as quoted in an error: repr (which escapes surrogates), cut short."""
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 256:
+        return f"an integer of {len(str(abs(v)))} digits"
+    text = repr(v)
+    return text if len(text) <= MAX_SHOWN else text[: MAX_SHOWN - 3] + "..."
+
+
+class JSONObject(dict):  # type: ignore[type-arg]
+    """A parsed JSON object that remembers the keys it held more than once."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def json_object(pairs: list[tuple[str, Any]]) -> JSONObject:
+    """``object_pairs_hook`` for :func:`json.loads`: later duplicates must not silently win."""
+    obj = JSONObject(pairs)
+    if len(obj) != len(pairs):
+        obj.duplicates = tuple(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+    return obj
 
 
 class RequestError(Exception):
@@ -35,6 +66,7 @@ class RequestError(Exception):
 
 
 def _cell_error(row: int, field: str, msg: str) -> dict[str, Any]:
+    field = safe_text(field)
     return {"loc": ["rows", row, field], "row": row, "field": field, "msg": msg}
 
 
@@ -49,11 +81,42 @@ class Column:
     dtype: Any
     nullable: bool
     categories: tuple[Any, ...] = ()
+    #: Largest magnitude the model reads in this numeric column (its dtype's, or
+    #: the model's own when smaller: XGBoost reads 32-bit floats).
+    float_max: float = float(np.finfo(np.float64).max)
+    float_owner: str = "this column"
 
     codes: dict[Any, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "codes", {c: i for i, c in enumerate(self.categories)})
+
+    def _int_range(self) -> tuple[int, int]:
+        dtype = getattr(self.dtype, "numpy_dtype", self.dtype)  # pandas' nullable Int64
+        info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else np.iinfo(np.int64)
+        return int(info.min), int(info.max)
+
+    def _check_number(self, v: float) -> str | None:
+        if isinstance(v, float) and not math.isfinite(v):
+            return f"should be a finite number; got {show(v)}"
+        if self.kind == "integer":
+            if isinstance(v, float) and not v.is_integer():
+                return f"should be an integer; got {show(v)}"
+            lo, hi = self._int_range()
+            if not lo <= v <= hi:
+                dtype = getattr(self.dtype, "numpy_dtype", self.dtype)
+                return f"is out of range: this column holds {dtype} ({lo} to {hi}); got {show(v)}"
+            return None
+        try:
+            magnitude = abs(float(v))
+        except OverflowError:  # an integer beyond every float
+            magnitude = math.inf
+        if magnitude > self.float_max:
+            return (
+                f"is out of range: {self.float_owner} reads numbers up to "
+                f"{self.float_max:.6g} in magnitude; got {show(v)}"
+            )
+        return None
 
     def check(self, v: Any) -> str | None:
         """None when ``v`` is acceptable for this column, else what is wrong."""
@@ -65,29 +128,30 @@ class Column:
             )
         if self.kind in ("numeric", "integer"):
             if not _is_number(v):
-                return f"should be a number; got {type(v).__name__} {v!r}"
-            if isinstance(v, float) and not math.isfinite(v):
-                return f"should be a finite number; got {v!r}"
-            if self.kind == "integer" and isinstance(v, float) and not v.is_integer():
-                return f"should be an integer; got {v!r}"
-            return None
+                return f"should be a number; got {type(v).__name__} {show(v)}"
+            return self._check_number(v)
         if self.kind == "bool":
-            return None if isinstance(v, bool) else f"should be true or false; got {v!r}"
+            return None if isinstance(v, bool) else f"should be true or false; got {show(v)}"
         if self.kind == "datetime":
             if not isinstance(v, str):
-                return f"should be an ISO date-time string; got {v!r}"
-            try:
-                pd.Timestamp(v)
-            except (ValueError, TypeError):
-                return f"is not a date-time: {v!r}"
+                return f"should be an ISO date-time string; got {show(v)}"
+            try:  # in this column's own dtype: its unit and time zone bound what fits
+                pd.Series([v], dtype=self.dtype)
+            except (ValueError, TypeError, OverflowError):
+                return f"is not a date-time this column holds ({self.dtype}): {show(v)}"
             return None
         # category / string
         textual = all(isinstance(c, str) for c in self.categories)
-        if isinstance(v, (list, dict)) or (textual and not isinstance(v, str)):
-            return f"should be one of the categories (a string); got {type(v).__name__} {v!r}"
+        booleans = all(isinstance(c, (bool, np.bool_)) for c in self.categories)
+        if (
+            isinstance(v, (list, dict))
+            or (textual and not isinstance(v, str))
+            or (isinstance(v, bool) and not booleans)  # True == 1 must not pick category 1
+        ):
+            return f"should be one of the categories; got {type(v).__name__} {show(v)}"
         if v not in self.categories:
             shown = list(self.categories[:10]) + (["..."] if len(self.categories) > 10 else [])
-            return f"has an unknown category {v!r}; known: {shown}"
+            return f"has an unknown category {show(v)}; known: {shown}"
         return None
 
     def json_schema(self) -> dict[str, Any]:
@@ -120,7 +184,13 @@ class Column:
 class RowSchema:
     """The columns, kinds and categories of the training (background) data."""
 
-    def __init__(self, background: pd.DataFrame) -> None:
+    def __init__(
+        self,
+        background: pd.DataFrame,
+        *,
+        model_float_max: float | None = None,
+        model_reads: str = "the model",
+    ) -> None:
         if not isinstance(background, pd.DataFrame):
             raise TypeError("The background data must be a DataFrame with the model's columns.")
         check_X(background, name="background")
@@ -137,7 +207,14 @@ class RowSchema:
                 cats = tuple(col.dtype.categories.tolist())
             elif kind == "category":
                 cats = tuple(self.schema.categories.get(name, ()))
-            self.columns[name] = Column(name, kind, col.dtype, bool(col.isna().any()), cats)
+            limit, owner = float(np.finfo(np.float64).max), "this column"
+            if kind == "numeric" and isinstance(col.dtype, np.dtype) and col.dtype.kind == "f":
+                limit = float(np.finfo(col.dtype).max)
+            if model_float_max is not None and model_float_max < limit:
+                limit, owner = float(model_float_max), model_reads
+            self.columns[name] = Column(
+                name, kind, col.dtype, bool(col.isna().any()), cats, limit, owner
+            )
 
     def json_schema(self) -> dict[str, Any]:
         return {
@@ -183,6 +260,8 @@ class RowSchema:
                     }
                 )
                 continue
+            for name in getattr(row, "duplicates", ()):
+                errors.append(_cell_error(i, name, "appears more than once in this row"))
             for name in names:
                 if name not in row:
                     errors.append(_cell_error(i, name, "is missing"))
@@ -192,10 +271,9 @@ class RowSchema:
                     errors.append(_cell_error(i, name, problem))
             for extra in row:
                 if extra not in self.columns:
+                    shown = names if len(names) <= 50 else [*names[:50], "..."]
                     errors.append(
-                        _cell_error(
-                            i, str(extra), f"is not a column of this model; columns: {names}"
-                        )
+                        _cell_error(i, extra, f"is not a column of this model; columns: {shown}")
                     )
         if errors:
             first = errors[0]

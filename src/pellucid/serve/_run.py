@@ -1,4 +1,5 @@
-"""Run an app with uvicorn in a background thread (tests, benchmarks, notebooks)."""
+"""Run an app with uvicorn: in the foreground (``pellucid serve``) or in a background thread
+(tests, benchmarks, notebooks), with the same connection limits."""
 
 from __future__ import annotations
 
@@ -9,7 +10,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["free_port", "running_server"]
+__all__ = ["free_port", "run_server", "running_server", "server_config"]
+
+#: Seconds an idle keep-alive connection stays open.
+KEEP_ALIVE_SECONDS = 5
+#: Seconds a stopping server waits for requests in flight before cancelling them
+#: (which stops their work at the next chunk).
+GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -17,6 +24,34 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def server_config(
+    app: Any, *, host: str, port: int, log_level: str = "warning", **options: Any
+) -> Any:
+    """uvicorn's Config with the service's limits: short keep-alive, bounded graceful shutdown."""
+    import uvicorn
+
+    options = {
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
+        **options,
+    }
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, **options)
+
+
+def run_server(
+    app: Any,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    log_level: str = "warning",
+    **options: Any,
+) -> None:
+    """Serve ``app`` until interrupted (SIGINT/SIGTERM); ``options`` go to ``uvicorn.Config``."""
+    import uvicorn
+
+    uvicorn.Server(server_config(app, host=host, port=port, log_level=log_level, **options)).run()
 
 
 @contextmanager
@@ -27,8 +62,7 @@ def running_server(
     import uvicorn
 
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(server_config(app, host=host, port=port, lifespan="off"))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout

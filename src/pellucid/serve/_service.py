@@ -2,14 +2,25 @@
 
 Each call returns plain JSON-ready data or raises RequestError with the
 status to answer. FastAPI lives only in ``_app.py``.
+
+Work is bounded before it starts: every request has a cost in model
+evaluations (rows x the method's evaluations per row), refused beyond
+``max_cost``. Explanations run in chunks on the calling thread (never a
+process pool: ``n_jobs=1``), checking a cancel flag between chunks, so a
+client that goes away stops the work. Errors raised by the model or an
+explainer on validated rows are logged in full and answered with a message
+that names the row (and field) the model could not evaluate, never the
+library's own text.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 import math
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,14 +36,56 @@ from ..regulatory._explainers import (
     background_sample,
     build_best,
     build_explainer,
-    explain_rows,
 )
 from ..regulatory._reasons import DIRECTIONS, reason_codes
-from ._rows import RequestError, RowSchema
+from ..scale import concat
+from ._rows import RequestError, RowSchema, safe_text
 
-__all__ = ["Service"]
+__all__ = ["DEFAULT_MAX_COST", "Cancelled", "Service", "evaluations_per_row"]
 
 MAX_K = 50
+#: Model evaluations one request may cost: about 10 s of one core for a
+#: scikit-learn Pipeline (~10 us per evaluated row).
+DEFAULT_MAX_COST = 1_000_000
+#: Model evaluations per chunk of explained rows: the cancel flag is checked
+#: between chunks, so this bounds the work done after a client has gone.
+CHUNK_EVALUATIONS = 20_000
+#: Model kinds that read their input as 32-bit floats.
+FLOAT32_KINDS = ("xgboost", "lightgbm", "catboost")
+#: A pellucid error message longer than this is cut (it may quote request values).
+MAX_MESSAGE = 500
+
+log = logging.getLogger("pellucid.serve")
+
+
+class Cancelled(Exception):
+    """The client went away, the request ran out of time or the server is stopping."""
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled
+
+
+def evaluations_per_row(name: str, explainer: Any) -> int:
+    """Rows the model evaluates to explain one row with ``explainer`` (its cost).
+
+    An explainer object may declare it (``evaluations_per_row``); the
+    registered Shapley estimators evaluate each coalition over the
+    background, LIME its samples; TreeShap reads the trees once (like one
+    prediction); anything else counts as one.
+    """
+    declared = getattr(explainer, "evaluations_per_row", None)
+    if declared is not None:
+        return max(1, int(declared))
+    game = getattr(explainer, "game", None)
+    if game is not None and name in ("exact_shap", "kernel_shap", "permutation_shap"):
+        p = int(game.n_players)
+        coalitions = 2**p - 2 if name == "exact_shap" else int(explainer._budget("auto"))
+        return max(1, coalitions * len(game.background) + 1)
+    if name == "lime":
+        return int(inspect.signature(explainer.explain).parameters["num_samples"].default)
+    return 1
 
 
 def _finite(v: float) -> float | None:
@@ -81,18 +134,30 @@ class Service:
         reasons: Mapping[str, Any] | None = None,
         metrics: Mapping[str, Any] | None = None,
         max_rows: int = 1000,
+        max_cost: int | None = DEFAULT_MAX_COST,
     ) -> None:
+        if max_cost is not None and (isinstance(max_cost, bool) or int(max_cost) < 1):
+            raise ValueError(
+                f"max_cost must be a positive number of model evaluations; got {max_cost!r}."
+            )
         self.model = as_model(model)
-        self.rows = RowSchema(background)
+        float32 = self.model.kind in FLOAT32_KINDS
+        self.rows = RowSchema(
+            background,
+            model_float_max=float(np.finfo(np.float32).max) if float32 else None,
+            model_reads=f"this {self.model.kind} model (32-bit floats)",
+        )
         self.background = background
         # Validate the background against the model once, at start-up, not per request.
         self.model.predict(background.iloc[:2])
         self.sample = background_sample(background, n_background)
         self.max_rows = int(max_rows)
+        self.max_cost = None if max_cost is None else int(max_cost)
         self.metrics = dict(metrics) if metrics is not None else None
         self.reason_defaults = {"reference": background, **dict(reasons or {})}
         self._explainers: dict[str, Any] = {}
         self._margin_ok: dict[str, bool] = {}  # method -> predictions readable off its margin
+        self._costs: dict[str, int] = {}  # method -> model evaluations per explained row
         self._lock = threading.Lock()
         if isinstance(explainer, str):
             self.default_method: str | None = (
@@ -102,6 +167,7 @@ class Service:
             # An explainer object supplied by the caller (anything with .explain(X)).
             name = str(getattr(explainer, "name", None) or type(explainer).__name__)
             self._explainers[name] = explainer
+            self._costs[name] = evaluations_per_row(name, explainer)
             self.default_method = name
 
     # ------------------------------------------------------------ methods
@@ -111,6 +177,7 @@ class Service:
         except (LookupError, TypeError, ValueError, NotImplementedError):
             return None  # /predict still works; /explain answers 501
         self._explainers[name] = explainer
+        self._costs[name] = evaluations_per_row(name, explainer)
         return name
 
     def _check_method(self, name: str) -> str:
@@ -138,14 +205,46 @@ class Service:
         with self._lock:  # build each explainer once, even under concurrent first requests
             if name not in self._explainers:
                 try:
-                    self._explainers[name] = build_explainer(name, self.model, self.sample)
+                    built = build_explainer(name, self.model, self.sample)
                 except (TypeError, ValueError, LookupError, NotImplementedError) as exc:
+                    message = _message(exc)
                     raise RequestError(
                         422,
-                        f"Method {name!r} cannot explain this model: {exc}",
-                        [{"loc": ["method"], "msg": str(exc)}],
+                        f"Method {name!r} cannot explain this model: {message}",
+                        [{"loc": ["method"], "msg": message}],
                     ) from None
+                self._costs[name] = evaluations_per_row(name, built)
+                self._explainers[name] = built
             return name, self._explainers[name]
+
+    def cost_per_row(self, method: str) -> int:
+        """Model evaluations per row of ``/explain`` with ``method``: its explanation and the prediction."""
+        return self._costs[method] + 1
+
+    def check_cost(self, n_rows: int, per_row: int, what: str) -> None:
+        """Refuse (413) a request costing more than ``max_cost`` model evaluations, before any work."""
+        cost = n_rows * per_row
+        if self.max_cost is None or cost <= self.max_cost:
+            return
+        most = self.max_cost // per_row
+        advice = (
+            f"send at most {most} rows per request"
+            if most >= 1
+            else "this method costs more than the limit for one row; ask for a cheaper method"
+        )
+        raise RequestError(
+            413,
+            f"This request costs {cost:,} model evaluations ({n_rows} rows x {per_row:,} for "
+            f"{what}); the limit is {self.max_cost:,} per request: {advice}.",
+            [
+                {
+                    "loc": ["rows"],
+                    "msg": "over the cost limit",
+                    "cost": cost,
+                    "max_cost": self.max_cost,
+                }
+            ],
+        )
 
     # ------------------------------------------------------------ requests
     def parse(self, payload: Any, allowed: tuple[str, ...]) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -155,12 +254,19 @@ class Service:
                 'The body must be a JSON object {"rows": [...]}.',
                 [{"loc": [], "msg": f"expected an object; got {type(payload).__name__}"}],
             )
-        unknown = [k for k in payload if k not in ("rows", *allowed)]
+        unknown = [safe_text(k) for k in payload if k not in ("rows", *allowed)]
         if unknown:
             raise RequestError(
                 422,
                 f"Unknown field(s) {unknown}; this endpoint takes {['rows', *allowed]}.",
                 [{"loc": [k], "msg": "unknown field"} for k in unknown],
+            )
+        duplicates = [safe_text(k) for k in getattr(payload, "duplicates", ())]
+        if duplicates:
+            raise RequestError(
+                422,
+                f"Field(s) {duplicates} appear more than once in the body.",
+                [{"loc": [k], "msg": "duplicate field"} for k in duplicates],
             )
         if "rows" not in payload:
             raise RequestError(
@@ -169,18 +275,66 @@ class Service:
         X = self.rows.parse(payload["rows"], max_rows=self.max_rows)
         return X, {k: payload[k] for k in allowed if k in payload}
 
-    def _run(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """Model or explainer work on validated rows; their input errors become 422."""
+    def _guarded(self, X: pd.DataFrame, first_row: int, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)``: model or explainer work on the validated rows ``X``.
+
+        pellucid's own input errors (DataError) are answered 422 as they are.
+        Anything else the libraries raise is logged in full and answered with
+        the row (and field) the model cannot evaluate; when no row is to blame
+        it is a fault of the service (500, without detail).
+        """
+        try:
+            return fn(*args)
+        except (RequestError, Cancelled):
+            raise
+        except DataError as exc:
+            raise RequestError(
+                422, f"The model could not process these rows: {_message(exc)}"
+            ) from None
+        except Exception as exc:
+            log.warning("Model or explainer error on %d rows", len(X), exc_info=True)
+            blame = self._blame(X, first_row)
+            if blame is None:
+                raise
+            raise blame from exc
+
+    def _blame(self, X: pd.DataFrame, first_row: int) -> RequestError | None:
+        """The first row of X the model cannot evaluate alone (and the field whose typical
+        value lets it), as a 422; None when every row evaluates to finite numbers."""
+        for i in range(len(X)):
+            row = X.iloc[[i]]
+            if _evaluates(self.model, row):
+                continue
+            n = first_row + i
+            field = self._blame_field(row)
+            where = f"row {n}" + ("" if field is None else f", field {safe_text(field)!r}")
+            loc: list[Any] = ["rows", n] if field is None else ["rows", n, safe_text(field)]
+            detail = {"loc": loc, "row": n, "msg": "the model could not evaluate this row"}
+            if field is not None:
+                detail["field"] = safe_text(field)
+            return RequestError(422, f"The model could not evaluate {where}.", [detail])
+        return None
+
+    def _blame_field(self, row: pd.DataFrame) -> str | None:
+        """The column whose value, replaced by a background row's, lets the model evaluate ``row``."""
+        typical = self.sample.iloc[[0]]
+        for j, name in enumerate(row.columns):
+            trial = row.copy()
+            trial.iloc[:, j] = typical.iloc[:, j].to_numpy()
+            if _evaluates(self.model, trial):
+                return str(name)
+        return None
+
+    def _library(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """pellucid's own functions on computed results: their ValueErrors quote request options."""
         try:
             return fn(*args, **kwargs)
-        except (DataError, ValueError, TypeError, KeyError, IndexError) as exc:
-            raise RequestError(
-                422, f"The model could not process these rows: {type(exc).__name__}: {exc}"
-            ) from None
+        except (DataError, ValueError, LookupError) as exc:
+            raise RequestError(422, _message(exc)) from None
 
     def _predictions(self, X: pd.DataFrame, pred: np.ndarray | None = None) -> dict[str, Any]:
         if pred is None:
-            pred = self._run(self.model.predict, X)
+            pred = self._guarded(X, 0, self.model.predict, X)
         names = self.model.output_names
         out: dict[str, Any] = {"output_names": list(names) if names else None}
         if pred.ndim == 1:
@@ -193,27 +347,62 @@ class Service:
             out["labels"] = [_jsonable(c) for c in classes[np.argmax(pred, axis=1)]]
         return out
 
-    def predict(self, payload: Any) -> dict[str, Any]:
+    def predict(self, payload: Any, cancel: threading.Event | None = None) -> dict[str, Any]:
         X, _ = self.parse(payload, ())
+        self.check_cost(len(X), 1, "a prediction")
+        _check_cancel(cancel)
         # The trees TreeShap reads predict faster than the model's own input pipeline.
         explainer = self._tree_explainer(self.default_method)
         pred = None
         if explainer is not None:
-            pred = margin_to_prediction(explainer, self.model, self._run(explainer.predict, X))
+            margin = self._guarded(X, 0, explainer.predict, X)
+            pred = margin_to_prediction(explainer, self.model, margin)
         return self._predictions(X, pred)
 
-    def _explanation(self, X: pd.DataFrame, method: Any) -> tuple[str, Explanation]:
+    def _explanation(
+        self, X: pd.DataFrame, method: Any, cancel: threading.Event | None, extra_cost: int = 0
+    ) -> tuple[str, Explanation]:
         if method is not None and not isinstance(method, str):
             raise RequestError(
                 422, "'method' must be a string.", [{"loc": ["method"], "msg": "not a string"}]
             )
         name, explainer = self.explainer(method)
-        exp = self._run(explain_rows, explainer, X)
-        return name, exp
+        self.check_cost(len(X), self.cost_per_row(name) + extra_cost, f"method {name!r}")
+        return name, self._explain_in_chunks(name, explainer, X, cancel)
 
-    def explain(self, payload: Any) -> dict[str, Any]:
+    def _explain_in_chunks(
+        self, name: str, explainer: Any, X: pd.DataFrame, cancel: threading.Event | None
+    ) -> Explanation:
+        """Explain X chunk by chunk on this thread, stopping when ``cancel`` is set.
+
+        ``n_jobs=1``: never the process pool the library fans large tables out
+        to, whose workers would outlive a killed server. Sampled methods
+        explain each row alone with the fixed seed, so a person's explanation
+        depends on the person, not on who else is in the batch; deterministic
+        registered methods take chunks of about CHUNK_EVALUATIONS; an
+        explainer object of the caller's gets all rows in one call.
+        """
+        params = _parameters(explainer.explain)
+        sampled = "random_state" in params
+        kwargs: dict[str, Any] = {"random_state": 0} if sampled else {}
+        if "n_jobs" in params:
+            kwargs["n_jobs"] = 1
+        if sampled and "first_row" in params:
+            size = 1
+        elif sampled or name not in attribution_methods():
+            size = len(X)  # chunking could change its answer
+        else:
+            size = max(1, CHUNK_EVALUATIONS // self._costs[name])
+        parts = []
+        for start in range(0, len(X), size):
+            _check_cancel(cancel)
+            chunk = X.iloc[start : start + size]
+            parts.append(self._guarded(chunk, start, _call, explainer.explain, chunk, kwargs))
+        return concat(parts)
+
+    def explain(self, payload: Any, cancel: threading.Event | None = None) -> dict[str, Any]:
         X, opts = self.parse(payload, ("method",))
-        name, exp = self._explanation(X, opts.get("method"))
+        name, exp = self._explanation(X, opts.get("method"), cancel)
         pred = self._margin_predictions(name, exp)
         return {"method": name, **self._predictions(X, pred), **explanation_payload(exp)}
 
@@ -247,7 +436,7 @@ class Service:
             None if explainer is None else margin_to_prediction(explainer, self.model, exp.output)
         )
 
-    def reasons(self, payload: Any) -> dict[str, Any]:
+    def reasons(self, payload: Any, cancel: threading.Event | None = None) -> dict[str, Any]:
         X, opts = self.parse(payload, ("method", "k", "direction", "exclude"))
         k = opts.get("k", 4)
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
@@ -273,9 +462,10 @@ class Service:
         # A request may exclude more features, never fewer than the service was told to.
         base = self.reason_defaults.get("exclude") or []
         exclude = sorted(set(base) | set(extra))
-        name, exp = self._explanation(X, opts.get("method"))
+        name, exp = self._explanation(X, opts.get("method"), cancel, extra_cost=1)
+        _check_cancel(cancel)
         options = {**self.reason_defaults, "exclude": exclude}
-        table = self._run(reason_codes, exp, k=k, direction=direction, **options)
+        table = self._library(reason_codes, exp, k=k, direction=direction, **options)
         per_row: list[list[dict[str, Any]]] = [[] for _ in range(len(X))]
         for rec in table.to_dict(orient="records"):
             per_row[int(rec["row"])].append(
@@ -301,8 +491,36 @@ class Service:
             "features": self.rows.describe(),
             "methods": {"default": self.default_method, "available": self.methods()},
             "metrics": self.metrics,
-            "limits": {"max_rows": self.max_rows},
+            "limits": {
+                "max_rows": self.max_rows,
+                "max_cost": self.max_cost,
+                "cost_per_row": {"predict": 1, **{m: c + 1 for m, c in self._costs.items()}},
+            },
         }
+
+
+def _message(exc: BaseException) -> str:
+    return safe_text(exc)[:MAX_MESSAGE]
+
+
+def _parameters(fn: Any) -> Mapping[str, Any]:
+    try:
+        return inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        return {}
+
+
+def _call(fn: Callable[..., Any], X: pd.DataFrame, kwargs: dict[str, Any]) -> Any:
+    return fn(X, **kwargs)
+
+
+def _evaluates(model: Any, X: pd.DataFrame) -> bool:
+    """Whether the model evaluates X to finite numbers (used only to find the row to blame)."""
+    try:
+        out = np.asarray(model.predict(X), dtype=float)
+    except Exception:  # noqa: BLE001 - any failure is the answer
+        return False
+    return bool(np.isfinite(out).all())
 
 
 def explanation_payload(exp: Explanation) -> dict[str, Any]:
