@@ -28,6 +28,8 @@ _EXPORTS: dict[str, str] = {
     "evaluate": "pellucid.metrics",
     "ModelEvaluation": "pellucid.metrics",
     "available_methods": "pellucid._registry",
+    "save_model": "pellucid._io",
+    "load_model": "pellucid._io",
     "get_method": "pellucid._registry",
     # issue 11: regulatory artefacts
     "reason_codes": "pellucid.regulatory",
@@ -64,6 +66,10 @@ _EXPORTS: dict[str, str] = {
     # issue 8: the report
     "report": "pellucid.reporting",
     "Report": "pellucid.reporting",
+    # issue 24: model comparison
+    "compare": "pellucid.comparison",
+    "select": "pellucid.comparison",
+    "ModelComparison": "pellucid.comparison",
 }
 _ALIASES = {"available_methods": "available", "get_method": "get"}
 _SUBMODULES = ("datasets", "metrics", "plots", "quality", "scale", "tree")
@@ -83,6 +89,7 @@ __all__ = [
     "LimeText",
     "Model",
     "ModelCard",
+    "ModelComparison",
     "ModelEvaluation",
     "ModelReadingError",
     "UnsupportedModelError",
@@ -103,10 +110,13 @@ __all__ = [
     "SmoothGrad",
     "as_model",
     "available_methods",
+    "compare",
     "datasets",
     "evaluate",
     "explain",
     "get_method",
+    "load_model",
+    "save_model",
     "metrics",
     "quality",
     "scale",
@@ -114,6 +124,7 @@ __all__ = [
     "reason_codes",
     "plots",
     "report",
+    "select",
     "summarize",
     # issue 3
     "ale",
@@ -127,10 +138,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import datasets, metrics, plots, quality, scale, tree
     from ._data import DataError
     from ._errors import ModelReadingError, UnsupportedModelError
+    from ._io import load_model, save_model
     from ._model import Model, as_model
     from ._registry import available as available_methods
     from ._registry import get as get_method
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
+    from .comparison import ModelComparison, compare, select
     from .effects import ale, h_statistic, partial_dependence, permutation_importance
     from .local import Anchors, AnchorsText, Lime, LimeImage, LimeText
     from .metrics import ModelEvaluation, evaluate

@@ -40,6 +40,8 @@ class ModelEvaluation:
     by_group: dict[Any, ModelEvaluation] = field(default_factory=dict)
     group_name: str | None = None
     notes: dict[str, str] = field(default_factory=dict)
+    # binary: the probability of classes[1] at or above which a row is predicted positive
+    threshold: float | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """One row per group ('all' first), one column per metric."""
@@ -58,6 +60,8 @@ class ModelEvaluation:
             out["classes"] = [str(c) for c in self.classes]
         if self.confusion_matrix is not None:
             out["confusion_matrix"] = self.confusion_matrix.tolist()
+        if self.threshold is not None:
+            out["threshold"] = self.threshold
         if self.by_group:
             out["by_group"] = {str(g): ev.to_dict() for g, ev in self.by_group.items()}
         return out
@@ -74,6 +78,7 @@ def evaluate(
     groups: Any = None,
     sample_weight: Any = None,
     n_bins: int = 10,
+    threshold: float | None = None,
 ) -> ModelEvaluation:
     """Evaluate ``model`` on ``(X, y)``, overall and per subgroup.
 
@@ -90,6 +95,12 @@ def evaluate(
     ``_weighted`` and per-class ``_class_<c>`` values), roc_auc, pr_auc,
     log_loss, brier; the confusion matrix and calibration curve data.
     Regression: r2, mae, rmse, mape, median_ae.
+
+    ``threshold`` (binary only): predict ``classes[1]`` when its probability
+    is at least this. The default, None, predicts the most probable class,
+    as ``predict`` does (0.5, ties to ``classes[0]``); the result's
+    ``threshold`` states the one used. :func:`pellucid.compare.choose_threshold`
+    picks one by a stated rule.
     """
     m = as_model(model)
     group_values, group_name = _resolve_groups(groups, X)
@@ -109,13 +120,16 @@ def evaluate(
                 f"y has label {y_arr[pos].tolist()!r} at row {pos}, which the model does not know "
                 f"(classes: {classes.tolist()})."
             )
-        result = _classification(y_arr, proba, classes, weights, n_bins)
+        if threshold is not None and len(classes) != 2:
+            raise ValueError(f"threshold= needs a binary classifier; classes: {classes.tolist()}.")
+        result = _classification(y_arr, proba, classes, weights, n_bins, threshold)
         compute: Callable[..., ModelEvaluation] = lambda idx: _classification(  # noqa: E731
             y_arr[idx],
             proba[idx],
             np.asarray(pm.classes),
             None if weights is None else weights[idx],
             n_bins,
+            threshold,
         )
     else:
         pred = m.predict(X)
@@ -206,9 +220,17 @@ def _log_loss(
 
 
 def _classification(
-    y: np.ndarray, proba: np.ndarray, classes: np.ndarray, w: np.ndarray | None, n_bins: int
+    y: np.ndarray,
+    proba: np.ndarray,
+    classes: np.ndarray,
+    w: np.ndarray | None,
+    n_bins: int,
+    threshold: float | None = None,
 ) -> ModelEvaluation:
-    pred = classes[np.argmax(proba, axis=1)]
+    if threshold is None:
+        pred = classes[np.argmax(proba, axis=1)]
+    else:
+        pred = classes[(proba[:, 1] >= threshold).astype(int)]
     labels = list(classes)
     notes: dict[str, str] = {}
     out: dict[str, float] = {
@@ -283,6 +305,7 @@ def _classification(
         roc_curve=curves.get("roc_curve"),
         pr_curve=curves.get("pr_curve"),
         notes=notes,
+        threshold=(0.5 if threshold is None else float(threshold)) if len(classes) == 2 else None,
     )
 
 
