@@ -18,6 +18,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 import pellucid
 from pellucid import Model, as_model
+from pellucid._model import ModelOutputError, output_kind
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +80,9 @@ def test_sklearn_multiclass_log_odds(multi_data):
     clf = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
     m = Model(clf)
     assert m.task == "multiclass" and m.predict(X).shape == (300, 3)
+    proba = clf.predict_proba(X)  # each class against the rest
     np.testing.assert_allclose(
-        Model(clf, output="log_odds").predict(X), np.log(clf.predict_proba(X))
+        Model(clf, output="log_odds").predict(X), np.log(proba / (1 - proba)), rtol=1e-10
     )
     np.testing.assert_allclose(Model(clf, output="raw").predict(X), clf.decision_function(X))
 
@@ -209,7 +211,7 @@ def test_bad_arguments():
 
 
 def test_wrong_prediction_count_is_caught():
-    with pytest.raises(RuntimeError, match="returned 1 predictions for 3 rows"):
+    with pytest.raises(ModelOutputError, match="returned 1 predictions for 3 rows"):
         Model(lambda X: np.zeros(1)).predict(np.zeros((3, 2)))
 
 
@@ -235,3 +237,72 @@ def test_a_torch_module_takes_read_only_batches():
     ref = pellucid.KernelShap(f, background).explain(X, budget=20, random_state=0)
     np.testing.assert_allclose(ours.values, ref.values, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(ours.base_values, ref.base_values, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- the output boundary
+
+
+def test_nan_output_is_refused_naming_the_rows():
+    def f(X):
+        out = np.asarray(X, dtype=float)[:, 0].copy()
+        out[[1, 3]] = np.nan
+        return out
+
+    with pytest.raises(ModelOutputError, match=r"2 of 5 rows, at positions \[1, 3\]"):
+        Model(f).predict(np.ones((5, 2)))
+
+
+def test_nan_output_is_refused_by_the_explainers_not_explained_as_nan():
+    def f(X):
+        X = np.asarray(X, dtype=float)
+        return np.where(X[:, 0] > 0.5, np.nan, X.sum(axis=1))
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(ModelOutputError, match="NaN or infinite"):
+        pellucid.ExactShap(f, rng.random((10, 3))).explain(np.full((1, 3), 0.2))
+
+
+def test_output_of_the_wrong_shape_is_refused():
+    def f(X):
+        return np.zeros((len(X), 2, 3))
+
+    with pytest.raises(ModelOutputError, match=r"shape \(4, 2, 3\)"):
+        Model(f).predict(np.ones((4, 2)))
+    with pytest.raises(ModelOutputError, match=r"shape \(4, 2, 3\)"):
+        pellucid.KernelShap(f, np.ones((4, 2))).explain(np.ones((1, 2)), random_state=0)
+
+
+def test_probabilities_per_class_are_checked_against_the_classes():
+    def proba(X):  # three columns for a model said to be binary
+        return np.full((len(X), 3), 1 / 3)
+
+    with pytest.raises(ModelOutputError, match="3 probabilities per row .* for 2 classes"):
+        Model(proba, task="binary").predict(np.ones((4, 2)))
+
+
+def test_an_array_reaches_a_model_fitted_on_a_frame_by_position():
+    lightgbm = pytest.importorskip("lightgbm")
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    y = (X["a"] + X["b"] > 0).astype(int)
+    clf = lightgbm.LGBMClassifier(n_estimators=5, verbose=-1).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # LightGBM warns on a bare array
+        got = Model(clf).predict(X.to_numpy()[:7])
+    np.testing.assert_allclose(got, clf.predict_proba(X.iloc[:7]), rtol=1e-12)
+    with pytest.raises(pellucid.DataError, match="the model expects 3"):
+        Model(clf).predict(X.to_numpy()[:7, :2])
+
+
+def test_output_kind_names_the_unit(binary_data):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import SVC
+
+    X, y = binary_data
+    lr = LogisticRegression().fit(X, y)
+    assert output_kind(Model(lr)) == "probability"
+    assert output_kind(Model(lr, output="log_odds")) == "log_odds"
+    assert output_kind(Model(lr, output="raw"), X[:20]) == "log_odds"  # logistic margin
+    svc = SVC(probability=True, random_state=0).fit(X[:100], y[:100])
+    assert output_kind(Model(svc, output="raw"), X[:20]) == "raw_margin"
+    assert output_kind(Model(lambda Z: np.asarray(Z)[:, 0])) is None

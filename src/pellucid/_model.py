@@ -4,7 +4,8 @@
 classifiers and predictions ``(n,)`` (or ``(n, n_outputs)``) for regressors;
 ``output="raw"`` gives the model's margin (decision function, boosted raw
 score, network logits) and ``output="log_odds"`` the log-odds of the
-probabilities. DataFrames reach the model unchanged, so a Pipeline sees its
+probabilities: ``log(p / (1 - p))`` of the positive class (binary) or of each
+class against the rest (multiclass). :func:`output_kind` names the unit. DataFrames reach the model unchanged, so a Pipeline sees its
 own column names and dtypes. Heavy libraries are never imported here: the
 kind is recognised from the object's module name.
 """
@@ -21,7 +22,12 @@ import pandas as pd
 
 from ._data import DataError, check_X, feature_names_of
 
-__all__ = ["Model", "as_model"]
+__all__ = ["Model", "ModelOutputError", "as_model", "output_kind"]
+
+
+class ModelOutputError(ValueError):
+    """The model's output is not what it promised: NaN, or the wrong shape."""
+
 
 TASKS = ("regression", "binary", "multiclass")
 OUTPUTS = ("probability", "raw", "log_odds")
@@ -253,9 +259,7 @@ class Model:
                 for i in range(0, n, self.batch_size)
             ]
             out = np.concatenate(parts, axis=0)
-        out = self._squeeze(out)
-        if out.shape[0] != n:
-            raise RuntimeError(f"The model returned {out.shape[0]} predictions for {n} rows.")
+        out = self._checked(self._squeeze(out), n)
         if self._n_outputs is None:
             self._n_outputs = 1 if out.ndim == 1 else out.shape[1]
         return out
@@ -269,7 +273,49 @@ class Model:
         For methods that call the model on many stacked copies of validated
         data: checking every copy costs time and cannot find anything new.
         """
-        return self._squeeze(self._predict_batch(X))
+        return self._checked(self._squeeze(self._predict_batch(X)), X.shape[0])
+
+    def _checked(self, out: np.ndarray, n: int) -> np.ndarray:
+        """The model's output, refused (:class:`ModelOutputError`) unless it is ``n`` finite
+        rows of the shape it promised: a NaN or a stray axis would otherwise flow
+        into every average and give an all-NaN or wrong explanation."""
+        name = type(self.raw_model).__name__
+        if out.ndim == 0 or out.ndim > 2:
+            raise ModelOutputError(
+                f"The model ({name}) returned an array of shape {out.shape} for {n} rows; "
+                f"expected ({n},) or ({n}, n_outputs)."
+            )
+        if out.shape[0] != n:
+            raise ModelOutputError(
+                f"The model ({name}) returned {out.shape[0]} predictions for {n} rows "
+                f"(shape {out.shape})."
+            )
+        k = 1 if out.ndim == 1 else out.shape[1]
+        if self.is_classifier and self.output == "probability" and self.classes is not None:
+            if k != len(self.classes):
+                raise ModelOutputError(
+                    f"The model ({name}) returned {k} probabilities per row (shape {out.shape}) "
+                    f"for {len(self.classes)} classes {list(self.classes)}."
+                )
+        if self._n_outputs is not None and k != self._n_outputs:
+            raise ModelOutputError(
+                f"The model ({name}) returned {k} outputs per row (shape {out.shape}); "
+                f"it returned {self._n_outputs} before."
+            )
+        finite = np.isfinite(out) if out.ndim == 1 else np.isfinite(out).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ModelOutputError(
+                f"The model ({name}) returned NaN or infinite output for {bad.size} of {n} rows, "
+                f"at positions {bad[:10].tolist()}{' ...' if bad.size > 10 else ''} of this call"
+                + (
+                    " (log-odds of a probability of exactly 0 or 1: explain output='probability')"
+                    if self.output == "log_odds"
+                    else ""
+                )
+                + "; pellucid cannot explain a model whose output is not a number."
+            )
+        return out
 
     def _squeeze(self, out: Any) -> np.ndarray:
         """float64; a single output column becomes (n,) unless it is class probabilities."""
@@ -314,8 +360,9 @@ class Model:
                 raise DataError(
                     f"X has {X.shape[1]} columns; the model expects {len(names)}: {list(names)}."
                 )
-            if self.kind == "sklearn" and hasattr(self.raw_model, "feature_names_in_"):
-                # Fitted on a DataFrame: give it one, same names, same order.
+            if self.kind != "callable" and hasattr(self.raw_model, "feature_names_in_"):
+                # Fitted on a DataFrame: give it one, the columns taken by position
+                # (scikit-learn, XGBoost and LightGBM warn or fail on a bare array).
                 return pd.DataFrame(X, columns=list(names))
         return X
 
@@ -336,10 +383,8 @@ class Model:
                 )
             return np.asarray(margin(), dtype=np.float64)
         with np.errstate(divide="ignore"):
-            if self.task == "binary":
-                p = proba[:, 1]
-                return np.log(p) - np.log1p(-p)
-            return np.log(proba)
+            p = proba[:, 1] if self.task == "binary" else proba
+            return np.log(p) - np.log1p(-p)
 
     def _predict_sklearn(self, X: Any) -> np.ndarray:
         m = self.raw_model
@@ -457,6 +502,33 @@ def _task_from_objective(objective: str, num_class: Callable[[], int]) -> str:
     if objective.startswith(("multi", "softmax", "multiclass")):
         return "multiclass" if num_class() > 2 else "binary"
     return "regression"
+
+
+#: Binary margins that are the log-odds of predict_proba: the margin's logistic is checked
+#: against the probabilities to this tolerance before it is called "log_odds".
+_LOG_ODDS_RTOL = 1e-6
+
+
+def output_kind(model: Model, sample: Any = None) -> str | None:
+    """The unit of ``model.predict``: one of ``Explanation.output_kind``'s values.
+
+    "probability" and "log_odds" for classifiers asked for them; a binary
+    classifier's raw margin is "log_odds" when its logistic reproduces
+    ``predict_proba`` on ``sample`` (logistic regression, gradient boosting), else
+    "raw_margin" (an SVM's decision function, softmax scores); "regression" for
+    library regressors. None where pellucid cannot know (a callable or torch
+    module taken as a regressor may return anything).
+    """
+    if model.task == "regression":
+        return None if model.kind in ("callable", "torch") else "regression"
+    if model.output in ("probability", "log_odds"):
+        return model.output
+    if model.task == "binary" and sample is not None and model.kind != "callable":
+        margin = Model(model.raw_model, output="raw").predict(sample, check=False)
+        proba = Model(model.raw_model, output="probability").predict(sample, check=False)
+        if np.allclose(_expit(margin), proba[:, 1], rtol=_LOG_ODDS_RTOL, atol=1e-9):
+            return "log_odds"
+    return "raw_margin"
 
 
 def as_model(model: Any, **kwargs: Any) -> Model:

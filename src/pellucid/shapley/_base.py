@@ -145,6 +145,12 @@ class ShapleyExplainer:
         """Whether each background row plays its own game with its own coalitions."""
         return False
 
+    def _combine_errors(self, plan: Any, weights: np.ndarray, se_c: np.ndarray) -> np.ndarray:
+        """The standard error (p, k) of the weighted mean of ``count`` games' estimates
+        with standard errors ``se_c`` (count, p, k): the games are independent, so
+        their variances add."""
+        return np.sqrt(np.einsum("c,cpk->pk", weights**2, se_c**2))
+
     # -- the lifecycle -------------------------------------------------------
     def _explain(
         self, X: Any, budget: Any, random_state: Any, params: dict, first_row: int = 0
@@ -204,8 +210,7 @@ class ShapleyExplainer:
                 # Efficiency holds exactly: spread the rounding residue evenly.
                 values[i] = phi + (v_full[i] - game.v_empty - phi.sum(axis=0)) / p
                 if errors is not None and se_c is not None:
-                    # The games' estimates are independent: variances add.
-                    errors[i] = np.sqrt(np.einsum("c,cpk->pk", weights**2, se_c**2))
+                    errors[i] = self._combine_errors(plan, weights, se_c)
                 n_coal[i] = m_i
 
         works = (work(row, plans, row + len(plans) == n) for row, plans in groups())
