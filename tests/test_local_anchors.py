@@ -216,7 +216,8 @@ def test_anchor_rule_prints_what_covers_applies():
     assert np.quantile(X["worst_area"], 0.75) == 1080.5
 
     def model(frame):
-        return (np.asarray(frame, dtype=float)[:, 0] > 1080.5).astype(int)
+        above = (np.asarray(frame, dtype=float)[:, 0] > 1080.5).astype(float)
+        return np.column_stack([1 - above, above])
 
     explainer = Anchors(pellucid.Model(model, task="binary", classes=[0, 1]), X)
     a = explainer.explain(X[X["worst_area"] > 1080.5].iloc[[0]], random_state=0)
