@@ -6,11 +6,55 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+
+console = Console()
+# Errors (and only errors) go to stderr, one line each, so scripts can tell them apart.
+err_console = Console(stderr=True, soft_wrap=True, highlight=False)
+
+# What a user can cause: a bad file, column, value or option. Anything else is
+# a bug in pellucid and keeps its traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, LookupError, TypeError, OSError)
+# Option and argument errors: click's ClickException, found through typer (recent typer
+# bundles its own copy of click, so ``import click`` would catch the wrong class).
+CLICK_ERRORS: tuple[type[Exception], ...] = tuple(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An exception as one line: its lines joined, KeyError's quotes kept meaningful."""
+    if isinstance(exc, CLICK_ERRORS):
+        text = exc.format_message()  # type: ignore[attr-defined]
+    elif isinstance(exc, KeyError) and exc.args:
+        text = f"not found: {exc.args[0]!r}"
+    else:
+        text = str(exc)
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        text = f"{exc.strerror}: {str(exc.filename)!r}"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " ".join(lines) or type(exc).__name__
+
+
+class _Commands(TyperGroup):
+    """The command group with one error boundary: a user error in any command (or in its
+    options) prints one line on stderr and exits 2, instead of a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CLICK_ERRORS as exc:
+            command = f" {ctx.invoked_subcommand}" if ctx.invoked_subcommand else ""
+            _fail(f"{_one_line(exc)} (see: pellucid{command} --help)")
+        except USER_ERRORS as exc:
+            _fail(_one_line(exc))
+
 
 app = typer.Typer(
     name="pellucid",
@@ -18,8 +62,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Commands,
 )
-console = Console()
 
 ModelArg = Annotated[
     Path, typer.Argument(help="Model file (.skops, .json/.ubj, .txt, .cbm, .joblib).")
@@ -76,25 +120,49 @@ def _to_dask(frame: Any, client: Any) -> Any:
     return dd.from_pandas(frame, npartitions=max(1, min(parts, len(frame))))
 
 
-def _fail(message: str) -> None:
-    # soft_wrap: keep long paths and values on one line, so they can be copied (and grepped).
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+def _fail(message: str) -> NoReturn:
+    # One line on stderr (soft_wrap: long paths and values stay whole, to be copied and
+    # grepped); the message is plain text, so "[...]" in it is not read as markup.
+    flat = " ".join(line.strip() for line in message.splitlines() if line.strip())
+    err_console.print(Text.assemble(("error: ", "bold red"), flat))
     raise typer.Exit(code=2)
 
 
 def _load(model_path: Path, data_path: Path, trust_pickle: bool) -> tuple[Any, Any]:
-    from ._io import load_data, load_model
+    """The model and the data file, with the categories a CSV lost restored from the model."""
+    from ._io import load_data, load_model, restore_categories
 
-    try:
-        return load_model(model_path, trust_pickle=trust_pickle), load_data(data_path)
-    except (ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
-        raise  # unreachable; keeps type checkers content
+    fitted = load_model(model_path, trust_pickle=trust_pickle)
+    return fitted, restore_categories(fitted, load_data(data_path))
+
+
+def _load_background(path: Path | None, fitted: Any, target: str | None) -> Any:
+    """A second data file (reference rows), without the target column; None when not given."""
+    from ._io import load_data, restore_categories
+
+    if path is None:
+        return None
+    frame = restore_categories(fitted, load_data(path))
+    if target is not None and target in frame.columns:
+        frame = frame.drop(columns=[target])
+    return frame
+
+
+def _check_column(frame: Any, column: str | None, what: str) -> None:
+    if column is not None and column not in frame.columns:
+        _fail(f"{what} column {column!r} is not in the data; columns: {list(frame.columns)}.")
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an output path before computing anything, not after."""
+    if out.exists() and out.is_dir():
+        _fail(f"--out {str(out)!r} is a folder; give a file name.")
+    if not out.parent.is_dir():
+        _fail(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist.")
 
 
 def _split_target(data: Any, target: str) -> tuple[Any, Any]:
-    if target not in data.columns:
-        _fail(f"Target column {target!r} is not in the data; columns: {list(data.columns)}.")
+    _check_column(data, target, "Target")
     return data.drop(columns=[target]), data[target]
 
 
@@ -121,15 +189,12 @@ def evaluate(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate a model on a labelled data file."""
-    from ._data import DataError
     from .metrics import evaluate as evaluate_
 
     fitted, frame = _load(model, data, trust_pickle)
     X, y = _split_target(frame, target)
-    try:
-        result = evaluate_(fitted, X, y, groups=group)
-    except DataError as exc:
-        _fail(str(exc))
+    _check_column(X, group, "Group")
+    result = evaluate_(fitted, X, y, groups=group)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2, default=float))
     else:
@@ -237,38 +302,26 @@ def report(
 ) -> None:
     """Write a self-contained HTML report: data, performance, importance, effects, SHAP,
     local explanations and a reproducibility record."""
-    from ._data import DataError
-    from ._io import load_data
-
+    _check_out(out)
     fitted, frame = _load(model, data, trust_pickle)
     X, y = _split_target(frame, target) if target else (frame, None)
-    bg = None
-    if background is not None:
-        try:
-            bg = load_data(background)
-        except (ValueError, FileNotFoundError) as exc:
-            _fail(str(exc))
-            raise  # unreachable
-        if target and target in bg.columns:
-            bg = bg.drop(columns=[target])
+    _check_column(X, group, "Group")
+    bg = _load_background(background, fitted, target)
     chosen: Any = "auto" if methods == "auto" else [m.strip() for m in methods.split(",") if m]
     with _on_cluster(scheduler):
-        try:
-            path = write_report(
-                fitted,
-                X,
-                y,
-                out,
-                background=bg,
-                rows=_parse_rows(rows, len(X)),
-                methods=chosen,
-                groups=group,
-                random_state=seed,
-                title=title,
-                settings=_parse_settings(setting or []),
-            )
-        except (DataError, ValueError) as exc:
-            _fail(str(exc))
+        path = write_report(
+            fitted,
+            X,
+            y,
+            out,
+            background=bg,
+            rows=_parse_rows(rows, len(X)),
+            methods=chosen,
+            groups=group,
+            random_state=seed,
+            title=title,
+            settings=_parse_settings(setting or []),
+        )
     console.print(f"Report written to [bold]{path}[/]")
 
 
@@ -280,6 +333,8 @@ def demo(
     """The main job on bundled data: train a credit model, evaluate and explain it."""
     from . import demo as demo_
 
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {str(out)!r} is a file; give a folder for the demo's outputs.")
     demo_.run(out=out, n_rows=n_rows, console=console)
 
 
@@ -338,33 +393,27 @@ def reasons(
     trust_pickle: TrustOpt = False,
 ) -> None:
     """Principal reasons per row (adverse-action reason codes) as a CSV."""
-    from ._data import DataError
-    from ._io import load_data
     from .regulatory import reason_codes
 
+    _check_out(out)
     fitted, frame = _load(model, data, trust_pickle)
     if target is not None:
         frame, _ = _split_target(frame, target)
     picked = _parse_rows(rows, len(frame))
-    try:
-        bg = None if background is None else load_data(background)
-        if bg is not None and target is not None and target in bg.columns:
-            bg = bg.drop(columns=[target])
-        if picked is not None:
-            # the background stays the whole data set, not just the chosen rows
-            bg = frame if bg is None else bg
-            frame = frame.iloc[picked]
-        explanation = _explain_for_reasons(fitted, frame, bg, method)
-        table = reason_codes(
-            explanation,
-            k=k,
-            direction=direction,
-            exclude=exclude,
-            output=output,
-            reference=frame if bg is None else bg,
-        )
-    except (DataError, ValueError, LookupError, KeyError, FileNotFoundError) as exc:
-        _fail(str(exc))
+    bg = _load_background(background, fitted, target)
+    if picked is not None:
+        # the background stays the whole data set, not just the chosen rows
+        bg = frame if bg is None else bg
+        frame = frame.iloc[picked]
+    explanation = _explain_for_reasons(fitted, frame, bg, method)
+    table = reason_codes(
+        explanation,
+        k=k,
+        direction=direction,
+        exclude=exclude,
+        output=output,
+        reference=frame if bg is None else bg,
+    )
     table.insert(1, "index", frame.index.to_numpy()[table["row"].to_numpy()])
     table.to_csv(out, index=False)
     console.print(f"Wrote {len(table)} reasons for {len(frame)} rows to {out}")
@@ -399,8 +448,11 @@ def serve(
     trust_pickle: TrustOpt = False,
 ) -> None:
     """Serve predictions, explanations and reasons over HTTP (FastAPI + uvicorn)."""
-    from ._data import DataError
-
+    if not 0 < port < 65536:
+        _fail(f"--port must be from 1 to 65535; got {port}.")
+    for name, value in (("--max-rows", max_rows), ("--max-body-bytes", max_body_bytes)):
+        if value < 1:
+            _fail(f"{name} must be at least 1; got {value}.")
     try:
         import uvicorn
 
@@ -409,24 +461,21 @@ def serve(
         _fail(f"{exc}. Install the service extra: pip install 'pellucid[serve]'.")
     fitted, frame = _load(model, background, trust_pickle)
     metrics = None
-    try:
-        if target is not None:
-            frame, y = _split_target(frame, target)
-            from .metrics import evaluate as evaluate_
+    if target is not None:
+        frame, y = _split_target(frame, target)
+        from .metrics import evaluate as evaluate_
 
-            metrics = evaluate_(fitted, frame, y).to_dict()
-        app_ = create_app(
-            fitted,
-            frame,
-            api_key=api_key,
-            max_rows=max_rows,
-            max_body_bytes=max_body_bytes,
-            explainer=method,
-            reasons={"exclude": exclude or []},
-            metrics=metrics,
-        )
-    except (DataError, ValueError, LookupError) as exc:
-        _fail(str(exc))
+        metrics = evaluate_(fitted, frame, y).to_dict()
+    app_ = create_app(
+        fitted,
+        frame,
+        api_key=api_key,
+        max_rows=max_rows,
+        max_body_bytes=max_body_bytes,
+        explainer=method,
+        reasons={"exclude": exclude or []},
+        metrics=metrics,
+    )
     console.print(f"Serving {model.name} on http://{host}:{port} (docs at /docs)")
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
@@ -497,27 +546,20 @@ def explain(
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from . import _registry
-    from ._data import DataError
-    from ._io import load_data
     from .shapley import summarize
     from .shapley._explain import choose_method, run_method
 
     if out.suffix.lower() not in (".parquet", ".pq", ".csv", ".json"):
         _fail(f"--out must end in .parquet, .csv or .json; got {out.name!r}.")
+    _check_out(out)
     names = _registry.available(kind="attribution") + _registry.available(kind="rule")
     if method != "auto" and method not in names:
         _fail(f"Unknown attribution method {method!r}; available: auto, {', '.join(names)}.")
     fitted, frame = _load(model, data, trust_pickle)
     if target is not None:
         frame, _ = _split_target(frame, target)
-    bg_frame = frame
-    if background is not None:
-        try:
-            bg_frame = load_data(background)
-        except (ValueError, FileNotFoundError) as exc:
-            _fail(str(exc))
-        if target is not None and target in bg_frame.columns:
-            bg_frame = bg_frame.drop(columns=[target])
+    loaded_bg = _load_background(background, fitted, target)
+    bg_frame = frame if loaded_bg is None else loaded_bg
     picked = _parse_rows(rows, len(frame))
     X = frame if picked is None else frame.iloc[picked]
     if method == "auto":
@@ -529,36 +571,33 @@ def explain(
         SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console
     ) as progress:
         progress.add_task(f"Explaining {len(X)} rows with {method}", total=None)
-        try:
-            bg: Any = bg_frame
-            if len(bg_frame) > background_size:
-                # Weighted k-means medoids for the Shapley estimators, which honour weights;
-                # an equally weighted sample for other methods.
-                weighted = method in ("exact_shap", "kernel_shap", "permutation_shap")
-                bg = summarize(
-                    bg_frame,
-                    background_size,
-                    method="kmeans" if weighted else "sample",
-                    random_state=random_state,
-                )
-                bg = bg if weighted else bg.data
-            with _on_cluster(scheduler) as client:
-                rows_in = X if client is None else _to_dask(X, client)
-                result = run_method(
-                    method,
-                    fitted,
-                    rows_in,
-                    bg,
-                    explain_options={
-                        "budget": budget,
-                        "random_state": random_state,
-                        "n_jobs": n_jobs,
-                    },
-                )
-                if result.is_lazy:
-                    result = result.compute()
-        except (DataError, ValueError, TypeError) as exc:
-            _fail(str(exc))
+        bg: Any = bg_frame
+        if len(bg_frame) > background_size:
+            # Weighted k-means medoids for the Shapley estimators, which honour weights;
+            # an equally weighted sample for other methods.
+            weighted = method in ("exact_shap", "kernel_shap", "permutation_shap")
+            bg = summarize(
+                bg_frame,
+                background_size,
+                method="kmeans" if weighted else "sample",
+                random_state=random_state,
+            )
+            bg = bg if weighted else bg.data
+        with _on_cluster(scheduler) as client:
+            rows_in = X if client is None else _to_dask(X, client)
+            result = run_method(
+                method,
+                fitted,
+                rows_in,
+                bg,
+                explain_options={
+                    "budget": budget,
+                    "random_state": random_state,
+                    "n_jobs": n_jobs,
+                },
+            )
+            if result.is_lazy:
+                result = result.compute()
     _write_explanation(result, out)
     console.print(
         f"Wrote {result.method or method} values for {result.n_rows} rows x "
@@ -573,13 +612,9 @@ def _explain_rules(
     import pandas as pd
 
     from . import _registry
-    from ._data import DataError
 
-    try:
-        explainer = _registry.get(method)(fitted, training)
-        anchors = explainer.explain_rows(X, random_state=random_state)
-    except (DataError, ValueError, TypeError) as exc:
-        _fail(str(exc))
+    explainer = _registry.get(method)(fitted, training)
+    anchors = explainer.explain_rows(X, random_state=random_state)
     table = Table(title=f"{method}: one rule per row")
     for col in ("row", "rule", "prediction", "precision", "coverage"):
         table.add_column(col)
@@ -654,26 +689,22 @@ def importance(
     scheduler: SchedulerOpt = None,
 ) -> None:
     """Permutation importance of each feature on a labelled data file."""
-    from ._data import DataError
     from .effects import permutation_importance
 
     fitted, frame = _load(model, data, trust_pickle)
     X, y = _split_target(frame, target)
-    try:
-        with _on_cluster(scheduler):
-            result = permutation_importance(
-                fitted,
-                X,
-                y,
-                scoring=scoring,
-                n_repeats=n_repeats,
-                random_state=random_state,
-                # on a cluster, fan out over its workers unless told otherwise
-                n_jobs=-1 if n_jobs is None and scheduler is not None else n_jobs,
-                groups=_parse_groups(group),
-            )
-    except (DataError, ValueError) as exc:
-        _fail(str(exc))
+    with _on_cluster(scheduler):
+        result = permutation_importance(
+            fitted,
+            X,
+            y,
+            scoring=scoring,
+            n_repeats=n_repeats,
+            random_state=random_state,
+            # on a cluster, fan out over its workers unless told otherwise
+            n_jobs=-1 if n_jobs is None and scheduler is not None else n_jobs,
+            groups=_parse_groups(group),
+        )
     if as_json:
         typer.echo(result.to_json(indent=2))
         return
@@ -706,7 +737,6 @@ def effects(
     as_json: JsonOpt = False,
 ) -> None:
     """Partial dependence, ICE or ALE of one feature (or two) on a data file."""
-    from ._data import DataError
     from .effects import ale, partial_dependence
 
     if method not in ("pd", "ice", "ale"):
@@ -715,20 +745,17 @@ def effects(
     if target is not None and target in frame.columns:
         frame = frame.drop(columns=[target])
     features = feature[0] if len(feature) == 1 else list(feature)
-    try:
-        if method == "ale":
-            result = ale(fitted, frame, features, bins=bins, n_jobs=n_jobs)
-        else:
-            result = partial_dependence(
-                fitted,
-                frame,
-                features,
-                kind="both" if method == "ice" else "average",
-                grid_resolution=grid_resolution,
-                n_jobs=n_jobs,
-            )
-    except (DataError, ValueError) as exc:
-        _fail(str(exc))
+    if method == "ale":
+        result = ale(fitted, frame, features, bins=bins, n_jobs=n_jobs)
+    else:
+        result = partial_dependence(
+            fitted,
+            frame,
+            features,
+            kind="both" if method == "ice" else "average",
+            grid_resolution=grid_resolution,
+            n_jobs=n_jobs,
+        )
     if as_json:
         typer.echo(result.to_json(indent=2))
         return
@@ -745,14 +772,6 @@ def effects(
     for row in wide.itertuples(index=False):
         table.add_row(*[_fmt(v) for v in row])
     console.print(table)
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
 
 
 # --- issue 9: how far to trust the explanations -------------------------------
@@ -784,7 +803,6 @@ def trust(
     stability and a plain-language reading per method."""
 
     from . import _registry
-    from ._data import DataError
     from .quality import trust_summary
 
     names = _registry.available(kind="attribution", inputs="tabular")
@@ -795,20 +813,20 @@ def trust(
     y = None
     if target is not None:
         frame, y = _split_target(frame, target)
-    try:
-        summary = trust_summary(
-            fitted,
-            frame.iloc[:rows].reset_index(drop=True),
-            methods=method or None,
-            data=frame,
-            y=None if y is None else y.to_numpy(),
-            n_rows=rows,
-            n_background=background_size,
-            sanity=sanity,
-            random_state=random_state,
-        )
-    except DataError as exc:
-        _fail(str(exc))
+    summary = trust_summary(
+        fitted,
+        frame.iloc[:rows].reset_index(drop=True),
+        methods=method or None,
+        data=frame,
+        y=None if y is None else y.to_numpy(),
+        n_rows=rows,
+        n_background=background_size,
+        sanity=sanity,
+        random_state=random_state,
+    )
+    if not summary.rows:
+        # Every method failed: that is an error, never a table of nothing with exit 0.
+        _fail("No method could explain the model on this data: " + "; ".join(summary.notes))
     if as_json:
         typer.echo(json.dumps(summary.to_dict(), indent=2))
         return
@@ -826,3 +844,13 @@ def trust(
         console.print(f"[bold]{r['method']}[/] ({r['verdict']}): {r['reading']}")
     for note in summary.notes:
         console.print(f"[yellow]{note}[/]")
+
+
+def main() -> None:
+    """Entry point of the ``pellucid`` command (and of ``python -m pellucid``)."""
+    app()
+
+
+# Last, after every command is registered: `python -m pellucid.cli` shows them all.
+if __name__ == "__main__":  # pragma: no cover
+    main()

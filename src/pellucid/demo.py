@@ -8,6 +8,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+# Fewer rows leave too few defaults to split into stratified train and test sets.
+MIN_ROWS = 100
+
 
 def train_credit_model(n_rows: int = 5000, random_state: int = 0) -> dict[str, Any]:
     """A gradient-boosting default-risk model on synthetic credit data, with a held-out split."""
@@ -43,6 +46,8 @@ def run(
     from .cli import _metrics_table
     from .metrics import evaluate
 
+    if n_rows < MIN_ROWS:
+        raise ValueError(f"The demo needs at least {MIN_ROWS} rows of data; got n_rows={n_rows}.")
     console = console or Console()
     out.mkdir(parents=True, exist_ok=True)
     console.rule("pellucid demo: a default-risk model on synthetic credit data")

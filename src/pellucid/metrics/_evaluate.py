@@ -117,8 +117,8 @@ def evaluate(
         if unknown.any():
             pos = int(np.flatnonzero(unknown)[0])
             raise DataError(
-                f"y has label {y_arr[pos].tolist()!r} at row {pos}, which the model does not know "
-                f"(classes: {classes.tolist()})."
+                f"y has label {np.asarray(y_arr[pos]).tolist()!r} at row {pos}, which the model "
+                f"does not know (classes: {classes.tolist()})."
             )
         if threshold is not None and len(classes) != 2:
             raise ValueError(f"threshold= needs a binary classifier; classes: {classes.tolist()}.")
