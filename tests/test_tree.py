@@ -20,6 +20,11 @@ from pellucid.tree._explainer import to_matrix
 ROWS = 40  # rows explained per case: enough to hit NaN rows and every category
 
 
+def gap_tol(name: str) -> float:
+    """additivity_gap is measured against the model's own output: XGBoost's is float32."""
+    return 1e-6 if name.startswith("xgb") else 1e-9
+
+
 @pytest.mark.parametrize("name", ALL)
 def test_reader_reproduces_library_raw_output(name):
     model, X, raw, _ = case(name)
@@ -164,7 +169,7 @@ def test_interventional_equals_enumeration(name):
         f = raw(Z).reshape(len(subsets), len(background), -1).mean(axis=1)
         table = dict(zip(subsets, f, strict=True))
         np.testing.assert_allclose(values[r], _shapley(table.__getitem__, d), atol=1e-6)
-    np.testing.assert_allclose(exp.additivity_gap, 0.0, atol=1e-9)
+    np.testing.assert_allclose(exp.additivity_gap, 0.0, atol=gap_tol(name))
     np.testing.assert_allclose(
         exp.base_values[0], np.squeeze(ens.predict_raw(background).mean(axis=0)), atol=1e-12
     )

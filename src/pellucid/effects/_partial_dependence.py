@@ -131,12 +131,11 @@ def _recursion_partial_dependence(
             "method='recursion' gives the trees' raw output; wrap the classifier as "
             "pellucid.Model(model, output='raw') or use method='brute' for probabilities."
         )
-    from ..tree import read_ensemble
     from ..tree._pdp import partial_dependence_recursion
 
-    ensemble = read_ensemble(model)
     points = np.stack([g.ravel() for g in np.meshgrid(*grid, indexing="ij")], axis=1)
-    values = partial_dependence_recursion(ensemble, points.astype(float), features)
+    # rows=X: the trees' reading is checked against the model's own prediction on them
+    values = partial_dependence_recursion(model, points.astype(float), features, rows=X)
     values = values.reshape(len(points), -1).T
     return values.reshape((values.shape[0], *(len(g) for g in grid)))
 

@@ -43,6 +43,16 @@ def _link(loss: str) -> str:
     return "identity"
 
 
+_RANKING = (
+    "YetiRank",
+    "PairLogit",
+    "QuerySoftMax",
+    "QueryCrossEntropy",
+    "Lambda",
+    "StochasticRank",
+)
+
+
 def read_catboost(model: Any) -> TreeEnsemble:
     doc = _model_json(model)
     info = doc["features_info"]
@@ -94,6 +104,7 @@ def read_catboost(model: Any) -> TreeEnsemble:
         output_names=output_names,
         feature_names=names if any(f.get("feature_id") for f in floats) else None,
         source=f"catboost:{loss}",
+        output_kind="raw_margin" if loss.startswith(_RANKING) else "",
     )
 
 

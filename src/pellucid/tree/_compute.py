@@ -11,6 +11,7 @@ from ._ensemble import TreeEnsemble
 __all__ = [
     "InterventionalTables",
     "PathTables",
+    "background_mass",
     "expected_value",
     "interventional_shap",
     "path_dependent_interactions",
@@ -217,7 +218,13 @@ class InterventionalTables:
     background rows there are.
     """
 
-    def __init__(self, ens: TreeEnsemble, background_dirs: np.ndarray, tables: PathTables) -> None:
+    def __init__(
+        self,
+        ens: TreeEnsemble,
+        background_dirs: np.ndarray,
+        tables: PathTables,
+        background_weights: np.ndarray | None = None,
+    ) -> None:
         from ._kernels import interventional_leaf_tables, leaf_paths
 
         depth = ens.max_depth
@@ -228,9 +235,10 @@ class InterventionalTables:
         sizes = (np.left_shift(1, self.n_feats)) * (self.n_feats + 1)
         self.offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
         coef_a, coef_b = _shapley_coefficients(depth)
+        mass, norm = background_mass(background_dirs.shape[0], background_weights)
         self.Z = interventional_leaf_tables(
             background_dirs, ens.left, tables.parent, leaves, edges, slots, n_edges,
-            self.n_feats, self.offsets, coef_a, coef_b,
+            self.n_feats, self.offsets, coef_a, coef_b, mass, norm,
         )  # fmt: skip
 
     @staticmethod
@@ -240,12 +248,21 @@ class InterventionalTables:
         return int(ens.n_leaves) * (2**depth) * (depth + 1)
 
 
+def background_mass(n_bg: int, weights: np.ndarray | None) -> tuple[np.ndarray, float]:
+    """What each background row counts and the divisor: (ones, n) for equal weights (the
+    plain mean, bytes as before), (weights, 1) for weights that sum to one."""
+    if weights is None:
+        return np.ones(n_bg), float(n_bg)
+    return np.ascontiguousarray(weights, dtype=np.float64), 1.0
+
+
 def interventional_shap(
     ens: TreeEnsemble,
     Xa: np.ndarray,
     Ba: np.ndarray,
     *,
     transform: int = 0,
+    background_weights: np.ndarray | None = None,
     background_dirs: np.ndarray | None = None,
     agg_tables: InterventionalTables | None = None,
     raw_out: np.ndarray | None = None,
@@ -256,6 +273,7 @@ def interventional_shap(
     pair-by-pair rescaling, which needs every (row, background row) pair).
     With ``agg_tables`` (raw output only) the cost is linear in the rows, and
     ``raw_out`` (n, n_outputs), if given, receives the raw model output.
+    ``background_weights`` (summing to one) weight the background rows; None: equal.
     """
     from ._kernels import interventional_agg_kernel, interventional_kernel
 
@@ -280,8 +298,9 @@ def interventional_shap(
 
         predict_kernel(Xa, *ens.kernel_arrays(), ens.base, fx)
         predict_kernel(Ba, *ens.kernel_arrays(), ens.base, fb)
+    mass, norm = background_mass(Ba.shape[0], background_weights)
     interventional_kernel(
         Xa, Xdir, Bdir, ens.left, ens.right, ens.feature, ens.value, ens.tree_start,
-        ens.tree_output, coef_a, coef_b, fx, fb, int(transform), depth, out,
+        ens.tree_output, coef_a, coef_b, fx, fb, int(transform), depth, mass, norm, out,
     )  # fmt: skip
     return out

@@ -39,6 +39,13 @@ RIGHT = 1
 MISSING = 2  # follow default_left
 
 LINKS = ("identity", "logistic", "softmax", "exp")
+# default unit of the raw output per link (readers override it, e.g. class probabilities)
+LINK_OUTPUT_KIND = {
+    "identity": "regression",
+    "logistic": "log_odds",
+    "softmax": "raw_margin",  # a softmax logit is not a log-odds
+    "exp": "raw_margin",  # log of the mean (poisson, gamma, tweedie)
+}
 
 
 @dataclass
@@ -90,6 +97,28 @@ class TreeEnsemble:
     # column -> the category values whose positions are the codes the trees split on
     # (HistGradientBoosting encodes categories itself); other columns are used as given
     input_categories: dict[int, np.ndarray] = field(default_factory=dict)
+    # pandas category columns the library re-codes by label to the training categories
+    # it stored (XGBoost: by column; LightGBM: its pandas_categorical, paired in order
+    # with the frame's category columns); labels not among them are missing ("missing",
+    # LightGBM's rule) or refused ("error": XGBoost refuses them, or for labels that sort
+    # between known ones silently takes the next known category)
+    label_categories: dict[int, np.ndarray] = field(default_factory=dict)
+    ordered_categories: tuple[np.ndarray, ...] | None = None
+    unseen_labels: str = "missing"
+    # a value the library treats as missing besides NaN (XGBoost's ``missing``)
+    missing: float = np.nan
+    # the unit of the raw output (see pellucid._results.OUTPUT_KINDS); "" follows the link
+    output_kind: str = ""
+    # "lightgbm": the library stored column names with spaces replaced by underscores
+    name_rule: str = ""
+
+    @property
+    def raw_output_kind(self) -> str:
+        return self.output_kind or LINK_OUTPUT_KIND[self.link]
+
+    def stored_name(self, name: str) -> str:
+        """A user's column name as the library stores it."""
+        return name.replace(" ", "_") if self.name_rule == "lightgbm" else name
 
     @property
     def n_trees(self) -> int:
@@ -140,6 +169,7 @@ class TreeEnsemble:
         feature_names: Sequence[str] | None = None,
         source: str = "",
         input_categories: dict[int, np.ndarray] | None = None,
+        **options: Any,
     ) -> TreeEnsemble:
         """Concatenate trees, renumbering nodes into preorder with global indices."""
         if link not in LINKS:
@@ -227,6 +257,7 @@ class TreeEnsemble:
             feature_names=tuple(str(f) for f in feature_names) if feature_names else None,
             source=source,
             input_categories=dict(input_categories or {}),
+            **options,
         )
         ens.validate()
         return ens
@@ -248,7 +279,8 @@ class TreeEnsemble:
             raise ValueError("Trees adding to every output need one value column per output.")
 
     def prepare_X(self, X: Any) -> np.ndarray:
-        """X as a C-contiguous float64 array, rounded through ``input_dtype`` first."""
+        """X as a C-contiguous float64 array, rounded through ``input_dtype`` first; the
+        ``missing`` sentinel (compared in ``input_dtype``, as the library does) becomes NaN."""
         arr = np.asarray(X)
         if arr.ndim != 2:
             raise ValueError(f"X must be 2-dimensional; got shape {arr.shape}.")
@@ -260,6 +292,9 @@ class TreeEnsemble:
             arr = arr.astype(self.input_dtype).astype(np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"X must be numeric (category columns as codes): {exc}") from None
+        if not np.isnan(self.missing):
+            sentinel = float(np.asarray(self.missing).astype(self.input_dtype))
+            arr[arr == sentinel] = np.nan
         return np.ascontiguousarray(arr)
 
     def predict_raw(self, X: Any) -> np.ndarray:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .._data import DataError
+from .._errors import UnsupportedModelError
 from .._results import Explanation
 from ..scale import scalable
 from ._ensemble import TreeEnsemble
@@ -18,19 +19,24 @@ __all__ = ["TreeShap", "read_ensemble"]
 OUTPUTS = ("raw", "probability")
 
 
-def read_ensemble(model: Any) -> TreeEnsemble:
-    """The TreeEnsemble of a fitted tree model (sklearn, XGBoost, LightGBM, CatBoost)."""
+def read_ensemble(model: Any, *, iteration_range: tuple[int, int] | None = None) -> TreeEnsemble:
+    """The TreeEnsemble of a fitted tree model (sklearn, XGBoost, LightGBM, CatBoost):
+    the trees its own ``predict`` uses (for XGBoost, ``iteration_range`` as ``predict``'s)."""
     if isinstance(model, TreeEnsemble):
         return model
     raw = getattr(model, "raw_model", None)
     if raw is not None and type(model).__name__ == "Model":
         model = raw
     root = type(model).__module__.split(".")[0]
+    if iteration_range is not None and root != "xgboost":
+        raise UnsupportedModelError(
+            f"iteration_range applies to XGBoost models only; got a {type(model).__name__}."
+        )
     if root == "sklearn":
         if type(model).__name__ == "Pipeline":
-            raise TypeError(
-                "TreeShap explains a tree model directly; pass the Pipeline's final tree "
-                "estimator with transformed data, or use a model-agnostic explainer."
+            raise UnsupportedModelError(
+                "TreeShap explains a tree model directly, not a Pipeline: pass the Pipeline's "
+                "final tree estimator with transformed data, or use a model-agnostic explainer."
             )
         from ._sklearn import read_sklearn
 
@@ -38,7 +44,7 @@ def read_ensemble(model: Any) -> TreeEnsemble:
     if root == "xgboost":
         from ._xgboost import read_xgboost
 
-        return read_xgboost(model)
+        return read_xgboost(model, iteration_range)
     if root == "lightgbm":
         from ._lightgbm import read_lightgbm
 
@@ -65,7 +71,11 @@ def to_matrix(X: Any, ens: TreeEnsemble, *, name: str = "X") -> tuple[np.ndarray
     if isinstance(X, pd.DataFrame):
         names = tuple(str(c) for c in X.columns)
         _check_columns(names, ens, name)
-        cols = [_column(col, col.dtype, j, c, ens, name) for j, (c, col) in enumerate(X.items())]
+        labels = _label_categories(X, ens, name)
+        cols = [
+            _column(col, col.dtype, j, c, ens, name, labels.get(j))
+            for j, (c, col) in enumerate(X.items())
+        ]
         arr = np.column_stack(cols) if cols else np.empty((len(X), 0))
     else:
         arr = np.asarray(X)
@@ -120,9 +130,29 @@ def _user_data(X: Any, Xa: np.ndarray) -> np.ndarray:
     return Xa if arr.dtype.kind in "biuf" else arr
 
 
+def _label_categories(X: Any, ens: TreeEnsemble, name: str) -> dict[int, np.ndarray]:
+    """Column -> the training categories the library re-codes that column's labels to."""
+    import pandas as pd
+
+    if ens.ordered_categories is None:
+        return ens.label_categories
+    # LightGBM pairs its stored categories with the frame's category columns in order
+    cat_cols = [j for j, t in enumerate(X.dtypes) if isinstance(t, pd.CategoricalDtype)]
+    if len(cat_cols) != len(ens.ordered_categories):
+        raise DataError(
+            f"{name} has {len(cat_cols)} category columns but the model was trained with "
+            f"{len(ens.ordered_categories)}; give category columns as at training."
+        )
+    return dict(zip(cat_cols, ens.ordered_categories, strict=True))
+
+
 def _check_columns(names: tuple[str, ...], ens: TreeEnsemble, name: str) -> None:
     if ens.feature_names is None or names == ens.feature_names:
         return
+    stored = tuple(ens.stored_name(n) for n in names)
+    if stored == ens.feature_names:  # e.g. LightGBM's underscores for spaces
+        return
+    names = stored
     if set(names) == set(ens.feature_names):
         raise DataError(
             f"{name}'s columns are in a different order than the model's "
@@ -137,11 +167,32 @@ def _check_columns(names: tuple[str, ...], ens: TreeEnsemble, name: str) -> None
 
 
 def _column(
-    values: Any, dtype: Any, j: int, col_name: Any, ens: TreeEnsemble, name: str
+    values: Any,
+    dtype: Any,
+    j: int,
+    col_name: Any,
+    ens: TreeEnsemble,
+    name: str,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """One column as float64 codes or numbers (see :func:`to_matrix`)."""
     import pandas as pd
 
+    if labels is not None and isinstance(dtype, pd.CategoricalDtype):
+        # re-coded by label to the training categories, as the library does
+        given = np.asarray(values, dtype=object)
+        codes = pd.Index(labels).get_indexer(given).astype(np.float64)
+        missing = np.asarray(pd.isna(given), dtype=bool)
+        unseen = (codes < 0) & ~missing
+        if unseen.any() and ens.unseen_labels == "error":
+            raise DataError(
+                f"Column {col_name!r} of {name} has labels the model did not see in training "
+                f"({sorted({str(v) for v in given[unseen]})[:5]}, row {int(np.flatnonzero(unseen)[0])}); "
+                f"it knows {list(labels)[:10]}. {ens.source.split(':')[0]} refuses such labels or "
+                "predicts them as another category; map them to a known label or to missing."
+            )
+        codes[codes < 0] = np.nan
+        return codes
     if j in ens.input_categories:
         codes = ens.category_index[j].get_indexer(np.asarray(values, dtype=object))
         return np.where(codes < 0, np.nan, codes.astype(np.float64))
@@ -165,22 +216,48 @@ def _column(
 class TreeShap:
     """Exact SHAP values of tree ensembles.
 
+    What is explained is what the model's own ``predict`` computes, and this is
+    checked: the raw output of the trees as read is compared with the library's
+    own prediction (XGBoost ``output_margin=True``, LightGBM ``raw_score=True``,
+    CatBoost ``RawFormulaVal``, scikit-learn's ``decision_function``,
+    ``predict_proba`` or ``predict``) on every row explained (on a fixed sample
+    of at most 256 rows in :meth:`predict`), and a difference beyond the
+    library's rounding raises :class:`~pellucid.ModelReadingError`. The
+    Explanation's ``output`` is the model's own output, so ``additivity_gap``
+    measures the explanation against the model itself (float32 libraries:
+    about 1e-7 of the output's scale).
+
+    Reproduced as the library does: XGBoost's ``missing`` value (missing, like
+    NaN); after early stopping, the rounds up to ``best_iteration`` (the sklearn
+    wrappers of XGBoost and LightGBM predict with those; a bare XGBoost Booster
+    with every round); pandas category columns re-coded by label to the
+    categories the model stored at training (XGBoost 3, LightGBM; unknown labels
+    follow the library: LightGBM treats them as missing, XGBoost as an invalid
+    category); LightGBM column names stored with underscores for spaces.
+    Refused by name (:class:`~pellucid.UnsupportedModelError`): LightGBM linear
+    trees, CatBoost categorical/text features, Pipelines.
+
     Parameters
     ----------
     model:
         scikit-learn DecisionTree / RandomForest / ExtraTrees / GradientBoosting /
         HistGradientBoosting / IsolationForest, XGBoost, LightGBM or CatBoost
         (symmetric trees), a ``pellucid.Model`` wrapping one, or a
-        :class:`~pellucid.tree.TreeEnsemble`.
+        :class:`~pellucid.tree.TreeEnsemble` (explained as given: nothing to check).
     background:
         None for path-dependent TreeSHAP (the trees' own cover statistics stand
         in for the data distribution); rows for interventional TreeSHAP, where
         absent features take background values and values are averaged over
-        the background rows.
+        the background rows; or a ``pellucid.summarize(X, k)`` result, whose
+        weights weight that average.
     output:
         "raw" (the margin: log-odds, log-count, regression value) or
         "probability" (interventional only, binary classifiers with a logistic
         link; values of ``sigmoid(margin)`` rescaled pair by pair as shap does).
+        The Explanation's ``output_kind`` names the unit.
+    iteration_range:
+        XGBoost only: the rounds to explain, as ``predict(X, iteration_range=...)``
+        takes them (default: what ``predict(X)`` uses).
     """
 
     def __init__(
@@ -190,10 +267,19 @@ class TreeShap:
         *,
         output: str = "raw",
         feature_names: Sequence[str] | None = None,
+        iteration_range: tuple[int, int] | None = None,
     ) -> None:
+        from ._guard import library_model
+
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}.")
-        self.ensemble = read_ensemble(model)
+        self.ensemble = read_ensemble(model, iteration_range=iteration_range)
+        self._model = library_model(model)
+        self._rounds = (0, 0)
+        if self._model is not None and self.ensemble.source.startswith("xgboost"):
+            from ._xgboost import iteration_range as xgb_rounds
+
+            self._rounds = xgb_rounds(self._model, iteration_range)
         if feature_names is not None:
             if len(feature_names) != self.ensemble.n_features:
                 raise ValueError(
@@ -201,7 +287,7 @@ class TreeShap:
                 )
             self._names: tuple[str, ...] | None = tuple(str(f) for f in feature_names)
         else:
-            self._names = self.ensemble.feature_names
+            self._names = None
         self.output = output
         if output == "probability":
             if background is None:
@@ -217,15 +303,23 @@ class TreeShap:
         self._tables: Any = None
         self._expected: np.ndarray | None = None
         self.background: np.ndarray | None = None
+        self.background_weights: np.ndarray | None = None  # None: equal weights
         self._bg_dirs: np.ndarray | None = None
         self._agg: Any = None
         if background is not None:
-            self.background, _ = to_matrix(background, self.ensemble, name="background")
+            data, weights = _background_parts(background)
+            self.background, _ = to_matrix(data, self.ensemble, name="background")
+            self.background_weights = weights
 
     # ------------------------------------------------------------------ helpers
     @property
     def interventional(self) -> bool:
         return self.background is not None
+
+    @property
+    def output_kind(self) -> str:
+        """The unit of what is explained (see ``pellucid.Explanation.output_kind``)."""
+        return "probability" if self.output == "probability" else self.ensemble.raw_output_kind
 
     def _path_tables(self) -> Any:
         if self._tables is None:
@@ -241,13 +335,24 @@ class TreeShap:
             return np.asarray(expit(raw))
         return raw
 
+    def _checked(self, X: Any, ours: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """The model's own raw output on ``rows`` of X (all when None), checked against
+        ``ours`` (the trees' raw output there); ``ours`` itself for a bare TreeEnsemble."""
+        if self._model is None:
+            return ours
+        from ._guard import check_reading
+
+        return check_reading(self._model, self.ensemble, X, ours, rows=rows, rounds=self._rounds)
+
     @property
     def expected_value(self) -> np.ndarray:
         """The base value per output: cover-weighted mean (path-dependent) or background mean."""
         if self._expected is None:
             if self.background is not None:
-                raw = self.ensemble.predict_raw(self.background)
-                self._expected = np.asarray(self._transform(raw).mean(axis=0))
+                raw = self._transform(self.ensemble.predict_raw(self.background))
+                self._expected = np.asarray(
+                    np.average(raw, axis=0, weights=self.background_weights)
+                )
             else:
                 from ._compute import expected_value
 
@@ -270,16 +375,23 @@ class TreeShap:
 
     # ------------------------------------------------------------------ API
     def predict(self, X: Any) -> np.ndarray:
-        """The output ``explain(X)`` explains, from the trees alone: the raw margin (its
-        logistic for ``output="probability"``), ``(n,)`` or ``(n, k)``."""
+        """The output ``explain(X)`` explains, from the trees: the raw margin (its
+        logistic for ``output="probability"``), ``(n,)`` or ``(n, k)``; checked
+        against the model's own prediction on a fixed sample of at most 256 rows."""
+        from ._guard import guard_rows
+
         Xa, _ = to_matrix(X, self.ensemble)
         with _threads_for(Xa.shape[0] * self.ensemble.n_trees):
-            out = self._transform(self.ensemble.predict_raw(Xa))
+            raw = self.ensemble.predict_raw(Xa)
+        rows = guard_rows(Xa.shape[0])
+        self._checked(X, raw[rows], rows)
+        out = self._transform(raw)
         return out[:, 0] if self.ensemble.n_outputs == 1 else out
 
     @scalable(min_rows=2**62)  # the compiled kernel already runs rows on every core
     def explain(self, X: Any) -> Explanation:
-        """SHAP values ``(n, d)`` (or ``(n, d, k)`` for k outputs) with base values and output."""
+        """SHAP values ``(n, d)`` (or ``(n, d, k)`` for k outputs) with base values and
+        the model's own output (checked against the trees': see the class docstring)."""
         Xa, names = to_matrix(X, self.ensemble)
         with _threads_for(Xa.shape[0] * self.ensemble.n_leaves):
             return self._explain(X, Xa, names)
@@ -305,7 +417,9 @@ class TreeShap:
                 and self.output == "raw"
                 and InterventionalTables.size(ens) <= MAX_TABLE_SIZE
             ):
-                self._agg = InterventionalTables(ens, self._bg_dirs, self._path_tables())
+                self._agg = InterventionalTables(
+                    ens, self._bg_dirs, self._path_tables(), self.background_weights
+                )
             if self._agg is not None and self.output == "raw":
                 raw = np.empty((Xa.shape[0], ens.n_outputs))
             values = interventional_shap(
@@ -313,6 +427,7 @@ class TreeShap:
                 Xa,
                 self.background,
                 transform=1 if self.output == "probability" else 0,
+                background_weights=self.background_weights,
                 background_dirs=self._bg_dirs,
                 agg_tables=self._agg,
                 raw_out=raw,
@@ -321,10 +436,17 @@ class TreeShap:
         else:
             values = path_dependent_shap(ens, Xa, self._path_tables())
             method_mode = "path_dependent"
-        output = self._transform(ens.predict_raw(Xa) if raw is None else raw)
+        output = self._transform(self._checked(X, ens.predict_raw(Xa) if raw is None else raw))
         base = np.broadcast_to(self.expected_value, output.shape)
         values, base = self._shape(values, np.ascontiguousarray(base))
         output = output[:, 0] if ens.n_outputs == 1 else output
+        params: dict[str, Any] = {
+            "feature_perturbation": method_mode,
+            "output": self.output,
+            "model": ens.source,
+        }
+        if self.background_weights is not None:
+            params["background_weighted"] = True
         return Explanation(
             values=values,
             base_values=base,
@@ -332,12 +454,9 @@ class TreeShap:
             feature_names=self._names_for(names),
             output_names=self._output_names(),
             method="treeshap",
-            params={
-                "feature_perturbation": method_mode,
-                "output": self.output,
-                "model": ens.source,
-            },
+            params=params,
             output=output,
+            output_kind=self.output_kind,
         )
 
     def explain_interactions(self, X: Any) -> Explanation:
@@ -357,7 +476,7 @@ class TreeShap:
         ens = self.ensemble
         with _threads_for(Xa.shape[0] * ens.n_leaves * ens.max_depth):
             values = path_dependent_interactions(ens, Xa, self._path_tables())
-            output = ens.predict_raw(Xa)
+            output = self._checked(X, ens.predict_raw(Xa))
         base = np.ascontiguousarray(np.broadcast_to(self.expected_value, output.shape))
         values, base = self._shape(values, base)
         output = output[:, 0] if ens.n_outputs == 1 else output
@@ -375,4 +494,17 @@ class TreeShap:
                 "model": ens.source,
             },
             output=output,
+            output_kind=self.output_kind,
         )
+
+
+def _background_parts(background: Any) -> tuple[Any, np.ndarray | None]:
+    """Background rows and their weights (None: equal), from rows or a ``summarize`` result."""
+    from ..shapley._game import Background
+
+    if not isinstance(background, Background):
+        return background, None
+    w = np.asarray(background.weights, dtype=np.float64)
+    if w.shape[0] == 0 or np.all(w == w[0]):
+        return background.data, None
+    return background.data, w / w.sum()

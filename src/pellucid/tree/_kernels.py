@@ -516,7 +516,7 @@ def decisions_kernel(X, left, feature, threshold, default_left, kind, cs, cl, co
 @njit(parallel=True, cache=True)
 def interventional_kernel(
     X, Xdir, Bdir, left, right, feature, value, tree_start, tree_output,
-    coef_a, coef_b, fx, fb, transform, max_depth, out,
+    coef_a, coef_b, fx, fb, transform, max_depth, bg_mass, norm, out,
 ):  # fmt: skip
     """Interventional SHAP values averaged over background rows, out zeroed by the caller.
 
@@ -526,10 +526,13 @@ def interventional_kernel(
     value |A|!(|B|-1)!/(|A|+|B|)! from each feature of B. With ``transform``
     (1: logistic) the pair's values are rescaled by
     (T(f(x)) - T(f(b))) / (f(x) - f(b)), as shap does for probability output.
-    Xdir / Bdir hold every row's left/right decision at every node.
+    Xdir / Bdir hold every row's left/right decision at every node. Background row
+    b's pairs count ``bg_mass[b]`` times and the sum is divided by ``norm`` (ones and
+    the row count for equal weights, the weights and 1 for a weighted background).
     """
     n_rows = X.shape[0]
     n_bg = Bdir.shape[0]
+    direct = transform == 0 and norm == n_bg  # equal weights: accumulate in place
     n_trees = tree_start.shape[0] - 1
     n_cols = value.shape[1]
     d = X.shape[1]
@@ -549,7 +552,7 @@ def interventional_kernel(
             xd = Xdir[r]
             for bi in range(n_bg):
                 bd = Bdir[bi]
-                acc = out[r] if transform == 0 else tmp
+                acc = out[r] if direct else tmp
                 for t in range(n_trees):
                     o = tree_output[t]
                     nc = 1 if o >= 0 else n_cols
@@ -630,22 +633,26 @@ def interventional_kernel(
                     while nb > 0:
                         nb -= 1
                         side[list_b[nb]] = 0
-                if transform != 0:
+                if not direct:
                     for j in range(n_out):
-                        dx = fx[r, j] - fb[bi, j]
-                        if transform == 1:
-                            tx = 1.0 / (1.0 + np.exp(-fx[r, j]))
-                            tb = 1.0 / (1.0 + np.exp(-fb[bi, j]))
-                        else:
-                            tx = fx[r, j]
-                            tb = fb[bi, j]
-                        scale = (tx - tb) / dx if dx != 0.0 else 0.0
+                        scale = 1.0
+                        if transform != 0:
+                            dx = fx[r, j] - fb[bi, j]
+                            if transform == 1:
+                                tx = 1.0 / (1.0 + np.exp(-fx[r, j]))
+                                tb = 1.0 / (1.0 + np.exp(-fb[bi, j]))
+                            else:
+                                tx = fx[r, j]
+                                tb = fb[bi, j]
+                            scale = (tx - tb) / dx if dx != 0.0 else 0.0
+                        if norm != n_bg:
+                            scale *= bg_mass[bi]
                         for i in range(d):
                             out[r, i, j] += tmp[i, j] * scale
                             tmp[i, j] = 0.0
             for i in range(d):
                 for j in range(n_out):
-                    out[r, i, j] /= n_bg
+                    out[r, i, j] /= norm
 
 
 @njit(parallel=True, cache=True)
@@ -749,12 +756,14 @@ def leaf_paths(left, feature, parent, tree_start, max_depth):
 
 @njit(parallel=True, cache=True)
 def interventional_leaf_tables(
-    Bdir, left, parent, leaves, edges, slots, n_edges, n_feats, offsets, coef_a, coef_b
-):
+    Bdir, left, parent, leaves, edges, slots, n_edges, n_feats, offsets, coef_a, coef_b,
+    bg_mass, norm,
+):  # fmt: skip
     """Per leaf and per pattern alpha of the row (bit s: the row meets every condition on the
     path's feature s): ZA[alpha, s] (to features the row meets, and -ZB[alpha] to the others)
     and ZB[alpha], summed over the background rows' failure patterns delta with delta within alpha
-    and divided by the number of background rows. Table of leaf li at offsets[li], of size
+    and divided by the number of background rows (each counted ``bg_mass[b]`` times, the
+    sum divided by ``norm``: see :func:`interventional_kernel`). Table of leaf li at offsets[li], of size
     2^m (m + 1), slot-major: ZA[alpha, s] at s 2^m + alpha, ZB[alpha] at m 2^m + alpha."""
     n_bg = Bdir.shape[0]
     total = offsets[-1]
@@ -770,7 +779,7 @@ def interventional_leaf_tables(
                 par = parent[a]
                 if Bdir[b, par] != (left[par] == a):
                     delta |= 1 << slots[li, e]
-            cnt[delta] += 1.0
+            cnt[delta] += bg_mass[b]
         base = offsets[li]
         for alpha in range(size):
             nb = m
@@ -793,14 +802,14 @@ def interventional_leaf_tables(
                         ca = c * coef_a[na, nb]
                         for s in range(m):
                             if (delta >> s) & 1:
-                                Z[base + s * size + alpha] += ca / n_bg
+                                Z[base + s * size + alpha] += ca / norm
                 if delta == 0:
                     break
                 delta = (delta - 1) & alpha
-            Z[base + m * size + alpha] = zb / n_bg
+            Z[base + m * size + alpha] = zb / norm
             for s in range(m):  # features the row fails get -zb: one branch-free sum later
                 if not (alpha >> s) & 1:
-                    Z[base + s * size + alpha] = -zb / n_bg
+                    Z[base + s * size + alpha] = -zb / norm
     return Z
 
 

@@ -6,6 +6,13 @@ sends NaN and zeros (|x| <= 1e-35) the default way, "None" treats NaN as 0.
 Categorical splits send the listed categories left and everything else
 (unseen, negative, NaN) right. Node cover is the training row count, as
 LightGBM's own ``pred_contrib`` uses.
+
+As the model's own ``predict``: the trees up to ``best_iteration`` after early
+stopping (``dump_model``'s default, as ``predict``'s), a pandas category
+column re-coded by label to the categories stored at training
+(``pandas_categorical``; unknown labels are missing), and column names whose
+spaces LightGBM stored as underscores accepted under the user's names. Linear
+trees (``linear_tree=True``) are refused: their leaves are linear models.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import UnsupportedModelError
 from ._ensemble import CATEGORICAL, LEFT, NUMERIC_ZERO_MISSING, RIGHT, Tree, TreeEnsemble
 
 __all__ = ["read_lightgbm"]
@@ -30,13 +38,49 @@ def _link(objective: str) -> str:
     return "identity"
 
 
+_MARGIN = ("lambdarank", "rank_xendcg")
+
+
+def _output_kind(objective: str) -> str:
+    name = objective.split(" ")[0]
+    return "raw_margin" if name in _MARGIN else ""  # else the link's unit
+
+
+def _refuse_linear(booster: Any, infos: list[dict[str, Any]]) -> None:
+    linear = bool(booster.params.get("linear_tree", False)) if hasattr(booster, "params") else False
+    linear = linear or any(_has_linear_leaf(info.get("tree_structure", {})) for info in infos)
+    if linear:
+        raise UnsupportedModelError(
+            "LightGBM linear trees (linear_tree=True) are not supported by TreeShap: each leaf "
+            "is a linear model, not a constant. Use a model-agnostic explainer (KernelShap)."
+        )
+
+
+def _has_linear_leaf(node: dict[str, Any]) -> bool:
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if "leaf_features" in n or "leaf_coeff" in n:
+            return True
+        stack.extend(n[c] for c in ("left_child", "right_child") if c in n)
+    return False
+
+
+def _pandas_categories(doc: dict[str, Any]) -> tuple[np.ndarray, ...] | None:
+    cats = doc.get("pandas_categorical")
+    if not cats:
+        return None
+    return tuple(
+        np.asarray(c, dtype=object if any(isinstance(v, str) for v in c) else None) for c in cats
+    )
+
+
 def read_lightgbm(model: Any) -> TreeEnsemble:
     booster = model.booster_ if hasattr(model, "booster_") else model
     doc = booster.dump_model()
     k = int(doc["num_tree_per_iteration"])
     infos = doc["tree_info"]
-    if any("leaf_features" in info.get("tree_structure", {}) for info in infos):
-        raise ValueError("LightGBM linear trees are not supported by TreeShap.")
+    _refuse_linear(booster, infos)
     scale = 1.0
     if doc.get("average_output", False):
         scale = 1.0 / max(1, len(infos) // k)
@@ -62,6 +106,9 @@ def read_lightgbm(model: Any) -> TreeEnsemble:
         output_names=output_names,
         feature_names=doc.get("feature_names"),
         source=f"lightgbm:{objective}",
+        ordered_categories=_pandas_categories(doc),
+        output_kind=_output_kind(objective),
+        name_rule="lightgbm",
     )
 
 

@@ -18,6 +18,7 @@ def partial_dependence_recursion(
     feature_indices: Sequence[int] | int,
     *,
     include_base: bool = True,
+    rows: Any = None,
 ) -> np.ndarray:
     """Averaged raw output at each grid point, by scikit-learn's recursion method.
 
@@ -40,6 +41,10 @@ def partial_dependence_recursion(
         Add the model's constant (init prediction, base score). scikit-learn's
         recursion leaves it out (its values are offset by that constant);
         ``include_base=False`` reproduces those numbers exactly.
+    rows:
+        The data the dependence is read for (optional): the trees' reading is
+        checked against the model's own prediction on a fixed sample of these
+        rows (:class:`~pellucid.ModelReadingError` if they differ).
 
     Returns
     -------
@@ -50,6 +55,8 @@ def partial_dependence_recursion(
     from ._kernels import pd_recursion_kernel
 
     ens: TreeEnsemble = read_ensemble(ensemble)
+    if rows is not None:
+        _check_on(ensemble, ens, rows)
     targets = np.atleast_1d(np.asarray(feature_indices, dtype=np.int64))
     if targets.ndim != 1 or len(targets) == 0:
         raise ValueError("feature_indices must be one index or a 1-D list of indices.")
@@ -73,6 +80,21 @@ def partial_dependence_recursion(
         grid, targets, *a[:10], ens.cover, ens.value, ens.tree_start, ens.tree_output, base, out
     )
     return out[:, 0] if ens.n_outputs == 1 else out
+
+
+def _check_on(model: Any, ens: TreeEnsemble, X: Any) -> None:
+    """The reading guard on a fixed sample of ``X`` (see ``_guard.py``)."""
+    from ._explainer import to_matrix
+    from ._guard import check_reading, guard_rows, library_model
+    from ._xgboost import iteration_range
+
+    lib = library_model(model)
+    if lib is None:
+        return
+    Xa, _ = to_matrix(X, ens)
+    rows = guard_rows(Xa.shape[0])
+    rounds = iteration_range(lib, None) if ens.source.startswith("xgboost") else (0, 0)
+    check_reading(lib, ens, X, ens.predict_raw(Xa[rows]), rows=rows, rounds=rounds)
 
 
 LINK_CODES = {"identity": 0, "exp": 1, "logistic": 2, "softmax": 3}

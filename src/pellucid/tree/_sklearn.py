@@ -92,7 +92,9 @@ def read_sklearn(model: Any) -> TreeEnsemble:
             trees.append(_tree_from_sklearn(est, _class_fractions(est) * scale))
         output_names: tuple[str, ...] | None = tuple(str(c) for c in model.classes_)
         n_out = len(model.classes_)
+        kind = "probability"  # averaged leaf class fractions
     else:
+        kind = "regression"
         n_out = int(getattr(model, "n_outputs_", 1))
         for est in estimators:
             trees.append(_tree_from_sklearn(est, est.tree_.value[:, :, 0] * scale))
@@ -105,6 +107,7 @@ def read_sklearn(model: Any) -> TreeEnsemble:
         output_names=output_names,
         feature_names=_names(model),
         source=name,
+        output_kind=kind,
     )
 
 
@@ -140,6 +143,8 @@ def _read_gb(model: Any) -> TreeEnsemble:
         output_names=output_names,
         feature_names=_names(model),
         source=type(model).__name__,
+        # the exponential loss's margin is half the log-odds
+        output_kind="raw_margin" if getattr(model, "loss", "") == "exponential" else "",
     )
 
 
@@ -162,6 +167,7 @@ def _read_iforest(model: Any) -> TreeEnsemble:
         input_dtype="float32",
         feature_names=_names(model),
         source="IsolationForest",
+        output_kind="raw_margin",  # mean path length
     )
 
 

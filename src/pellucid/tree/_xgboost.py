@@ -6,6 +6,15 @@ splits send the listed categories right and everything else (including
 unseen or negative values) left; NaN follows ``default_left``. ``base_score``
 is stored in probability space and is mapped to the margin with the
 objective's link.
+
+What is read is what the model's own ``predict`` uses: the sklearn wrapper's
+``missing`` value (treated as missing, like NaN), its ``best_iteration`` after
+early stopping (a bare Booster predicts with every round, as here), or an
+explicit ``iteration_range``; and the training categories XGBoost 3 stores
+with the model, to which a pandas category column is re-coded by label. A
+label not seen in training is refused: XGBoost refuses it ("Found a category
+not in the training set") where it sorts after every known label, and
+otherwise silently predicts with the next known label in sort order.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import UnsupportedModelError
 from ._ensemble import CATEGORICAL, LEFT, RIGHT, Tree, TreeEnsemble
 
 __all__ = ["read_xgboost"]
@@ -47,7 +57,74 @@ def _parse_floats(text: str) -> np.ndarray:
     return np.asarray(json.loads(text) if text.strip().startswith("[") else [float(text)], float)
 
 
-def read_xgboost(model: Any) -> TreeEnsemble:
+def _output_kind(objective: str) -> str:
+    if objective == "binary:hinge" or objective.startswith(("rank:", "binary:logitraw")):
+        return "raw_margin"
+    return ""  # the link's unit
+
+
+def iteration_range(model: Any, explicit: tuple[int, int] | None) -> tuple[int, int]:
+    """The rounds ``model.predict(X, iteration_range=explicit)`` uses, by XGBoost's rule:
+    the sklearn wrapper takes ``(0, best_iteration + 1)`` after early stopping when no
+    end is given (``explicit`` None or ending at 0); otherwise ``explicit``, where
+    ``(0, 0)`` means every round."""
+    if explicit is not None:
+        start, stop = (int(v) for v in explicit)
+        if start < 0 or stop < 0 or (stop and stop <= start):
+            raise ValueError(
+                f"iteration_range must be (start, stop) with 0 <= start < stop (stop 0: to "
+                f"the last round); got {explicit!r}."
+            )
+    if hasattr(model, "get_booster") and (explicit is None or stop == 0):
+        try:
+            return 0, int(model.best_iteration) + 1
+        except AttributeError:
+            return 0, 0
+    return (start, stop) if explicit is not None else (0, 0)
+
+
+def _trees_in(gb_model: dict[str, Any], rounds: tuple[int, int]) -> range:
+    """Indices of the trees of rounds ``rounds`` (``(0, 0)``: all)."""
+    n = len(gb_model["trees"])
+    indptr = gb_model.get("iteration_indptr")
+    start, stop = rounds
+    if stop == 0 and start == 0:
+        return range(n)
+    if indptr is None:
+        raise UnsupportedModelError(
+            "This XGBoost model stores no round boundaries (iteration_indptr); "
+            "iteration_range cannot be applied."
+        )
+    n_rounds = len(indptr) - 1
+    stop = n_rounds if stop == 0 else stop
+    if stop > n_rounds:
+        raise ValueError(
+            f"iteration_range {rounds} asks for {stop} rounds; the model has {n_rounds}."
+        )
+    return range(int(indptr[start]), int(indptr[stop]))
+
+
+def _categories(gb_model: dict[str, Any]) -> dict[int, np.ndarray]:
+    """The training categories XGBoost stored per column (empty for a model fitted on codes)."""
+    cats = gb_model.get("cats") or {}
+    out = {}
+    for j, enc in enumerate(cats.get("enc", [])):
+        values = enc.get("values", [])
+        if not len(values):
+            continue
+        if "offsets" in enc:  # strings: UTF-8 bytes cut at the offsets
+            raw = bytes(int(b) for b in values)
+            off = enc["offsets"]
+            labels: Any = [raw[off[i] : off[i + 1]].decode("utf-8") for i in range(len(off) - 1)]
+            out[j] = np.asarray(labels, dtype=object)
+        else:
+            out[j] = np.asarray(values)
+    return out
+
+
+def read_xgboost(model: Any, rounds: tuple[int, int] | None = None) -> TreeEnsemble:
+    """The trees ``model.predict`` uses (see the module docstring); ``rounds`` as
+    ``predict``'s ``iteration_range``."""
     booster = model.get_booster() if hasattr(model, "get_booster") else model
     doc = json.loads(booster.save_raw("json"))
     learner = doc["learner"]
@@ -62,6 +139,7 @@ def read_xgboost(model: Any) -> TreeEnsemble:
         raise ValueError(f"XGBoost booster {gb['name']!r} has no trees to explain.")
     trees_doc = gb["model"]["trees"]
     tree_info = gb["model"]["tree_info"]
+    used = _trees_in(gb["model"], iteration_range(model, rounds))
     n_features = int(params["num_feature"])
     n_class = int(params.get("num_class", "0"))
     n_target = int(params.get("num_target", "1"))
@@ -71,7 +149,8 @@ def read_xgboost(model: Any) -> TreeEnsemble:
     base = _parse_floats(params["base_score"])
     base = np.broadcast_to(base, (n_out,)) if base.size == 1 else base
     trees = []
-    for t, tree_doc in enumerate(trees_doc):
+    for t in used:
+        tree_doc = trees_doc[t]
         tree = _read_tree(tree_doc, output=int(tree_info[t]) if n_out > 1 else 0)
         if weights is not None:
             tree.value = tree.value * weights[t]
@@ -80,6 +159,8 @@ def read_xgboost(model: Any) -> TreeEnsemble:
     output_names = tuple(f"class_{k}" for k in range(n_out)) if n_out > 1 else None
     if hasattr(model, "classes_") and n_out > 1:
         output_names = tuple(str(c) for c in model.classes_)
+    missing = getattr(model, "missing", np.nan)  # the sklearn wrapper's; a Booster has none
+    missing = np.nan if missing is None else float(missing)
     return TreeEnsemble.from_trees(
         trees,
         base=_base_margin(objective, np.asarray(base, dtype=np.float64)),
@@ -89,6 +170,10 @@ def read_xgboost(model: Any) -> TreeEnsemble:
         output_names=output_names,
         feature_names=names,
         source=f"xgboost:{objective}",
+        label_categories=_categories(gb["model"]),
+        unseen_labels="error",
+        missing=missing,
+        output_kind=_output_kind(objective),
     )
 
 
