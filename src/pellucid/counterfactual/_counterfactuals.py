@@ -327,7 +327,7 @@ def recourse_audit(
     lines = []
     for g in pd.unique(labels):
         rows = np.flatnonzero(labels == g)
-        negative = [r for r in rows if result.certificates[r] != "not_needed"]
+        negative = [int(r) for r in rows if result.certificates[r] != "not_needed"]
         costs = np.array([cost_of[r] for r in negative if r in cost_of])
         lines.append(
             {

@@ -91,15 +91,20 @@ class LinearEngine:
                     probes.append({f.index: c})
                     owners.append((f.index, c))
             else:
-                probes.append({f.index: float(ref.iloc[0, f.index]) + f.scale})
+                probes.append({f.index: float(ref.iloc[0, f.index]) + self._probe_step(f)})
                 owners.append((f.index, None))
         out = self.margin(with_changes(ref, probes)) - base
         for (j, c), delta in zip(owners, out, strict=True):
             if c is None:
-                self.weights[j] = delta / space.features[j].scale
+                self.weights[j] = delta / self._probe_step(space.features[j])
             else:
                 self.category_effects.setdefault(j, {})[c] = float(delta)
         self._check(ref, base)
+
+    @staticmethod
+    def _probe_step(f: Any) -> float:
+        """A move on the column's own scale (whole for integer columns)."""
+        return float(max(1, round(f.scale))) if f.integer else f.scale
 
     def _reference(self) -> pd.DataFrame:
         """A row to probe from: medians and the first category (no missing values)."""

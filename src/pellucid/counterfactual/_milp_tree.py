@@ -476,6 +476,8 @@ class TreeEngine:
                 -np.inf,
                 bound - offset + 1e-7 * max(1, bound),
             )
+        if n_vars == 0:  # nothing may move: the row's own output meets the target or not
+            return _constant_result(fixed_out, self._bounds(target, margin))
         A = coo_array(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(len(lbs), n_vars),
@@ -552,3 +554,11 @@ class TreeEngine:
             out[j] = int(np.argmax(np.diff(c)))
             s += m - 1
         return out
+
+
+def _constant_result(output: np.ndarray, bounds: list[OutputBound]) -> Any:
+    """What ``milp`` would answer for a program without variables."""
+    from types import SimpleNamespace
+
+    ok = all(b.violation(output[None, :])[0] == 0 for b in bounds)
+    return SimpleNamespace(status=0 if ok else 2, x=np.zeros(0) if ok else None, fun=0.0)

@@ -1,0 +1,383 @@
+"""Counterfactuals: certified optima against brute force, closed forms, constraints, validity."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pellucid.counterfactual import Counterfactuals, CounterfactualSet, recourse_audit
+
+F32 = np.float32
+
+
+def _data(n=300, seed=0, d=3):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(size=(n, d)) * [1.0, 10.0, 0.1][:d], columns=list("abc")[:d])
+    logit = X["a"] + 0.1 * X["b"] - (5.0 * X["c"] if d > 2 else 0)
+    y = (logit + rng.normal(scale=0.5, size=n) > 0).astype(int)
+    return X, y
+
+
+def _mad(X):
+    return {c: float(np.median(np.abs(X[c] - X[c].median()))) for c in X.columns}
+
+
+def _candidates(v, thresholds, dtype):
+    """v, and the values next to every threshold in the precision the model compares in:
+    the optimum of any column sits at one of them (the nearest point of an interval)."""
+    out = {float(v)}
+    for t in thresholds:
+        t32 = dtype(t)
+        for p in (np.nextafter(t32, dtype(-np.inf)), t32, np.nextafter(t32, dtype(np.inf))):
+            out.add(float(p))
+    return sorted(out)
+
+
+def _sklearn_thresholds(model, j):
+    trees = getattr(model, "estimators_", [model])
+    trees = np.ravel(trees)
+    return np.unique(
+        np.concatenate([t.tree_.threshold[t.tree_.feature == j] for t in trees] + [np.zeros(0)])
+    )
+
+
+def _xgb_thresholds(model, j):
+    df = model.get_booster().trees_to_dataframe()
+    return np.unique(df.loc[df["Feature"] == model.feature_names_in_[j], "Split"].to_numpy(float))
+
+
+def _lgb_thresholds(model, j):
+    df = model.booster_.trees_to_dataframe()
+    return np.unique(df.loc[df["split_feature"] == model.feature_name_[j], "threshold"].dropna())
+
+
+def _brute_force(model, X, row, thresholds, desired, valid=None, dtype=F32):
+    """Cheapest MAD-L1 change over every combination of candidate points, by the model's
+    own predict."""
+    mad = _mad(X)
+    grids = [_candidates(row[c], thresholds[j], dtype) for j, c in enumerate(X.columns)]
+    points = np.array(list(itertools.product(*grids)))
+    frame = pd.DataFrame(points, columns=X.columns)
+    ok = model.predict(frame) == desired if valid is None else valid(frame)
+    cost = sum(np.abs(points[:, j] - row[c]) / mad[c] for j, c in enumerate(X.columns))
+    return float(cost[ok].min()) if ok.any() else np.inf
+
+
+def _tree_models():
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.tree import DecisionTreeClassifier
+
+    yield (
+        "rf",
+        lambda: RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0),
+        _sklearn_thresholds,
+    )
+    yield (
+        "gb",
+        lambda: GradientBoostingClassifier(n_estimators=6, max_depth=2, random_state=0),
+        _sklearn_thresholds,
+    )
+    yield "dt", lambda: DecisionTreeClassifier(max_depth=4, random_state=0), _sklearn_thresholds
+    xgb = pytest.importorskip("xgboost")
+    yield (
+        "xgb",
+        lambda: xgb.XGBClassifier(n_estimators=4, max_depth=3, random_state=0),
+        _xgb_thresholds,
+    )
+    lgb = pytest.importorskip("lightgbm")
+    yield "lgb", lambda: lgb.LGBMClassifier(n_estimators=4, num_leaves=6, min_child_samples=5,
+                                            random_state=0, verbose=-1), _lgb_thresholds  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["rf", "gb", "dt", "xgb", "lgb"])
+def test_tree_optimum_equals_brute_force(name):
+    make, reader = {n: (m, r) for n, m, r in _tree_models()}[name]
+    X, y = _data()
+    model = make().fit(X, y)
+    cf = Counterfactuals(model, X)
+    assert cf.engine.name == "milp_tree"
+    rows = X.iloc[:6]
+    result = cf.explain(rows)
+    thresholds = [reader(model, j) for j in range(X.shape[1])]
+    for i in range(len(rows)):
+        desired = 1 - model.predict(rows.iloc[[i]])[0]
+        dtype = np.float64 if name == "lgb" else F32  # LightGBM compares in float64
+        best = _brute_force(model, X, rows.iloc[i], thresholds, desired, dtype=dtype)
+        (answer,) = result.for_row(i)
+        assert answer.certificate == "optimal"
+        assert answer.valid
+        np.testing.assert_allclose(answer.cost, best, rtol=1e-9, atol=1e-12)
+
+
+def test_regression_range_optimum_equals_brute_force():
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X, _ = _data()
+    target = X["a"] + 0.1 * X["b"]
+    model = GradientBoostingRegressor(n_estimators=5, max_depth=2, random_state=0).fit(X, target)
+    low, high = 0.5, 1.0
+    rows = X[model.predict(X) < 0].iloc[:4]
+    result = Counterfactuals(model, X).explain(rows, desired=(low, high))
+    thresholds = [_sklearn_thresholds(model, j) for j in range(3)]
+
+    def valid(frame):
+        p = model.predict(frame)
+        return (p >= low) & (p <= high)
+
+    for i in range(len(rows)):
+        best = _brute_force(model, X, rows.iloc[i], thresholds, None, valid=valid)
+        (answer,) = result.for_row(i)
+        assert answer.certificate == "optimal" and answer.valid
+        assert low <= answer.prediction <= high
+        np.testing.assert_allclose(answer.cost, best, rtol=1e-9)
+
+
+def test_linear_closed_form():
+    """Logistic regression, MAD-L1, no bounds: move only the column with the largest
+    |w_j| * MAD_j, by exactly what the margin needs."""
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _data()
+    model = LogisticRegression().fit(X, y)
+    cf = Counterfactuals(model, X)
+    assert cf.engine.name == "milp_linear"
+    rows = X.iloc[:8]
+    result = cf.explain(rows)
+    mad = np.array(list(_mad(X).values()))
+    w = model.coef_[0]
+    best = int(np.argmax(np.abs(w) * mad))
+    margins = model.decision_function(rows)
+    for i in range(len(rows)):
+        (answer,) = result.for_row(i)
+        assert answer.certificate == "optimal" and answer.valid
+        assert [c.feature for c in answer.changes] == [X.columns[best]]
+        np.testing.assert_allclose(
+            answer.cost, abs(margins[i]) / (abs(w[best]) * mad[best]), rtol=1e-6
+        )
+
+
+def test_linear_pipeline_with_categories(credit_small):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    X = credit_small.X.drop(columns=["savings"])
+    cats = ["employment", "housing", "sex"]
+    num = [c for c in X.columns if c not in cats]
+    model = make_pipeline(
+        ColumnTransformer([("n", StandardScaler(), num), ("c", OneHotEncoder(), cats)]),
+        LogisticRegression(max_iter=1000),
+    ).fit(X, credit_small.y)
+    allowed = ["employed", "self_employed"]
+    cf = Counterfactuals(model, X, immutable=["age", "sex"], actions={"employment": allowed})
+    assert cf.engine.name == "milp_linear"
+    rows = X[model.predict(X) == 1].iloc[:8]
+    result = cf.explain(rows, desired=0, k=2)
+    _check_answers(result, model, rows, immutable=["age", "sex"], desired=0)
+    for cf_ in result.counterfactuals:
+        for c in cf_.changes:
+            if c.feature == "employment":
+                assert c.after in allowed
+            if c.feature in cats:
+                assert c.after in X[c.feature].cat.categories
+
+
+def _check_answers(result, model, rows, *, immutable, desired):
+    """Every answer flips the real model, immutables keep their bits, categories stay valid."""
+    assert len(result) > 0
+    frame = pd.DataFrame([cf.values for cf in result.counterfactuals], columns=rows.columns)
+    for c in rows.columns:
+        frame[c] = frame[c].astype(rows[c].dtype)
+    np.testing.assert_array_equal(model.predict(frame), desired)
+    assert all(cf.valid for cf in result.counterfactuals)
+    for cf_, (_, new) in zip(result.counterfactuals, frame.iterrows(), strict=True):
+        old = rows.iloc[cf_.row]
+        for c in immutable:
+            assert np.asarray(new[c]).tobytes() == np.asarray(old[c]).tobytes()
+        changed = {ch.feature for ch in cf_.changes}
+        for c in rows.columns:
+            if c not in changed:
+                assert new[c] == old[c] or (pd.isna(new[c]) and pd.isna(old[c]))
+
+
+def test_tree_actions_and_categories_respected():
+    xgb = pytest.importorskip("xgboost")
+    from pellucid import datasets
+
+    ds = datasets.credit(800, random_state=1)
+    X = ds.X
+    model = xgb.XGBClassifier(
+        n_estimators=20, max_depth=3, enable_categorical=True, tree_method="hist", random_state=0
+    ).fit(X, ds.y)
+    actions = {
+        "income": "increase",
+        "late_payments": "decrease",
+        "loan_amount": (5_000, 30_000),
+        "housing": ["own", "mortgage"],
+        "credit_history_years": 0.5,
+    }
+    immutable = ["age", "sex"]
+    cf = Counterfactuals(model, X, immutable=immutable, actions=actions)
+    assert cf.engine.name == "milp_tree"
+    rows = X[model.predict(X) == 1].iloc[:10]
+    result = cf.explain(rows, desired=0, k=2)
+    _check_answers(result, model, rows, immutable=immutable, desired=0)
+    for answer in result.counterfactuals:
+        for c in answer.changes:
+            if c.feature == "income":
+                assert c.after > c.before
+            if c.feature == "late_payments":
+                assert c.after < c.before and float(c.after).is_integer()
+            if c.feature == "loan_amount":
+                assert 5_000 <= c.after <= 30_000
+            if c.feature == "housing":
+                assert c.after in ("own", "mortgage")
+            if c.feature in ("employment", "housing"):
+                assert c.after in X[c.feature].cat.categories
+            if c.feature == "credit_history_years":
+                steps = (c.after - c.before) / 0.5
+                assert abs(steps - round(steps)) < 1e-9
+    # diversity: a later answer never changes every column of an earlier one
+    for row in range(len(rows)):
+        answers = result.for_row(row)
+        for a, b in itertools.combinations(answers, 2):
+            assert not {c.feature for c in a.changes} <= {c.feature for c in b.changes}
+
+
+def test_infeasible_is_proven():
+    """Only `a` may move, within a range where the model never flips: no answer, and the
+    certificate says so (brute force over the range agrees)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = _data()
+    model = RandomForestClassifier(n_estimators=5, max_depth=3, random_state=0).fit(X, y)
+    row = X[model.predict(X) == 0].iloc[[0]]
+    a = float(row["a"].iloc[0])
+    cf = Counterfactuals(model, X, immutable=["b", "c"], actions={"a": (a - 0.01, a + 0.01)})
+    result = cf.explain(row, desired=1)
+    assert result.certificates == ("infeasible",)
+    assert len(result) == 0
+    grid = row.loc[row.index.repeat(2001)].reset_index(drop=True)
+    grid["a"] = np.linspace(a - 0.01, a + 0.01, 2001)
+    assert not (model.predict(grid) == 1).any()
+
+
+def test_already_desired_rows_need_nothing():
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = _data()
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+    row = X[model.predict(X) == 1].iloc[[0]]
+    result = Counterfactuals(model, X).explain(row, desired=1)
+    assert result.certificates == ("not_needed",)
+
+
+def test_search_engine_any_model_seeded():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = _data()
+    model = KNeighborsClassifier().fit(X, y)
+    cf = Counterfactuals(model, X, immutable=["c"], actions={"a": "increase"}, random_state=3)
+    assert cf.engine.name == "search"
+    rows = X[model.predict(X) == 0].iloc[:4]
+    first = cf.explain(rows, desired=1, k=2)
+    again = Counterfactuals(
+        model, X, immutable=["c"], actions={"a": "increase"}, random_state=3
+    ).explain(rows, desired=1, k=2)
+    assert first.to_json() == again.to_json()
+    _check_answers(first, model, rows, immutable=["c"], desired=1)
+    assert {cf_.certificate for cf_ in first.counterfactuals} == {"feasible"}
+    for answer in first.counterfactuals:
+        for c in answer.changes:
+            if c.feature == "a":
+                assert c.after > c.before
+
+
+def test_search_never_beats_the_certified_optimum():
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = _data()
+    model = GradientBoostingClassifier(n_estimators=10, max_depth=2, random_state=0).fit(X, y)
+    rows = X.iloc[:5]
+    exact = Counterfactuals(model, X).explain(rows)
+    search = Counterfactuals(model, X, engine="search", random_state=0).explain(rows)
+    for i in range(len(rows)):
+        (e,) = exact.for_row(i)
+        for s in search.for_row(i):
+            assert s.cost >= e.cost * (1 - 1e-9)
+
+
+def test_result_json_round_trip_and_sentences():
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = _data()
+    X["d"] = pd.Categorical(np.where(X["a"] > 0, "x", "y"))
+    X["a"] = X["a"].where(X.index % 7 != 0)  # missing values stay missing
+    Xn = X.assign(d=X["d"].cat.codes, a=X["a"].fillna(0))
+    model = RandomForestClassifier(n_estimators=4, max_depth=3, random_state=0).fit(Xn, y)
+    result = Counterfactuals(model, Xn).explain(Xn.iloc[:5], k=2)
+    back = CounterfactualSet.from_json(result.to_json())
+    assert back.to_json() == result.to_json()
+    assert back.certificates == result.certificates
+    assert repr(result).startswith("CounterfactualSet(rows=5")
+    frame = result.to_frame()
+    assert list(frame.columns[:8]) == [
+        "row", "rank", "certificate", "valid", "cost", "gap", "prediction", "changes"
+    ]  # fmt: skip
+    sentences = result.sentences(outcome="approved")
+    assert len(sentences) == len(result)
+    assert all(s.startswith("Had ") and s.endswith("the application would have been approved.")
+               for s in sentences)  # fmt: skip
+
+
+def test_sentence_wording():
+    from pellucid.counterfactual import Change, Counterfactual
+
+    cf = Counterfactual(
+        row=0,
+        rank=0,
+        changes=(Change("income", 50_000.0, 54_200.0), Change("late_payments", 2, 1)),
+        values=(54_200.0, 1),
+        cost=1.0,
+        prediction=0,
+        valid=True,
+        certificate="optimal",
+    )
+    result = CounterfactualSet(
+        ("income", "late_payments"), [[50_000.0, 2]], [1], 0, (cf,), ("optimal",)
+    )
+    assert result.sentence(cf, outcome="approved") == (
+        "Had income been 4,200 higher and late payments been 1 lower, the application would "
+        "have been approved."
+    )
+
+
+def test_recourse_audit_counts():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = _data()
+    X["group"] = np.where(np.arange(len(X)) % 3 == 0, 1.0, 0.0)
+    model = LogisticRegression().fit(X, y)
+    audit = recourse_audit(model, X.iloc[:60], "group", desired=1, data=X)
+    negative = model.predict(X.iloc[:60]) == 0
+    assert audit["n_rows"].sum() == 60
+    assert audit["n_negative"].sum() == negative.sum()
+    assert ((audit["share_recourse"] >= 0) & (audit["share_recourse"] <= 1)).all()
+    assert (audit["cost_q25"] <= audit["cost_median"]).all()
+
+
+def test_bad_settings_name_the_column():
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = _data()
+    model = DecisionTreeClassifier(max_depth=2).fit(X, y)
+    with pytest.raises(ValueError, match="'zz'"):
+        Counterfactuals(model, X, immutable=["zz"])
+    with pytest.raises(ValueError, match="'a'"):
+        Counterfactuals(model, X, actions={"a": "sideways"})
+    with pytest.raises(ValueError, match="positive integer"):
+        Counterfactuals(model, X).explain(X.iloc[:1], k=0)
