@@ -180,3 +180,61 @@ def test_bad_arguments_are_named(kwargs, match):
 def test_public_name():
     assert pellucid.reason_codes is reason_codes
     assert {"reason_codes", "model_card", "ModelCard"} <= set(pellucid.__all__)
+
+
+# --- a person's reasons depend on the person only, not on the batch -----------
+
+
+@pytest.fixture(scope="module")
+def sampled_case():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = credit(n_rows=200, random_state=5)
+    X = X.select_dtypes("number").fillna(0.0)
+    rng = np.random.default_rng(0)
+    for j in range(6):  # 13 features: Kernel SHAP's default budget then samples coalitions
+        X[f"noise_{j}"] = rng.normal(size=len(X))
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
+    return model, X
+
+
+@pytest.mark.parametrize("method", ["lime", "kernel_shap"])
+def test_same_reasons_alone_and_second_in_a_batch(sampled_case, method):
+    from pellucid.regulatory._explainers import build_explainer, explain_rows
+
+    model, X = sampled_case
+    explainer = build_explainer(method, pellucid.Model(model), X.iloc[:30])
+    alone = explain_rows(explainer, X.iloc[[5]], random_state=0)
+    batch = explain_rows(explainer, X.iloc[[7, 5, 9]], random_state=0)
+    np.testing.assert_array_equal(np.asarray(batch.values)[1], np.asarray(alone.values)[0])
+    reasons_alone = reason_codes(alone, k=4)
+    reasons_batch = reason_codes(batch, k=4)
+    second = reasons_batch[reasons_batch["row"] == 1].assign(row=0).reset_index(drop=True)
+    pd.testing.assert_frame_equal(second, reasons_alone)
+    # and the seed still matters: another random_state gives other (sampled) numbers
+    other = explain_rows(explainer, X.iloc[[5]], random_state=1)
+    assert not np.array_equal(np.asarray(other.values), np.asarray(alone.values))
+
+
+def test_cli_reasons_for_a_person_do_not_depend_on_the_batch(sampled_case, tmp_path):
+    from typer.testing import CliRunner
+
+    from pellucid.cli import app
+
+    model, X = sampled_case
+    pellucid.save_model(model, tmp_path / "m.skops")
+    X.to_parquet(tmp_path / "data.parquet")
+    tables = {}
+    for rows in ("5", "7,5"):
+        out = tmp_path / f"r{rows.replace(',', '_')}.csv"
+        args = ["reasons", str(tmp_path / "m.skops"), str(tmp_path / "data.parquet")]
+        result = CliRunner().invoke(
+            app, [*args, "--method", "lime", "--rows", rows, "--out", str(out)]
+        )
+        assert result.exit_code == 0, result.output
+        table = pd.read_csv(out)
+        tables[rows] = table[table["index"] == 5].drop(columns="row").reset_index(drop=True)
+    pd.testing.assert_frame_equal(tables["5"], tables["7,5"])

@@ -341,16 +341,43 @@ def demo(
 # ---------------------------------------------------------------- issue 11: reasons, serve
 
 
+# The Shapley estimators honour a summarised background's weights; other methods take rows.
+WEIGHTED_BACKGROUND = ("exact_shap", "kernel_shap", "permutation_shap")
+
+
 def _explain_for_reasons(model: Any, X: Any, background: Any, method: str) -> Any:
-    """``pellucid.explain`` with a fixed seed; a given background is summarised to 100 rows."""
-    from .regulatory._explainers import fallback_method
+    """``pellucid.explain`` with a fixed seed; a given background is summarised to 100 rows.
+
+    A sampled method explains each row with a seed from the row's content
+    (``explain_each_row``): a person's reasons never depend on who else is in
+    the file, or where.
+    """
+    from ._model import as_model
+    from .regulatory._explainers import (
+        build_explainer,
+        explain_rows,
+        fallback_method,
+        is_sampled_method,
+    )
     from .shapley import explain as explain_
     from .shapley import summarize
+    from .shapley._explain import choose_method
 
     if background is not None:
         background = summarize(background, 100, random_state=0)
+
+    def explain_people(name: str) -> Any:
+        chosen = choose_method(model, X.shape[1]) if name == "auto" else name
+        if not is_sampled_method(chosen):
+            return explain_(model, X, background, method=name, random_state=0)
+        # Built once, as the service builds it, then fed one row at a time: one row
+        # alone cannot be its own background, so the reference rows are fixed first.
+        bg = summarize(X, 100, random_state=0) if background is None else background
+        bg = bg if chosen in WEIGHTED_BACKGROUND else bg.data
+        return explain_rows(build_explainer(chosen, as_model(model), bg), X, random_state=0)
+
     try:
-        return explain_(model, X, background, method=method, random_state=0)
+        return explain_people(method)
     except (TypeError, ValueError) as exc:
         # "auto" may pick a method that cannot read this model (TreeShap and string
         # categories, say): fall back to the model-agnostic choice, as the service does.
@@ -359,7 +386,7 @@ def _explain_for_reasons(model: Any, X: Any, background: Any, method: str) -> An
         console.print(
             f"[yellow]note:[/] the first choice of method failed ({exc}); using a fallback"
         )
-        return explain_(model, X, background, method=fallback_method(X.shape[1]), random_state=0)
+        return explain_people(fallback_method(X.shape[1]))
 
 
 @app.command()
@@ -575,7 +602,7 @@ def explain(
         if len(bg_frame) > background_size:
             # Weighted k-means medoids for the Shapley estimators, which honour weights;
             # an equally weighted sample for other methods.
-            weighted = method in ("exact_shap", "kernel_shap", "permutation_shap")
+            weighted = method in WEIGHTED_BACKGROUND
             bg = summarize(
                 bg_frame,
                 background_size,

@@ -7,13 +7,16 @@ reuses it for every request, so per-request cost is only ``explain``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._model import Model, as_model
-from .._registry import available, get
+from .._registry import available, get, spec
+from .._results import Explanation
 
 __all__ = [
     "attribution_methods",
@@ -21,8 +24,11 @@ __all__ = [
     "build_explainer",
     "fallback_method",
     "choose_method",
+    "explain_each_row",
     "explain_rows",
+    "is_sampled_method",
     "is_tree_model",
+    "row_seeds",
 ]
 
 
@@ -74,18 +80,75 @@ def build_explainer(method: str, model: Model, background: pd.DataFrame) -> Any:
     return get(method)(model, None if method == "treeshap" else background)
 
 
+def row_seeds(X: Any, random_state: int = 0) -> list[int]:
+    """One seed per row, fixed by ``random_state`` and the row's content alone.
+
+    The content hash (pandas' stable hash of the row's values) makes a row's
+    seed the same alone, first or tenth in a batch, and in any process.
+    """
+    frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(np.asarray(X, dtype=object))
+    hashes = pd.util.hash_pandas_object(frame, index=False).to_numpy(dtype=np.uint64)
+    root = int(random_state)
+    return [
+        int(np.random.SeedSequence((root, int(h))).generate_state(1, np.uint64)[0] >> np.uint64(1))
+        for h in hashes
+    ]
+
+
+def explain_each_row(
+    explain: Callable[[Any, int], Explanation], X: Any, random_state: int = 0
+) -> Explanation:
+    """``explain(rows, seed)`` one row at a time, each seeded by :func:`row_seeds`, stacked.
+
+    A sampled method seeds a batch's rows by their positions, so the same
+    person got other reasons alone than second in a batch. A person's
+    explanation (and reasons) must depend on the person only; rows with the
+    same content are explained once.
+    """
+    from ..scale import concat
+
+    seeds = row_seeds(X, random_state)
+    done: dict[int, Explanation] = {}
+    parts = []
+    for i, seed in enumerate(seeds):
+        if seed not in done:
+            done[seed] = explain(X.iloc[[i]] if hasattr(X, "iloc") else X[i : i + 1], seed)
+        parts.append(done[seed])
+    stacked = concat(parts)
+    params = {**stacked.params, "random_state": random_state, "row_seeds": "random_state+row"}
+    return replace(stacked, params=params)
+
+
+def is_sampled_method(name: str) -> bool:
+    """Whether the registered method ``name`` samples (its numbers depend on a seed)."""
+    return not spec(name).exact
+
+
+def _method_name(explainer: Any) -> str | None:
+    for name in attribution_methods():
+        if type(explainer) is get(name):
+            return name
+    return getattr(explainer, "method", None) or None
+
+
 def explain_rows(explainer: Any, X: Any, random_state: int = 0) -> Any:
-    """``explainer.explain(X)``, with a fixed ``random_state`` for sampled methods, so that
-    the same rows always get the same (reproducible) explanation."""
+    """``explainer.explain(X)``, reproducible per row: a sampled method explains each row
+    with a seed from ``random_state`` and the row's content (:func:`explain_each_row`),
+    so a row gets the same explanation however it is batched."""
     import inspect
 
     try:
         takes_seed = "random_state" in inspect.signature(explainer.explain).parameters
     except (TypeError, ValueError):  # builtins without a signature
         takes_seed = False
-    if takes_seed:
+    if not takes_seed:
+        return explainer.explain(X)
+    name = _method_name(explainer)
+    if name is not None and name in attribution_methods() and not is_sampled_method(name):
         return explainer.explain(X, random_state=random_state)
-    return explainer.explain(X)
+    return explain_each_row(
+        lambda rows, seed: explainer.explain(rows, random_state=seed), X, random_state
+    )
 
 
 def fallback_method(n_features: int) -> str:
