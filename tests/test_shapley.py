@@ -448,44 +448,26 @@ def test_explain_auto_picks_exact_then_kernel():
     )
     wide = rng.normal(size=(150, 12))
     f12 = nonlinear_game(12)
-    exp = pellucid.explain(f12, wide[:2], budget=64, random_state=0)
-    assert exp.method == "kernel_shap" and exp.params["n_background"] == 2  # X itself
+    exp = pellucid.explain(f12, wide[:40], budget=64, random_state=0)
+    assert exp.method == "kernel_shap" and exp.params["n_background"] == 40  # X itself
+    assert exp.params["background"] == "X itself (40 rows -> 40 weighted rows)"
     np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
     exp = pellucid.explain(f12, wide[:2], background=wide[:10], method="permutation_shap")
     assert exp.method == "permutation_shap"
 
 
-def test_explain_auto_uses_treeshap_once_registered(monkeypatch):
+def test_explain_auto_uses_treeshap_for_trees_and_model_agnostic_for_groups():
     from sklearn.tree import DecisionTreeRegressor
 
-    from pellucid import _registry
-
-    calls = {}
-
-    class FakeTreeShap:
-        def __init__(self, model, data=None):
-            calls["init"] = (model, data)
-
-        def explain(self, X):
-            calls["explain"] = X
-            return pellucid.Explanation(values=np.zeros((len(X), X.shape[1])), method="treeshap")
-
-    monkeypatch.setitem(
-        _registry._METHODS,
-        "treeshap",
-        _registry.MethodSpec("treeshap", "x:y", "attribution"),
-    )
-    monkeypatch.setattr(_registry.MethodSpec, "load", lambda self: FakeTreeShap)
     rng = np.random.default_rng(0)
     X = rng.normal(size=(40, 3))
     tree = DecisionTreeRegressor(max_depth=3).fit(X, X[:, 0])
-    exp = pellucid.explain(tree, X[:5])
-    assert exp.method == "treeshap" and calls["init"] == (tree, None)
-    monkeypatch.undo()
-    # the real TreeShap is registered now: a tree model goes to it, groups go model-agnostic
+    path = pellucid.explain(tree, X[:5])  # no background: the trees' own cover
+    assert path.method == "treeshap" and path.output_kind == "regression"
+    assert path.params["feature_perturbation"] == "path_dependent"
     assert pellucid.explain(tree, X[:5], background=X).method == "treeshap"
     grouped = pellucid.explain(tree, X[:5], background=X, groups={"g": [0, 1]})
-    assert grouped.method == "exact_shap"
+    assert grouped.method == "exact_shap" and grouped.output_kind == "regression"
 
 
 @pytest.mark.parametrize("d", [1, 2, 3])

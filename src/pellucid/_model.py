@@ -170,7 +170,9 @@ class Model:
             return _task_from_objective(objective, lambda: int(model.num_model_per_iteration()))
         if self.kind in ("sklearn", "xgboost", "lightgbm", "catboost"):
             est = model
-            if hasattr(est, "predict_proba") and hasattr(est, "classes_"):
+            if hasattr(est, "classes_") and (
+                hasattr(est, "predict_proba") or hasattr(est, "decision_function")
+            ):
                 n = len(est.classes_)
                 return "binary" if n == 2 else "multiclass"
             from sklearn.base import is_classifier
@@ -391,6 +393,13 @@ class Model:
         if self.task == "regression":
             return m.predict(X)
         margin = (lambda: m.decision_function(X)) if hasattr(m, "decision_function") else None
+        if not hasattr(m, "predict_proba"):
+            if self.output != "raw" or margin is None:
+                raise ValueError(
+                    f"{type(m).__name__} has no predict_proba (an SVC without "
+                    "probability=True, say): explain its decision function with output='raw'."
+                )
+            return np.asarray(margin(), dtype=np.float64)
         return self._classifier_output(m.predict_proba(X), margin)
 
     def _predict_xgboost(self, X: Any) -> np.ndarray:
@@ -525,7 +534,10 @@ def output_kind(model: Model, sample: Any = None) -> str | None:
         return model.output
     if model.task == "binary" and sample is not None and model.kind != "callable":
         margin = Model(model.raw_model, output="raw").predict(sample, check=False)
-        proba = Model(model.raw_model, output="probability").predict(sample, check=False)
+        try:
+            proba = Model(model.raw_model, output="probability").predict(sample, check=False)
+        except ValueError:  # no predict_proba: nothing says the margin is a log-odds
+            return "raw_margin"
         if np.allclose(_expit(margin), proba[:, 1], rtol=_LOG_ODDS_RTOL, atol=1e-9):
             return "log_odds"
     return "raw_margin"

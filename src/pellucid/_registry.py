@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MethodSpec", "available", "get", "register", "spec"]
+__all__ = ["MethodSpec", "UnknownMethodError", "available", "get", "register", "spec"]
 
 KINDS = ("attribution", "global", "effect", "rule")
 INPUTS = ("tabular", "text", "image", "torch")
@@ -64,11 +64,29 @@ def available(kind: str | None = None, inputs: str | None = None) -> list[str]:
     ]
 
 
+class UnknownMethodError(KeyError, ValueError):
+    """No method is registered under this name (a KeyError, and a ValueError as a bad
+    argument value); the message suggests the nearest names."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
 def spec(name: str) -> MethodSpec:
     try:
         return _METHODS[name]
-    except KeyError:
-        raise KeyError(f"Unknown method {name!r}; available: {sorted(_METHODS)}") from None
+    except (KeyError, TypeError):
+        raise UnknownMethodError(unknown_method_message(name, sorted(_METHODS))) from None
+
+
+def unknown_method_message(name: Any, names: list[str]) -> str:
+    """'Unknown method ...; did you mean ...?' with the closest registered names."""
+    import difflib
+
+    key = str(name).lower().replace("-", "_").replace(" ", "_")
+    close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"Unknown method {name!r}.{hint} Available: {names}."
 
 
 def get(name: str) -> Any:

@@ -309,8 +309,11 @@ def removal_values(
 
 
 def numeric_scales(X: Any, data: Any = None) -> tuple[np.ndarray, np.ndarray]:
-    """(is_numeric mask, standard deviation) per column, from data (or X)."""
-    ref = X if data is None else data
+    """(is_numeric mask, standard deviation) per column, from data (or X); data may be a
+    ``pellucid.summarize`` result (its rows are used)."""
+    from ..shapley._game import Background
+
+    ref = X if data is None else data.data if isinstance(data, Background) else data
     if isinstance(ref, pd.DataFrame):
         numeric = np.array(
             [

@@ -264,6 +264,7 @@ class ShapleyExplainer:
             std_errors=errors,
             output=v_full,
             diagnostics={"n_coalitions": n_coal},
+            output_kind=game.output_kind,
         )
 
 

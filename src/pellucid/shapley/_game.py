@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._data import DataError, check_X, feature_names_of
-from .._model import THREAD_SAFE_KINDS, Model, as_model, available_cores
+from .._model import THREAD_SAFE_KINDS, Model, as_model, available_cores, output_kind
 
 __all__ = ["Background", "Game", "LINKS", "available_cores"]
 
@@ -50,6 +50,10 @@ class Background:
 
     def __len__(self) -> int:
         return int(self.weights.shape[0])
+
+
+def _head(data: Any, n: int) -> Any:
+    return data.iloc[:n] if isinstance(data, pd.DataFrame) else np.asarray(data)[:n]
 
 
 def as_background(data: Any, weights: Any = None) -> Background:
@@ -183,6 +187,10 @@ class Game:
         self.f_background = f_bg  # (B, k), unlinked
         self.mean_background = bg.weights @ f_bg  # (k,)
         self.v_empty = self._link(self.mean_background)
+        #: The unit of the explained output (Explanation.output_kind).
+        self.output_kind = (
+            "log_odds" if link == "logit" else output_kind(self.model, _head(bg.data, 256))
+        )
 
     @property
     def n_players(self) -> int:
