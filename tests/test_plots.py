@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from pellucid import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate, plots
+from pellucid.plots._base import NEGATIVE, POSITIVE
 
 mpl = pytest.importorskip("matplotlib")
 from matplotlib.collections import PathCollection, QuadMesh  # noqa: E402
@@ -108,7 +109,7 @@ def test_bar_single_row_signed_with_values_in_labels(ax):
     order = np.argsort(-np.abs(exp.values[0]))
     np.testing.assert_allclose([b.get_width() for b in bars], exp.values[0][order])
     for b in bars:  # red pushes up, blue down
-        expected = "#d62728" if b.get_width() > 0 else "#1f77b4"
+        expected = POSITIVE.lower() if b.get_width() > 0 else NEGATIVE.lower()
         assert mpl.colors.to_hex(b.get_facecolor()) == expected
     top = _yticklabels(ax)[-1]
     assert top.startswith(exp.feature_names[order[0]] + " = ")
@@ -117,10 +118,10 @@ def test_bar_single_row_signed_with_values_in_labels(ax):
 def test_multi_output_defaults_to_last_and_names_it(ax):
     exp = _explanation(outputs=("no", "yes"))
     plots.bar(exp, ax=ax)
-    assert "(yes)" in ax.get_xlabel()
+    assert ax.get_xlabel().endswith("(model output for yes)")  # the class; unit unknown
     ax2 = Figure().add_subplot()
     plots.bar(exp, ax=ax2, output="no")
-    assert "(no)" in ax2.get_xlabel()
+    assert ax2.get_xlabel().endswith("(model output for no)")
     with pytest.raises(KeyError, match="maybe"):
         plots.bar(exp, ax=ax, output="maybe")
 

@@ -130,7 +130,9 @@ def test_waterfall_value_labels_clear_bars_and_names(figsize, seed):
     bars = [p.get_window_extent(renderer) for p in ax.patches]
     names = [t.get_window_extent(renderer) for t in ax.get_yticklabels() if t.get_text()]
     labels = [t for t in ax.texts if t.get_text()]
-    assert len(labels) == 30 and len(bars) == 30 and len(names) == 30
+    # 30 value labels, and E[f(X)] and f(x) marked
+    assert len(labels) == 32 and len(bars) == 30 and len(names) == 30
+    assert {t.get_text().split(" = ")[0] for t in labels[30:]} == {"E[f(X)]", "f(x)"}
     axes_box = ax.get_window_extent(renderer)
     for text in labels:
         box = text.get_window_extent(renderer)
@@ -253,15 +255,15 @@ def test_row_out_of_range_in_image_and_text():
 
 
 @pytest.mark.parametrize(
-    ("kind", "unit"),
+    ("kind", "unit", "two_outputs"),
     [
-        ("probability", "probability"),
-        ("log_odds", "log-odds"),
-        ("raw_margin", "raw margin"),
-        ("regression", "predicted value"),
+        ("probability", "probability", "P(yes)"),
+        ("log_odds", "log-odds", "log-odds of yes"),
+        ("raw_margin", "raw margin", "raw margin for yes"),
+        ("regression", "predicted value", "predicted yes"),
     ],
 )
-def test_axes_name_the_output_kind(kind, unit):
+def test_axes_name_the_output_kind(kind, unit, two_outputs):
     from dataclasses import replace
 
     exp = replace(_exp(), output_kind=kind)
@@ -280,13 +282,39 @@ def test_axes_name_the_output_kind(kind, unit):
         "dependence": plots.dependence(exp, "age", ax=Figure().add_subplot()).get_ylabel(),
     }
     for name, label in labels.items():
-        assert label.endswith(f"({unit})"), (name, label)
-    assert plots.bar(two, ax=Figure().add_subplot()).get_xlabel().endswith(f"(yes, {unit})")
+        assert label.replace("\n", " ").endswith(unit if name == "waterfall" else f"({unit})"), (
+            name,
+            label,
+        )
+    assert plots.bar(two, ax=Figure().add_subplot()).get_xlabel().endswith(f"({two_outputs})")
 
 
-def test_without_output_kind_the_labels_stay_as_they_were():
+@pytest.mark.parametrize(
+    ("kind", "output", "expected"),
+    [
+        ("probability", "1", "P(default)"),
+        ("probability", "0", "P(default = 0)"),
+        ("log_odds", "1", "log-odds of default"),
+        ("probability", "setosa", "P(default = setosa)"),
+        ("regression", None, "predicted default"),
+        (None, None, "model output for default"),
+    ],
+)
+def test_axes_name_the_target(kind, output, expected):
+    from pellucid.plots._base import output_subject
+
+    assert output_subject(kind, output, "default") == expected
+    exp = Explanation(
+        np.ones((2, 3)), np.zeros(2), feature_names=("a", "b", "c"), output_kind=kind
+    )
+    if output is None:
+        label = plots.waterfall(exp, ax=Figure().add_subplot(), target="default").get_xlabel()
+        assert label == expected
+
+
+def test_without_output_kind_the_labels_say_the_unit_is_unknown():
     assert (
         plots.bar(_exp(), ax=Figure().add_subplot()).get_xlabel()
-        == "attribution: mean |attribution|"
+        == "attribution: mean |attribution| (model output)"
     )
-    assert plots.waterfall(_exp(), ax=Figure().add_subplot()).get_xlabel().endswith(")") is False
+    assert plots.waterfall(_exp(), ax=Figure().add_subplot()).get_xlabel() == "model output"

@@ -12,20 +12,58 @@ from ._base import (
     NEGATIVE,
     NEUTRAL,
     POSITIVE,
+    axis_title,
     check_result,
     check_units,
+    color_by,
     color_codes,
     compact_ticks,
     feature_index,
     feature_label,
     get_ax,
+    model_categories,
     numeric_column,
+    row_name,
     select_output,
     tabular_only,
     top_features,
+    value_cmap,
+    value_ticks,
     with_unit,
     wrap,
 )
+
+# How scikit-learn scorer names read on an axis.
+_SCORE_NAMES = {
+    "roc_auc": "ROC AUC",
+    "roc_auc_ovr": "ROC AUC (one vs rest)",
+    "roc_auc_ovo": "ROC AUC (one vs one)",
+    "average_precision": "average precision",
+    "accuracy": "accuracy",
+    "balanced_accuracy": "balanced accuracy",
+    "f1": "F1",
+    "r2": "R²",
+    "log_loss": "log loss",
+    "brier_score": "Brier score",
+    "mean_squared_error": "mean squared error",
+    "root_mean_squared_error": "RMSE",
+    "mean_absolute_error": "mean absolute error",
+}
+
+
+def score_change(scoring: Any) -> str:
+    """What a permutation importance measures, in words: "drop in ROC AUC".
+
+    scikit-learn negates losses ("neg_log_loss") so bigger is better; a drop
+    in a negated loss is a rise in the loss, and is said so.
+    """
+    if scoring is None:
+        return "drop in the model's score (accuracy or R²)"
+    name = str(scoring)
+    if name.startswith("neg_"):
+        base = name[4:]
+        return f"rise in {_SCORE_NAMES.get(base, base.replace('_', ' '))}"
+    return f"drop in {_SCORE_NAMES.get(name, name.replace('_', ' '))}"
 
 
 def importance(
@@ -35,7 +73,11 @@ def importance(
     max_features: int = 20,
     title: str | None = None,
 ) -> Any:
-    """Horizontal bars of mean importance with 95% intervals, largest at the top."""
+    """Horizontal bars of mean importance with 95% intervals, largest at the top.
+
+    The axis names the score behind the importance ("drop in ROC AUC when
+    the feature is shuffled") from ``result.params["scoring"]``.
+    """
     check_result(result, FeatureImportance, "importance()")
     mean = result.importances_mean
     idx = top_features(mean, max_features)
@@ -55,8 +97,13 @@ def importance(
     )
     ax.set_yticks(y, [wrap(result.feature_names[i]) for i in idx])
     ax.axvline(0, color="black", linewidth=0.6)
-    score = "score drop" if result.method == "permutation_importance" else "importance"
-    ax.set_xlabel(f"{score} (mean" + (", 95% interval)" if has_ci else ")"))
+    if result.method == "permutation_importance":
+        what = score_change(result.params.get("scoring")) + " when shuffled"
+    else:
+        what = f"{result.method or 'feature'} importance"
+    ax.set_xlabel(wrap(what + (" (mean, 95% interval)" if has_ci else " (mean)"), 60))
+    ax.set_ylabel("feature")
+    compact_ticks(ax.xaxis)
     ax.set_title(title or "Feature importance")
     return ax
 
@@ -69,13 +116,16 @@ def bar(
     output: int | str | None = None,
     units: Mapping[str, str] | None = None,
     labels: Sequence[str] | None = None,
+    target: str | None = None,
+    row_id: Any = None,
     title: str | None = None,
 ) -> Any:
     """Mean |attribution| per feature over the rows; a single row shows its signed values,
-    labelled "feature = value" (or by ``labels``, one per feature, e.g. LIME's conditions)."""
+    labelled "feature = value" (or by ``labels``, one per feature, e.g. LIME's conditions),
+    each bar's value printed beside it."""
     tabular_only(explanation, "bar()")
     check_units(units, explanation.feature_names, "bar()")
-    exp, out_name = select_output(explanation, output)
+    exp, subject = select_output(explanation, output, target)
     values = np.asarray(exp.values, dtype=float)
     single = exp.n_rows == 1
     scores = np.abs(values[0]) if single else np.abs(values).mean(axis=0)
@@ -94,10 +144,19 @@ def bar(
     else:
         shown = [wrap(exp.feature_names[i]) for i in idx]
     ax.set_yticks(y, shown)
+    ax.set_ylim(-0.5, len(idx) - 0.5)
     ax.axvline(0, color="black", linewidth=0.6)
     what = "attribution" if single else "mean |attribution|"
-    ax.set_xlabel(f"{exp.method or 'attribution'}: {what}" + (f" ({out_name})" if out_name else ""))
-    ax.set_title(title or ("Attributions for one row" if single else "Mean absolute attribution"))
+    method = exp.method or "attribution"
+    ax.set_xlabel(wrap(axis_title(f"{method}: {what}", subject), 60))
+    ax.set_ylabel("feature")
+    compact_ticks(ax.xaxis)
+    h = np.asarray(heights[idx], dtype=float)
+    _value_labels(ax, h, h, y, data_lo=0.0)
+    default = (
+        f"Attributions for {row_name(exp, 0, row_id)}" if single else "Mean absolute attribution"
+    )
+    ax.set_title(title or default)
     return ax
 
 
@@ -135,12 +194,15 @@ def beeswarm(
     ax: Any = None,
     max_features: int = 15,
     output: int | str | None = None,
+    target: str | None = None,
     title: str | None = None,
 ) -> Any:
     """SHAP summary: one row of points per feature (largest mean |value| at the top),
-    x the attribution, colour the feature's value (low blue to high red, grey missing)."""
+    x the attribution, colour the feature's value: numeric features from low (blue,
+    their 5th percentile) to high (vermillion, 95th), categorical ones one colour per
+    category (legend below), missing values grey."""
     tabular_only(explanation, "beeswarm()")
-    exp, out_name = select_output(explanation, output)
+    exp, subject = select_output(explanation, output, target)
     values = np.asarray(exp.values, dtype=float)
     d = values.shape[1]
     idx = list(top_features(np.abs(values).mean(axis=0), min(max_features, d)))
@@ -148,44 +210,91 @@ def beeswarm(
     ax = get_ax(ax, (6.4, 1.0 + 0.4 * (len(idx) + bool(rest))))
     import matplotlib as mpl
 
-    cmap = mpl.colormaps["coolwarm"]
-    rows: list[tuple[str, np.ndarray, np.ndarray | None]] = [
-        (wrap(exp.feature_names[j]), values[:, j], color_codes(exp.data, j)) for j in idx
-    ]
-    if rest:
-        rows.append((f"{len(rest)} other features", values[:, rest].sum(axis=1), None))
-    n_rows = len(rows)
-    for pos, (_, x, codes) in enumerate(rows):
+    cmap = value_cmap()
+    n_rows = len(idx) + bool(rest)
+    legend: list[tuple[str, str]] = []
+    for pos, j in enumerate(idx):
+        x = values[:, j]
         y = (n_rows - 1 - pos) + _swarm_offsets(x)
-        if codes is None:
-            ax.scatter(x, y, s=8, c=NEUTRAL, linewidths=0, rasterized=len(x) > 500)
-            continue
-        missing = np.isnan(codes)
-        if missing.any():
-            ax.scatter(x[missing], y[missing], s=8, c=NEUTRAL, linewidths=0)
-        ax.scatter(
-            x[~missing],
-            y[~missing],
-            s=8,
-            c=codes[~missing],
-            cmap=cmap,
-            vmin=0,
-            vmax=1,
-            linewidths=0,
-            rasterized=len(x) > 500,
-        )
-    ax.set_yticks(np.arange(n_rows)[::-1], [r[0] for r in rows])
+        legend += _swarm_row(ax, x, y, exp, j, cmap)
+    if rest:
+        x = values[:, rest].sum(axis=1)
+        ax.scatter(x, _swarm_offsets(x), s=8, c=NEUTRAL, linewidths=0, rasterized=len(x) > 500)
+    names = [wrap(exp.feature_names[j]) for j in idx] + (
+        [f"{len(rest)} other features"] if rest else []
+    )
+    ax.set_yticks(np.arange(n_rows)[::-1], names)
     ax.set_ylim(-0.6, n_rows - 0.4)
     ax.axvline(0, color="black", linewidth=0.6)
-    ax.set_xlabel(f"{exp.method or 'attribution'} value" + (f" ({out_name})" if out_name else ""))
-    if exp.data is not None:
-        cbar = ax.figure.colorbar(
-            mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap=cmap), ax=ax, aspect=40
-        )
-        cbar.set_ticks([0, 1], labels=["low", "high"])
-        cbar.set_label("feature value")
+    ax.set_xlabel(wrap(axis_title(f"{exp.method or 'attribution'} value", subject), 60))
+    ax.set_ylabel("feature")
+    compact_ticks(ax.xaxis)
+    if exp.data is not None and exp.data.ndim == 2:
+        numeric = any(numeric_column(exp.data, j) is not None for j in idx)
+        if numeric:
+            cbar = ax.figure.colorbar(
+                mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap=cmap), ax=ax, aspect=40
+            )
+            cbar.set_ticks([0, 1], labels=["low\n(5th pct)", "high\n(95th pct)"])
+            cbar.set_label("numeric feature's value")
+        if legend:
+            from matplotlib.lines import Line2D
+
+            handles = [
+                Line2D([], [], marker="o", linestyle="", color=c, label=wrap(t, 24))
+                for t, c in legend
+            ]
+            ax.legend(
+                handles=handles,
+                loc="upper center",
+                bbox_to_anchor=(0.5, -0.25),
+                ncol=min(3, len(handles)),
+                fontsize="small",
+                title="categorical feature's value",
+                title_fontsize="small",
+                frameon=False,
+            )
     ax.set_title(title or "Attribution summary")
     return ax
+
+
+def _swarm_row(
+    ax: Any, x: np.ndarray, y: np.ndarray, exp: Explanation, j: int, cmap: Any
+) -> list[tuple[str, str]]:
+    """One feature's points; returns the legend entries of a categorical feature."""
+    from ._base import category_color, category_order
+
+    many = len(x) > 500
+    if exp.data is None or exp.data.ndim != 2:
+        ax.scatter(x, y, s=8, c=NEUTRAL, linewidths=0, rasterized=many)
+        return []
+    if numeric_column(exp.data, j) is None:
+        column = exp.data[:, j]
+        name = exp.feature_names[j]
+        entries = []
+        colors = np.full(len(x), NEUTRAL, dtype=object)
+        for c, cat in enumerate(category_order(column, model_categories(exp, name))):
+            colors[np.array([v == cat for v in column], dtype=bool)] = category_color(c)
+            entries.append((f"{name} = {cat}", category_color(c)))
+        ax.scatter(x, y, s=8, c=list(colors), linewidths=0, rasterized=many)
+        return entries
+    codes = color_codes(exp.data, j)
+    assert codes is not None
+    missing = np.isnan(codes)
+    if missing.any():
+        ax.scatter(x[missing], y[missing], s=8, c=NEUTRAL, linewidths=0, rasterized=many)
+    ax.scatter(
+        x[~missing],
+        y[~missing],
+        s=8,
+        c=codes[~missing],
+        cmap=cmap,
+        vmin=0,
+        vmax=1,
+        linewidths=0,
+        rasterized=many,
+    )
+    return []
 
 
 def waterfall(
@@ -196,17 +305,22 @@ def waterfall(
     max_features: int = 10,
     output: int | str | None = None,
     units: Mapping[str, str] | None = None,
+    target: str | None = None,
+    row_id: Any = None,
     title: str | None = None,
 ) -> Any:
     """How one row's prediction is built from the base value, one feature at a time.
 
     Features are ordered by |attribution| (largest at the top); the rest are
     pooled into one bar at the bottom. Each bar starts where the previous
-    one ended, so the top bar ends at base + sum(values) = the prediction.
+    one ended, so the top bar ends at base + sum(values). The base value is
+    marked E[f(X)] below the bars and the prediction f(x) above them. When
+    the bars do not add up to the model's own prediction (LIME: they add up
+    to its surrogate's), both are marked: the surrogate's g(x) and the model's f(x).
     """
     tabular_only(explanation, "waterfall()")
     check_units(units, explanation.feature_names, "waterfall()")
-    exp, out_name = select_output(explanation, output)
+    exp, subject = select_output(explanation, output, target)
     if not -exp.n_rows <= row < exp.n_rows:
         raise IndexError(f"row {row} is out of range for {exp.n_rows} explained rows.")
     values = np.asarray(exp.values[row], dtype=float)
@@ -217,8 +331,8 @@ def waterfall(
         keep = keep[: max_features - 1]
     rest = np.setdiff1d(np.arange(d), keep)
     labels = [
-        feature_label(exp.feature_names[j], exp.data[row, j] if exp.data is not None else "", units)
-        if exp.data is not None
+        feature_label(exp.feature_names[j], exp.data[row, j], units)
+        if exp.data is not None and exp.data.ndim == 2
         else wrap(exp.feature_names[j])
         for j in keep
     ]
@@ -227,25 +341,62 @@ def waterfall(
         labels.append(f"{rest.size} other features")
         widths.append(float(values[rest].sum()))
     # draw from the bottom (the pooled rest, then smallest) to the top (largest)
-    widths_up = widths[::-1]
-    labels_up = labels[::-1]
+    widths_up = np.asarray(widths[::-1], dtype=float)
     lefts = base + np.concatenate([[0.0], np.cumsum(widths_up)[:-1]])
-    ax = get_ax(ax, (6.4, 1.2 + 0.35 * len(widths)))
-    y = np.arange(len(widths_up))
+    ends = lefts + widths_up
+    total = base + float(np.sum(widths))
+    model_out = _model_prediction(exp, row, total)
+    surrogate = model_out is not None
+    marks = [(base, "surrogate intercept" if surrogate else "E[f(X)]", NEUTRAL, "--")]
+    marks.append((total, "surrogate g(x)" if surrogate else "f(x)", "black", ":"))
+    if model_out is not None:
+        marks.append((model_out, "model f(x)", POSITIVE, "-."))
+    m = len(widths_up)
+    ax = get_ax(ax, (6.4, 1.6 + 0.35 * (m + len(marks))))
+    y = np.arange(m)
     colors = [POSITIVE if w > 0 else NEGATIVE for w in widths_up]
     ax.barh(y, widths_up, left=lefts, color=colors)
-    ax.set_yticks(y, labels_up)
-    total = base + float(np.sum(widths))
-    ax.axvline(base, color=NEUTRAL, linestyle="--", linewidth=0.8)
-    ax.axvline(total, color="black", linestyle=":", linewidth=0.8)
-    ax.set_xlabel(
-        f"base {base:.4g} → prediction {total:.4g}" + (f" ({out_name})" if out_name else "")
-    )
-    ax.set_title(title or f"How row {row}'s prediction is reached")
-    ax.set_ylim(-0.5, len(widths_up) - 0.5)
-    ends = lefts + np.asarray(widths_up)
-    _value_labels(ax, ends, np.asarray(widths_up), y, data_lo=min(lefts.min(), ends.min(), base))
+    ax.set_yticks(y, labels[::-1])
+    mark_rows = [-1.0] + [m + i for i in range(len(marks) - 1)]
+    for (x, _, color, style), yy in zip(marks, mark_rows, strict=True):
+        ax.plot(
+            [x, x], [min(yy, -0.5), max(yy, m - 0.5)], color=color, linestyle=style, linewidth=0.9
+        )
+    ax.set_ylim(-1.5, m - 0.5 + len(marks) - 1)
+    ax.set_xlabel(wrap(subject, 60))
+    ax.set_ylabel("feature = value")
+    compact_ticks(ax.xaxis)
+    shown = model_out if model_out is not None else total
+    ax.set_title(title or wrap(f"{row_name(exp, row, row_id)}: {subject} = {shown:.3g}", 60))
+    specs = [(e, yy, f"{w:+.3g}", w >= 0, {}) for e, w, yy in zip(ends, widths_up, y, strict=True)]
+    lo = min(float(lefts.min()), base)
+    hi = max(float(ends.max()), base, total)
+    xs = [mk[0] for mk in marks]
+    mid = 0.5 * (min(lo, *xs) + max(hi, *xs))
+    for (x, name, color, _), yy in zip(marks, mark_rows, strict=True):
+        specs.append(
+            (
+                x,
+                yy,
+                f"{name} = {x:.3g}",
+                x <= mid,
+                {"color": color if color != NEUTRAL else "#555555"},
+            )
+        )
+    _place_labels(ax, specs, min(lo, *xs), max(hi, *xs))
     return ax
+
+
+def _model_prediction(exp: Explanation, row: int, total: float) -> float | None:
+    """The model's own prediction when the attributions do not add up to it (a surrogate's
+    weights, or an approximation), else None: then f(x) is the bars' end."""
+    if exp.output is None:
+        return None
+    out = float(np.asarray(exp.output)[row])
+    scale = max(abs(out), abs(total), 1e-12)
+    if exp.method.startswith("lime") or abs(out - total) > 1e-6 * scale:
+        return out
+    return None
 
 
 _LABEL_GAP_PT = 3.0  # between a bar's end and its value label
@@ -255,10 +406,24 @@ _LABEL_FONT = 8.0
 def _value_labels(
     ax: Any, ends: np.ndarray, widths: np.ndarray, y: np.ndarray, data_lo: float
 ) -> None:
-    """Each bar's value beside its end, clear of every bar and of the feature names.
+    """Each bar's value beside its end (right of a rise, left of a fall)."""
+    specs = [(e, yy, f"{w:+.3g}", w >= 0, {}) for e, w, yy in zip(ends, widths, y, strict=True)]
+    data_hi = max(float(np.max(ends)), float(data_lo))
+    data_lo = min(float(np.min(ends)), float(data_lo))
+    _place_labels(ax, specs, data_lo, data_hi)
 
-    A label sits a fixed gap past the end of its bar (right of a rise, left
-    of a fall), so it never covers its own bar. It is kept inside the axes,
+
+def _place_labels(
+    ax: Any,
+    specs: list[tuple[float, float, str, bool, dict[str, Any]]],
+    data_lo: float,
+    data_hi: float,
+) -> None:
+    """Labels ``(x, y, text, rightward, style)`` beside their anchors, clear of every bar
+    and of the feature names.
+
+    A label sits a fixed gap past its anchor (right of it when ``rightward``,
+    else left), so it never covers its own bar. It is kept inside the axes,
     away from the feature names: once the layout is known, the x limits are
     widened just enough for the widest labels (measured with the renderer).
     Neighbouring rows' bars start and end at this bar's ends, so a label must
@@ -267,23 +432,24 @@ def _value_labels(
     """
     texts = [
         ax.annotate(
-            f"{w:+.3g}",
-            xy=(end, yy),
-            xytext=(_LABEL_GAP_PT if w >= 0 else -_LABEL_GAP_PT, 0),
+            text,
+            xy=(x, yy),
+            xytext=(_LABEL_GAP_PT if right else -_LABEL_GAP_PT, 0),
             textcoords="offset points",
             va="center",
-            ha="left" if w >= 0 else "right",
+            ha="left" if right else "right",
             fontsize=_LABEL_FONT,
             annotation_clip=False,
+            **style,
         )
-        for end, w, yy in zip(ends, widths, y, strict=True)
+        for x, yy, text, right, style in specs
     ]
-    data_hi = max(float(ends.max()), float(data_lo))
-    data_lo = min(float(ends.min()), float(data_lo))
+    anchors = np.array([s[0] for s in specs], dtype=float)
+    rightward = np.array([s[3] for s in specs], dtype=bool)
     for _ in range(2):  # the layout can move once more after the limits change
         ax.figure.draw_without_rendering()
         _fit_font(ax, texts)
-        _fit_xlim(ax, texts, ends, widths >= 0, data_lo, data_hi)
+        _fit_xlim(ax, texts, anchors, rightward, data_lo, data_hi)
 
 
 def _fit_font(ax: Any, texts: list[Any]) -> None:
@@ -380,10 +546,15 @@ def dependence(
     ax: Any = None,
     output: int | str | None = None,
     units: Mapping[str, str] | None = None,
+    target: str | None = None,
     title: str | None = None,
 ) -> Any:
     """Feature value against its attribution, one point per row, coloured by
-    the feature it interacts with most (``color="auto"``), a named feature, or nothing (None)."""
+    the feature it interacts with most (``color="auto"``), a named feature, or nothing (None).
+
+    A numeric colour feature gets a colour bar whose ends print its real
+    values; a categorical one a legend of its categories.
+    """
     tabular_only(explanation, "dependence()")
     check_units(units, explanation.feature_names, "dependence()")
     names = list(explanation.feature_names)
@@ -391,58 +562,55 @@ def dependence(
     partner = None
     if color not in ("auto", None):
         partner = feature_index(names, color, "dependence()", param="color feature")
-    exp, out_name = select_output(explanation, output)
+    exp, subject = select_output(explanation, output, target)
     if exp.data is None or exp.data.ndim != 2:
         raise ValueError("dependence() needs the explained data (Explanation.data).")
     values = np.asarray(exp.values, dtype=float)
+    if color == "auto":
+        k = _interaction_partner(values, exp.data, j)
+    else:
+        k = partner
+    return _dependence_scatter(exp, values[:, j], j, k, subject, ax, units, title)
+
+
+def _dependence_scatter(
+    exp: Explanation,
+    y: np.ndarray,
+    j: int,
+    k: int | None,
+    subject: str,
+    ax: Any,
+    units: Mapping[str, str] | None,
+    title: str | None,
+    quantity: str | None = None,
+) -> Any:
+    """Feature j's values (x) against ``y``, coloured by feature k (or plain)."""
+    from ._base import category_order
+
+    names = list(exp.feature_names)
+    assert exp.data is not None
     x = numeric_column(exp.data, j)
     ticks = None
     if x is None:
-        import pandas as pd
-
-        codes, uniques = pd.factorize(pd.Series(exp.data[:, j]), sort=True)
-        x = codes.astype(float)
-        ticks = list(uniques)
-    if color == "auto":
-        k = _interaction_partner(values, exp.data, j)
-    elif color is None:
-        k = None
-    else:
-        k = partner
+        column = exp.data[:, j]
+        ticks = category_order(column, model_categories(exp, names[j]))
+        where = {c: i for i, c in enumerate(ticks)}
+        x = np.array([where.get(v, np.nan) for v in column], dtype=float)
     ax = get_ax(ax, (6.4, 4.2))
-    y = values[:, j]
     if k is None:
         ax.scatter(x, y, s=10, c=NEGATIVE, linewidths=0)
     else:
-        import matplotlib as mpl
-
-        codes = color_codes(exp.data, k)
-        assert codes is not None
-        missing = np.isnan(codes)
-        ax.scatter(x[missing], y[missing], s=10, c=NEUTRAL, linewidths=0)
-        ax.scatter(
-            x[~missing],
-            y[~missing],
-            s=10,
-            c=codes[~missing],
-            cmap="coolwarm",
-            vmin=0,
-            vmax=1,
-            linewidths=0,
+        unit = (units or {}).get(names[k])
+        color_by(
+            ax, x, y, exp.data, k, names[k], unit=unit, categories=model_categories(exp, names[k])
         )
-        cbar = ax.figure.colorbar(
-            mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(0, 1), cmap="coolwarm"),
-            ax=ax,
-            aspect=40,
-        )
-        cbar.set_ticks([0, 1], labels=["low", "high"])
-        cbar.set_label(wrap(names[k]))
     if ticks is not None:
         ax.set_xticks(np.arange(len(ticks)), [wrap(str(t), 12) for t in ticks])
     else:
-        compact_ticks(ax.xaxis)
+        value_ticks(ax.xaxis, x)
+    compact_ticks(ax.yaxis)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xlabel(with_unit(names[j], units))
-    ax.set_ylabel(f"attribution of {names[j]}" + (f" ({out_name})" if out_name else ""))
+    ax.set_ylabel(wrap(axis_title(quantity or f"attribution of {names[j]}", subject), 40))
     ax.set_title(title or f"Dependence on {names[j]}")
     return ax

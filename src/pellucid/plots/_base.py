@@ -15,10 +15,25 @@ import numpy as np
 from .._results import Explanation, PartialDependence
 
 # Colours: red pushes the output up, blue pushes it down (the convention users know from shap).
-POSITIVE = "#d62728"
-NEGATIVE = "#1f77b4"
+# Okabe & Ito's vermillion and blue stay apart under every common colour-vision deficiency.
+POSITIVE = "#D55E00"
+NEGATIVE = "#0072B2"
 NEUTRAL = "#7f7f7f"
+# ColorBrewer's RdBu: a diverging map rated colour-blind safe, white at zero.
 DIVERGING = "RdBu_r"
+# Categories: Okabe & Ito's palette (black last, it reads as "missing" elsewhere).
+CATEGORY_COLORS = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#000000",
+)
+# Feature values, low to high: blue, through purple, to vermillion (shap's idea, safer hues).
+VALUE_COLORS = ("#0072B2", "#8E5BA8", "#D55E00")
 WRAP = 28
 
 
@@ -73,38 +88,79 @@ def feature_label(name: str, value: Any, units: Mapping[str, str] | None = None)
     return wrap(f"{name} = {text}")
 
 
-# How each Explanation.output_kind reads on an axis.
-UNIT_LABELS = {
-    "probability": "probability",
-    "log_odds": "log-odds",
-    "raw_margin": "raw margin",
-    "regression": "predicted value",
-}
+# Class names that mean "the event happened": the target's name alone then says it.
+_POSITIVE_NAMES = {"1", "1.0", "true", "yes", "y", "positive", "pos"}
 
 
-def output_label(out_name: str | None, output_kind: str | None) -> str | None:
-    """What the explained output is, for an axis: its name and its unit ("yes, log-odds")."""
-    parts = [p for p in (out_name, UNIT_LABELS.get(output_kind or "")) if p]
-    return ", ".join(parts) or None
+def output_subject(output_kind: str | None, out_name: str | None, target: str | None) -> str:
+    """The explained output in words: "P(default)", "log-odds of default", "predicted price".
+
+    ``out_name`` is the class (or output) drawn, ``target`` the target's name.
+    A class named like "1" or "yes" is the target itself; another class reads
+    "species = setosa".
+    """
+    if output_kind == "regression":
+        return (
+            f"predicted {target}"
+            if target
+            else (f"predicted {out_name}" if out_name else "predicted value")
+        )
+    if out_name is None or (target and str(out_name).strip().lower() in _POSITIVE_NAMES):
+        event = target
+    else:
+        event = f"{target} = {out_name}" if target else str(out_name)
+    if output_kind == "probability":
+        return f"P({event})" if event else "probability"
+    if output_kind == "log_odds":
+        return f"log-odds of {event}" if event else "log-odds"
+    if output_kind == "raw_margin":
+        return f"raw margin for {event}" if event else "raw margin"
+    return f"model output for {event}" if event else "model output"
 
 
-def select_output(exp: Explanation, output: int | str | None) -> tuple[Explanation, str | None]:
-    """One output of a multi-output Explanation (the given one, else the last) and its label.
+def target_of(result: Any, target: str | None) -> str | None:
+    """The target's name: the caller's, else the one the result records in ``params``."""
+    if target is not None:
+        return str(target)
+    recorded = getattr(result, "params", {}).get("target")
+    return None if recorded is None else str(recorded)
+
+
+def select_output(
+    exp: Explanation, output: int | str | None, target: str | None = None
+) -> tuple[Explanation, str]:
+    """One output of a multi-output Explanation (the given one, else the last) and its subject.
 
     The last output is the positive class of a binary classifier explained in
     probability space, which is the output people mean by "the prediction".
-    The label names the output and, when ``exp.output_kind`` is set, its unit.
+    The subject names the output in words from ``exp.output_kind`` and the
+    target's name (see :func:`output_subject`).
     """
+    target = target_of(exp, target)
     if not exp.multi_output:
         if output not in (None, 0):
             raise ValueError(f"This Explanation has a single output; got output={output!r}.")
-        return exp, output_label(None, exp.output_kind)
+        return exp, output_subject(exp.output_kind, None, target)
     names = exp.output_names or ()
     key: Any = len(names) - 1 if output is None else output
     if isinstance(key, str) and key not in names:
         raise KeyError(f"Unknown output {key!r}; known: {list(names)}")
     idx = names.index(key) if isinstance(key, str) else int(key)
-    return exp[:, :, idx], output_label(names[idx], exp.output_kind)
+    return exp[:, :, idx], output_subject(exp.output_kind, names[idx], target)
+
+
+def row_name(exp: Explanation, row: int, row_id: Any = None) -> str:
+    """How a row is named in a title: the caller's id, else the Explanation's
+    ``diagnostics["row_id"]`` (the frame's index), else its position."""
+    if row_id is None:
+        ids = exp.diagnostics.get("row_id")
+        if ids is not None:
+            row_id = ids[row]
+    if row_id is None:
+        return f"row {row % max(exp.n_rows, 1)}"
+    if isinstance(row_id, (int, np.integer)) and not isinstance(row_id, (bool, np.bool_)):
+        return f"row {int(row_id):,}"
+    return str(row_id)
 
 
 def select_pd_output(pd_: PartialDependence, output: int | str | None) -> tuple[int, str | None]:
@@ -275,9 +331,151 @@ def _tick_formatter() -> Any:
     return CompactFormatter()
 
 
-def compact_ticks(axis: Any) -> None:
-    """At most ~6 ticks, large numbers shortened (20k, 1.5M) so labels never run together."""
+def compact_ticks(axis: Any, integer: bool = False) -> None:
+    """At most ~6 ticks, large numbers shortened (20k, 1.5M) so labels never run together;
+    ``integer=True`` puts ticks on whole numbers only (counts, ages, years)."""
     from matplotlib.ticker import MaxNLocator
 
-    axis.set_major_locator(MaxNLocator(nbins=6))
+    axis.set_major_locator(MaxNLocator(nbins=6, integer=integer, min_n_ticks=2))
     axis.set_major_formatter(_tick_formatter())
+
+
+def is_integer_valued(values: Any) -> bool:
+    """Whether every finite value is a whole number (so ticks between them mean nothing)."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "biu":
+        return True
+    if arr.dtype.kind != "f":
+        return False
+    finite = arr[np.isfinite(arr)]
+    return finite.size > 0 and bool(np.all(finite == np.round(finite)))
+
+
+def value_ticks(axis: Any, values: Any) -> None:
+    """Compact ticks for a numeric axis; whole numbers only when the values are whole."""
+    compact_ticks(axis, integer=is_integer_valued(values))
+
+
+def category_order(values: Any, categories: Any = None) -> list[Any]:
+    """One order for a feature's categories everywhere: the model's (``categories``, or a
+    pandas Categorical's own), else the data's sorted values. Missing values are left out."""
+    import pandas as pd
+
+    if categories is not None:
+        return list(categories)
+    if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
+        return list(values.cat.categories if hasattr(values, "cat") else values.categories)
+    series = pd.Series(np.asarray(values, dtype=object)).dropna()
+    uniques = pd.unique(series)
+    try:
+        return sorted(uniques)
+    except TypeError:  # mixed types: order of first appearance
+        return list(uniques)
+
+
+def model_categories(result: Any, feature: str) -> Any:
+    """The category order a result records for ``feature`` (``params["categories"]``), if any."""
+    recorded = getattr(result, "params", {}).get("categories") or {}
+    return recorded.get(feature) if isinstance(recorded, Mapping) else None
+
+
+def value_cmap() -> Any:
+    from matplotlib.colors import LinearSegmentedColormap
+
+    return LinearSegmentedColormap.from_list("pellucid_value", VALUE_COLORS)
+
+
+def category_color(k: int) -> str:
+    return CATEGORY_COLORS[k % len(CATEGORY_COLORS)]
+
+
+def color_by(
+    ax: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    data: np.ndarray,
+    k: int,
+    name: str,
+    *,
+    unit: str | None = None,
+    categories: Any = None,
+    size: float = 10,
+) -> None:
+    """Scatter (x, y) coloured by column k of ``data``, with a key saying what the colours are.
+
+    A numeric column gets the value colour map clipped to its 5th-95th percentiles
+    and a colour bar whose ends print those real values (and the unit); a
+    categorical column gets one palette colour per category and a legend.
+    Missing values are grey in both cases.
+    """
+    import matplotlib as mpl
+
+    num = numeric_column(data, k)
+    label = f"{name} ({unit})" if unit else name
+    if num is None:
+        column = data[:, k]
+        order = category_order(column, categories)
+        for c, cat in enumerate(order):
+            hit = np.array([v == cat for v in column], dtype=bool)
+            ax.scatter(
+                x[hit], y[hit], s=size, color=category_color(c), linewidths=0, label=str(cat)
+            )
+        missing = np.array([v is None or (isinstance(v, float) and np.isnan(v)) for v in column])
+        if missing.any():
+            ax.scatter(x[missing], y[missing], s=size, color=NEUTRAL, linewidths=0, label="missing")
+        ax.legend(title=wrap(label, 20), fontsize="small", title_fontsize="small", loc="best")
+        return
+    ok = np.isfinite(num)
+    if (~ok).any():
+        ax.scatter(x[~ok], y[~ok], s=size, color=NEUTRAL, linewidths=0)
+    lo, hi = value_range(num)
+    cmap = value_cmap()
+    ax.scatter(x[ok], y[ok], s=size, c=num[ok], cmap=cmap, vmin=lo, vmax=hi, linewidths=0)
+    cbar = ax.figure.colorbar(
+        mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(lo, hi), cmap=cmap), ax=ax, aspect=40
+    )
+    cbar.set_ticks([lo, hi], labels=compact_labels([lo, hi]))
+    cbar.set_label(wrap(label) + ("\n(5th-95th percentile; grey: missing)" if (~ok).any() else ""))
+
+
+def value_range(num: np.ndarray) -> tuple[float, float]:
+    """The 5th and 95th percentiles of the finite values (their range when those coincide)."""
+    finite = num[np.isfinite(num)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = (float(v) for v in np.percentile(finite, [5, 95]))
+    if hi <= lo:
+        lo, hi = float(finite.min()), float(finite.max())
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    return lo, hi
+
+
+# -------------------------------------------------------------- text contrast (WCAG 2.x)
+
+
+def relative_luminance(color: Any) -> float:
+    """WCAG relative luminance of an sRGB colour (0 black, 1 white)."""
+    from matplotlib.colors import to_rgb
+
+    channels = np.array(to_rgb(color), dtype=float)
+    linear = np.where(channels <= 0.04045, channels / 12.92, ((channels + 0.055) / 1.055) ** 2.4)
+    return float(linear @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def contrast_ratio(foreground: Any, background: Any) -> float:
+    """WCAG contrast ratio, (L1 + 0.05) / (L2 + 0.05) with L1 the lighter: 1 to 21."""
+    a, b = sorted((relative_luminance(foreground), relative_luminance(background)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def readable_text_color(background: Any) -> str:
+    """Black or white, whichever contrasts more with ``background``."""
+    black = contrast_ratio("#000000", background)
+    white = contrast_ratio("#ffffff", background)
+    return "#000000" if black >= white else "#ffffff"
+
+
+def axis_title(quantity: str, subject: str | None) -> str:
+    """An axis label: the quantity and, in parentheses, what it is measured in."""
+    return f"{quantity} ({subject})" if subject else quantity
