@@ -100,10 +100,10 @@ def test_serve_command_builds_the_app(files, oracle_method, monkeypatch):
     _, X, model_path, data_path, _ = files
     seen = {}
 
-    def fake_run(app_, host, port, **kwargs):
+    def fake_run(app_, *, host, port, **kwargs):
         seen.update(app=app_, host=host, port=port)
 
-    monkeypatch.setattr("uvicorn.run", fake_run)
+    monkeypatch.setattr("pellucid.serve._run.run_server", fake_run)
     monkeypatch.setenv("PELLUCID_API_KEY", "k")
     args = ["serve", str(model_path), "--background", str(data_path), "--target", "default"]
     args += ["--port", "8123", "--exclude", "sex", "--method", "linear_oracle"]
@@ -119,7 +119,7 @@ def test_serve_command_builds_the_app(files, oracle_method, monkeypatch):
 
 def test_serve_command_refuses_a_model_that_does_not_fit_the_data(files, monkeypatch):
     _, _, model_path, data_path, root = files
-    monkeypatch.setattr("uvicorn.run", lambda *a, **k: None)
+    monkeypatch.setattr("pellucid.serve._run.run_server", lambda *a, **k: None)
     frame = pd.read_parquet(data_path).drop(columns=["income"])
     bad = root / "bad.csv"
     frame.to_csv(bad, index=False)
@@ -143,3 +143,32 @@ def test_choose_method_follows_pellucid_explain(monkeypatch):
     monkeypatch.setattr("pellucid.regulatory._explainers.available", lambda **kw: [])
     with pytest.raises(LookupError, match="not registered"):
         choose_method(linear, 2)
+
+
+def test_serve_command_max_cost_and_api_key_file(files, monkeypatch, tmp_path):
+    import httpx
+
+    from pellucid.serve._run import running_server
+
+    _, X, model_path, data_path, _ = files
+    seen = {}
+    monkeypatch.setattr("pellucid.serve._run.run_server", lambda app_, **kw: seen.update(app=app_))
+    monkeypatch.delenv("PELLUCID_API_KEY", raising=False)
+    monkeypatch.delenv("PELLUCID_API_KEY_FILE", raising=False)
+    key_file = tmp_path / "key"
+    key_file.write_text("s3cret\n")
+    base = ["serve", str(model_path), "--background", str(data_path), "--target", "default"]
+    result = CliRunner().invoke(
+        app, [*base, "--max-cost", "12345", "--api-key-file", str(key_file)]
+    )
+    assert result.exit_code == 0, result.output
+    assert seen["app"].state.service.max_cost == 12345
+    with running_server(seen["app"]) as url:
+        assert httpx.get(f"{url}/model").status_code == 401
+        assert httpx.get(f"{url}/model", headers={"X-API-Key": "s3cret"}).status_code == 200
+    result = CliRunner().invoke(app, [*base, "--max-cost", "0"])
+    assert result.exit_code == 0 and seen["app"].state.service.max_cost is None
+    key_file.write_text("  \n")
+    empty = CliRunner().invoke(app, [*base, "--api-key-file", str(key_file)])
+    lines = [line for line in empty.stderr.splitlines() if line.strip()]
+    assert empty.exit_code == 2 and len(lines) == 1 and "empty" in lines[0].lower(), empty.stderr

@@ -458,7 +458,15 @@ def serve(
     ] = "127.0.0.1",
     api_key: Annotated[
         str | None,
-        typer.Option(envvar="PELLUCID_API_KEY", help="Require this key (header X-API-Key)."),
+        typer.Option(
+            help="Require this key (header X-API-Key). Better kept off the command line: "
+            "--api-key-file, or the environment variable PELLUCID_API_KEY (or "
+            "PELLUCID_API_KEY_FILE naming a file)."
+        ),
+    ] = None,
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(help="File holding the key to require (its content, stripped)."),
     ] = None,
     target: Annotated[
         str | None,
@@ -472,6 +480,14 @@ def serve(
     ] = None,
     max_rows: Annotated[int, typer.Option(help="Most rows per request.")] = 1000,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body.")] = 1_000_000,
+    max_cost: Annotated[
+        int | None,
+        typer.Option(
+            help="Most model evaluations one request may cost (rows x evaluations per row, "
+            "shown by GET /model); costlier requests are answered 413 before any work. "
+            "Default: the service's; 0: no limit."
+        ),
+    ] = None,
     trust_pickle: TrustOpt = False,
 ) -> None:
     """Serve predictions, explanations and reasons over HTTP (FastAPI + uvicorn)."""
@@ -480,10 +496,16 @@ def serve(
     for name, value in (("--max-rows", max_rows), ("--max-body-bytes", max_body_bytes)):
         if value < 1:
             _fail(f"{name} must be at least 1; got {value}.")
+    limits: dict[str, Any] = {}
+    if max_cost is not None:
+        if max_cost < 0:
+            _fail(f"--max-cost must be 0 (no limit) or more; got {max_cost}.")
+        limits["max_cost"] = max_cost or None
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401  (checked here, used by run_server)
 
         from .serve import create_app
+        from .serve._run import run_server
     except ImportError as exc:
         _fail(f"{exc}. Install the service extra: pip install 'pellucid[serve]'.")
     fitted, frame = _load(model, background, trust_pickle)
@@ -497,14 +519,16 @@ def serve(
         fitted,
         frame,
         api_key=api_key,
+        api_key_file=api_key_file,
         max_rows=max_rows,
         max_body_bytes=max_body_bytes,
         explainer=method,
         reasons={"exclude": exclude or []},
         metrics=metrics,
+        **limits,
     )
     console.print(f"Serving {model.name} on http://{host}:{port} (docs at /docs)")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    run_server(app_, host=host, port=port)
 
 
 # --- issue 5: the generic explain command -----------------------------------
