@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import UnsupportedModelError
 from ._ensemble import Tree, TreeEnsemble
 
 __all__ = ["read_catboost"]
@@ -61,12 +62,16 @@ def read_catboost(model: Any) -> TreeEnsemble:
         or info.get("text_features")
         or info.get("embedding_features")
     ):
-        raise ValueError(
-            "CatBoost models with categorical, text or embedding features are not supported by "
-            "TreeShap (their splits use learned statistics); encode categories numerically."
+        raise UnsupportedModelError(
+            "CatBoost models with categorical, text or embedding features (cat_features, "
+            "text_features, embedding_features) are not supported by TreeShap (their splits "
+            "use learned statistics); encode categories numerically."
         )
     if "oblivious_trees" not in doc:
-        raise ValueError("Only CatBoost's symmetric (oblivious) trees are supported.")
+        raise UnsupportedModelError(
+            "Only CatBoost's symmetric (oblivious) trees are supported by TreeShap; this model "
+            "was grown with grow_policy='Depthwise' or 'Lossguide'."
+        )
     floats = info.get("float_features", [])
     flat_index = {int(f["feature_index"]): int(f["flat_feature_index"]) for f in floats}
     nan_left = {
@@ -80,7 +85,9 @@ def read_catboost(model: Any) -> TreeEnsemble:
         splits = tree_doc.get("splits", [])
         for s in splits:
             if s.get("split_type") != "FloatFeature":
-                raise ValueError(f"Unsupported CatBoost split type {s.get('split_type')!r}.")
+                raise UnsupportedModelError(
+                    f"Unsupported CatBoost split type {s.get('split_type')!r}."
+                )
         values = np.asarray(tree_doc["leaf_values"], dtype=np.float64).reshape(-1, n_out) * scale
         weights = np.asarray(tree_doc["leaf_weights"], dtype=np.float64)
         trees.append(_expand(splits, values, weights, flat_index, nan_left))

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import UnsupportedModelError
 from ._ensemble import CATEGORICAL, LEFT, MISSING, RIGHT, Tree, TreeEnsemble
 
 __all__ = ["read_sklearn"]
@@ -80,12 +81,12 @@ def read_sklearn(model: Any) -> TreeEnsemble:
         estimators = list(model.estimators_)
         scale = 1.0 / len(estimators)
     else:
-        raise TypeError(f"Unsupported scikit-learn model {name!r} for TreeShap.")
+        raise UnsupportedModelError(f"Unsupported scikit-learn model {name!r} for TreeShap.")
     n_features = int(model.n_features_in_)
     trees = []
     if _is_classifier(model):
         if getattr(model, "n_outputs_", 1) != 1:
-            raise ValueError(
+            raise UnsupportedModelError(
                 f"Multi-output classifiers ({name}) are not supported; explain one output at a time."
             )
         for est in estimators:
@@ -117,8 +118,8 @@ def _read_gb(model: Any) -> TreeEnsemble:
     n_features = int(model.n_features_in_)
     init = model.init_
     if init != "zero" and not isinstance(init, DummyClassifier | DummyRegressor):
-        raise ValueError(
-            "GradientBoosting with a non-constant init estimator cannot be read as trees."
+        raise UnsupportedModelError(
+            "GradientBoosting with a non-constant init estimator (init=...) cannot be read as trees."
         )
     base = np.asarray(model._raw_predict_init(np.zeros((1, n_features))), dtype=np.float64)[0]
     trees = []

@@ -136,7 +136,10 @@ def read_xgboost(model: Any, rounds: tuple[int, int] | None = None) -> TreeEnsem
         weights = np.asarray(gb["weight_drop"], dtype=np.float64)
         gb = gb["gbtree"]
     elif gb["name"] != "gbtree":
-        raise ValueError(f"XGBoost booster {gb['name']!r} has no trees to explain.")
+        raise UnsupportedModelError(
+            f"XGBoost booster={gb['name']!r} has no trees to explain; TreeShap reads gbtree "
+            "and dart boosters."
+        )
     trees_doc = gb["model"]["trees"]
     tree_info = gb["model"]["tree_info"]
     used = _trees_in(gb["model"], iteration_range(model, rounds))
@@ -144,7 +147,9 @@ def read_xgboost(model: Any, rounds: tuple[int, int] | None = None) -> TreeEnsem
     n_class = int(params.get("num_class", "0"))
     n_target = int(params.get("num_target", "1"))
     if n_target > 1:
-        raise ValueError("Multi-target XGBoost models are not supported by TreeShap yet.")
+        raise UnsupportedModelError(
+            "Multi-target XGBoost models (num_target > 1) are not supported by TreeShap yet."
+        )
     n_out = max(n_class, 1)
     base = _parse_floats(params["base_score"])
     base = np.broadcast_to(base, (n_out,)) if base.size == 1 else base
