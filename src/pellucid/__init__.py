@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "Anchor": "pellucid._results",
     "Predicate": "pellucid._results",
     "DataError": "pellucid._data",
+    "ModelOutputError": "pellucid._errors",
     "ModelReadingError": "pellucid._errors",
     "UnsupportedModelError": "pellucid._errors",
     "evaluate": "pellucid.metrics",
@@ -91,6 +92,7 @@ __all__ = [
     "ModelCard",
     "ModelComparison",
     "ModelEvaluation",
+    "ModelOutputError",
     "ModelReadingError",
     "UnsupportedModelError",
     "PartialDependence",
@@ -137,7 +139,7 @@ __all__ = [
 if TYPE_CHECKING:  # pragma: no cover
     from . import datasets, metrics, plots, quality, scale, tree
     from ._data import DataError
-    from ._errors import ModelReadingError, UnsupportedModelError
+    from ._errors import ModelOutputError, ModelReadingError, UnsupportedModelError
     from ._io import load_model, save_model
     from ._model import Model, as_model
     from ._registry import available as available_methods

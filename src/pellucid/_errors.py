@@ -6,7 +6,7 @@ value behind it, so the user can act on one line.
 
 from __future__ import annotations
 
-__all__ = ["ModelReadingError", "UnsupportedModelError"]
+__all__ = ["ModelOutputError", "ModelReadingError", "UnsupportedModelError"]
 
 
 class ModelReadingError(ValueError):
@@ -17,3 +17,7 @@ class ModelReadingError(ValueError):
 
 class UnsupportedModelError(TypeError):
     """A method cannot explain this kind of model (or this model option)."""
+
+
+class ModelOutputError(ValueError):
+    """The model's output is not what it promised: NaN, or the wrong shape."""

@@ -21,12 +21,9 @@ import numpy as np
 import pandas as pd
 
 from ._data import DataError, check_X, feature_names_of
+from ._errors import ModelOutputError
 
 __all__ = ["Model", "ModelOutputError", "as_model", "output_kind"]
-
-
-class ModelOutputError(ValueError):
-    """The model's output is not what it promised: NaN, or the wrong shape."""
 
 
 TASKS = ("regression", "binary", "multiclass")
@@ -293,13 +290,15 @@ class Model:
                 f"(shape {out.shape})."
             )
         k = 1 if out.ndim == 1 else out.shape[1]
+        # A callable binary classifier may return one column: labels or P(positive).
+        one_score = k == 1 and self.task == "binary" and self.kind == "callable"
         if self.is_classifier and self.output == "probability" and self.classes is not None:
-            if k != len(self.classes):
+            if k != len(self.classes) and not one_score:
                 raise ModelOutputError(
                     f"The model ({name}) returned {k} probabilities per row (shape {out.shape}) "
                     f"for {len(self.classes)} classes {list(self.classes)}."
                 )
-        if self._n_outputs is not None and k != self._n_outputs:
+        if self._n_outputs is not None and k != self._n_outputs and not one_score:
             raise ModelOutputError(
                 f"The model ({name}) returned {k} outputs per row (shape {out.shape}); "
                 f"it returned {self._n_outputs} before."
