@@ -71,12 +71,12 @@ def _cases() -> dict[str, list[str]]:
             "--target",
             "default",
         ],
-        "report out missing folder": [
+        "report out is a folder": [
             "report",
             m,
             data,
             "--out",
-            "{d}/nope/r.html",
+            "{d}/a_folder.csv",
             "--target",
             "default",
         ],

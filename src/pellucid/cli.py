@@ -153,11 +153,11 @@ def _check_column(frame: Any, column: str | None, what: str) -> None:
         _fail(f"{what} column {column!r} is not in the data; columns: {list(frame.columns)}.")
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, *, makes_folder: bool = False) -> None:
     """Refuse an output path before computing anything, not after."""
     if out.exists() and out.is_dir():
         _fail(f"--out {str(out)!r} is a folder; give a file name.")
-    if not out.parent.is_dir():
+    if not makes_folder and not out.parent.is_dir():
         _fail(f"--out {str(out)!r}: folder {str(out.parent)!r} does not exist.")
 
 
@@ -302,7 +302,7 @@ def report(
 ) -> None:
     """Write a self-contained HTML report: data, performance, importance, effects, SHAP,
     local explanations and a reproducibility record."""
-    _check_out(out)
+    _check_out(out, makes_folder=True)  # the report creates its folder
     fitted, frame = _load(model, data, trust_pickle)
     X, y = _split_target(frame, target) if target else (frame, None)
     _check_column(X, group, "Group")
