@@ -51,6 +51,7 @@ def _explanation(
     method: str,
     params: dict[str, Any],
     extra: dict[str, np.ndarray],
+    data: np.ndarray | None = None,
 ) -> Explanation:
     single = output_names is None
 
@@ -65,6 +66,7 @@ def _explanation(
         method=method,
         params=params,
         output=pick(Y0)[None],
+        data=data,
         diagnostics={
             "fidelity": pick(surrogate.score)[None],
             "local_prediction": pick(surrogate.local_prediction)[None],
@@ -324,4 +326,5 @@ class LimeImage:
                 "random_state": random_state if isinstance(random_state, int) else None,
             },
             {"segments": seg[None], "segment_weights": seg_w[None]},
+            data=image[None],  # kept so plots.image draws the overlay on the picture
         )

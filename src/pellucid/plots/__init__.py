@@ -17,6 +17,11 @@ function                              draws
 ``partial_dependence(pd)``            PD with ICE curves
 ``ale(pd)``                           accumulated local effects
 ``pd_heatmap(pd)``                    two-feature partial dependence
+``force(exp, row)``                    one prediction as pushes up and down to f(x)
+``decision(exp)``                     many rows' cumulative paths to their predictions
+``heatmap(exp)``                      rows x features, ordered by output or clustering
+``interactions(exp[, feature])``      mean |interaction| matrix, or dependence by partner
+``cohorts(exp, groups)``              mean attribution per subgroup, side by side
 ``image(exp, row)``                   attribution overlay on an image
 ``text(exp, row)``                    highlighted tokens
 ``anchor(rule)``                      an anchor rule card
@@ -26,13 +31,19 @@ function                              draws
 ``calibration_curve(ev)``             reliability diagram
 ``residuals(ev)``                     regression residuals
 ====================================  ==========================================
+
+``labelled(result, target="default", row_ids=X.index)`` names the target and the
+rows once, so axes read "P(default)" and titles "row 1,245". Colours are
+colour-blind safe (Okabe & Ito; ColorBrewer's RdBu for signed maps).
 """
 
 from __future__ import annotations
 
 from ._attribution import bar, beeswarm, dependence, importance, waterfall
-from ._effects import ale, partial_dependence, pd_heatmap
+from ._base import labelled
+from ._effects import ale, partial_dependence, pd_heatmap, shared_xlim
 from ._evaluation import (
+    calibration_bins,
     calibration_curve,
     confusion_matrix,
     precision_recall_curve,
@@ -40,22 +51,31 @@ from ._evaluation import (
     roc_curve,
 )
 from ._local import anchor, image, text
+from ._overview import cohorts, decision, force, heatmap, interactions
 
 __all__ = [
     "ale",
     "anchor",
     "bar",
     "beeswarm",
+    "calibration_bins",
     "calibration_curve",
+    "cohorts",
     "confusion_matrix",
+    "decision",
     "dependence",
+    "force",
+    "heatmap",
     "image",
     "importance",
+    "interactions",
+    "labelled",
     "partial_dependence",
     "pd_heatmap",
     "precision_recall_curve",
     "residuals",
     "roc_curve",
+    "shared_xlim",
     "text",
     "waterfall",
 ]

@@ -137,16 +137,26 @@ def select_output(
     target's name (see :func:`output_subject`).
     """
     target = target_of(exp, target)
+    kind = unit_of(exp)
     if not exp.multi_output:
         if output not in (None, 0):
             raise ValueError(f"This Explanation has a single output; got output={output!r}.")
-        return exp, output_subject(exp.output_kind, None, target)
+        return exp, output_subject(kind, None, target)
     names = exp.output_names or ()
     key: Any = len(names) - 1 if output is None else output
     if isinstance(key, str) and key not in names:
         raise KeyError(f"Unknown output {key!r}; known: {list(names)}")
     idx = names.index(key) if isinstance(key, str) else int(key)
-    return exp[:, :, idx], output_subject(exp.output_kind, names[idx], target)
+    return exp[:, :, idx], output_subject(kind, names[idx], target)
+
+
+def unit_of(exp: Explanation) -> str | None:
+    """``exp.output_kind``, else the unit a model-agnostic method records for the model
+    it called (LIME's ``params["model_output"]``: "probability", "log_odds", ...)."""
+    if exp.output_kind is not None:
+        return exp.output_kind
+    recorded = exp.params.get("model_output")
+    return recorded if recorded in ("probability", "log_odds", "raw_margin", "regression") else None
 
 
 def row_name(exp: Explanation, row: int, row_id: Any = None) -> str:
@@ -439,7 +449,8 @@ def color_by(
 
 
 def value_range(num: np.ndarray) -> tuple[float, float]:
-    """The 5th and 95th percentiles of the finite values (their range when those coincide)."""
+    """The 5th and 95th percentiles of the finite values (their range when those coincide),
+    rounded outwards to 3 significant digits so the colour bar's end labels are exact."""
     finite = num[np.isfinite(num)]
     if finite.size == 0:
         return 0.0, 1.0
@@ -448,7 +459,19 @@ def value_range(num: np.ndarray) -> tuple[float, float]:
         lo, hi = float(finite.min()), float(finite.max())
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
-    return lo, hi
+    return round_out(lo, down=True), round_out(hi, down=False)
+
+
+def round_out(value: float, down: bool, digits: int = 3) -> float:
+    """``value`` rounded to ``digits`` significant digits, away from the inside of a range
+    (down for a lower end, up for an upper one), so a rounded range still covers the data."""
+    if value == 0 or not np.isfinite(value):
+        return float(value)
+    step = 10.0 ** (math.floor(math.log10(abs(value))) - digits + 1)
+    scaled = value / step
+    # a tolerance, so 0.3 / 0.001 = 299.99999999999994 does not round to 299
+    q = math.floor(scaled + 1e-9) if down else math.ceil(scaled - 1e-9)
+    return float(f"{q * step:.{max(0, digits + 2)}g}")
 
 
 # -------------------------------------------------------------- text contrast (WCAG 2.x)
@@ -479,3 +502,68 @@ def readable_text_color(background: Any) -> str:
 def axis_title(quantity: str, subject: str | None) -> str:
     """An axis label: the quantity and, in parentheses, what it is measured in."""
     return f"{quantity} ({subject})" if subject else quantity
+
+
+def labelled(
+    result: Any,
+    *,
+    target: str | None = None,
+    row_ids: Any = None,
+    categories: Any = None,
+    output_kind: str | None = None,
+) -> Any:
+    """A copy of ``result`` that names its target, rows and categories for every plot.
+
+    ``target`` (e.g. "default") goes to ``params["target"]``, so axes read
+    "P(default)"; ``row_ids`` (e.g. ``X.index``), one per explained row, go to
+    an Explanation's ``diagnostics["row_id"]``, so titles read "row 1,245"
+    rather than the row's position, and survive slicing. ``categories``: the
+    model's category order per feature, a mapping or a DataFrame whose
+    categorical columns give it (``params["categories"]``), so every plot
+    orders categories alike. ``output_kind`` states the unit of a result that
+    does not record one (a PartialDependence of predicted probabilities).
+    """
+    from dataclasses import replace
+
+    from .._results import OUTPUT_KINDS
+
+    changes: dict[str, Any] = {}
+    params = dict(result.params)
+    if target is not None:
+        params["target"] = str(target)
+    if categories is not None:
+        params["categories"] = {**params.get("categories", {}), **_category_map(categories)}
+    if output_kind is not None:
+        if output_kind not in OUTPUT_KINDS:
+            raise ValueError(f"output_kind must be one of {OUTPUT_KINDS}; got {output_kind!r}.")
+        if isinstance(result, Explanation):
+            changes["output_kind"] = output_kind
+        else:
+            params["output_kind"] = output_kind
+    if params != dict(result.params):
+        changes["params"] = params
+    if row_ids is not None:
+        if not isinstance(result, Explanation):
+            raise TypeError(f"row_ids name an Explanation's rows; got {type(result).__name__}.")
+        ids = np.asarray(row_ids)
+        if ids.shape != (result.n_rows,):
+            raise ValueError(f"Got {ids.size} row_ids for {result.n_rows} explained rows.")
+        changes["diagnostics"] = {**result.diagnostics, "row_id": ids}
+    return replace(result, **changes) if changes else result
+
+
+def _category_map(categories: Any) -> dict[str, list[Any]]:
+    import pandas as pd
+
+    if isinstance(categories, pd.DataFrame):
+        return {
+            str(c): list(categories[c].cat.categories)
+            for c in categories.columns
+            if isinstance(categories[c].dtype, pd.CategoricalDtype)
+        }
+    if isinstance(categories, Mapping):
+        return {str(k): list(v) for k, v in categories.items()}
+    raise TypeError(
+        f"categories must be a mapping of feature to categories or a DataFrame; "
+        f"got {type(categories).__name__}."
+    )

@@ -13,10 +13,42 @@ from ._base import (
     NEUTRAL,
     compact_ticks,
     get_ax,
+    output_subject,
     select_pd_output,
+    target_of,
+    value_ticks,
     with_unit,
     wrap,
 )
+
+
+def _subject(result: PartialDependence, out_name: str | None, target: str | None) -> str:
+    """The predicted quantity in words, from the unit the result records (if any)."""
+    kind = result.params.get("output_kind")
+    return output_subject(
+        kind if isinstance(kind, str) else None, out_name, target_of(result, target)
+    )
+
+
+def shared_xlim(*results: PartialDependence) -> tuple[float, float] | None:
+    """One x range covering every numeric one-feature result given (PD and ALE of the
+    same feature drawn side by side); None when none is numeric."""
+    spans = [
+        (float(np.nanmin(g)), float(np.nanmax(g)))
+        for r in results
+        if r is not None and len(r.features) == 1 and not (r.categorical and r.categorical[0])
+        for g in [np.asarray(r.grid_values[0], dtype=float)]
+        if g.size
+    ]
+    if not spans:
+        return None
+    return min(a for a, _ in spans), max(b for _, b in spans)
+
+
+def _numeric_axis(ax: Any, grid: np.ndarray, xlim: tuple[float, float] | None) -> None:
+    value_ticks(ax.xaxis, grid)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
 
 
 def _check_one_feature(result: PartialDependence, what: str) -> None:
@@ -43,13 +75,16 @@ def partial_dependence(
     max_ice: int = 100,
     centered: bool = False,
     units: Mapping[str, str] | None = None,
+    target: str | None = None,
+    xlim: tuple[float, float] | None = None,
     title: str | None = None,
 ) -> Any:
     """Partial dependence (thick line) over up to ``max_ice`` ICE curves (thin lines).
 
     ICE curves are drawn for evenly spaced rows, so the choice is reproducible.
     ``centered=True`` starts every curve at zero (c-ICE), which shows
-    interactions as fanning lines.
+    interactions as fanning lines. ``xlim``: the x range, to match an ALE plot
+    of the same feature drawn beside it (see :func:`shared_xlim`).
     """
     _check_one_feature(result, "partial_dependence()")
     o, out_name = select_pd_output(result, output)
@@ -75,10 +110,11 @@ def partial_dependence(
         else:
             ax.plot(x, average, color=NEGATIVE, linewidth=2.5, label="average (PD)")
     if not categorical:
-        compact_ticks(ax.xaxis)
+        _numeric_axis(ax, x, xlim)
+    compact_ticks(ax.yaxis)
     ax.set_xlabel(with_unit(feature, units))
-    ylab = "centred prediction" if centered else "prediction"
-    ax.set_ylabel(ylab + (f" ({out_name})" if out_name else ""))
+    subject = _subject(result, out_name, target)
+    ax.set_ylabel(wrap(f"centred {subject}" if centered else f"average {subject}", 40))
     kind = (
         "PD and ICE" if ice is not None and average is not None else "PD" if ice is None else "ICE"
     )
@@ -92,9 +128,12 @@ def ale(
     ax: Any = None,
     output: int | str | None = None,
     units: Mapping[str, str] | None = None,
+    target: str | None = None,
+    xlim: tuple[float, float] | None = None,
     title: str | None = None,
 ) -> Any:
-    """Accumulated local effects of one feature (centred on zero); bars for categories."""
+    """Accumulated local effects of one feature (centred on zero); bars for categories.
+    ``xlim``: the x range, to match a PD plot of the same feature (:func:`shared_xlim`)."""
     _check_one_feature(result, "ale()")
     if result.average is None:
         raise ValueError("This result has no average curve to draw.")
@@ -108,10 +147,12 @@ def ale(
         ax.bar(x, values, color=NEGATIVE)
     else:
         ax.plot(np.asarray(grid, dtype=float), values, color=NEGATIVE, linewidth=2.5)
-        compact_ticks(ax.xaxis)
+        _numeric_axis(ax, np.asarray(grid, dtype=float), xlim)
+    compact_ticks(ax.yaxis)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xlabel(with_unit(feature, units))
-    ax.set_ylabel("accumulated local effect" + (f" ({out_name})" if out_name else ""))
+    subject = _subject(result, out_name, target)
+    ax.set_ylabel(wrap(f"accumulated local effect ({subject})", 40))
     ax.set_title(title or wrap(f"ALE: {feature}", 40))
     return ax
 
@@ -122,6 +163,7 @@ def pd_heatmap(
     ax: Any = None,
     output: int | str | None = None,
     units: Mapping[str, str] | None = None,
+    target: str | None = None,
     title: str | None = None,
 ) -> Any:
     """Two-feature partial dependence as a heat map with a colour bar.
@@ -144,15 +186,15 @@ def pd_heatmap(
     y = np.arange(len(g1)) if cat[1] else np.asarray(g1, dtype=float)
     mesh = ax.pcolormesh(x, y, z.T, shading="nearest", cmap="viridis")
     cbar = ax.figure.colorbar(mesh, ax=ax)
-    cbar.set_label("prediction" + (f" ({out_name})" if out_name else ""))
+    cbar.set_label(wrap(f"average {_subject(result, out_name, target)}", 30))
     if cat[0]:
         ax.set_xticks(x, [wrap(str(g), 12) for g in g0])
     else:
-        compact_ticks(ax.xaxis)
+        value_ticks(ax.xaxis, x)
     if cat[1]:
         ax.set_yticks(y, [wrap(str(g), 12) for g in g1])
     else:
-        compact_ticks(ax.yaxis)
+        value_ticks(ax.yaxis, y)
     ax.set_xlabel(with_unit(result.features[0], units))
     ax.set_ylabel(with_unit(result.features[1], units))
     ax.set_title(title or wrap(f"PD: {result.features[0]} × {result.features[1]}", 40))

@@ -103,19 +103,108 @@ def precision_recall_curve(result: Any, *, ax: Any = None, title: str | None = N
     return ax
 
 
-def calibration_curve(result: Any, *, ax: Any = None, title: str | None = None) -> Any:
-    """Reliability diagram: observed frequency against mean predicted probability per bin."""
+def calibration_bins(
+    y: Any, proba: Any, n_bins: int | None = None, strategy: str = "auto"
+) -> dict[str, np.ndarray]:
+    """Reliability-diagram data from labels (0/1) and predicted probabilities.
+
+    ``strategy="quantile"`` puts equally many rows in each bin; ``"uniform"``
+    cuts [0, 1] evenly; ``"auto"`` takes quantile bins below 1,000 rows, where
+    evenly cut bins are left nearly empty and the curve zig-zags. ``n_bins``
+    defaults to about one bin per 50 rows (5 to 10). Returns ``prob_pred``,
+    ``prob_true``, ``counts`` and a 95% Wilson interval ``low``/``high`` per bin.
+    """
+    yb = np.asarray(y, dtype=float).ravel()
+    p = np.asarray(proba, dtype=float).ravel()
+    if yb.shape != p.shape:
+        raise ValueError(f"y has {yb.size} values but proba has {p.size}.")
+    if not np.isin(yb, (0.0, 1.0)).all():
+        raise ValueError("calibration_bins(): y must hold 0/1 labels of the positive class.")
+    n = p.size
+    if n_bins is None:
+        n_bins = int(np.clip(n // 50, 5, 10))
+    if strategy == "auto":
+        strategy = "quantile" if n < 1000 else "uniform"
+    if strategy == "quantile":
+        edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1)))
+    elif strategy == "uniform":
+        edges = np.linspace(0.0, 1.0, n_bins + 1)
+    else:
+        raise ValueError(f"strategy must be 'auto', 'quantile' or 'uniform'; got {strategy!r}.")
+    which = np.clip(np.searchsorted(edges[1:-1], p, side="right"), 0, len(edges) - 2)
+    counts = np.bincount(which, minlength=len(edges) - 1)
+    ok = counts > 0
+    pred = np.bincount(which, weights=p, minlength=len(counts))[ok] / counts[ok]
+    hits = np.bincount(which, weights=yb, minlength=len(counts))[ok]
+    low, high = _wilson(hits, counts[ok])
+    return {
+        "prob_pred": pred,
+        "prob_true": hits / counts[ok],
+        "counts": counts[ok],
+        "low": low,
+        "high": high,
+    }
+
+
+def _wilson(hits: np.ndarray, n: np.ndarray, z: float = 1.959963984540054) -> tuple[Any, Any]:
+    """95% Wilson score interval of a proportion (sound for small bins and 0 or 1)."""
+    phat = hits / n
+    centre = (phat + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def calibration_curve(
+    result: Any,
+    *,
+    y: Any = None,
+    proba: Any = None,
+    n_bins: int | None = None,
+    strategy: str = "auto",
+    ax: Any = None,
+    title: str | None = None,
+) -> Any:
+    """Reliability diagram: observed frequency against mean predicted probability per bin,
+    each point labelled with its bin's row count.
+
+    With ``y`` and ``proba`` (0/1 labels and predicted probabilities of the
+    positive class) the bins are recomputed (:func:`calibration_bins`: quantile
+    bins when data are small) and drawn with 95% intervals; otherwise the
+    evaluation's own bins are drawn, with counts when it records them.
+    """
     ev = _evaluation(result, "calibration_curve()")
     if ev.calibration is None:
         raise ValueError("This evaluation has no calibration data (it is a regression).")
+    cal = dict(ev.calibration)
+    if y is not None or proba is not None:
+        if y is None or proba is None:
+            raise ValueError("calibration_curve(): pass both y and proba, or neither.")
+        cal = calibration_bins(y, proba, n_bins, strategy)
     ax = get_ax(ax, (4.2, 4.0))
-    ax.plot(
-        ev.calibration["prob_pred"],
-        ev.calibration["prob_true"],
-        color=NEGATIVE,
-        marker="o",
-        label="model",
-    )
+    pred, true = np.asarray(cal["prob_pred"]), np.asarray(cal["prob_true"])
+    if "low" in cal:
+        err = np.vstack([true - np.asarray(cal["low"]), np.asarray(cal["high"]) - true])
+        err = np.clip(err, 0.0, None)  # float noise where the interval touches 0 or 1
+        ax.errorbar(
+            pred, true, yerr=err, color=NEGATIVE, marker="o", capsize=2, label="model, 95% interval"
+        )
+    else:
+        ax.plot(pred, true, color=NEGATIVE, marker="o", label="model")
+    counts = cal.get("counts")
+    same = counts is not None and len(set(np.asarray(counts).tolist())) == 1
+    if counts is not None and same:
+        ax.plot([], [], " ", label=f"{int(np.asarray(counts)[0]):,} rows in each bin")
+    elif counts is not None:
+        for x, yy, c in zip(pred, true, np.asarray(counts), strict=True):
+            ax.annotate(
+                f"{int(c):,}",
+                (x, yy),
+                xytext=(4, -4),
+                textcoords="offset points",
+                fontsize=7,
+                color="#444444",
+                va="top",
+            )
     ax.plot([0, 1], [0, 1], color=NEUTRAL, linestyle="--", linewidth=0.8, label="perfect")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
@@ -123,8 +212,10 @@ def calibration_curve(result: Any, *, ax: Any = None, title: str | None = None) 
     top_label = ev.task == "multiclass"
     ax.set_xlabel("mean predicted probability" + (" (top class)" if top_label else ""))
     ax.set_ylabel("observed frequency" + (" (top class correct)" if top_label else ""))
-    ax.legend(loc="upper left")
-    ax.set_title(title or "Calibration")
+    ax.legend(loc="upper left", fontsize="small")
+    ax.set_title(
+        title or ("Calibration (numbers: rows per bin)" if counts is not None else "Calibration")
+    )
     return ax
 
 

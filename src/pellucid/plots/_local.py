@@ -8,7 +8,17 @@ from typing import Any
 import numpy as np
 
 from .._results import Anchor, Explanation
-from ._base import DIVERGING, check_result, get_ax, select_output
+from ._base import (
+    DIVERGING,
+    axis_title,
+    check_result,
+    compact_labels,
+    get_ax,
+    readable_text_color,
+    round_out,
+    row_name,
+    select_output,
+)
 
 
 def _channel_axis(shape: tuple[int, ...]) -> int | None:
@@ -36,15 +46,18 @@ def image(
     ax: Any = None,
     output: int | str | None = None,
     alpha: float = 0.6,
+    target: str | None = None,
+    row_id: Any = None,
     title: str | None = None,
 ) -> Any:
     """Attributions of one image as a red (up) / blue (down) overlay on the image in grey.
 
     Channel attributions are summed per pixel. The colour scale is symmetric
-    about zero so white means no effect. ``image`` overrides ``explanation.data[row]``.
+    about zero so white means no effect. The image is ``image`` if given, else
+    the one the explanation keeps (``explanation.data[row]``: LimeImage keeps it).
     """
     check_result(explanation, Explanation, "image()")
-    exp, out_name = select_output(explanation, output)
+    exp, out_name = select_output(explanation, output, target)
     _check_row(exp, row, "image()")
     values = np.asarray(exp.values[row], dtype=float)
     axis = _channel_axis(values.shape)
@@ -65,15 +78,17 @@ def image(
                 f"image has shape {pic.shape} but the attributions are {heat.shape} per channel."
             )
         ax.imshow(pic, cmap="gray")
-    limit = float(np.abs(heat).max()) or 1.0
+    limit = round_out(float(np.abs(heat).max()), False, 2) or 1.0
     overlay = ax.imshow(
         heat, cmap=DIVERGING, vmin=-limit, vmax=limit, alpha=alpha if picture is not None else 1.0
     )
     cbar = ax.figure.colorbar(overlay, ax=ax, shrink=0.8)
-    cbar.set_label("attribution" + (f" ({out_name})" if out_name else ""))
+    cbar.set_ticks([-limit, 0, limit], labels=compact_labels([-limit, 0, limit]))
+    cbar.set_label(axis_title("attribution per pixel", out_name))
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title or f"{exp.method or 'attribution'}: image {row}")
+    what = exp.method or "attribution"
+    ax.set_title(title or f"{what}: {row_name(exp, row, row_id)}")
     return ax
 
 
@@ -85,13 +100,16 @@ def text(
     ax: Any = None,
     output: int | str | None = None,
     width: int = 60,
+    target: str | None = None,
+    row_id: Any = None,
     title: str | None = None,
 ) -> Any:
     """Tokens highlighted by attribution (red raises, blue lowers the output), wrapped at
-    ``width`` characters. Tokens come from ``tokens``, the explanation's data, or its
-    feature names."""
+    ``width`` characters, with a colour key below. Tokens come from ``tokens``, the
+    explanation's data, or its feature names. Each token is printed in black or white,
+    whichever contrasts more with its highlight (always at least 4.58:1, above WCAG AA's 4.5)."""
     check_result(explanation, Explanation, "text()")
-    exp, out_name = select_output(explanation, output)
+    exp, out_name = select_output(explanation, output, target)
     _check_row(exp, row, "text()")
     values = np.asarray(exp.values[row], dtype=float).ravel()
     if tokens is None:
@@ -105,7 +123,7 @@ def text(
     import matplotlib as mpl
 
     cmap = mpl.colormaps[DIVERGING]
-    limit = float(np.abs(values).max()) or 1.0
+    limit = round_out(float(np.abs(values).max()), False, 2) or 1.0
     # Lay tokens out on a character grid (monospace), so wrapping needs no renderer.
     lines: list[list[int]] = [[]]
     used = 0
@@ -115,14 +133,14 @@ def text(
             used = 0
         lines[-1].append(i)
         used += len(tok) + (1 if used else 0)
-    ax = get_ax(ax, (min(0.11 * width + 0.5, 9.0), 0.6 + 0.32 * len(lines)))
+    ax = get_ax(ax, (min(0.11 * width + 0.5, 9.0), 1.3 + 0.32 * len(lines)))
     ax.set_axis_off()
     ax.set_xlim(0, width)
     ax.set_ylim(len(lines), 0)
     for li, line in enumerate(lines):
         col = 0
         for i in line:
-            v = values[i]
+            face = cmap(0.5 + 0.5 * values[i] / limit)
             ax.text(
                 col,
                 li + 0.5,
@@ -131,17 +149,27 @@ def text(
                 va="center",
                 ha="left",
                 fontsize=10,
+                color=readable_text_color(face),
                 bbox={
-                    "facecolor": cmap(0.5 + 0.5 * v / limit),
+                    "facecolor": face,
                     "edgecolor": "none",
                     "pad": 1.5,
                 },
             )
             col += len(tokens[i]) + 1
-    ax.set_title(
-        title
-        or f"{exp.method or 'attribution'}: text {row}" + (f" ({out_name})" if out_name else "")
+    key = ax.figure.colorbar(
+        mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(-limit, limit), cmap=cmap),
+        ax=ax,
+        orientation="horizontal",
+        location="bottom",
+        shrink=0.6,
+        aspect=30,
+        pad=0.02,
     )
+    key.set_ticks([-limit, 0, limit], labels=compact_labels([-limit, 0, limit]))
+    key.set_label(axis_title("attribution: blue lowers, red raises", out_name), fontsize=8)
+    key.ax.tick_params(labelsize=8)
+    ax.set_title(title or f"{exp.method or 'attribution'}: {row_name(exp, row, row_id)}")
     return ax
 
 
