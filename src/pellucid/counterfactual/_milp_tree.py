@@ -272,18 +272,24 @@ class TreeEngine:
         check: Checker,
         deadline: float,
     ) -> tuple[Answer | None, str]:
+        # The greedy answer meets the first tightening, so it bounds the relaxed program and
+        # that one; later tightenings (rare) search every option again.
         bound = self._upper_bound(xa, options, target, excluded)
         kept = self._prune(options, bound)
 
+        def solve(margin: float) -> Any:
+            if margin > TIGHTENINGS[0]:
+                return self._solve(xa, options, target, margin, excluded, np.inf, deadline)
+            return self._solve(xa, kept, target, margin, excluded, bound, deadline)
+
         def decode(result: Any) -> tuple[dict[int, Any], float]:
-            chosen = self._decode(result.x, kept)
-            changes = {j: kept[j].values[o] for j, o in chosen.items() if o != kept[j].current}
-            return changes, self._cost(chosen, kept)
+            opts = result.options
+            chosen = self._decode(result.x, opts)
+            changes = {j: opts[j].values[o] for j, o in chosen.items() if o != opts[j].current}
+            return changes, self._cost(chosen, opts)
 
         return certified(
-            lambda margin: self._solve(xa, kept, target, margin, excluded, bound, deadline),
-            decode,
-            lambda changes: bool(check(with_changes(row, [changes]))[0]),
+            solve, decode, lambda changes: bool(check(with_changes(row, [changes]))[0])
         )
 
     @staticmethod
@@ -321,7 +327,7 @@ class TreeEngine:
     ) -> float:
         """Cost of a greedy answer (moves with the best output gain per cost) that meets the
         tightest bound, or inf: it only prunes options and bounds the program."""
-        bounds = self._bounds(target, TIGHTENINGS[-1])
+        bounds = self._bounds(target, TIGHTENINGS[0])
         choice = {j: o.current for j, o in options.items()}
         x = xa.copy()
 
@@ -331,7 +337,7 @@ class TreeEngine:
         current = float(violation(self.ens.predict_raw(x[None, :]))[0])
         for _ in range(len(options) + 1):
             if current == 0:
-                return self._cost(choice, options)
+                return self._improve(choice, options, violation, excluded, xa)
             rows, moves = [], []
             for j, opts in options.items():
                 changed = {f for f, o in choice.items() if o != options[f].current} | {j}
@@ -362,7 +368,51 @@ class TreeEngine:
             choice[j] = o
             x[j] = options[j].points[o]
             current = float(viol[i])
-        return self._cost(choice, options) if current == 0 else np.inf
+        return self._improve(choice, options, violation, excluded, xa) if current == 0 else np.inf
+
+    def _improve(
+        self,
+        choice: dict[int, int],
+        options: dict[int, _Options],
+        violation: Any,
+        excluded: list[tuple[int, ...]],
+        xa: np.ndarray,
+    ) -> float:
+        """Local search from a valid choice: move one column, or put one changed column
+        back and move another, while that lowers the cost and keeps the target."""
+        cost = self._cost(choice, options)
+        for _ in range(20):
+            trials: list[dict[int, int]] = []
+            for j, opts in options.items():
+                for o in range(len(opts.values)):
+                    if o != choice[j] and opts.costs[o] < opts.costs[choice[j]]:
+                        trials.append({**choice, j: o})
+            for back in [j for j in options if choice[j] != options[j].current]:
+                base = {**choice, back: options[back].current}
+                for j, opts in options.items():
+                    if j == back:
+                        continue
+                    for o in range(len(opts.values)):
+                        trials.append({**base, j: o})
+            trials = [
+                t for t in trials
+                if not any(set(e) <= {f for f, o in t.items() if o != options[f].current}
+                           for e in excluded)
+                and self._cost(t, options) < cost - COST_TOL
+            ]  # fmt: skip
+            if not trials:
+                break
+            X = np.repeat(xa[None, :], len(trials), axis=0)
+            for i, t in enumerate(trials):
+                for j, o in t.items():
+                    X[i, j] = options[j].points[o]
+            ok = violation(self.ens.predict_raw(X)) == 0
+            if not ok.any():
+                break
+            costs = np.array([self._cost(t, options) for t in trials])
+            best = int(np.flatnonzero(ok)[np.argmin(costs[ok])])
+            choice, cost = trials[best], float(costs[best])
+        return cost
 
     # ------------------------------------------------------------------ the program
     def _solve(
@@ -383,6 +433,20 @@ class TreeEngine:
         # --- which leaves stay reachable given the columns that cannot move
         fixed_nodes = self.internal[~np.isin(ens.feature[self.internal], mutable)]
         fixed_left = self._goes_left_rows(fixed_nodes, xa)
+        # a split every remaining option of its column passes the same way is fixed too
+        split_dirs: dict[int, tuple[int, np.ndarray]] = {}
+        steady, steady_left = [], []
+        for j in mutable:
+            nodes = self.nodes_of[j]
+            dirs = self._goes_left(nodes, options[j].points).astype(np.float64)
+            for node, d in zip(nodes, dirs, strict=True):
+                if d.min() == d.max():
+                    steady.append(node)
+                    steady_left.append(bool(d[0]))
+                else:
+                    split_dirs[int(node)] = (j, d)
+        fixed_nodes = np.concatenate([fixed_nodes, np.asarray(steady, dtype=np.int64)])
+        fixed_left = np.concatenate([fixed_left, np.asarray(steady_left, dtype=bool)])
         cut_lo = np.where(fixed_left, self.mid[fixed_nodes], self.lo[fixed_nodes])
         cut_hi = np.where(fixed_left, self.hi[fixed_nodes], self.mid[fixed_nodes])
         marks = np.zeros(self.n_leaves + 1, dtype=np.int64)
@@ -425,34 +489,29 @@ class TreeEngine:
             for o in range(m - 2):
                 add(np.array([s + o, s + o + 1]), np.array([1.0, -1.0]), -np.inf, 0.0)
         # splits: leaves on a side need the column's option to go that way
-        for j in mutable:
-            nodes = self.nodes_of[j]
-            if len(nodes) == 0:
-                continue
-            dirs = self._goes_left(nodes, options[j].points).astype(np.float64)
+        for node, (j, d) in split_dirs.items():
             m, s = len(options[j].values), col_start[j]
-            for node, d in zip(nodes, dirs, strict=True):
-                lo, mid, hi = self.lo[node], self.mid[node], self.hi[node]
-                if not variable[lo:hi].any():
-                    continue
-                coef = d[:-1] - d[1:]  # sum over left options = d[m-1] + coef . c
-                nz = np.flatnonzero(coef)
-                left_leaves = leaf_var[lo:mid][variable[lo:mid]]
-                right_leaves = leaf_var[mid:hi][variable[mid:hi]]
-                if len(left_leaves):
-                    add(
-                        np.concatenate([left_leaves, s + nz]),
-                        np.concatenate([np.ones(len(left_leaves)), -coef[nz]]),
-                        -np.inf,
-                        d[m - 1],
-                    )
-                if len(right_leaves):
-                    add(
-                        np.concatenate([right_leaves, s + nz]),
-                        np.concatenate([np.ones(len(right_leaves)), coef[nz]]),
-                        -np.inf,
-                        1.0 - d[m - 1],
-                    )
+            lo, mid, hi = self.lo[node], self.mid[node], self.hi[node]
+            if not variable[lo:hi].any():
+                continue
+            coef = d[:-1] - d[1:]  # sum over left options = d[m-1] + coef . c
+            nz = np.flatnonzero(coef)
+            left_leaves = leaf_var[lo:mid][variable[lo:mid]]
+            right_leaves = leaf_var[mid:hi][variable[mid:hi]]
+            if len(left_leaves):
+                add(
+                    np.concatenate([left_leaves, s + nz]),
+                    np.concatenate([np.ones(len(left_leaves)), -coef[nz]]),
+                    -np.inf,
+                    d[m - 1],
+                )
+            if len(right_leaves):
+                add(
+                    np.concatenate([right_leaves, s + nz]),
+                    np.concatenate([np.ones(len(right_leaves)), coef[nz]]),
+                    -np.inf,
+                    1.0 - d[m - 1],
+                )
         # the target on the raw output
         fixed_out = ens.base + self.contrib[constant].sum(axis=0)
         for b in self._bounds(target, margin):
@@ -477,7 +536,9 @@ class TreeEngine:
                 bound - offset + 1e-7 * max(1, bound),
             )
         if n_vars == 0:  # nothing may move: the row's own output meets the target or not
-            return _constant_result(fixed_out, self._bounds(target, margin))
+            result = _constant_result(fixed_out, self._bounds(target, margin))
+            result.options = options
+            return result
         A = coo_array(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
             shape=(len(lbs), n_vars),
@@ -496,7 +557,7 @@ class TreeEngine:
             result.fun = float(result.fun) + offset
         if getattr(result, "mip_dual_bound", None) is not None:
             result.mip_dual_bound = float(result.mip_dual_bound) + offset
-        result.col_start = col_start
+        result.options = options
         return result
 
     def _goes_left_rows(self, nodes: np.ndarray, xa: np.ndarray) -> np.ndarray:
