@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 import pellucid
 
@@ -147,6 +147,13 @@ def _error(exc: RequestError, headers: Mapping[str, str] | None = None) -> JSONR
     return SafeJSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _consume(task: asyncio.Future[Any]) -> None:
     """Retrieve an abandoned task's outcome, so asyncio does not report it as lost."""
     if not task.cancelled():
@@ -226,6 +233,7 @@ def create_app(
     max_cost: int | None = DEFAULT_MAX_COST,
     body_timeout: float = 10.0,
     request_timeout: float | None = 60.0,
+    compute_slots: int | None = None,
     explainer: Any = "auto",
     n_background: int = 100,
     reasons: Mapping[str, Any] | None = None,
@@ -259,6 +267,11 @@ def create_app(
     request_timeout:
         Seconds a request may compute; then its work stops and it is answered
         503. ``None``: no limit. A client that disconnects stops its work too.
+    compute_slots:
+        Requests computing at once (the others wait their turn, holding no
+        thread); default one per core this process may use. More threads than
+        cores only compete for the GIL with the event loop, which then answers
+        ``/health`` late.
     explainer:
         ``"auto"`` (the best registered method for the model), a registry
         name, or an object with ``.explain(X) -> Explanation``.
@@ -281,6 +294,10 @@ def create_app(
     if not body_timeout > 0 or (request_timeout is not None and not request_timeout > 0):
         raise ValueError("body_timeout and request_timeout must be positive seconds.")
     key = resolve_api_key(api_key, api_key_file)
+    slots = int(compute_slots) if compute_slots is not None else _cores()
+    if slots < 1:
+        raise ValueError(f"compute_slots must be at least 1; got {compute_slots!r}.")
+    limiters: list[anyio.CapacityLimiter] = []  # made in the event loop, on first use
     service = Service(
         model,
         background,
@@ -324,7 +341,11 @@ def create_app(
             headers = {"Connection": "close"} if exc.status in (408, 413) else None
             return _error(exc, headers)
         cancel = threading.Event()
-        task = asyncio.ensure_future(run_in_threadpool(work, payload, cancel))
+        if not limiters:
+            limiters.append(anyio.CapacityLimiter(slots))
+        task = asyncio.ensure_future(
+            anyio.to_thread.run_sync(work, payload, cancel, limiter=limiters[0])
+        )
         task.add_done_callback(_consume)
         try:
             return await _answer(request, task, cancel)
@@ -402,6 +423,7 @@ def create_app(
             "max_body_bytes": max_body_bytes,
             "body_timeout_s": body_timeout,
             "request_timeout_s": request_timeout,
+            "compute_slots": slots,
         }
         return {**info, "limits": limits}
 
