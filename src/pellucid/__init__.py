@@ -64,6 +64,10 @@ _EXPORTS: dict[str, str] = {
     "GradCam": "pellucid.torch",
     "Occlusion": "pellucid.torch",
     "Lrp": "pellucid.torch",
+    # issue 22: counterfactuals
+    "Counterfactuals": "pellucid.counterfactual",
+    "CounterfactualSet": "pellucid.counterfactual",
+    "recourse_audit": "pellucid.counterfactual",
     # issue 8: the report
     "report": "pellucid.reporting",
     "Report": "pellucid.reporting",
@@ -131,6 +135,10 @@ __all__ = [
     # issue 3
     "ale",
     "h_statistic",
+    # issue 22
+    "Counterfactuals",
+    "CounterfactualSet",
+    "recourse_audit",
     "partial_dependence",
     "permutation_importance",
     "tree",
@@ -146,6 +154,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._registry import get as get_method
     from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
     from .comparison import ModelComparison, compare, select
+    from .counterfactual import Counterfactuals, CounterfactualSet, recourse_audit
     from .effects import ale, h_statistic, partial_dependence, permutation_importance
     from .local import Anchors, AnchorsText, Lime, LimeImage, LimeText
     from .metrics import ModelEvaluation, evaluate

@@ -13,7 +13,7 @@ from typing import Any
 
 __all__ = ["MethodSpec", "UnknownMethodError", "available", "get", "register", "spec"]
 
-KINDS = ("attribution", "global", "effect", "rule")
+KINDS = ("attribution", "global", "effect", "rule", "counterfactual")
 INPUTS = ("tabular", "text", "image", "torch")
 
 
@@ -23,7 +23,8 @@ class MethodSpec:
 
     ``target`` is "module:attribute"; ``kind`` what it returns
     (attribution -> Explanation, global -> FeatureImportance,
-    effect -> PartialDependence, rule -> Anchor); ``inputs`` the data it takes;
+    effect -> PartialDependence, rule -> Anchor, counterfactual -> CounterfactualSet);
+    ``inputs`` the data it takes;
     ``exact`` whether its numbers are exact (no sampling); ``additive``
     whether base_values + sum(values) reproduces the model output.
     """
@@ -162,6 +163,15 @@ _TABLE: list[MethodSpec] = [
         exact=True,
         additive=True,
         summary="Exact SHAP values of tree ensembles (path-dependent or interventional).",
+    ),
+    # issue 22: counterfactuals with certificates
+    MethodSpec(
+        "counterfactuals",
+        "pellucid.counterfactual:Counterfactuals",
+        "counterfactual",
+        exact=True,
+        summary="Cheapest allowed changes that flip the decision; certified optimal for trees "
+        "and linear models (HiGHS), searched otherwise.",
     ),
     # --- issue 7: PyTorch gradient family and LRP (inputs="torch": a torch.nn.Module and tensors)
     MethodSpec(
