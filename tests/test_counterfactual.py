@@ -217,6 +217,8 @@ def test_tree_actions_and_categories_respected():
         "income": "increase",
         "late_payments": "decrease",
         "loan_amount": (5_000, 30_000),
+        "savings": (None, 50_000),  # an open end
+        "debt_to_income": (0.05, None),
         "housing": ["own", "mortgage"],
         "credit_history_years": 0.5,
     }
@@ -236,6 +238,10 @@ def test_tree_actions_and_categories_respected():
                 assert 5_000 <= c.after <= 30_000
             if c.feature == "housing":
                 assert c.after in ("own", "mortgage")
+            if c.feature == "savings":
+                assert c.after <= 50_000
+            if c.feature == "debt_to_income":
+                assert c.after >= 0.05
             if c.feature in ("employment", "housing"):
                 assert c.after in X[c.feature].cat.categories
             if c.feature == "credit_history_years":

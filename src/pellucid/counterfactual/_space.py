@@ -184,7 +184,8 @@ class FeatureSpace:
                     f"Action {spec!r} for column {f.name!r}: a range is (low, high) on a "
                     "numeric column."
                 )
-            low, high = (-np.inf if v is None else float(v) for v in spec)
+            low = -np.inf if spec[0] is None else float(spec[0])
+            high = np.inf if spec[1] is None else float(spec[1])
             return {"low": low, "high": high}
         if isinstance(spec, (list, set, frozenset)):
             if not f.categorical:
