@@ -70,7 +70,13 @@ def _permutation(model: Any, X: Any, y: np.ndarray, seed: int) -> Any:
     from ..effects import permutation_importance
 
     return permutation_importance(
-        model, X, y, scoring=IMPORTANCE_SCORER, n_repeats=IMPORTANCE_REPEATS, random_state=seed
+        model,
+        X,
+        y,
+        scoring=IMPORTANCE_SCORER,
+        n_repeats=IMPORTANCE_REPEATS,
+        random_state=seed,
+        n_jobs=1,  # a few thousand rows: worker start-up would cost more than it saves
     )
 
 

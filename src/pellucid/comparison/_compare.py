@@ -39,7 +39,7 @@ def compare(
     confidence: float = 0.95,
     n_bins: int = 10,
     explain_rows: int = 100,
-    importance_rows: int = 2000,
+    importance_rows: int = 1000,
 ) -> ModelComparison:
     """Compare fitted binary classifiers on ``(X, y)`` with paired statistics.
 
@@ -232,8 +232,10 @@ def _resample(
         for n, s in scores.items():
             for m, v in s.metrics(counts, metric_names).items():
                 parts[n]["all"][m].append(v)
-            for g, rows in (group_rows or {}).items():
-                for m, v in subsets[n][g].metrics(counts[:, rows], metric_names).items():
+        for g, rows in (group_rows or {}).items():
+            in_group = counts[:, rows]  # one copy per group, shared by the models
+            for n in scores:
+                for m, v in subsets[n][g].metrics(in_group, metric_names).items():
                     parts[n][g][m].append(v)
     return {
         n: {g: {m: np.concatenate(v) for m, v in per.items()} for g, per in by.items()}

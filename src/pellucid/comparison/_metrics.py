@@ -61,11 +61,8 @@ class BinaryScores:
 
     def metrics(self, counts: np.ndarray, names: tuple[str, ...]) -> dict[str, np.ndarray]:
         """``{metric: (b,)}`` for the resamples in ``counts (b, n)``."""
-        y, yhat = self.y, self.predicted
-        pos = counts @ y
-        total = counts.sum(axis=1)
-        tp = counts @ (y * yhat)
-        fp = counts @ ((1.0 - y) * yhat)
+        # every linear quantity in one pass over counts: a (b, n) x (n, 6) product
+        pos, tp, fp, total, squared, log_loss = (counts @ self._linear()).T
         neg = total - pos
         tn, fn = neg - fp, pos - tp
         out: dict[str, np.ndarray] = {}
@@ -83,10 +80,21 @@ class BinaryScores:
         if wanted & {"roc_auc", "pr_auc"}:
             out.update(self._ranking(counts, wanted))
         if "brier" in wanted:
-            out["brier"] = counts @ (self.positive_score - y) ** 2 / total
+            out["brier"] = squared / total
         if "log_loss" in wanted:
-            out["log_loss"] = counts @ self._row_log_loss() / total
+            out["log_loss"] = log_loss / total
         return {name: out[name] for name in names}
+
+    def _linear(self) -> np.ndarray:
+        """Per-row columns summed by the linear metrics (cached)."""
+        cached = self.__dict__.get("_linear_columns")
+        if cached is None:
+            y, yhat = self.y, self.predicted
+            columns = (y, y * yhat, (1.0 - y) * yhat, np.ones_like(y))
+            squared = (self.positive_score - y) ** 2
+            cached = np.column_stack([*columns, squared, self._row_log_loss()])
+            object.__setattr__(self, "_linear_columns", cached)
+        return cached
 
     def _row_log_loss(self) -> np.ndarray:
         eps = np.finfo(float).eps  # scikit-learn's clip
@@ -102,14 +110,15 @@ class BinaryScores:
         n_pos = pos.sum(axis=1)
         n_neg = neg.sum(axis=1)
         out = {}
+        cum_neg = np.cumsum(neg, axis=1)
         if "roc_auc" in wanted:
-            neg_below = np.cumsum(neg, axis=1) - neg / 2.0
+            neg_below = cum_neg - neg / 2.0
             auc = (pos * neg_below).sum(axis=1) / (n_pos * n_neg)
             out["roc_auc"] = np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
         if "pr_auc" in wanted:
             # groups ascend; precision at a threshold counts the groups at or above it
             tp_above = n_pos[:, None] - np.cumsum(pos, axis=1) + pos
-            fp_above = n_neg[:, None] - np.cumsum(neg, axis=1) + neg
+            fp_above = n_neg[:, None] - cum_neg + neg
             precision = _ratio(tp_above, tp_above + fp_above)
             ap = (pos * precision).sum(axis=1) / np.where(n_pos > 0, n_pos, 1.0)
             out["pr_auc"] = np.where(n_pos > 0, ap, np.nan)
