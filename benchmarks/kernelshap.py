@@ -23,7 +23,24 @@ coalitions, ``budget x 50`` per explained row) on two threads, in calls of 16,38
 rows: no method that makes those model calls on two threads can take less time, so
 its ratio to shap's time is the floor for ours on this host at that moment.
 
+Two more modes (``--mode``), each over three models (``--models``): the XGBoost
+regressor above, a plain Python function around it (``callable``: pellucid cannot
+know it is thread-safe, so it calls it from one thread), and scikit-learn's
+HistGradientBoostingRegressor fitted to the same data (``sklearn``). The exact
+values there come from ``pellucid.ExactShap`` (all 65,536 coalitions).
+
+* ``time-to-accuracy``: shap.KernelExplainer (``l1_reg=False``) at 4096 coalitions
+  gives an error (mean over seeds and rows); a sweep over pellucid's budgets finds
+  the smallest whose mean error is at most that; then both are timed, alternately,
+  ``--repeats`` times, and the median of the per-pair wall ratios is printed.
+* ``overhead``: at equal budgets, both libraries single-threaded (pellucid
+  ``n_jobs=1``), the model's predict wrapped in a timer that sums the time spent in
+  the model's own calls on exactly the rows each library sends; overhead is wall
+  time minus that. Ratios are medians of per-pair ratios, alternating order.
+
 Run: PYTHONPATH=src python benchmarks/kernelshap.py [--rows 8] [--seeds 3] [--budgets 256 1024]
+     PYTHONPATH=src python benchmarks/kernelshap.py --mode time-to-accuracy --rows 6
+     PYTHONPATH=src python benchmarks/kernelshap.py --mode overhead --budgets 1024 4096
 """
 
 from __future__ import annotations
@@ -31,6 +48,7 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from functools import partial
 
 import numpy as np
 
@@ -136,12 +154,232 @@ def host_scaling(model, data, repeats: int = 3) -> list[float]:
     ]
 
 
+MODELS = ("callable", "sklearn", "xgboost")
+SWEEP = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024, 1536, 2048, 3072, 4096)
+SHAP_BUDGET = 4096
+
+
+def make_models(names):
+    """The models by name, with the data they were fitted on (the same for all three)."""
+    xgb_model, data = make_problem()
+    out = {}
+    for name in names:
+        if name == "xgboost":
+            out[name] = xgb_model
+        elif name == "callable":
+
+            def predict(X, _m=xgb_model):  # a plain Python function: pellucid sees a callable
+                return _m.predict(X)
+
+            out[name] = predict
+        elif name == "sklearn":
+            from sklearn.ensemble import HistGradientBoostingRegressor
+
+            y = xgb_model.predict(data)  # same function class, a different fitted model
+            out[name] = HistGradientBoostingRegressor(max_iter=200, random_state=0).fit(data, y)
+        else:
+            raise SystemExit(f"unknown model {name!r}; choose from {MODELS}")
+    return out, data
+
+
+def predict_fn(model):
+    return model if callable(model) and not hasattr(model, "predict") else model.predict
+
+
+def exact_values(name, model, background, X, cache_dir):
+    """pellucid.ExactShap over all coalitions, cached per model and rows (it is slow)."""
+    import hashlib
+    import os
+
+    key = hashlib.sha1(np.ascontiguousarray(X).tobytes() + background.tobytes()).hexdigest()[:12]
+    truth_name = "xgboost" if name == "callable" else name  # the same function
+    path = os.path.join(cache_dir, f"kernelshap_exact_{truth_name}_{key}.npy")
+    if os.path.exists(path):
+        return np.load(path)
+    t0 = time.perf_counter()
+    values = pellucid.ExactShap(model, background).explain(X).values
+    print(
+        f"  ExactShap ({truth_name}, {len(X)} rows): {time.perf_counter() - t0:.1f} s", flush=True
+    )
+    os.makedirs(cache_dir, exist_ok=True)
+    np.save(path, values)
+    return values
+
+
+def run_shap_fn(model, background, X, budget, seed):
+    import shap
+
+    np.random.seed(seed)  # noqa: NPY002 -- shap draws from numpy's global generator
+    explainer = shap.KernelExplainer(predict_fn(model), background)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.asarray(explainer.shap_values(X, nsamples=budget, l1_reg=False, silent=True))
+
+
+def paired_times(first, second, repeats):
+    """Wall times of two callables, alternating which runs first."""
+    t_a, t_b = [], []
+    for r in range(repeats):
+        order = [(first, t_a), (second, t_b)]
+        for fn, acc in order if r % 2 == 0 else order[::-1]:
+            t0 = time.perf_counter()
+            fn()
+            acc.append(time.perf_counter() - t0)
+    return np.array(t_a), np.array(t_b)
+
+
+def time_to_accuracy(args) -> None:
+    models, data = make_models(args.models)
+    rng = np.random.default_rng(1)
+    background = data[rng.choice(len(data), 50, replace=False)]
+    X = data[rng.choice(len(data), args.rows, replace=False)]
+    print(
+        f"time to shap's accuracy at {SHAP_BUDGET}: {args.rows} rows, 16 features, "
+        f"50 background rows, errors over {args.seeds} seeds, {args.repeats} timed pairs",
+        flush=True,
+    )
+    for name, model in models.items():
+        truth = exact_values(name, model, background, X, args.cache)
+        shap_err = np.mean(
+            [
+                rel_sq_error(run_shap_fn(model, background, X, SHAP_BUDGET, s), truth)
+                for s in range(args.seeds)
+            ]
+        )
+        found = None
+        for budget in SWEEP:
+            err = np.mean(
+                [
+                    rel_sq_error(run_pellucid(model, background, X, budget, s), truth)
+                    for s in range(args.seeds)
+                ]
+            )
+            print(
+                f"  {name}: pellucid budget {budget:>5}: error {err:.3e} (shap at {SHAP_BUDGET}: {shap_err:.3e})",
+                flush=True,
+            )
+            if err <= shap_err:
+                found = budget
+                break
+        if found is None:
+            print(f"{name}: no pellucid budget up to {SWEEP[-1]} reaches shap's error")
+            continue
+        run_pellucid(model, background, X[:1], 64, 0)  # warm-up: numba's cache load
+        ours, theirs = paired_times(
+            partial(run_pellucid, model, background, X, found, 0),
+            partial(run_shap_fn, model, background, X, SHAP_BUDGET, 0),
+            args.repeats,
+        )
+        ratios = ours / theirs
+        print(
+            f"{name}: pellucid budget {found} reaches shap's error at {SHAP_BUDGET}; wall "
+            f"ours {np.median(ours):.3f} s, shap {np.median(theirs):.3f} s; ratio median "
+            f"{np.median(ratios):.3f} (per pair {np.round(ratios, 3).tolist()})",
+            flush=True,
+        )
+
+
+class _Timed:
+    """A model whose predict sums its own time (thread-safe enough: appends only)."""
+
+    def __init__(self, model):
+        self.model, self.spent, self.rows = model, [], []
+        self.inner = predict_fn(model)
+
+    def __call__(self, X, *args, **kwargs):
+        t0 = time.perf_counter()
+        out = self.inner(X, *args, **kwargs)
+        self.spent.append(time.perf_counter() - t0)
+        self.rows.append(len(X))
+        return out
+
+    def __enter__(self):
+        self.spent.clear()
+        self.rows.clear()
+        if self.inner is not self.model:
+            self.model.predict = self  # instance attribute: pellucid still sees the library
+        return self.model if self.inner is not self.model else self
+
+    def __exit__(self, *exc):
+        if self.inner is not self.model:
+            del self.model.predict
+
+
+def overhead_runs(model, background, X, budget, repeats):
+    """Per library: wall times, time inside the model, model rows and calls of one run."""
+    res: dict = {"pellucid": ([], [], 0, 0), "shap": ([], [], 0, 0)}
+    timer = _Timed(model)
+    with timer as m:  # warm-up, untimed: numba's cache load and first-call costs
+        pellucid.KernelShap(m, background, n_jobs=1).explain(X[:1], budget=64, random_state=0)
+        run_shap_fn(m, background, X[:1], 64, 0)
+    for r in range(repeats):
+        for lib in ("pellucid", "shap") if r % 2 == 0 else ("shap", "pellucid"):
+            with timer as m:
+                t0 = time.perf_counter()
+                if lib == "pellucid":
+                    ks = pellucid.KernelShap(m, background, n_jobs=1)
+                    ks.explain(X, budget=budget, random_state=r)
+                else:
+                    run_shap_fn(m, background, X, budget, r)
+                wall = time.perf_counter() - t0
+            walls, inside, _, _ = res[lib]
+            walls.append(wall)
+            inside.append(sum(timer.spent))
+            res[lib] = (walls, inside, sum(timer.rows), len(timer.rows))
+    return res
+
+
+def overhead(args) -> None:
+    models, data = make_models(args.models)
+    rng = np.random.default_rng(1)
+    background = data[rng.choice(len(data), 50, replace=False)]
+    X = data[rng.choice(len(data), args.rows, replace=False)]
+    print(
+        f"overhead beyond the model at equal budget: {args.rows} rows, 16 features, 50 "
+        f"background rows, single-threaded (pellucid n_jobs=1), {args.repeats} pairs",
+        flush=True,
+    )
+    print(
+        f"{'model':<9} {'budget':>6} {'lib':<9} {'wall':>8} {'in model':>9} {'overhead':>9} {'rows':>9} {'calls':>6}"
+    )
+    for name, model in models.items():
+        for budget in args.budgets:
+            res = overhead_runs(model, background, X, budget, args.repeats)
+            over = {}
+            for lib, (walls, inside, nrows, ncalls) in res.items():
+                w, i = np.array(walls), np.array(inside)
+                over[lib] = w - i
+                print(
+                    f"{name:<9} {budget:>6} {lib:<9} {np.median(w):>8.3f} {np.median(i):>9.3f} "
+                    f"{np.median(w - i):>9.3f} {nrows:>9} {ncalls:>6}",
+                    flush=True,
+                )
+            ratios = over["pellucid"] / over["shap"]
+            print(
+                f"{name:<9} {budget:>6} overhead ours / shap's: median {np.median(ratios):.3f} "
+                f"(per pair {np.round(ratios, 3).tolist()})",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mode", choices=("equal-budget", "time-to-accuracy", "overhead"), default="equal-budget"
+    )
+    parser.add_argument("--models", nargs="*", default=list(MODELS))
     parser.add_argument("--rows", type=int, default=8)
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--cache", default="/tmp/pellucid_benchmark_cache", help="where ExactShap's values are kept"
+    )
     parser.add_argument("--budgets", type=int, nargs="*", default=list(BUDGETS))
     args = parser.parse_args()
+    if args.mode == "time-to-accuracy":
+        return time_to_accuracy(args)
+    if args.mode == "overhead":
+        return overhead(args)
 
     model, data = make_problem()
     rng = np.random.default_rng(1)

@@ -679,3 +679,60 @@ def test_hybrid_rows_are_np_where_to_the_bit(dtype, shared):
     mixed = hybrid_rows(masks, rows, ints)
     ref = np.where(masks, rows[:, None, :], ints[None, :, :])
     assert mixed.dtype == ref.dtype and mixed.tobytes() == ref.tobytes()
+
+
+@pytest.mark.parametrize("cls", [pellucid.KernelShap, pellucid.PermutationShap])
+def test_a_callable_is_called_from_the_callers_thread_while_a_helper_solves(
+    cls, game8, monkeypatch
+):
+    """A plain callable (not known to be thread-safe) is called only from the calling
+    thread, one call at a time, while the solves run on a helper thread: the second
+    core does our own work, and the bytes are those of one thread."""
+    import threading
+
+    from pellucid.shapley import _game
+
+    f, background, X, _ = game8
+    monkeypatch.setattr(_game, "available_cores", lambda: 2)
+    model_threads: set[int] = set()
+    active = [0]
+
+    def model(rows):
+        active[0] += 1
+        assert active[0] == 1, "two model calls at once"
+        model_threads.add(threading.get_ident())
+        out = f(rows)
+        active[0] -= 1
+        return out
+
+    explainer = cls(model, background, max_batch_rows=150)
+    solve_threads: set[int] = set()
+    solve = explainer._solve
+
+    def recording_solve(*args, **kwargs):
+        solve_threads.add(threading.get_ident())
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(explainer, "_solve", recording_solve)
+    piped = explainer.explain(X, budget=64, random_state=3)
+    assert model_threads == {threading.get_ident()}
+    assert solve_threads and threading.get_ident() not in solve_threads
+    one = cls(f, background, max_batch_rows=150, n_jobs=1).explain(X, budget=64, random_state=3)
+    assert piped.values.tobytes() == one.values.tobytes()
+    assert piped.std_errors is not None and one.std_errors is not None
+    assert piped.std_errors.tobytes() == one.std_errors.tobytes()
+
+
+def test_a_failing_solve_on_the_helper_thread_is_raised_to_the_caller(game8, monkeypatch):
+    from pellucid.shapley import _game
+
+    f, background, X, _ = game8
+    monkeypatch.setattr(_game, "available_cores", lambda: 2)
+    explainer = pellucid.KernelShap(f, background, max_batch_rows=150)
+
+    def broken(*args, **kwargs):
+        raise FloatingPointError("solver broke")
+
+    monkeypatch.setattr(explainer, "_solve", broken)
+    with pytest.raises(FloatingPointError, match="solver broke"):
+        explainer.explain(X, budget=64, random_state=0)

@@ -10,8 +10,9 @@ numbers do not depend on how rows are batched or split across workers.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any
@@ -218,13 +219,15 @@ class ShapleyExplainer:
         # overhead and oversubscribe the model's threads, so BLAS runs single-threaded.
         with _one_blas_thread():
             threads = game.threads()
-            if threads == 1:
+            if threads > 1:
+                _run_on_threads(works, threads)
+            elif game.solver_thread():
+                _run_pipelined(works)
+            else:
                 for calls, finish in works:
                     for call in calls:
                         call()
                     finish()
-            else:
-                _run_on_threads(works, threads)
         return self._result(X, values, errors, v_full, n_coal, params)
 
     def _result(
@@ -266,6 +269,28 @@ class ShapleyExplainer:
             diagnostics={"n_coalitions": n_coal},
             output_kind=game.output_kind,
         )
+
+
+def _run_pipelined(works: Iterator[tuple[list[Callable[[], None]], Callable[[], None]]]) -> None:
+    """Every model call on this thread, in order, and each group's solve on one helper
+    thread meanwhile: a model not known to be thread-safe is only ever called from the
+    caller's thread, one call at a time, while our own compiled work (``nogil``) uses
+    the second core. Each solve writes only its own rows, so the bytes are those of
+    the sequential loop. At most two solves wait (for memory); the first exception
+    of a call or a solve is raised here."""
+    pool = ThreadPoolExecutor(1)
+    pending: deque[Future[None]] = deque()
+    try:
+        for calls, finish in works:
+            for call in calls:
+                call()
+            pending.append(pool.submit(finish))
+            while len(pending) > 2:
+                pending.popleft().result()
+        while pending:
+            pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_on_threads(

@@ -246,6 +246,17 @@ class Game:
             return available_cores() if threading.current_thread() is threading.main_thread() else 1
         return available_cores() if self.n_jobs == -1 else self.n_jobs
 
+    def solver_thread(self) -> bool:
+        """Whether, with one thread calling the model (a model not known to be
+        thread-safe, ``n_jobs=None``), a helper thread may solve while it calls: only
+        from the main thread, with a second core (a worker thread is one of many)."""
+        return (
+            self.n_jobs is None
+            and self.model.kind not in THREAD_SAFE_KINDS
+            and available_cores() > 1
+            and threading.current_thread() is threading.main_thread()
+        )
+
     def model_rows(self, X: Any) -> Any:
         """Explained rows as the hybrids are built from them (one numpy block if possible)."""
         if self._bg_array is not None:
