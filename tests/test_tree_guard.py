@@ -286,3 +286,26 @@ def test_guard_passes_a_bare_ensemble_through():
     model = DecisionTreeRegressor(max_depth=3).fit(X, X[:, 0])
     ts = TreeShap(pellucid.tree.read_ensemble(model))
     np.testing.assert_allclose(ts.explain(X).output, model.predict(X), rtol=1e-12)
+
+
+@pytest.mark.parametrize("library", ["xgboost", "lightgbm", "sklearn"])
+def test_guard_calls_the_library_with_data_in_the_form_it_was_fitted_on(library):
+    """An array for a model fitted on a frame (and the reverse) is explained as before: the
+    guard's reference call raises no feature-name warning (warnings are errors here)."""
+    import lightgbm as lgb
+    import xgboost as xgb
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    X = np.random.default_rng(9).normal(size=(200, 3))
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    make = {
+        "xgboost": lambda: xgb.XGBRegressor(n_estimators=3, n_jobs=1),
+        "lightgbm": lambda: lgb.LGBMRegressor(n_estimators=3, verbose=-1, n_jobs=1),
+        "sklearn": lambda: GradientBoostingRegressor(n_estimators=3),
+    }[library]
+    on_frame = make().fit(frame, X[:, 0])
+    np.testing.assert_allclose(TreeShap(on_frame).explain(X[:5]).additivity_gap, 0, atol=1e-6)
+    if library != "lightgbm":  # LightGBM names an array's columns Column_0...: a frame must match
+        on_array = make().fit(X, X[:, 0])
+        gap = TreeShap(on_array).explain(frame.iloc[:5]).additivity_gap
+        np.testing.assert_allclose(gap, 0, atol=1e-6)
