@@ -161,7 +161,8 @@ ALIBI_SCRIPT = textwrap.dedent(
 )
 
 
-def run_alibi(rows):
+def alibi_python() -> Path:
+    """The alibi virtualenv's interpreter, creating the venv on first use."""
     python = ALIBI_VENV / "bin" / "python"
     if not python.exists():
         import sklearn
@@ -179,6 +180,11 @@ def run_alibi(rows):
             ],
             check=True,
         )
+    return python
+
+
+def run_alibi(rows):
+    python = alibi_python()
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
         fh.write(ALIBI_SCRIPT)
     try:

@@ -172,6 +172,14 @@ def _key(anchor: Sequence[int]) -> Anchor_t:
 # ---------------------------------------------------------------- search
 
 
+def _samples_needed(pos: np.ndarray, tot: np.ndarray, floor: float, beta: float) -> np.ndarray:
+    """Samples (in all) an arm of empirical precision ``pos / tot`` needs for its KL lower
+    bound at level ``beta`` to clear ``floor``, if its precision stays what it is."""
+    mean = np.where(tot > 0, pos / np.maximum(tot, 1), 1.0)
+    gap = kl_bernoulli(np.maximum(mean, floor + 1e-3), np.full(len(mean), floor))
+    return np.ceil(beta / np.maximum(gap, 1e-6))
+
+
 def anchor_search(
     n_candidates: int,
     coverage_bits: np.ndarray,
@@ -185,68 +193,112 @@ def anchor_search(
     epsilon_stop: float = 0.05,
     max_anchor_size: int | None = None,
     exclusive: Sequence[Sequence[int]] = (),
-    batch_arms: bool = True,
     n_examples: int = 10,
+    first_draw: int = 16,
 ) -> Search:
-    """Generator running the beam search; see the module docstring for the protocol.
+    """Generator running the search; see the module docstring for the protocol.
 
     ``coverage_bits`` is ``(n_coverage_rows, n_candidates)``: which candidate
     predicates hold on data rows, for coverage. ``exclusive`` lists groups of
     candidates that never go into one anchor together.
+
+    Each size of anchor is handled in two steps that share every sample:
+
+    1. *Early acceptance.* The anchor wanted is the valid one (precision
+       confidently at least ``threshold``) of largest coverage, and no
+       extension of an anchor covers more than it. So the candidates are
+       certified in order of coverage: each round samples the undecided
+       candidates that could still be the answer, each with about as many
+       samples as its KL bound needs (at most ``batch_size``), and the first
+       candidate, in coverage order, that is not confidently invalid is
+       accepted once it is confidently valid.
+    2. *Beam.* Only candidates covering more than the accepted anchor can
+       have extensions worth trying; KL-LUCB picks the ``beam_size`` most
+       precise of them (to within ``tau``), sampling in one round every arm
+       whose bound still breaks its stopping rule, with batches that grow
+       with the arm's sample count, so rows track what the bounds need.
     """
     stats = _Stats(n_candidates)
     order: dict[Anchor_t, tuple[int, ...]] = {(): ()}
     group = np.full(n_candidates, -1)
     for g, members in enumerate(exclusive):
         group[list(members)] = g
+    coverages: dict[Anchor_t, float] = {(): 1.0}
 
     def coverage(anchor: Anchor_t) -> float:
-        if not anchor:
-            return 1.0
-        return float(coverage_bits[:, list(anchor)].all(axis=1).mean())
+        cov = coverages.get(anchor)
+        if cov is None:
+            cov = float(coverage_bits[:, list(anchor)].all(axis=1).mean())
+            coverages[anchor] = cov
+        return cov
 
-    def draw(anchors: list[Anchor_t], n: int) -> Generator[Request, list[Batch], None]:
-        batches = yield [(a, n) for a in anchors]
+    def draw_each(
+        anchors: list[Anchor_t], sizes: Sequence[int]
+    ) -> Generator[Request, list[Batch], None]:
+        batches = yield [(a, int(n)) for a, n in zip(anchors, sizes, strict=True)]
         for a, b in zip(anchors, batches, strict=True):
             stats.add(a, b)
 
+    def draw(anchors: list[Anchor_t], n: int) -> Generator[Request, list[Batch], None]:
+        yield from draw_each(anchors, [n] * len(anchors))
+
     def means_of(anchors: list[Anchor_t]) -> tuple[np.ndarray, np.ndarray]:
+        if not anchors:
+            return np.zeros(0), np.zeros(0)
         pos, tot = zip(*(stats.counts(a) for a in anchors), strict=True)
         return np.array(pos), np.array(tot)
+
+    def grow(tot: np.ndarray) -> np.ndarray:
+        """Next batch of an arm: as many samples as it has (doubling), within [first_draw, batch_size]."""
+        return np.clip(tot, first_draw, batch_size).astype(int)
 
     def kl_lucb(anchors: list[Anchor_t], top_n: int) -> Generator[Request, list[Batch], np.ndarray]:
         """Indices of the ``top_n`` most precise anchors, to within ``tau`` (KL-LUCB).
 
         Kaufmann and Kalyanakrishnan sample the two critical arms per round
         (the best-looking arm outside the top set with the highest upper
-        bound, the arm inside it with the lowest lower bound). With
-        ``batch_arms`` every arm whose bound alone still breaks the stopping
-        rule is sampled in the same round: the critical pair always is, so the
-        stopping rule and its guarantee are unchanged, while one model call
-        serves what would otherwise be many rounds.
+        bound, the arm inside it with the lowest lower bound). Here the most
+        violating arms on each side are sampled in the same round, each with
+        the samples its bound needs to reach the other side's (at most double
+        what it has): the critical pair always is, so the stopping rule and its
+        guarantee are unchanged, while one model call serves many rounds.
         """
         pos, tot = means_of(anchors)
         empty = [a for a, t in zip(anchors, tot, strict=True) if t == 0]
         if empty:
-            yield from draw(empty, 1)
+            yield from draw(empty, first_draw)
             pos, tot = means_of(anchors)
         if len(anchors) <= top_n:
             return np.arange(len(anchors))
         t = 1
         while True:
             means = pos / tot
-            order_ = np.argsort(means, kind="stable")
+            order_ = np.argsort(-means, kind="stable")[::-1]
             beta = lucb_beta(len(anchors), t, delta)
             J, not_J = order_[-top_n:], order_[:-top_n]
             ub = kl_upper(means[not_J], beta / tot[not_J])
             lb = kl_lower(means[J], beta / tot[J])
             if ub.max() - lb.min() <= tau:
                 return J
-            if batch_arms:
-                arms = np.r_[J[lb < ub.max() - tau], not_J[ub > lb.min() + tau]]
-            else:
-                arms = np.array([not_J[np.argmax(ub)], J[np.argmin(lb)]])
-            yield from draw([anchors[i] for i in arms], batch_size)
+            # The most violating arms on each side, the critical pair first: a quarter
+            # of the arms (at least 4) per side, so rounds are few and rows track need.
+            critical = max(4, len(anchors) // 4)
+            top = np.argsort(lb, kind="stable")[:critical]
+            bottom = np.argsort(-ub, kind="stable")[:critical]
+            top = top[lb[top] < ub.max() - tau]
+            bottom = bottom[ub[bottom] > lb.min() + tau]
+            arms = np.r_[J[top], not_J[bottom]]
+            # Samples each arm needs for its bound to reach the other side's, if its mean holds.
+            goal = np.r_[np.full(len(top), ub.max() - tau), np.full(len(bottom), lb.min() + tau)]
+            m = means[arms]
+            gap = np.where(
+                np.r_[m[: len(top)] > goal[: len(top)], m[len(top) :] < goal[len(top) :]],
+                kl_bernoulli(m, goal),
+                0.0,
+            )
+            need = np.where(gap > 0, beta / np.maximum(gap, 1e-12), np.inf) - tot[arms]
+            sizes = np.minimum(np.maximum(need, first_draw), grow(tot[arms])).astype(int)
+            yield from draw_each([anchors[i] for i in arms], sizes)
             for i in arms:
                 pos[i], tot[i] = stats.counts(anchors[i])
             t += 1
@@ -295,33 +347,23 @@ def anchor_search(
     best_cov, best_lb = -1.0, 0.0
     size = 1
     beta_stop = np.log(1.0 / (delta / (1 + (beam_size - 1) * n_candidates)))
+    floor = threshold - epsilon_stop
     while size <= max_size:
         cands = [a for a in propose(best_of_size[size - 1]) if coverage(a) > best_cov]
         if not cands:
             break
-        chosen_idx = yield from kl_lucb(cands, min(beam_size, len(cands)))
-        chosen = [cands[i] for i in chosen_idx]
-        best_of_size[size] = chosen
-        # Sample each chosen anchor until its precision is confidently on one side.
-        while True:
-            pos_c, tot_c = means_of(chosen)
-            means = pos_c / tot_c
-            lbs = kl_lower(means, beta_stop / tot_c)
-            ubs = kl_upper(means, beta_stop / tot_c)
-            more = ((means >= threshold) & (lbs < threshold - epsilon_stop)) | (
-                (means < threshold) & (ubs >= threshold + epsilon_stop)
-            )
-            if not more.any():
-                break
-            yield from draw([a for a, m in zip(chosen, more, strict=True) if m], batch_size)
-        covs = np.array([coverage(a) for a in chosen])
-        valid = (means >= threshold) & (lbs > threshold - epsilon_stop)
-        better = np.flatnonzero(valid & (covs > best_cov))
-        if len(better):
-            i = better[np.argmax(covs[better])]
-            best, best_cov, best_lb = chosen[i], float(covs[i]), float(lbs[i])
+        # Coverage order, largest first; the stable sort keeps ties in proposal order.
+        cands = [cands[i] for i in np.argsort([-coverage(a) for a in cands], kind="stable")]
+        accepted = yield from _accept(cands, stats, draw_each, threshold, floor, beta_stop, grow)
+        if accepted is not None:
+            best, best_lb = accepted
+            best_cov = coverage(best)
             if best_cov >= 1.0:
                 break
+        if all(coverage(a) <= best_cov for a in cands):
+            break
+        chosen_idx = yield from kl_lucb(cands, min(beam_size, len(cands)))
+        best_of_size[size] = [cands[i] for i in chosen_idx]
         size += 1
 
     if best_cov >= 0:
@@ -335,6 +377,52 @@ def anchor_search(
     p, n = stats.counts(pick)
     lb_pick = float(kl_lower(np.array([p / n]), np.array([beta_stop / n]))[0])
     return _result(pick, order, stats, lb_pick, coverage(pick), False, n_examples)
+
+
+def _accept(
+    cands: list[Anchor_t],
+    stats: _Stats,
+    draw_each: Any,
+    threshold: float,
+    floor: float,
+    beta: float,
+    grow: Any,
+) -> Generator[Request, list[Batch], tuple[Anchor_t, float] | None]:
+    """The widest confidently valid candidate (``cands`` in coverage order) and its
+    lower bound, or None when every candidate is confidently invalid.
+
+    Valid: precision at least ``threshold`` and KL lower bound above ``floor``;
+    invalid: precision below ``threshold`` and upper bound below
+    ``threshold + (threshold - floor)`` (alibi's and the paper's stopping rule).
+    """
+    ceiling = threshold + (threshold - floor)
+    while True:
+        counts = np.array([stats.counts(a) for a in cands], dtype=float)
+        pos, tot = counts[:, 0], counts[:, 1]
+        seen = tot > 0
+        mean = np.where(seen, pos / np.maximum(tot, 1), 0.0)
+        level = beta / np.maximum(tot, 1)
+        lb = np.where(seen, kl_lower(mean, level), 0.0)
+        ub = np.where(seen, kl_upper(mean, level), 1.0)
+        valid = seen & (mean >= threshold) & (lb > floor)
+        invalid = seen & (mean < threshold) & (ub < ceiling)
+        open_ = np.flatnonzero(~invalid)
+        if len(open_) == 0:
+            return None
+        lead = int(open_[0])
+        if valid[lead]:
+            return cands[lead], float(lb[lead])
+        # Sample every undecided candidate up to the first one that looks valid:
+        # any of them, if valid, is the answer; those after it cannot be.
+        looks_valid = np.flatnonzero(~invalid & ~valid & seen & (mean >= threshold))
+        last = int(looks_valid[0]) if len(looks_valid) else len(cands) - 1
+        arms = [i for i in open_ if i <= last and not valid[i]]
+        need = _samples_needed(pos[arms], tot[arms], floor, beta) - tot[arms]
+        sizes = np.where(tot[arms] == 0, grow(tot[arms]), np.clip(need, 1, grow(tot[arms]))).astype(
+            int
+        )
+        sizes = np.where(mean[arms] < threshold, grow(tot[arms]), sizes)
+        yield from draw_each([cands[i] for i in arms], sizes)
 
 
 def _result(

@@ -1,9 +1,10 @@
 """Anchors for tabular data and text: high-precision rules around one prediction.
 
 Candidate predicates for a tabular row are, per feature, ``feature == value``
-for categorical columns, ``feature <= q`` / ``feature > q`` for the row's
-quartile bin of numeric columns (alibi's and the paper's discretisation),
-and ``feature is missing`` for a missing value. Samples conditioned on an
+for categorical columns, ``feature is missing`` for a missing value, and for
+numeric columns one predicate per quartile edge that holds on the row:
+``feature <= q`` for edges at or above its value, ``feature > q`` for edges
+below it (alibi's candidates; two bounds from one side never go together). Samples conditioned on an
 anchor copy the anchored columns from one training row that satisfies the
 whole anchor (or the explained row itself), and every other column from
 another random training row, so samples stay in the user's units and dtypes.
@@ -177,6 +178,7 @@ class Anchors:
             anchor_search(
                 len(s.candidates),
                 s.coverage_bits,
+                exclusive=s.exclusive,
                 threshold=threshold,
                 delta=delta,
                 tau=tau,
@@ -236,33 +238,38 @@ class _RowState:
         feats: list[int] = []
         allowed: list[np.ndarray] = []
         preds: list[Predicate] = []
+        # Predicates on one column that bound it from the same side are nested:
+        # never two of them in one anchor.
+        self.exclusive: list[list[int]] = []
         for j, col in enumerate(dom.columns):
             c = int(code[j])
-            ok = np.zeros(col.n_codes, dtype=bool)
             value = row.iloc[j]
-            if c == col.missing_code:
+            n_bins = len(col.edges) + 1
+            if c == col.missing_code or col.categorical or c == col.unseen_code:
+                ok = np.zeros(col.n_codes, dtype=bool)
                 ok[c] = True
-                preds.append(Predicate(col.name, "==", float("nan")))
-            elif col.categorical or c == col.unseen_code:
-                ok[c] = True
-                preds.append(Predicate(col.name, "==", _plain(value)))
-            else:
-                n_bins = len(col.edges) + 1
-                if n_bins < 2:
-                    continue
-                if c > 0:
-                    lo = ok.copy()
-                    lo[c:n_bins] = True
-                    feats.append(j)
-                    allowed.append(lo)
-                    preds.append(Predicate(col.name, ">", _plain(col.edges[c - 1])))
-                if c < n_bins - 1:
-                    ok[: c + 1] = True
-                    preds.append(Predicate(col.name, "<=", _plain(col.edges[c])))
+                feats.append(j)
+                allowed.append(ok)
+                missing = c == col.missing_code
+                preds.append(Predicate(col.name, "==", float("nan") if missing else _plain(value)))
+                continue
+            # Every bin edge gives one predicate that holds on the row (alibi's candidates):
+            # "<= edge" for edges at or above the row's bin, "> edge" for those below it.
+            below: list[int] = []
+            above: list[int] = []
+            for k, edge in enumerate(col.edges):
+                ok = np.zeros(col.n_codes, dtype=bool)
+                if c <= k:
+                    ok[: k + 1] = True
+                    op, side = "<=", above
                 else:
-                    continue
-            feats.append(j)
-            allowed.append(ok)
+                    ok[k + 1 : n_bins] = True
+                    op, side = ">", below
+                side.append(len(preds))
+                feats.append(j)
+                allowed.append(ok)
+                preds.append(Predicate(col.name, op, _plain(edge)))
+            self.exclusive += [g for g in (below, above) if len(g) > 1]
         self.features = np.array(feats, dtype=np.intp)
         self.candidates = preds
         # bits[r, k]: candidate k holds on training row r (last row: the explained row).
