@@ -238,3 +238,21 @@ def test_cli_reasons_for_a_person_do_not_depend_on_the_batch(sampled_case, tmp_p
         table = pd.read_csv(out)
         tables[rows] = table[table["index"] == 5].drop(columns="row").reset_index(drop=True)
     pd.testing.assert_frame_equal(tables["5"], tables["7,5"])
+
+
+@pytest.mark.parametrize("method", ["lime", "kernel_shap"])
+def test_service_and_library_give_a_person_the_same_sampled_explanation(sampled_case, method):
+    """The service seeds each row as the CLI and explain_rows do (random_state 0 and the
+    row's content), so one applicant gets one set of reasons wherever they are asked for."""
+    from pellucid.regulatory._explainers import explain_rows
+    from pellucid.serve._service import Service
+
+    model, X = sampled_case
+    service = Service(model, X.iloc[:30], explainer=method, n_background=30)
+    rows = X.iloc[[7, 5]]
+    answer = service.explain({"rows": rows.to_dict(orient="records"), "method": method})
+    library = explain_rows(service.explainer(method)[1], rows, random_state=0)
+    assert len(answer["explanations"]) == 2
+    for k, name in enumerate(answer["explained_outputs"]):
+        served = [[row[name]["values"][c] for c in X.columns] for row in answer["explanations"]]
+        np.testing.assert_array_equal(np.array(served), np.asarray(library.values)[:, :, k])

@@ -36,6 +36,7 @@ from ..regulatory._explainers import (
     background_sample,
     build_best,
     build_explainer,
+    row_seeds,
 )
 from ..regulatory._reasons import DIRECTIONS, reason_codes
 from ..scale import concat
@@ -388,8 +389,8 @@ class Service:
 
         ``n_jobs=1``: never the process pool the library fans large tables out
         to, whose workers would outlive a killed server. Sampled methods
-        explain each row alone with the fixed seed, so a person's explanation
-        depends on the person, not on who else is in the batch; deterministic
+        explain each row alone with a seed from its content (``row_seeds``), so a
+        person's explanation depends on the person, not on who else is in the batch; deterministic
         registered methods take chunks of about CHUNK_EVALUATIONS; an
         explainer object of the caller's gets all rows in one call.
         """
@@ -404,10 +405,15 @@ class Service:
             size = len(X)  # chunking could change its answer
         else:
             size = max(1, CHUNK_EVALUATIONS // self._costs[name])
+        # One seed per row from its content, as the CLI's reasons: the same person gets
+        # the same sampled explanation from the service and the command line.
+        seeds = row_seeds(X) if size == 1 and sampled else None
         parts = []
         for start in range(0, len(X), size):
             _check_cancel(cancel)
             chunk = X.iloc[start : start + size]
+            if seeds is not None:
+                kwargs["random_state"] = seeds[start]
             parts.append(self._guarded(chunk, start, _call, explainer.explain, chunk, kwargs))
         return concat(parts)
 
