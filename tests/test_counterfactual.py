@@ -387,3 +387,22 @@ def test_bad_settings_name_the_column():
         Counterfactuals(model, X, actions={"a": "sideways"})
     with pytest.raises(ValueError, match="positive integer"):
         Counterfactuals(model, X).explain(X.iloc[:1], k=0)
+
+
+def test_time_limit_returns_a_valid_answer():
+    """With almost no time the solver proves nothing: the answer is the best valid one
+    known, certified only "feasible" (or "optimal" when the bound closed anyway)."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = _data(n=600)
+    model = RandomForestClassifier(n_estimators=60, max_depth=6, random_state=0).fit(X, y)
+    rows = X.iloc[:6]
+    result = Counterfactuals(model, X, time_limit=1e-3).explain(rows)
+    assert set(result.certificates) <= {"optimal", "feasible", "unknown"}
+    assert "feasible" in result.certificates
+    flipped = 1 - model.predict(rows)
+    _check_answers(
+        result, model, rows, immutable=[], desired=[flipped[c.row] for c in result.counterfactuals]
+    )
+    for cf_ in result.counterfactuals:
+        assert cf_.certificate in ("optimal", "feasible")

@@ -274,7 +274,9 @@ class TreeEngine:
     ) -> tuple[Answer | None, str]:
         # The greedy answer meets the first tightening, so it bounds the relaxed program and
         # that one; later tightenings (rare) search every option again.
+        self._greedy: dict[int, int] | None = None
         bound = self._upper_bound(xa, options, target, excluded)
+        greedy = self._greedy
         kept = self._prune(options, bound)
 
         def solve(margin: float) -> Any:
@@ -288,9 +290,19 @@ class TreeEngine:
             changes = {j: opts[j].values[o] for j, o in chosen.items() if o != opts[j].current}
             return changes, self._cost(chosen, opts)
 
-        return certified(
-            solve, decode, lambda changes: bool(check(with_changes(row, [changes]))[0])
-        )
+        def valid(changes: dict[int, Any]) -> bool:
+            return bool(check(with_changes(row, [changes]))[0])
+
+        answer, status = certified(solve, decode, valid)
+        if answer is None and status == "unknown" and greedy is not None:
+            # out of time with no answer of the solver's own: the bound's answer, if the
+            # model agrees, is the best valid one known
+            changes = {
+                j: options[j].values[o] for j, o in greedy.items() if o != options[j].current
+            }
+            if valid(changes):
+                return Answer(changes, self._cost(greedy, options), "feasible", None), "feasible"
+        return answer, status
 
     @staticmethod
     def _cost(changes: dict[int, int], options: dict[int, _Options]) -> float:
@@ -412,6 +424,7 @@ class TreeEngine:
             costs = np.array([self._cost(t, options) for t in trials])
             best = int(np.flatnonzero(ok)[np.argmin(costs[ok])])
             choice, cost = trials[best], float(costs[best])
+        self._greedy = choice
         return cost
 
     # ------------------------------------------------------------------ the program
