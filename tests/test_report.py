@@ -375,3 +375,20 @@ def test_trust_section_scores_treeshap_on_the_margin():
     assert methods == ["TreeShap", "Lime"]
     # exact SHAP of the margin, scored on the margin, is faithful
     assert res.trust.rows[0]["faithfulness_correlation"] > 0.7
+
+
+def test_report_record_says_which_rows_each_section_read(credit_report, credit_model):
+    """Sections that sample say how many rows, of how many, with which seed; the
+    overview and performance read every row."""
+    rep, _ = credit_report
+    _, X, _ = credit_model
+    used = rep.results.record["rows used"]
+    n = len(X)
+    assert used["overview"] == f"all {n:,} rows"
+    assert used["performance"] == f"all {n:,} rows"
+    assert used["importance"] == f"300 of {n:,} rows drawn at random (seed 3)"
+    assert used["effects"] == f"80 of {n:,} rows drawn at random (seed 3)"
+    assert used["trust"] == f"10 of {n:,} rows drawn at random (seed 3)"
+    assert used["shap"].startswith(f"{len(rep.results.shap_rows)} of {n:,} rows")
+    assert used["local"] == f"all {n:,} rows"
+    assert "rows used" in rep.html and f"300 of {n:,} rows drawn at random" in rep.html

@@ -71,6 +71,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "trust_background_rows": 20,  # rows that removed features are replaced from
 }
 
+#: Rows the overview's rank correlations are computed on (a systematic sample beyond).
+OVERVIEW_CORR_ROWS = 20_000
+#: Rows whose predictions choose the local rows (highest, median, lowest prediction).
+LOCAL_CANDIDATE_ROWS = 5000
+
 ATTRIBUTION_AUTO = ("treeshap", "exact_shap", "kernel_shap", "permutation_shap")
 GLOBAL_METHODS = ("permutation_importance", "partial_dependence", "ale")
 LOCAL_METHODS = ("lime", "anchors")
@@ -463,6 +468,8 @@ class _Runner:
         self.rows = self._check_rows(rows)
         self.output = self._explained_output(output)
         self.timings: dict[str, float] = {}
+        #: Per section, which rows it read: every row, or a seeded sample (the record says so).
+        self.rows_used: dict[str, str] = {}
 
     # -- inputs --------------------------------------------------------------
     def _resolve_methods(self, methods: str | Sequence[str]) -> tuple[str, ...]:
@@ -508,6 +515,13 @@ class _Runner:
             raise ValueError(f"output={output!r} is not one of the model's classes {classes}.")
         return str(output)
 
+    def _used(self, section: str, k: int, how: str = "drawn at random") -> None:
+        """Record that ``section`` read min(n, k) rows (all of them, or a sample)."""
+        if k >= self.n:
+            self.rows_used[section] = f"all {self.n:,} rows"
+        else:
+            self.rows_used[section] = f"{k:,} of {self.n:,} rows {how} (seed {self.random_state})"
+
     def _background(self) -> Any:
         if self.background is not None:
             return self.background
@@ -526,12 +540,18 @@ class _Runner:
 
     def overview(self, res: ReportResults) -> None:
         y = self.y_input if isinstance(self.y_input, pd.Series) else self.y
+        self._used("overview", self.n)
+        if self.n > OVERVIEW_CORR_ROWS:
+            self.rows_used["overview"] += (
+                f"; rank correlations on every {int(np.ceil(self.n / OVERVIEW_CORR_ROWS))}th row"
+            )
         res.overview = data_overview(
             as_frame(self.X, self.names),
             y,
             classification=self.m.is_classifier,
             bins=self.settings["hist_bins"],
             threshold=self.settings["corr_threshold"],
+            max_rows=OVERVIEW_CORR_ROWS,
         )
 
     def performance(self, res: ReportResults) -> None:
@@ -540,6 +560,7 @@ class _Runner:
             return
         from ..metrics import evaluate
 
+        self._used("performance", self.n)
         res.evaluation = evaluate(self.m, self.X, self.y, groups=self.groups)
 
     def importance(self, res: ReportResults) -> None:
@@ -553,6 +574,7 @@ class _Runner:
             res.note("importance", "Permutation importance needs a target (y); skipped.")
             return
         idx = _subsample(self.n, self.settings["importance_rows"], self.rng)
+        self._used("importance", len(idx))
         res.permutation = fn(
             self.m,
             _take(self.X, idx),
@@ -619,6 +641,7 @@ class _Runner:
             explainer = _registry.get(name)(self.m, self._shap_background(name))
         k = self.settings["shap_rows" if name == "treeshap" else "shap_rows_agnostic"]
         idx = _subsample(self.n, k, self.rng)
+        self._used("shap", len(idx))
         self._shap_explainer = explainer
         res.shap = self._explain(explainer, _take(self.X, idx))
         res.shap_rows = idx
@@ -657,6 +680,7 @@ class _Runner:
     def effects(self, res: ReportResults) -> None:
         res.top_features = self._top_features(res)
         idx = _subsample(self.n, self.settings["effect_rows"], self.rng)
+        self._used("effects", len(idx))
         Xs = _take(self.X, idx)
         grid = self.settings["grid_points"]
         pd_fn = _load("pellucid.effects:partial_dependence")
@@ -685,9 +709,11 @@ class _Runner:
 
     def _local_rows(self, res: ReportResults) -> list[tuple[int, str]]:
         if self.rows is not None:
+            self.rows_used["local"] = f"{len(self.rows)} chosen rows"
             return [(r, "chosen row") for r in self.rows]
         k = self.settings["local_rows"]
-        idx = _subsample(self.n, 5000, self.rng)
+        idx = _subsample(self.n, LOCAL_CANDIDATE_ROWS, self.rng)
+        self._used("local", len(idx), "drawn at random, the rows shown picked from them")
         pred = _prediction_column(
             self.m.predict(_take(self.X, idx)), self.m.output_names, self.output
         )
@@ -770,6 +796,7 @@ class _Runner:
         if trust_summary is None or not methods:
             return
         rows = _subsample(self.n, self.settings["trust_rows"], self.rng)
+        self._used("trust", len(rows))
         model, output = self.m, self.output
         if self.m.is_classifier and getattr(shap_method, "output", None) == "raw":
             # TreeShap explains the margin: score every method on that same output.
@@ -828,6 +855,7 @@ class _Runner:
             "methods used": methods,
             "explained output": res.explained_output or "the prediction",
             "local rows": [lr.row for lr in res.local],
+            "rows used": dict(self.rows_used),
             "settings": dict(self.settings),
             "versions": _versions(self.m),
             "platform": f"{platform.system()} {platform.machine()}, {sys.platform}",
