@@ -207,7 +207,8 @@ def beeswarm(
     d = values.shape[1]
     idx = list(top_features(np.abs(values).mean(axis=0), min(max_features, d)))
     rest = [j for j in range(d) if j not in idx]
-    ax = get_ax(ax, (6.4, 1.0 + 0.4 * (len(idx) + bool(rest))))
+    legend_rows = _legend_rows(exp, idx)
+    ax = get_ax(ax, (6.4, 1.0 + 0.4 * (len(idx) + bool(rest)) + 0.2 * legend_rows))
     import matplotlib as mpl
 
     cmap = value_cmap()
@@ -248,7 +249,7 @@ def beeswarm(
                 handles=handles,
                 loc="upper center",
                 bbox_to_anchor=(0.5, -0.25),
-                ncol=min(3, len(handles)),
+                ncol=min(2, len(handles)),
                 fontsize="small",
                 title="categorical feature's value",
                 title_fontsize="small",
@@ -256,6 +257,20 @@ def beeswarm(
             )
     ax.set_title(title or "Attribution summary")
     return ax
+
+
+def _legend_rows(exp: Explanation, idx: list[Any]) -> int:
+    """Rows the categorical legend under a beeswarm takes (two entries a row), plus its title."""
+    from ._base import category_order
+
+    if exp.data is None or exp.data.ndim != 2:
+        return 0
+    entries = sum(
+        len(category_order(exp.data[:, j], model_categories(exp, exp.feature_names[j])))
+        for j in idx
+        if numeric_column(exp.data, j) is None
+    )
+    return 0 if entries == 0 else 2 + -(-entries // 2)
 
 
 def _swarm_row(
@@ -320,7 +335,7 @@ def waterfall(
     """
     tabular_only(explanation, "waterfall()")
     check_units(units, explanation.feature_names, "waterfall()")
-    exp, subject = select_output(explanation, output, target)
+    exp, subject = select_output(explanation, output, target, _valid(explanation, row))
     if not -exp.n_rows <= row < exp.n_rows:
         raise IndexError(f"row {row} is out of range for {exp.n_rows} explained rows.")
     values = np.asarray(exp.values[row], dtype=float)
@@ -368,7 +383,10 @@ def waterfall(
     compact_ticks(ax.xaxis)
     shown = model_out if model_out is not None else total
     ax.set_title(title or wrap(f"{row_name(exp, row, row_id)}: {subject} = {shown:.3g}", 60))
-    specs = [(e, yy, f"{w:+.3g}", w >= 0, {}) for e, w, yy in zip(ends, widths_up, y, strict=True)]
+    specs: list[_Spec] = [
+        (float(e), float(yy), f"{w:+.3g}", bool(w >= 0), {})
+        for e, w, yy in zip(ends, widths_up, y, strict=True)
+    ]
     lo = min(float(lefts.min()), base)
     hi = max(float(ends.max()), base, total)
     xs = [mk[0] for mk in marks]
@@ -387,6 +405,11 @@ def waterfall(
     return ax
 
 
+def _valid(exp: Explanation, row: int) -> int | None:
+    """``row`` when it indexes the explained rows (the range error comes later, by name)."""
+    return row if -exp.n_rows <= row < exp.n_rows else None
+
+
 def _model_prediction(exp: Explanation, row: int, total: float) -> float | None:
     """The model's own prediction when the attributions do not add up to it (a surrogate's
     weights, or an approximation), else None: then f(x) is the bars' end."""
@@ -399,6 +422,8 @@ def _model_prediction(exp: Explanation, row: int, total: float) -> float | None:
     return None
 
 
+# A label: anchor x, row y, text, whether it reaches right, text style.
+_Spec = tuple[float, float, str, bool, dict[str, Any]]
 _LABEL_GAP_PT = 3.0  # between a bar's end and its value label
 _LABEL_FONT = 8.0
 
@@ -407,7 +432,10 @@ def _value_labels(
     ax: Any, ends: np.ndarray, widths: np.ndarray, y: np.ndarray, data_lo: float
 ) -> None:
     """Each bar's value beside its end (right of a rise, left of a fall)."""
-    specs = [(e, yy, f"{w:+.3g}", w >= 0, {}) for e, w, yy in zip(ends, widths, y, strict=True)]
+    specs: list[_Spec] = [
+        (float(e), float(yy), f"{w:+.3g}", bool(w >= 0), {})
+        for e, w, yy in zip(ends, widths, y, strict=True)
+    ]
     data_hi = max(float(np.max(ends)), float(data_lo))
     data_lo = min(float(np.min(ends)), float(data_lo))
     _place_labels(ax, specs, data_lo, data_hi)
@@ -415,7 +443,7 @@ def _value_labels(
 
 def _place_labels(
     ax: Any,
-    specs: list[tuple[float, float, str, bool, dict[str, Any]]],
+    specs: list[_Spec],
     data_lo: float,
     data_hi: float,
 ) -> None:
@@ -446,10 +474,49 @@ def _place_labels(
     ]
     anchors = np.array([s[0] for s in specs], dtype=float)
     rightward = np.array([s[3] for s in specs], dtype=bool)
+    ax.figure.draw_without_rendering()
+    _fit_names(ax)
     for _ in range(2):  # the layout can move once more after the limits change
         ax.figure.draw_without_rendering()
         _fit_font(ax, texts)
         _fit_xlim(ax, texts, anchors, rightward, data_lo, data_hi)
+
+
+def _fit_names(ax: Any) -> None:
+    """Feature names one row tall at most: rows packed tighter than a wrapped name is
+    tall get the name on one line, then a smaller font (measured with the renderer)."""
+    labels = [t for t in ax.get_yticklabels() if t.get_text()]
+    if not labels:
+        return
+    lo, hi = ax.get_ylim()
+    row_px = ax.get_window_extent().height / max(abs(hi - lo), 1e-12)
+
+    def tallest() -> float:
+        return max(t.get_window_extent().height for t in labels)
+
+    if tallest() <= 0.95 * row_px:
+        return
+    wrapped = [t.get_text() for t in ax.get_yticklabels()]
+    if any("\n" in w for w in wrapped) and _room_to_unwrap(ax, labels):
+        ax.set_yticks(ax.get_yticks(), [w.replace("\n", "") for w in wrapped])
+        ax.figure.draw_without_rendering()
+        labels = [t for t in ax.get_yticklabels() if t.get_text()]
+    height = tallest()
+    if height > 0.95 * row_px:
+        size = max(labels[0].get_fontsize() * 0.95 * row_px / height, 1.0)
+        ax.tick_params(axis="y", labelsize=size)
+
+
+def _room_to_unwrap(ax: Any, labels: list[Any]) -> bool:
+    """Whether the names on one line each still leave the bars 40% of the figure's width."""
+    probe = ax.figure.text(0, 0, "", fontproperties=labels[0].get_fontproperties())
+    widest = 0.0
+    for t in labels:
+        probe.set_text(t.get_text().replace("\n", ""))
+        widest = max(widest, probe.get_window_extent().width)
+    probe.remove()
+    growth = widest - max(t.get_window_extent().width for t in labels)
+    return bool(ax.get_window_extent().width - growth >= 0.4 * ax.figure.bbox.width)
 
 
 def _fit_font(ax: Any, texts: list[Any]) -> None:

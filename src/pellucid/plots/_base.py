@@ -127,12 +127,14 @@ def target_of(result: Any, target: str | None) -> str | None:
 
 
 def select_output(
-    exp: Explanation, output: int | str | None, target: str | None = None
+    exp: Explanation, output: int | str | None, target: str | None = None, row: int | None = None
 ) -> tuple[Explanation, str]:
     """One output of a multi-output Explanation (the given one, else the last) and its subject.
 
     The last output is the positive class of a binary classifier explained in
     probability space, which is the output people mean by "the prediction".
+    For one ``row`` of a multiclass explanation the default is the class the
+    model predicts for it (its largest output), when the output is known.
     The subject names the output in words from ``exp.output_kind`` and the
     target's name (see :func:`output_subject`).
     """
@@ -144,6 +146,8 @@ def select_output(
         return exp, output_subject(kind, None, target)
     names = exp.output_names or ()
     key: Any = len(names) - 1 if output is None else output
+    if output is None and row is not None and len(names) > 2 and exp.output is not None:
+        key = int(np.argmax(np.asarray(exp.output)[row]))
     if isinstance(key, str) and key not in names:
         raise KeyError(f"Unknown output {key!r}; known: {list(names)}")
     idx = names.index(key) if isinstance(key, str) else int(key)

@@ -57,7 +57,8 @@ def confusion_matrix(
     ax.set_yticks(np.arange(k), labels)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.figure.colorbar(image, ax=ax, shrink=0.8)
+    cbar = ax.figure.colorbar(image, ax=ax, shrink=0.8)
+    cbar.set_label("share of the true class" if normalize else "rows")
     ax.set_title(title or ("Confusion matrix" + (" (row shares)" if normalize else "")))
     return ax
 
@@ -214,7 +215,12 @@ def calibration_curve(
     ax.set_ylabel("observed frequency" + (" (top class correct)" if top_label else ""))
     ax.legend(loc="upper left", fontsize="small")
     ax.set_title(
-        title or ("Calibration (numbers: rows per bin)" if counts is not None else "Calibration")
+        title
+        or (
+            "Calibration (numbers: rows per bin)"
+            if counts is not None and not same
+            else "Calibration"
+        )
     )
     return ax
 

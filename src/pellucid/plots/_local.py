@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._results import Anchor, Explanation
+from ._attribution import _valid
 from ._base import (
     DIVERGING,
     axis_title,
@@ -57,7 +58,7 @@ def image(
     the one the explanation keeps (``explanation.data[row]``: LimeImage keeps it).
     """
     check_result(explanation, Explanation, "image()")
-    exp, out_name = select_output(explanation, output, target)
+    exp, out_name = select_output(explanation, output, target, _valid(explanation, row))
     _check_row(exp, row, "image()")
     values = np.asarray(exp.values[row], dtype=float)
     axis = _channel_axis(values.shape)
@@ -109,7 +110,7 @@ def text(
     explanation's data, or its feature names. Each token is printed in black or white,
     whichever contrasts more with its highlight (always at least 4.58:1, above WCAG AA's 4.5)."""
     check_result(explanation, Explanation, "text()")
-    exp, out_name = select_output(explanation, output, target)
+    exp, out_name = select_output(explanation, output, target, _valid(explanation, row))
     _check_row(exp, row, "text()")
     values = np.asarray(exp.values[row], dtype=float).ravel()
     if tokens is None:
@@ -124,18 +125,26 @@ def text(
 
     cmap = mpl.colormaps[DIVERGING]
     limit = round_out(float(np.abs(values).max()), False, 2) or 1.0
-    # Lay tokens out on a character grid (monospace), so wrapping needs no renderer.
-    lines: list[list[int]] = [[]]
-    used = 0
-    for i, tok in enumerate(tokens):
-        if used and used + 1 + len(tok) > width:
-            lines.append([])
-            used = 0
-        lines[-1].append(i)
-        used += len(tok) + (1 if used else 0)
-    ax = get_ax(ax, (min(0.11 * width + 0.5, 9.0), 1.3 + 0.32 * len(lines)))
+    ax = get_ax(ax, (min(0.11 * width + 0.5, 9.0), 1.3 + 0.32 * len(_wrap_tokens(tokens, width))))
     ax.set_axis_off()
-    ax.set_xlim(0, width)
+    key = ax.figure.colorbar(
+        mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(-limit, limit), cmap=cmap),
+        ax=ax,
+        orientation="horizontal",
+        location="bottom",
+        shrink=0.6,
+        aspect=30,
+        pad=0.02,
+    )
+    # Tokens sit on a character grid (monospace) whose cell is one character as drawn,
+    # so words are one space apart and a line never runs past the axes.
+    ax.figure.draw_without_rendering()
+    probe = ax.text(0, 0, "M" * 20, family="monospace", fontsize=10)
+    char_px = probe.get_window_extent().width / 20
+    probe.remove()
+    fits = max(int(ax.get_window_extent().width // max(char_px, 1e-9)), 1)
+    lines = _wrap_tokens(tokens, min(width, fits))
+    ax.set_xlim(0, fits)
     ax.set_ylim(len(lines), 0)
     for li, line in enumerate(lines):
         col = 0
@@ -150,27 +159,27 @@ def text(
                 ha="left",
                 fontsize=10,
                 color=readable_text_color(face),
-                bbox={
-                    "facecolor": face,
-                    "edgecolor": "none",
-                    "pad": 1.5,
-                },
+                bbox={"facecolor": face, "edgecolor": "none", "pad": 1.5},
             )
             col += len(tokens[i]) + 1
-    key = ax.figure.colorbar(
-        mpl.cm.ScalarMappable(norm=mpl.colors.Normalize(-limit, limit), cmap=cmap),
-        ax=ax,
-        orientation="horizontal",
-        location="bottom",
-        shrink=0.6,
-        aspect=30,
-        pad=0.02,
-    )
     key.set_ticks([-limit, 0, limit], labels=compact_labels([-limit, 0, limit]))
     key.set_label(axis_title("attribution: blue lowers, red raises", out_name), fontsize=8)
     key.ax.tick_params(labelsize=8)
     ax.set_title(title or f"{exp.method or 'attribution'}: {row_name(exp, row, row_id)}")
     return ax
+
+
+def _wrap_tokens(tokens: list[str], width: int) -> list[list[int]]:
+    """Token indices per line, lines at most ``width`` characters (a longer token alone)."""
+    lines: list[list[int]] = [[]]
+    used = 0
+    for i, tok in enumerate(tokens):
+        if used and used + 1 + len(tok) > width:
+            lines.append([])
+            used = 0
+        lines[-1].append(i)
+        used += len(tok) + (1 if used else 0)
+    return lines
 
 
 def anchor(result: Anchor, *, ax: Any = None, title: str | None = None) -> Any:

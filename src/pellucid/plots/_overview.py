@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .._results import Explanation
-from ._attribution import _dependence_scatter
+from ._attribution import _dependence_scatter, _valid
 from ._base import (
     DIVERGING,
     NEGATIVE,
@@ -62,7 +62,7 @@ def force(
     """
     tabular_only(explanation, "force()")
     check_units(units, explanation.feature_names, "force()")
-    exp, subject = select_output(explanation, output, target)
+    exp, subject = select_output(explanation, output, target, _valid(explanation, row))
     row = _check_row(exp, row, "force()")
     values = np.asarray(exp.values[row], dtype=float)
     base = float(exp.base_values[row]) if exp.base_values is not None else 0.0
@@ -99,8 +99,8 @@ def force(
         ax.add_patch(Polygon(pts, closed=True, facecolor=color, edgecolor="white", linewidth=0.8))
     ax.axvline(base, color=NEUTRAL, linestyle="--", linewidth=0.9)
     ax.axvline(total, color="black", linewidth=1.2)
-    named = top_features(np.abs(values), min(max_labels, len(values)))
-    named = [j for j in named if values[j] != 0]
+    top = top_features(np.abs(values), min(max_labels, len(values)))
+    named = [int(j) for j in top if values[j] != 0]
     lo = min([a for _, a, _ in segments] + [base, total])
     hi = max([b for _, _, b in segments] + [base, total])
     pad = 0.04 * (hi - lo or 1.0)
@@ -473,6 +473,13 @@ def cohorts(
     ax.set_xlabel(wrap(axis_title(f"mean {exp.method or 'attribution'} value", subject), 60))
     ax.set_ylabel("feature")
     compact_ticks(ax.xaxis)
-    ax.legend(title=legend_title, fontsize="small", title_fontsize="small", loc="best")
+    ax.legend(
+        title=legend_title,
+        fontsize="small",
+        title_fontsize="small",
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+    )
     ax.set_title(title or f"Attributions by {legend_title}")
     return ax
