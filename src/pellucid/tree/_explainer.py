@@ -232,8 +232,9 @@ class TreeShap:
     wrappers of XGBoost and LightGBM predict with those; a bare XGBoost Booster
     with every round); pandas category columns re-coded by label to the
     categories the model stored at training (XGBoost 3, LightGBM; unknown labels
-    follow the library: LightGBM treats them as missing, XGBoost as an invalid
-    category); LightGBM column names stored with underscores for spaces.
+    are missing to LightGBM; XGBoost refuses some and predicts others as the next
+    known label, so they are refused with a DataError naming the column and label);
+    LightGBM column names stored with underscores for spaces.
     Refused by name (:class:`~pellucid.UnsupportedModelError`): LightGBM linear
     trees, CatBoost categorical/text features, Pipelines.
 
