@@ -177,12 +177,13 @@ class _Guard:
     stream copy per request.
     """
 
-    def __init__(self, app: Any, key: str | None) -> None:
+    def __init__(self, app: Any, key: str | None, open_paths: tuple[str, ...] = OPEN_PATHS) -> None:
         self.app = app
         self.key = key.encode() if key is not None else None
+        self.open_paths = open_paths
 
     def _authorised(self, scope: Any) -> bool:
-        if self.key is None or scope.get("path") in OPEN_PATHS:
+        if self.key is None or scope.get("path") in self.open_paths:
             return True
         headers = dict(scope.get("headers") or [])
         given = headers.get(b"x-api-key")
@@ -240,6 +241,9 @@ def create_app(
     metrics: Mapping[str, Any] | None = None,
     compute_threads: int | None = 1,
     title: str = "pellucid explanation service",
+    ui: bool = False,
+    explore_rows: pd.DataFrame | None = None,
+    explore_target: pd.Series | None = None,
 ) -> FastAPI:
     """A FastAPI app serving ``model`` with inputs shaped like ``background``.
 
@@ -288,6 +292,12 @@ def create_app(
         measured 321 ms instead of 48 ms on a busy 2-core machine). ``None``
         leaves the limits alone; ``app.state.thread_limits.restore_original_limits()``
         undoes it.
+    ui, explore_rows, explore_target:
+        Serve the explorer page at ``/`` over ``explore_rows`` (default: the
+        background) and their true outcomes ``explore_target`` (optional);
+        giving ``explore_rows`` implies ``ui``. The page and its files are
+        open without the API key (they hold no data); the page asks for the
+        key and sends it with every request.
     """
     if max_rows < 1 or max_body_bytes < 1:
         raise ValueError("max_rows and max_body_bytes must be positive.")
@@ -323,7 +333,15 @@ def create_app(
     app.state.service = service
     app.state.thread_limits = thread_limits
 
-    app.add_middleware(_Guard, key=key)
+    explorer = None
+    if ui or explore_rows is not None:
+        from .explorer import Explorer
+
+        rows = background if explore_rows is None else explore_rows
+        explorer = Explorer(service, rows, explore_target)
+    app.state.explorer = explorer
+    open_paths = OPEN_PATHS + (UI_PATHS if explorer is not None else ())
+    app.add_middleware(_Guard, key=key, open_paths=open_paths)
 
     async def read(request: Request) -> Any:
         _check_content_type(request)
@@ -340,6 +358,9 @@ def create_app(
             # A half-read body leaves the connection unusable: close it.
             headers = {"Connection": "close"} if exc.status in (408, 413) else None
             return _error(exc, headers)
+        return await compute(request, work, payload)
+
+    async def compute(request: Request, work: Any, payload: Any) -> Response:
         cancel = threading.Event()
         if not limiters:
             limiters.append(anyio.CapacityLimiter(slots))
@@ -427,4 +448,77 @@ def create_app(
         }
         return {**info, "limits": limits}
 
+    if explorer is not None:
+        _explorer_routes(app, explorer, handle, compute)
     return app
+
+
+#: The explorer's page and files: open without an API key (they hold no data).
+UI_PATHS = ("/", *(f"/explorer/static/{name}" for name in ("app.js", "app.css")))
+#: The page may load only its own files and talk only to this server.
+UI_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def _explorer_routes(app: FastAPI, explorer: Any, handle: Any, compute: Any) -> None:
+    """The explorer's page, its files, and the endpoints its views need."""
+    from .explorer import STATIC_FILES, static_file
+
+    def asset(name: str) -> Response:
+        try:
+            content = static_file(name)
+        except RequestError as exc:
+            return _error(exc)
+        return Response(content, media_type=STATIC_FILES[name], headers=UI_HEADERS)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> Response:
+        return asset("index.html")
+
+    @app.get("/explorer/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        return asset(name)
+
+    def query(request: Request) -> dict[str, str]:
+        return dict(request.query_params)
+
+    @app.get("/explorer/meta")
+    async def meta(request: Request) -> Response:
+        """The model, the explored rows' features with observed ranges, colour scales."""
+        return await compute(request, explorer.meta, query(request))
+
+    @app.get("/explorer/rows")
+    async def rows(request: Request) -> Response:
+        """A page of rows with predictions: ``offset``, ``limit``, ``sort``, ``desc``, ``q``
+        (comma-separated filters like ``income>50000``, ``housing=rent``, or free text)."""
+        return await compute(request, explorer.page, query(request))
+
+    @app.get("/explorer/row")
+    async def row(request: Request) -> Response:
+        """One explored row (``row``: its position) with its prediction."""
+        return await compute(request, explorer.row, query(request))
+
+    @app.get("/explorer/global")
+    async def global_(request: Request) -> Response:
+        """Mean |attribution| per feature; with ``feature``, its partial dependence."""
+        return await compute(request, explorer.global_view, query(request))
+
+    @app.post("/explorer/ice")
+    async def ice(request: Request) -> Response:
+        """``{"rows": [one row], "feature": name}``: the ICE curve of that feature for the row."""
+        return await handle(request, explorer.ice)
+
+    @app.post("/explorer/anchor")
+    async def anchor(request: Request) -> Response:
+        """``{"rows": [one row]}``: the anchor rule that keeps its predicted class."""
+        return await handle(request, explorer.anchor)
+
+    @app.post("/explorer/counterfactual")
+    async def counterfactual(request: Request) -> Response:
+        """``{"rows": [one row]}``: the cheapest change that flips its decision."""
+        return await handle(request, explorer.counterfactual)
