@@ -56,8 +56,11 @@ def test_reasons_name_features_that_pushed_toward_decline_in_order(credit_case, 
     # sex really pushed some of these rows toward decline, so exclusion is doing work
     assert (closed["sex"] > 0).any()
     for r in range(len(rows)):
+        # a reason carries at least 5% of the row's total absolute attribution (sex included)
+        floor = 0.05 * closed.iloc[r].abs().sum()
         expected = closed.iloc[r].drop("sex")
-        expected = expected[expected > 0].sort_values(ascending=False, kind="stable").head(4)
+        expected = expected[(expected > 0) & (expected >= floor)]
+        expected = expected.sort_values(ascending=False, kind="stable").head(4)
         got = table[table["row"] == r]
         assert list(got["feature"]) == list(expected.index)
         assert list(got["rank"]) == list(range(1, len(expected) + 1))
@@ -71,8 +74,11 @@ def test_toward_approve_takes_most_negative(credit_case, brute):
     _, _, closed = credit_case
     table = reason_codes(brute, k=3, direction="toward_approve")
     for r in range(len(closed)):
+        floor = 0.05 * closed.iloc[r].abs().sum()
         expected = closed.iloc[r]
-        expected = expected[expected < 0].sort_values(kind="stable").head(3)
+        expected = (
+            expected[(expected < 0) & (-expected >= floor)].sort_values(kind="stable").head(3)
+        )
         assert list(table[table["row"] == r]["feature"]) == list(expected.index)
     assert (table["contribution"] < 0).all()
     assert table["reason"].str.contains("in favour of approval").any()
@@ -87,7 +93,7 @@ def test_groups_sum_contributions_and_excluded_members_drop_the_group(credit_cas
     debt = closed["debt_to_income"] + closed["loan_amount"]
     for r, total in enumerate(debt):
         got = table[(table["row"] == r) & (table["feature"] == "debt")]
-        if total > 0:
+        if total > 0 and total >= 0.05 * closed.iloc[r].abs().sum():
             np.testing.assert_allclose(got["contribution"], [total], atol=1e-10)
             assert set(got["value"].iloc[0]) == {"debt_to_income", "loan_amount"}
         else:
@@ -132,13 +138,160 @@ def test_default_sentences_read_plainly():
     )
     reference = pd.DataFrame({"debt_to_income": [0.1, 0.2, 0.3], "savings": [1.0, 2.0, 3.0]})
     got = reason_codes(e, reference=reference)["reason"].tolist()
+    # One row cannot show how debt to income's contributions move with its value, so
+    # the sentence states value, median and direction, without calling it "high".
     assert got == [
-        "Debt to income of 0.48 is high (median 0.2).",
+        "Debt to income of 0.48 (median 0.2) counted against approval.",
         "Housing 'rent' counted against approval.",
         "Savings not reported counted against approval.",
     ]
     plain = reason_codes(e)["reason"].tolist()
     assert plain[0] == "Debt to income of 0.48 counted against approval."
+
+
+# --- reasons that are true as worded ----------------------------------------------
+
+
+def trend_case(n=40):
+    """Savings lowers the explained (decline) score and debt to income raises it, over
+    n rows; row 0 has high savings and row 1 low debt to income that nevertheless
+    pushed toward decline (as a forest's interaction can), row 2 is a typical case."""
+    rng = np.random.default_rng(0)
+    savings = rng.uniform(0, 10_000, n)
+    dti = rng.uniform(0.05, 0.4, n)
+    values = np.column_stack([-(savings - 5_000) / 20_000, (dti - 0.2) * 2])
+    savings[0], values[0] = 9_849.0, [0.30, 0.01]
+    dti[1], values[1] = 0.1927, [0.0, 0.25]
+    savings[2], dti[2], values[2] = 1_000.0, 0.35, [0.2, 0.3]
+    data = np.column_stack([savings, dti])
+    reference = pd.DataFrame(
+        {"savings": np.linspace(0, 10_000, 101), "dti": np.linspace(0.0, 0.4, 101)}
+    )
+    e = Explanation(values=values, data=data, feature_names=("savings", "dti"))
+    return e, reference
+
+
+def test_value_and_contribution_that_disagree_are_not_worded_as_the_cause():
+    e, reference = trend_case()
+    table = reason_codes(e, k=2, reference=reference).set_index(["row", "feature"])["reason"]
+    assert table[(0, "savings")] == "Savings of 9,849 (median 5,000) counted against approval."
+    assert table[(1, "dti")] == "Dti of 0.1927 (median 0.2) counted against approval."
+    # where value and trend agree with the contribution, the level is said
+    assert table[(2, "savings")] == "Savings of 1,000 is low (median 5,000)."
+    assert table[(2, "dti")] == "Dti of 0.35 is high (median 0.2)."
+    for reason, (row, feature) in zip(table, table.index, strict=True):
+        value = e.data[row, ["savings", "dti"].index(feature)]
+        median = reference[feature].median()
+        trend = 1 if feature == "dti" else -1
+        if "is high" in reason:
+            assert value > median and trend > 0
+        if "is low" in reason:
+            assert value < median and trend < 0
+
+
+def test_a_trivial_gap_from_the_median_is_not_high():
+    e, reference = trend_case()
+    data = np.array(e.data, dtype=float)
+    data[2, 1] = 0.2 + 0.01  # a quarter of the IQR (0.2) is 0.05: 0.21 is typical
+    e = Explanation(values=e.values, data=data, feature_names=e.feature_names)
+    table = reason_codes(e, k=2, reference=reference)
+    reason = table[(table["row"] == 2) & (table["feature"] == "dti")]["reason"].item()
+    assert reason == "Dti of 0.21 (median 0.2) counted against approval."
+
+
+def test_min_contribution_is_a_share_of_the_rows_attribution():
+    e = Explanation(values=np.array([[0.9, 0.06, 0.04, -0.1]]), feature_names=("a", "b", "c", "d"))
+    # total |attribution| 1.1: 5% is 0.055, so c (0.04) is no reason, b (0.06) is
+    assert list(reason_codes(e)["feature"]) == ["a", "b"]
+    assert list(reason_codes(e, min_contribution=0)["feature"]) == ["a", "b", "c"]
+    assert list(reason_codes(e, min_contribution=0.1)["feature"]) == ["a"]
+    for bad in (-0.1, 1.0, "5%", True):
+        with pytest.raises(ValueError, match="min_contribution"):
+            reason_codes(e, min_contribution=bad)
+
+
+def test_only_declined_rows_get_reasons():
+    values = np.array([[0.3, 0.1], [0.2, 0.2], [-0.1, 0.05], [0.1, -0.3]])
+    output = 0.2 + values.sum(axis=1)  # 0.6, 0.6, 0.15, 0.0
+    e = Explanation(
+        values=values, base_values=np.full(4, 0.2), output=output, feature_names=("a", "b")
+    )
+    assert set(reason_codes(e)["row"]) == {0, 1, 2, 3}
+    assert set(reason_codes(e, only="declined", threshold=0.5)["row"]) == {0, 1}
+    assert set(reason_codes(e, only="approved", threshold=0.5)["row"]) == {2, 3}
+    mask = np.array([False, True, True, False])
+    assert set(reason_codes(e, only="declined", declined=mask)["row"]) == {1, 2}
+    # the threshold of a log-odds explanation is a probability (0.5 -> log-odds 0)
+    logit = Explanation(values=values, base_values=np.zeros(4), output=values.sum(axis=1),
+                        feature_names=("a", "b"), output_kind="log_odds")  # fmt: skip
+    assert set(reason_codes(logit, only="declined", threshold=0.5)["row"]) == {0, 1}  # 0.4 > 0
+    with pytest.raises(ValueError, match="threshold= .* or declined="):
+        reason_codes(e, only="declined")
+    with pytest.raises(ValueError, match="only must be"):
+        reason_codes(e, only="denied", threshold=0.5)
+    with pytest.raises(ValueError, match="one boolean per row"):
+        reason_codes(e, only="declined", declined=[1, 0, 0, 1])
+    with pytest.raises(ValueError, match="probability"):
+        reason_codes(logit, only="declined", threshold=2.0)
+
+
+def test_protected_attribute_that_carries_weight_warns_and_is_flagged():
+    from pellucid.regulatory._reasons import ProtectedAttributeWarning
+
+    values = np.array([[0.5, 0.3, 0.0], [0.5, 0.01, 0.2], [0.4, -0.3, 0.1]])
+    e = Explanation(values=values, feature_names=("income", "age", "sex"))
+    with pytest.warns(
+        ProtectedAttributeWarning, match=r"'age' in 1 rows \(given as a reason in 1\)"
+    ):
+        table = reason_codes(e, protected=["age", "sex"])
+    assert table.groupby("row")["protected"].first().to_dict() == {0: "age", 1: "sex", 2: "sex"}
+    # excluded by policy, it still carried weight: still a warning, though never a reason
+    with pytest.warns(
+        ProtectedAttributeWarning, match=r"'age' in 1 rows \(given as a reason in 0\)"
+    ):
+        table = reason_codes(e, protected=["age"], exclude=["age"])
+    assert "age" not in set(table["feature"])
+    # only the rows considered count: the declined row 1 has no weight on age
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        quiet = reason_codes(
+            e, protected=["age"], only="declined", declined=np.array([False, True, True])
+        )
+    assert set(quiet["protected"]) == {""}
+    with pytest.raises(ValueError, match="nope"):
+        reason_codes(e, protected=["nope"])
+
+
+def test_issue_example_no_decline_reason_contradicts_its_feature_trend():
+    """A boosted credit model and TreeShap: every "is high"/"is low" decline reason has a
+    value on that side of the median by more than a trivial gap, and the feature's
+    contributions move with its value the same way (the old wording failed this)."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    X, y = credit(n_rows=1500, random_state=0)
+    X = X.drop(columns=["employment", "housing"])
+    X["savings"] = X["savings"].fillna(0.0)
+    X["sex"] = (X["sex"] == "male").astype(int)
+    model = GradientBoostingClassifier(n_estimators=50, max_depth=3, random_state=0).fit(X, y)
+    e = pellucid.explain(model, X.iloc[:300], method="treeshap")
+    table = reason_codes(e, k=4, reference=X)
+    contributions = np.asarray(e.values)[..., 1]
+    levelled = table[table["reason"].str.contains(" is (?:high|low) ", regex=True)]
+    assert len(levelled) > 50  # the check below has something to check
+    for feature, value, reason in zip(
+        levelled["feature"], levelled["value"], levelled["reason"], strict=True
+    ):
+        j = list(X.columns).index(feature)
+        rho = pd.Series(X.iloc[:300][feature].to_numpy()).corr(
+            pd.Series(contributions[:, j]), method="spearman"
+        )
+        q25, median, q75 = np.percentile(X[feature], [25, 50, 75])
+        gap = value - median
+        assert abs(gap) > 0.25 * (q75 - q25), reason
+        assert np.sign(gap) * np.sign(rho) > 0 and abs(rho) >= 0.5, reason
+        assert ("is high" in reason) == (gap > 0), reason
 
 
 def test_multi_output_uses_positive_class_or_output_argument():

@@ -7,10 +7,20 @@ reasons for a row are the features that pushed its score furthest toward
 decline, largest first. Protected attributes can be excluded; related
 columns can be merged into one reason by summing their attributions, which
 is exact for additive methods.
+
+A reason must be true as worded. A sentence says a value is "high" or
+"low" only when the gap from the reference median is more than a trivial
+one and the feature's contributions, across the explained rows, rise (or
+fall) with its value the way this row's contribution says; otherwise it
+states the value, the median and the direction it pushed, plainly. Tiny
+contributions are no reasons (``min_contribution``); ``only="declined"``
+keeps the rows whose decision was adverse; a protected attribute that
+carries weight raises :class:`ProtectedAttributeWarning`.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -19,10 +29,26 @@ import pandas as pd
 
 from .._results import Explanation
 
-__all__ = ["reason_codes", "format_value", "humanize"]
+__all__ = ["ProtectedAttributeWarning", "format_value", "humanize", "reason_codes"]
 
 DIRECTIONS = ("toward_decline", "toward_approve")
+ONLY = ("declined", "approved")
 COLUMNS = ["row", "rank", "feature", "value", "contribution", "reason"]
+#: Default ``min_contribution``: a reason carries at least 5% of the row's total
+#: absolute attribution (the sum of every column's absolute contribution).
+MIN_CONTRIBUTION = 0.05
+#: A gap from the median smaller than this share of the reference's interquartile
+#: range is not called "high" or "low" (14.8 against a median of 14.7 is typical).
+TRIVIAL_GAP_IQR = 0.25
+#: The trend of a feature's contributions with its value is read from the explained
+#: rows when at least this many have a number, and the rank correlation is this strong.
+TREND_MIN_ROWS = 30
+TREND_MIN_CORRELATION = 0.5
+
+
+class ProtectedAttributeWarning(UserWarning):
+    """A protected (or excluded-by-policy) attribute carried weight toward the decision."""
+
 
 Template = str | Callable[[Any, float], str]
 
@@ -56,28 +82,35 @@ def format_value(v: Any) -> str:
     return f"'{v}'"
 
 
-def _default_reason(
-    name: str, value: Any, direction: str, reference: Mapping[str, float] | None
-) -> str:
-    label = humanize(name)
-    effect = (
+def _effect(direction: str) -> str:
+    return (
         "counted against approval"
         if direction == "toward_decline"
         else "counted in favour of approval"
     )
+
+
+def _default_reason(name: str, value: Any, direction: str, level: str | None, median: Any) -> str:
+    """The default sentence. ``level`` ("high"/"low") only when it is true as worded
+    (see :func:`_level`); with a median but no true level, the plain form."""
+    label = humanize(name)
+    effect = _effect(direction)
     if isinstance(value, dict):  # a group of columns
         parts = ", ".join(f"{humanize(k)} {format_value(v)}" for k, v in value.items())
         return f"{label} ({parts}) {effect}."
     if _is_missing(value):
         return f"{label} not reported {effect}."
-    if reference is not None and name in reference and isinstance(value, (int, float, np.number)):
-        median = reference[name]
-        if not isinstance(value, (bool, np.bool_)) and np.isfinite(median):
-            level = "high" if value > median else "low" if value < median else "typical"
+    if median is not None:
+        if level is not None:
             return f"{label} of {format_value(value)} is {level} (median {format_value(median)})."
-    if isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)):
+        return f"{label} of {format_value(value)} (median {format_value(median)}) {effect}."
+    if _is_number(value):
         return f"{label} of {format_value(value)} {effect}."
     return f"{label} {format_value(value)} {effect}."
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
 
 
 def _render(
@@ -86,10 +119,11 @@ def _render(
     value: Any,
     contribution: float,
     direction: str,
-    reference: Mapping[str, float] | None,
+    level: str | None,
+    median: Any,
 ) -> str:
     if template is None:
-        return _default_reason(name, value, direction, reference)
+        return _default_reason(name, value, direction, level, median)
     if callable(template):
         return str(template(value, contribution))
     try:
@@ -186,8 +220,15 @@ def reason_codes(
     templates: Mapping[str, Template] | None = None,
     output: Any = None,
     reference: Any = None,
+    min_contribution: float = MIN_CONTRIBUTION,
+    only: str | None = None,
+    threshold: float | None = None,
+    declined: Any = None,
+    protected: Sequence[str] | None = None,
+    counterfactuals: Any = None,
+    model: Any = None,
 ) -> pd.DataFrame:
-    """The ``k`` principal reasons per row, in plain sentences.
+    """The ``k`` principal reasons per row, in plain sentences that are true as worded.
 
     Parameters
     ----------
@@ -196,8 +237,8 @@ def reason_codes(
         attribution). Its ``data`` supplies the values quoted in the reasons.
     k:
         Reasons per row. A row gets fewer when fewer features pushed its
-        score in ``direction`` (a feature with zero or opposite contribution
-        is never given as a reason).
+        score in ``direction`` by at least ``min_contribution`` (a feature
+        with zero or opposite contribution is never given as a reason).
     direction:
         ``"toward_decline"`` (default): features with positive contributions
         to the explained output, largest first: for a default-risk model the
@@ -221,13 +262,52 @@ def reason_codes(
         classifier; required when there are more than two outputs.
     reference:
         Optional DataFrame (e.g. the training data). When given, the default
-        sentence for a numeric feature says whether the value is high or low
-        against the reference median: ``"Debt to income of 0.48 is high (median 0.21)."``
+        sentence for a numeric feature quotes the reference median. It says
+        the value "is high" or "is low" only when that is what hurt: the gap
+        from the median is more than a quarter of the interquartile range,
+        and across the explained rows (at least 30 with a number) the
+        feature's contributions rise with its value (or fall) with a rank
+        correlation of at least 0.5, in the sense this row's contribution
+        agrees with: ``"Debt to income of 0.48 is high (median 0.21)."``.
+        Otherwise the plain form: ``"Savings of 9,849 (median 4,996) counted
+        against approval."``.
+    min_contribution:
+        A reason carries at least this share of the row's total absolute
+        attribution (the sum over columns of absolute contributions);
+        default 0.05. ``0`` keeps every contribution in ``direction``.
+    only:
+        ``"declined"``: reasons only for rows whose decision was the adverse
+        one; ``"approved"``: only for the others; ``None`` (default): every
+        row. The decision comes from ``declined`` (one boolean per row, e.g.
+        ``model.predict(X) == 1``) or from ``threshold``.
+    threshold:
+        A row is declined when its explained output (the decline output,
+        ``explanation.output`` or base value plus contributions) is above
+        ``threshold``; for outputs in log-odds the threshold is a probability.
+    declined:
+        One boolean per row: True where the decision was adverse.
+    protected:
+        Protected or excluded-by-policy attributes (features or groups). When
+        one carries at least ``min_contribution`` of a considered row's
+        attribution in ``direction``, a :class:`ProtectedAttributeWarning`
+        names it and the rows, and a column ``protected`` lists, per reason
+        line, the protected attributes that weighed on that row ("" when
+        none). They are given as reasons unless also in ``exclude``.
+    counterfactuals:
+        A :class:`~pellucid.CounterfactualSet` for the same rows, a configured
+        :class:`~pellucid.Counterfactuals`, or ``True`` (built from ``model``
+        and ``reference``, with ``exclude`` and ``protected`` immutable): adds
+        a column ``counterfactual`` holding, per row, the sentence of its
+        cheapest counterfactual ("Had income been 4,200 higher, the
+        application would have been approved.") or why there is none.
+    model:
+        The model, for ``counterfactuals=True``.
 
     Returns
     -------
     DataFrame with columns ``row`` (position in the explanation), ``rank``
-    (1 = main reason), ``feature``, ``value``, ``contribution``, ``reason``.
+    (1 = main reason), ``feature``, ``value``, ``contribution``, ``reason``;
+    then ``protected`` and ``counterfactual`` when asked for.
     """
     if not isinstance(explanation, Explanation):
         raise TypeError(f"explanation must be a pellucid.Explanation; got {type(explanation)}.")
@@ -237,45 +317,317 @@ def reason_codes(
         raise ValueError(f"direction must be one of {DIRECTIONS}; got {direction!r}.")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer; got {k!r}.")
+    least = _check_share(min_contribution)
     exclude_set = {str(e) for e in ([exclude] if isinstance(exclude, str) else exclude or [])}
+    protected_list = [
+        str(p) for p in ([protected] if isinstance(protected, str) else protected or [])
+    ]
     templates = dict(templates or {})
-    values, _ = _pick_output(explanation, output)
+    values, picked = _pick_output(explanation, output)
     names = explanation.feature_names
     units = _units(names, groups, exclude_set)
     unknown = [t for t in templates if t not in {u for u, _ in units} | set(names)]
     if unknown:
         raise ValueError(f"templates name unknown features or groups: {unknown}.")
-    ref = _reference_medians(reference, names)
+    guarded = _units(names, {g: m for g, m in (groups or {}).items() if g in protected_list}, set())
+    guarded = [(u, idx) for u, idx in guarded if u in protected_list]
+    missing = sorted(set(protected_list) - {u for u, _ in guarded})
+    if missing:
+        raise ValueError(
+            f"protected names {missing}, which are neither features nor groups; "
+            f"features: {list(names)}."
+        )
+    considered = _considered_rows(explanation, values, picked, only, threshold, declined)
+    stats = _reference_stats(reference, names)
 
-    contrib = np.stack([values[:, idx].sum(axis=1) for _, idx in units], axis=1)
     sign = 1.0 if direction == "toward_decline" else -1.0
+    total = np.abs(values).sum(axis=1)
+    floor = least * total
+    contrib = np.stack([values[:, idx].sum(axis=1) for _, idx in units], axis=1)
+    trends = _trends(explanation.data, values, units, considered)
+    weighed = _protected_weight(values, guarded, sign, floor, considered)
+    cf_sentences = _counterfactual_sentences(
+        counterfactuals,
+        explanation,
+        model,
+        reference,
+        considered,
+        exclude_set | set(protected_list),
+    )
     data = explanation.data
     records: list[dict[str, Any]] = []
-    for r in range(values.shape[0]):
+    for r in (int(i) for i in np.flatnonzero(considered)):
         pushed = sign * contrib[r]
         # Stable sort keeps feature order among exact ties, so the output is deterministic.
         order = np.argsort(-pushed, kind="stable")
         rank = 0
         for u in order:
-            if rank == k or not pushed[u] > 0:
+            if rank == k or not (pushed[u] > 0 and pushed[u] >= floor[r]):
                 break
             rank += 1
             name, idx = units[u]
             value = _row_value(data, r, idx, names)
-            records.append(
-                {
-                    "row": r,
-                    "rank": rank,
-                    "feature": name,
-                    "value": value,
-                    "contribution": float(contrib[r, u]),
-                    "reason": _render(
-                        templates.get(name), name, value, float(contrib[r, u]), direction, ref
-                    ),
-                }
-            )
-    frame = pd.DataFrame.from_records(records, columns=COLUMNS)
+            c = float(contrib[r, u])
+            level, median = _level(name, value, c, trends.get(name, 0), stats)
+            record = {
+                "row": int(r),
+                "rank": rank,
+                "feature": name,
+                "value": value,
+                "contribution": c,
+                "reason": _render(templates.get(name), name, value, c, direction, level, median),
+            }
+            if protected_list:
+                record["protected"] = ", ".join(weighed[r])
+            if cf_sentences is not None:
+                record["counterfactual"] = cf_sentences[r]
+            records.append(record)
+    _warn_protected(weighed, guarded, direction, records)
+    columns = COLUMNS + (["protected"] if protected_list else [])
+    columns += ["counterfactual"] if cf_sentences is not None else []
+    frame = pd.DataFrame.from_records(records, columns=columns)
     return frame.astype({"row": "int64", "rank": "int64", "contribution": "float64"})
+
+
+def _check_share(min_contribution: Any) -> float:
+    if (
+        isinstance(min_contribution, bool)
+        or not isinstance(min_contribution, (int, float, np.integer, np.floating))
+        or not 0 <= float(min_contribution) < 1
+    ):
+        raise ValueError(
+            "min_contribution is a share of the row's total absolute attribution, "
+            f"from 0 up to (not including) 1; got {min_contribution!r}."
+        )
+    return float(min_contribution)
+
+
+def _row_scores(explanation: Explanation, values: np.ndarray, picked: str | None) -> np.ndarray:
+    """The explained (decline) output per row: ``output`` if known, else base + contributions."""
+    position = None
+    if picked is not None:
+        position = list(explanation.output_names or ()).index(picked)
+    out = explanation.output
+    if out is None:
+        if explanation.base_values is None:
+            raise ValueError(
+                "threshold needs the explained output, and this Explanation has neither "
+                "output nor base_values; pass declined= (one boolean per row) instead."
+            )
+        base = np.asarray(explanation.base_values, dtype=float)
+        base = base if position is None else base[:, position]
+        return base + values.sum(axis=1)
+    out = np.asarray(out, dtype=float)
+    return out if position is None or out.ndim == 1 else out[:, position]
+
+
+def _considered_rows(
+    explanation: Explanation,
+    values: np.ndarray,
+    picked: str | None,
+    only: str | None,
+    threshold: float | None,
+    declined: Any,
+) -> np.ndarray:
+    """Which rows get reasons: all, or those whose decision was (not) the adverse one."""
+    n = values.shape[0]
+    if only is None:
+        if threshold is not None or declined is not None:
+            raise ValueError(
+                'threshold and declined are read only with only="declined"/"approved".'
+            )
+        return np.ones(n, dtype=bool)
+    if only not in ONLY:
+        raise ValueError(f"only must be one of {ONLY} or None; got {only!r}.")
+    if (threshold is None) == (declined is None):
+        raise ValueError(
+            f"only={only!r} needs the decision: threshold= (on the explained output) "
+            "or declined= (one boolean per row), one of them."
+        )
+    if declined is not None:
+        adverse = np.asarray(declined)
+        if adverse.shape != (n,) or adverse.dtype != bool:
+            raise ValueError(
+                f"declined must be one boolean per row ({n}); got dtype {adverse.dtype} "
+                f"and shape {adverse.shape}."
+            )
+    else:
+        assert threshold is not None
+        t = float(threshold)
+        scores = _row_scores(explanation, values, picked)
+        if explanation.output_kind == "log_odds":
+            if not 0 < t < 1:
+                raise ValueError(
+                    f"This Explanation is in log-odds; give threshold as a probability in (0, 1); got {t!r}."
+                )
+            t = float(np.log(t / (1 - t)))
+        adverse = scores > t
+    return adverse if only == "declined" else ~adverse
+
+
+def _trends(
+    data: np.ndarray | None,
+    values: np.ndarray,
+    units: list[tuple[str, list[int]]],
+    considered: np.ndarray,
+) -> dict[str, int]:
+    """Per single-column unit: +1 when its contributions rise with its value across
+    the explained rows, -1 when they fall, 0 when that cannot be told."""
+    out: dict[str, int] = {}
+    if data is None:
+        return out
+    for name, idx in units:
+        if len(idx) != 1:
+            continue
+        x = pd.to_numeric(pd.Series(data[:, idx[0]]), errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(x)
+        if ok.sum() < TREND_MIN_ROWS or len(np.unique(x[ok])) < 2:
+            continue
+        xs = pd.Series(x[ok]).rank().to_numpy()
+        cs = pd.Series(values[ok, idx[0]]).rank().to_numpy()
+        if np.std(xs) == 0 or np.std(cs) == 0:
+            continue
+        rho = float(np.corrcoef(xs, cs)[0, 1])
+        out[name] = (
+            1 if rho >= TREND_MIN_CORRELATION else -1 if rho <= -TREND_MIN_CORRELATION else 0
+        )
+    return out
+
+
+def _level(
+    name: str, value: Any, contribution: float, trend: int, stats: dict[str, tuple[float, float]]
+) -> tuple[str | None, float | None]:
+    """("high"/"low" or None, the reference median or None) for a numeric value.
+
+    The level is given only when it is what pushed: the gap is not trivial and
+    the value's side of the median times the feature's trend has the sign of
+    the contribution (higher values raise the output, this value is high, and
+    its contribution is positive, say).
+    """
+    if name not in stats or not _is_number(value) or not np.isfinite(float(value)):
+        return None, None
+    median, iqr = stats[name]
+    gap = float(value) - median
+    if gap == 0 or abs(gap) <= TRIVIAL_GAP_IQR * iqr:
+        return None, median
+    if trend == 0 or np.sign(gap) * trend != np.sign(contribution):
+        return None, median
+    return ("high" if gap > 0 else "low"), median
+
+
+def _protected_weight(
+    values: np.ndarray,
+    guarded: list[tuple[str, list[int]]],
+    sign: float,
+    floor: np.ndarray,
+    considered: np.ndarray,
+) -> list[list[str]]:
+    """Per row, the protected attributes that pushed it in ``direction`` by at least ``floor``."""
+    out: list[list[str]] = [[] for _ in range(values.shape[0])]
+    for name, idx in guarded:
+        pushed = sign * values[:, idx].sum(axis=1)
+        for r in np.flatnonzero(considered & (pushed > 0) & (pushed >= floor)):
+            out[r].append(name)
+    return out
+
+
+def _warn_protected(
+    weighed: list[list[str]],
+    guarded: list[tuple[str, list[int]]],
+    direction: str,
+    records: list[dict[str, Any]],
+) -> None:
+    parts = []
+    for name, _ in guarded:
+        rows = sum(name in w for w in weighed)
+        if rows:
+            given = len({rec["row"] for rec in records if rec["feature"] == name})
+            parts.append(f"{name!r} in {rows} rows (given as a reason in {given})")
+    if parts:
+        warnings.warn(
+            f"Protected attributes carried weight {direction.replace('_', ' ')}: "
+            f"{'; '.join(parts)}. See the 'protected' column; review the model's use of them.",
+            ProtectedAttributeWarning,
+            stacklevel=3,
+        )
+
+
+def _counterfactual_sentences(
+    counterfactuals: Any,
+    explanation: Explanation,
+    model: Any,
+    reference: Any,
+    considered: np.ndarray,
+    immutable: set[str],
+) -> list[str] | None:
+    """Per row of the explanation, the sentence of its cheapest counterfactual (or why none)."""
+    if counterfactuals is None or counterfactuals is False:
+        return None
+    from ..counterfactual import Counterfactuals, CounterfactualSet
+
+    names = list(explanation.feature_names)
+    rows = np.flatnonzero(considered)
+    if isinstance(counterfactuals, CounterfactualSet):
+        if (
+            counterfactuals.n_rows != len(considered)
+            or list(counterfactuals.feature_names) != names
+        ):
+            raise ValueError(
+                f"counterfactuals hold {counterfactuals.n_rows} rows of {list(counterfactuals.feature_names)}; "
+                f"the explanation has {len(considered)} rows of {names}: explain the same rows."
+            )
+        found: Any = counterfactuals
+        positions = list(range(len(considered)))
+    else:
+        if explanation.data is None:
+            raise ValueError("counterfactuals need the explanation's data (the rows' values).")
+        if counterfactuals is True:
+            if model is None or reference is None:
+                raise ValueError(
+                    "counterfactuals=True needs model= and reference= (the training data)."
+                )
+            ref = (
+                reference
+                if isinstance(reference, pd.DataFrame)
+                else pd.DataFrame(reference, columns=names)
+            )
+            counterfactuals = Counterfactuals(model, ref, immutable=sorted(immutable & set(names)))
+        if not isinstance(counterfactuals, Counterfactuals):
+            raise TypeError(
+                "counterfactuals must be a CounterfactualSet, a Counterfactuals or True; "
+                f"got {type(counterfactuals).__name__}."
+            )
+        X = _frame_like(explanation.data[rows], names, counterfactuals)
+        found = counterfactuals.explain(X) if len(rows) else None
+        positions = [-1] * len(considered)
+        for i, r in enumerate(rows):
+            positions[r] = i
+    out = [""] * len(considered)
+    for r in rows:
+        if found is not None and positions[r] >= 0:
+            out[r] = _why_not(found, positions[r])
+    return out
+
+
+def _frame_like(data: np.ndarray, names: list[str], counterfactuals: Any) -> pd.DataFrame:
+    """Explained rows as a DataFrame with the counterfactual space's column dtypes."""
+    frame = pd.DataFrame(data, columns=names).infer_objects()
+    for f in counterfactuals.space.features:
+        if not f.categorical:
+            frame[f.name] = pd.to_numeric(frame[f.name])
+    return frame
+
+
+def _why_not(found: Any, position: int) -> str:
+    answers = found.for_row(position)
+    if answers:
+        return str(found.sentence(answers[0], outcome="approved"))
+    certificate = found.certificates[position]
+    if certificate == "infeasible":
+        return "No allowed change would lead to approval (proven)."
+    if certificate == "unknown":
+        return "No change leading to approval was found within the time limit."
+    return ""
 
 
 def _row_value(data: np.ndarray | None, r: int, idx: list[int], names: Sequence[str]) -> Any:
@@ -290,9 +642,10 @@ def _row_value(data: np.ndarray | None, r: int, idx: list[int], names: Sequence[
     }
 
 
-def _reference_medians(reference: Any, names: Sequence[str]) -> dict[str, float] | None:
+def _reference_stats(reference: Any, names: Sequence[str]) -> dict[str, tuple[float, float]]:
+    """Per numeric reference column: (median, interquartile range)."""
     if reference is None:
-        return None
+        return {}
     frame = reference if isinstance(reference, pd.DataFrame) else pd.DataFrame(reference)
     if not isinstance(reference, pd.DataFrame):
         frame.columns = list(names)[: frame.shape[1]]
@@ -300,5 +653,9 @@ def _reference_medians(reference: Any, names: Sequence[str]) -> dict[str, float]
     for c in frame.columns:
         col = frame[c]
         if pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype):
-            out[str(c)] = float(np.nanmedian(col.to_numpy(dtype=float, na_value=np.nan)))
+            v = col.to_numpy(dtype=float, na_value=np.nan)
+            v = v[np.isfinite(v)]
+            if v.size:
+                q25, median, q75 = np.percentile(v, [25, 50, 75])
+                out[str(c)] = (float(median), float(q75 - q25))
     return out
