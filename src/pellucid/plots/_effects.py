@@ -31,17 +31,28 @@ def _subject(result: PartialDependence, out_name: str | None, target: str | None
 
 
 def shared_xlim(*results: PartialDependence) -> tuple[float, float] | None:
-    """One x range covering every numeric one-feature result given (PD and ALE of the
-    same feature drawn side by side); None when none is numeric."""
+    """One x range for one-feature results drawn side by side (PD and ALE of one feature).
+
+    Numeric results: from the smallest to the largest grid value of any of
+    them. Categorical ones (drawn at positions 0..k-1): half a slot beyond
+    the first and last category. None when there is nothing to share.
+    """
+    ones = [r for r in results if r is not None and len(r.features) == 1]
+    cats = [bool(r.categorical and r.categorical[0]) for r in ones]
+    if not ones:
+        return None
+    if all(cats):
+        k = max(len(r.grid_values[0]) for r in ones)
+        return -0.5, k - 0.5
     spans = [
         (float(np.nanmin(g)), float(np.nanmax(g)))
-        for r in results
-        if r is not None and len(r.features) == 1 and not (r.categorical and r.categorical[0])
+        for r, cat in zip(ones, cats, strict=True)
+        if not cat
         for g in [np.asarray(r.grid_values[0], dtype=float)]
         if g.size
     ]
-    if not spans:
-        return None
+    if not spans or any(cats):
+        return None  # a numeric and a categorical view of one feature share no axis
     return min(a for a, _ in spans), max(b for _, b in spans)
 
 
@@ -93,6 +104,8 @@ def partial_dependence(
     categorical = bool(result.categorical[0]) if result.categorical else False
     ax = get_ax(ax, (5.0, 3.6))
     x = _categorical_ticks(ax, grid) if categorical else np.asarray(grid, dtype=float)
+    if categorical and xlim is not None:
+        ax.set_xlim(*xlim)
     average = None if result.average is None else np.asarray(result.average[o], dtype=float)
     ice = None if result.individual is None else np.asarray(result.individual[o], dtype=float)
     if centered:
@@ -145,6 +158,8 @@ def ale(
     if result.categorical and result.categorical[0]:
         x = _categorical_ticks(ax, grid)
         ax.bar(x, values, color=NEGATIVE)
+        if xlim is not None:
+            ax.set_xlim(*xlim)
     else:
         ax.plot(np.asarray(grid, dtype=float), values, color=NEGATIVE, linewidth=2.5)
         _numeric_axis(ax, np.asarray(grid, dtype=float), xlim)

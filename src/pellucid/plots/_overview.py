@@ -440,8 +440,9 @@ def cohorts(
         categories = categories if categories is not None else model_categories(exp, groups)
     else:
         labels = np.asarray(groups, dtype=object).ravel()
-        if isinstance(groups, str) or len(labels) != exp.n_rows:
-            feature_index(names, groups, "cohorts()", param="groups")  # the clear error
+        if isinstance(groups, str):
+            feature_index(names, groups, "cohorts()", param="groups")  # names the features
+        if len(labels) != exp.n_rows:
             raise ValueError(f"cohorts(): got {len(labels)} group labels for {exp.n_rows} rows.")
         legend_title = str(getattr(groups, "name", None) or "cohort")
     order = category_order(labels, categories)

@@ -882,8 +882,10 @@ def compute(
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     runner = _Runner(model, X, y, background, rows, methods, groups, output, random_state, settings)
+    from ._render import report_title  # the wording lives with the render step
+
     res = ReportResults(
-        title=title or f"Model report: {type(runner.m.raw_model).__name__}",
+        title=title or report_title(runner.m, runner.y_input, runner.m.task),
         task=runner.m.task,
         explained_output=runner.output,
         overview=DataOverview(0, (), (), 0.0),

@@ -26,6 +26,64 @@ DPI = 100
 WIDTH = 6.4
 
 
+# ---------------------------------------------------------------- title
+
+
+_LIBRARY_NAMES = {"xgboost": "XGBoost", "lightgbm": "LightGBM", "catboost": "CatBoost"}
+
+
+def model_description(model: Any) -> str:
+    """The model in a few words: its library or class and its size ("XGBoost, 500 trees")."""
+    raw = getattr(model, "raw_model", model)
+    kind = getattr(model, "kind", "")
+    steps = getattr(raw, "steps", None)
+    if steps:  # a scikit-learn Pipeline: the estimator at its end
+        raw = steps[-1][1]
+    name = _LIBRARY_NAMES.get(kind, type(raw).__name__)
+    n = _tree_count(raw)
+    return f"{name}, {n:,} tree{'s' if n != 1 else ''}" if n else name
+
+
+def _tree_count(raw: Any) -> int | None:
+    """Trees in a tree ensemble (boosting rounds for XGBoost), None when not one."""
+    for attempt in (
+        lambda: raw.get_booster().num_boosted_rounds(),
+        lambda: raw.num_boosted_rounds(),
+        lambda: raw.booster_.current_iteration(),
+        lambda: raw.current_iteration(),
+        lambda: raw.tree_count_,
+        lambda: raw.n_iter_,
+        lambda: len(raw.estimators_),
+    ):
+        try:
+            n = attempt()
+        except Exception:  # noqa: BLE001, S112 - not this library's API: try the next
+            continue
+        if isinstance(n, (int, np.integer)) and n > 0:
+            return int(n)
+    return None
+
+
+def report_title(model: Any, y: Any, task: str) -> str:
+    """A readable title: the target's name and the model's ("Default risk: XGBoost, 500 trees").
+
+    ``y`` is the target (a named Series) or the name of X's target column;
+    without a name the title names the model only.
+    """
+    name = y if isinstance(y, str) else getattr(y, "name", None)
+    what = model_description(model)
+    if name is None or str(name).strip().lower() in ("", "y", "target", "label", "0"):
+        return f"Model report: {what}"
+    words = str(name).replace("_", " ").strip()
+    if task == "regression":
+        subject = f"Predicted {words}"
+    elif task == "binary":
+        subject = f"{words[0].upper()}{words[1:]} risk"
+    else:
+        subject = f"{words[0].upper()}{words[1:]} class"
+    return f"{subject}: {what}"
+
+
 # ---------------------------------------------------------------- figures and blocks
 
 
@@ -380,6 +438,8 @@ def _effects(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
     ale_by = {a.features[0]: a for a in res.ale}
     for f in res.top_features:
         items = []
+        # side by side, PD and ALE of one feature share their x range
+        xlim = plots.shared_xlim(*(r for r in (pd_by.get(f), ale_by.get(f)) if r is not None))
         if f in pd_by:
             items.append(
                 _plot(
@@ -389,6 +449,7 @@ def _effects(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
                     (4.4, 3.3),
                     f"partial dependence and ICE of {f}",
                     output=_out(pd_by[f], res),
+                    xlim=xlim,
                 )
             )
         if f in ale_by:
@@ -400,6 +461,7 @@ def _effects(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
                     (4.4, 3.3),
                     f"ALE of {f}",
                     output=_out(ale_by[f], res),
+                    xlim=xlim,
                 )
             )
         warn = res.overview.correlated_with(f)
@@ -584,8 +646,54 @@ def _template_source(name: str) -> str:
     return resources.files("pellucid.reporting").joinpath("templates", name).read_text("utf-8")
 
 
+def target_name(res: ReportResults) -> str | None:
+    """The target's name as the data call it, unless it is a placeholder ("target", "y")."""
+    target = res.overview.target
+    name = None if target is None else str(target.name)
+    return None if name is None or name.strip().lower() in ("", "y", "target", "label") else name
+
+
+def _label(result: Any, **names: Any) -> Any:
+    """plots.labelled, or the result as it is when it cannot take the names (a result
+    shaped unlike its row, say): naming is for the reader, the plot's own check decides."""
+    try:
+        return plots.labelled(result, **names)
+    except (TypeError, ValueError):
+        return result
+
+
+def named(res: ReportResults) -> ReportResults:
+    """The results with their target and units named for the plots (see plots.labelled):
+    axes then read "P(default)" or "predicted price" rather than "model output"."""
+    from dataclasses import replace
+
+    target = target_name(res)
+    # the report's effects are computed on the model's default output
+    unit = "regression" if res.task == "regression" else "probability"
+
+    def effect(p: Any) -> Any:
+        return _label(p, target=target, output_kind=unit)
+
+    def local(lr: LocalResult) -> LocalResult:
+        return replace(
+            lr,
+            shap=None if lr.shap is None else _label(lr.shap, target=target, row_ids=[lr.row]),
+            lime=None if lr.lime is None else _label(lr.lime, target=target, row_ids=[lr.row]),
+        )
+
+    return replace(
+        res,
+        shap=None if res.shap is None else _label(res.shap, target=target),
+        pd=[effect(p) for p in res.pd],
+        ale=[effect(a) for a in res.ale],
+        pd2=None if res.pd2 is None else effect(res.pd2),
+        local=[local(lr) for lr in res.local],
+    )
+
+
 def sections(res: ReportResults) -> list[dict[str, Any]]:
     """The sections as plain data for the template (figures already encoded)."""
+    res = named(res)
     out = []
     for key, heading in (*SECTIONS, ("record", "Reproducibility")):
         notes = list(res.notes.get(key, []))
