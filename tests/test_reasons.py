@@ -409,3 +409,58 @@ def test_service_and_library_give_a_person_the_same_sampled_explanation(sampled_
     for k, name in enumerate(answer["explained_outputs"]):
         served = [[row[name]["values"][c] for c in X.columns] for row in answer["explanations"]]
         np.testing.assert_array_equal(np.array(served), np.asarray(library.values)[:, :, k])
+
+
+# --- the counterfactual sentence beside the reasons ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def linear_credit():
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = credit(n_rows=400, random_state=1)
+    X = X.drop(columns=["employment", "housing"])
+    X["savings"] = X["savings"].fillna(0.0)
+    X["sex"] = (X["sex"] == "male").astype(int)
+    model = LogisticRegression(max_iter=2000).fit(X, y)
+    rows = X[model.predict(X) == 1].iloc[:3]
+    rows = pd.concat([rows, X[model.predict(X) == 0].iloc[:1]])
+    e = pellucid.explain(model, rows, background=X.iloc[:100], method="exact_shap")
+    return model, X, rows, e
+
+
+def test_counterfactual_sentences_from_a_set(linear_credit):
+    from pellucid import Counterfactuals
+
+    model, X, rows, e = linear_credit
+    found = Counterfactuals(model, X, immutable=["age", "sex"]).explain(rows)
+    table = reason_codes(e, k=2, reference=X, counterfactuals=found)
+    assert table.columns[-1] == "counterfactual"
+    per_row = table.groupby("row")["counterfactual"].agg(set)
+    for r in range(3):  # declined rows: the cheapest answer's sentence on each reason line
+        (sentence,) = per_row[r]
+        assert sentence == found.sentence(found.for_row(r)[0], outcome="approved")
+        assert sentence.startswith("Had ") and sentence.endswith("would have been approved.")
+    # the approved row's answer (the model's other class) leads to decline, and says so
+    (sentence,) = per_row[3]
+    assert sentence.endswith("the application would have been declined.")
+    with pytest.raises(ValueError, match="same rows"):
+        reason_codes(e, counterfactuals=Counterfactuals(model, X).explain(rows.iloc[:2]))
+
+
+def test_counterfactuals_true_keeps_protected_and_excluded_immutable(linear_credit):
+    model, X, rows, e = linear_credit
+    declined = np.array([True, True, True, False])
+    with pytest.warns(pellucid.regulatory.ProtectedAttributeWarning):
+        table = reason_codes(
+            e, reference=X, counterfactuals=True, model=model, protected=["age"],
+            exclude=["sex"], only="declined", declined=declined, min_contribution=0.01,
+        )  # fmt: skip
+    assert set(table["row"]) <= {0, 1, 2}
+    sentences = set(table["counterfactual"])
+    assert all(s.startswith("Had ") for s in sentences)
+    assert not any("age" in s or "sex" in s for s in sentences)
+    with pytest.raises(ValueError, match="model="):
+        reason_codes(e, counterfactuals=True, reference=X)
+    with pytest.raises(TypeError, match="CounterfactualSet"):
+        reason_codes(e, counterfactuals="yes")

@@ -353,6 +353,7 @@ def reason_codes(
         reference,
         considered,
         exclude_set | set(protected_list),
+        picked,
     )
     data = explanation.data
     records: list[dict[str, Any]] = []
@@ -559,8 +560,14 @@ def _counterfactual_sentences(
     reference: Any,
     considered: np.ndarray,
     immutable: set[str],
+    decline: str | None,
 ) -> list[str] | None:
-    """Per row of the explanation, the sentence of its cheapest counterfactual (or why none)."""
+    """Per row of the explanation, the sentence of its cheapest counterfactual (or why none).
+
+    ``decline`` is the explained output's name (the decline class): an answer
+    predicting it reads "would have been declined", any other class "approved";
+    without it the sentence names the model's new prediction.
+    """
     if counterfactuals is None or counterfactuals is False:
         return None
     from ..counterfactual import Counterfactuals, CounterfactualSet
@@ -597,16 +604,25 @@ def _counterfactual_sentences(
                 "counterfactuals must be a CounterfactualSet, a Counterfactuals or True; "
                 f"got {type(counterfactuals).__name__}."
             )
+        desired = _approval_class(counterfactuals.model, decline)
         X = _frame_like(explanation.data[rows], names, counterfactuals)
-        found = counterfactuals.explain(X) if len(rows) else None
+        found = counterfactuals.explain(X, desired=desired) if len(rows) else None
         positions = [-1] * len(considered)
         for i, r in enumerate(rows):
             positions[r] = i
     out = [""] * len(considered)
     for r in rows:
         if found is not None and positions[r] >= 0:
-            out[r] = _why_not(found, positions[r])
+            out[r] = _why_not(found, positions[r], decline)
     return out
+
+
+def _approval_class(model: Any, decline: str | None) -> Any:
+    """The class other than the decline class, for a binary classifier (else None: the other class)."""
+    classes = list(model.classes) if model.is_classifier and model.classes is not None else []
+    if decline is None or len(classes) != 2 or decline not in [str(c) for c in classes]:
+        return None
+    return next(c for c in classes if str(c) != decline)
 
 
 def _frame_like(data: np.ndarray, names: list[str], counterfactuals: Any) -> pd.DataFrame:
@@ -618,10 +634,12 @@ def _frame_like(data: np.ndarray, names: list[str], counterfactuals: Any) -> pd.
     return frame
 
 
-def _why_not(found: Any, position: int) -> str:
+def _why_not(found: Any, position: int, decline: str | None) -> str:
     answers = found.for_row(position)
     if answers:
-        return str(found.sentence(answers[0], outcome="approved"))
+        new = answers[0].prediction
+        outcome = None if decline is None else "declined" if str(new) == decline else "approved"
+        return str(found.sentence(answers[0], outcome=outcome))
     certificate = found.certificates[position]
     if certificate == "infeasible":
         return "No allowed change would lead to approval (proven)."
