@@ -195,3 +195,42 @@ def test_not_served_without_ui(setup):
     with ASGIClient(create_app(model, X)) as client:
         assert client.get("/").status_code == 404
         assert client.get("/explorer/rows").status_code == 404
+
+
+def test_explore_command_builds_the_explorer(tmp_path, monkeypatch):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from typer.testing import CliRunner
+
+    from pellucid._io import save_model
+    from pellucid.cli import app
+
+    X, y = pellucid.datasets.credit(n_rows=300, random_state=5)
+    model = HistGradientBoostingClassifier(
+        max_iter=10, categorical_features="from_dtype", random_state=0
+    ).fit(X, y)
+    model_path = save_model(model, tmp_path / "model.skops")
+    data_path = tmp_path / "data.parquet"
+    X.assign(default=y).to_parquet(data_path)
+    seen = {}
+    monkeypatch.setattr(
+        "pellucid.serve._run.run_server",
+        lambda app_, *, host, port, **kw: seen.update(app=app_, port=port),
+    )
+    args = ["explore", str(model_path), str(data_path), "--target", "default", "--port", "8124"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    explorer = seen["app"].state.explorer
+    assert seen["port"] == 8124 and len(explorer.rows) == 300
+    assert list(explorer.rows.columns) == list(X.columns)  # target dropped
+    np.testing.assert_array_equal(explorer.target.to_numpy(), y.to_numpy())
+
+    seen.clear()
+    serve = ["serve", str(model_path), "--background", str(data_path), "--target", "default"]
+    assert CliRunner().invoke(app, [*serve, "--ui"]).exit_code == 0
+    assert seen["app"].state.explorer is not None and seen["app"].state.explorer.target is not None
+    assert CliRunner().invoke(app, serve).exit_code == 0
+    assert seen["app"].state.explorer is None
+
+    bad = CliRunner().invoke(app, ["explore", str(model_path), str(data_path), "--target", "nope"])
+    assert bad.exit_code == 2 and "nope" in bad.output
+    assert len(bad.output.strip().splitlines()) == 1

@@ -489,6 +489,9 @@ def serve(
         ),
     ] = None,
     trust_pickle: TrustOpt = False,
+    ui: Annotated[
+        bool, typer.Option("--ui", help="Also serve the explorer page at / (over BACKGROUND).")
+    ] = False,
 ) -> None:
     """Serve predictions, explanations and reasons over HTTP (FastAPI + uvicorn)."""
     if not 0 < port < 65536:
@@ -525,9 +528,69 @@ def serve(
         explainer=method,
         reasons={"exclude": exclude or []},
         metrics=metrics,
+        ui=ui,
+        explore_target=y if ui and target is not None else None,
         **limits,
     )
-    console.print(f"Serving {model.name} on http://{host}:{port} (docs at /docs)")
+    page = " and the explorer at /" if ui else ""
+    console.print(f"Serving {model.name} on http://{host}:{port} (docs at /docs{page})")
+    run_server(app_, host=host, port=port)
+
+
+@app.command()
+def explore(
+    model: ModelArg,
+    data: DataArg,
+    target: Annotated[
+        str | None, typer.Option(help="Target column of DATA: dropped, and errors are shown.")
+    ] = None,
+    background: Annotated[
+        Path | None, typer.Option(help="Background data for the explainers (default: DATA).")
+    ] = None,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    host: Annotated[
+        str, typer.Option(help="Interface to bind (default loopback only).")
+    ] = "127.0.0.1",
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the page in the default browser.")
+    ] = False,
+    method: Annotated[str, typer.Option(help="Attribution method or 'auto'.")] = "auto",
+    api_key_file: Annotated[
+        Path | None,
+        typer.Option(help="Require the key in this file (the page asks for it)."),
+    ] = None,
+    trust_pickle: TrustOpt = False,
+) -> None:
+    """Explore the model's decisions in a browser: rows, why, what if, compare (offline)."""
+    if not 0 < port < 65536:
+        _fail(f"--port must be from 1 to 65535; got {port}.")
+    try:
+        import uvicorn  # noqa: F401  (checked here, used by run_server)
+
+        from .serve import create_app
+        from .serve._run import run_server
+    except ImportError as exc:
+        _fail(f"{exc}. Install the service extra: pip install 'pellucid[serve]'.")
+    fitted, frame = _load(model, data, trust_pickle)
+    y = None
+    if target is not None:
+        frame, y = _split_target(frame, target)
+    reference = _load_background(background, fitted, target)
+    app_ = create_app(
+        fitted,
+        frame if reference is None else reference,
+        api_key_file=api_key_file,
+        explainer=method,
+        explore_rows=frame,
+        explore_target=y,
+    )
+    url = f"http://{host}:{port}/"
+    console.print(f"Explorer for {model.name} at {url} ({len(frame):,} rows; Ctrl+C to stop)")
+    if open_browser:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, [url]).start()
     run_server(app_, host=host, port=port)
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ...regulatory._explainers import background_sample, row_seeds
 from .._rows import Column, RequestError, safe_text, show
-from .._service import Cancelled, Service, _floats, _jsonable
+from .._service import Cancelled, Service, _finite, _floats, _jsonable
 
 __all__ = ["STATIC_FILES", "Explorer", "static_file"]
 
@@ -65,6 +65,11 @@ def _cell(value: Any, column: Column) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _number(value: Any) -> float | None:
+    """A number for JSON: None where it is not finite."""
+    return _finite(float(value))
 
 
 def _nice_step(low: float, high: float) -> float:
@@ -167,7 +172,7 @@ class Explorer:
         """1 - P(true class) for classifiers, |prediction - y| for regressors."""
         if not self._probabilities:
             return np.abs(self.score - y.to_numpy(dtype=float))
-        classes = list(self.model.classes)
+        classes = list(self.model.classes if self.model.classes is not None else ())
         index = {c: i for i, c in enumerate(classes)}
         unknown = [v for v in pd.unique(y) if v not in index]
         if unknown:
@@ -219,9 +224,7 @@ class Explorer:
             "n_rows": len(self.rows),
             "has_target": self.target is not None,
             "features": [self._feature(c) for c in self.columns.values()],
-            "ranges": {
-                k: [_floats([v.min()])[0], _floats([v.max()])[0]] for k, v in ranges.items()
-            },
+            "ranges": {k: [_number(v.min()), _number(v.max())] for k, v in ranges.items()},
             "anchors": self._probabilities,
             "counterfactuals": self._counterfactual_class() is not None
             and self.model.is_classifier,
@@ -360,15 +363,15 @@ class Explorer:
         record: dict[str, Any] = {
             "row": int(i),
             "values": {n: _cell(values[n], c) for n, c in self.columns.items()},
-            "prediction": _floats([self.score[i]])[0],
+            "prediction": _number(self.score[i]),
         }
         if self.labels is not None:
             record["label"] = self.labels[i]
         if self.target is not None and self.error is not None:
             record["target"] = _jsonable(self.target.iloc[i])
-            record["error"] = _floats([self.error[i]])[0]
+            record["error"] = _number(self.error[i])
         if self.uncertainty is not None:
-            record["uncertainty"] = _floats([self.uncertainty[i]])[0]
+            record["uncertainty"] = _number(self.uncertainty[i])
         return record
 
     def page(self, params: dict[str, Any], cancel: threading.Event | None = None) -> dict[str, Any]:
@@ -479,7 +482,7 @@ class Explorer:
             "method": name,
             "rows": len(sample),
             "importance": [
-                {"feature": str(f), "value": _floats([v])[0]}
+                {"feature": str(f), "value": _number(v)}
                 for f, v in sorted(zip(exp.feature_names, mean, strict=True), key=lambda t: -t[1])
             ],
         }
@@ -537,8 +540,8 @@ class Explorer:
         found = self.service._guarded(X, 0, _call_anchor, local, X, row_seeds(X)[0])
         return {
             "rule": found.rule,
-            "precision": _floats([found.precision])[0],
-            "coverage": _floats([found.coverage])[0],
+            "precision": _number(found.precision),
+            "coverage": _number(found.coverage),
             "prediction": _jsonable(found.prediction),
         }
 
