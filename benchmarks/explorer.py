@@ -96,7 +96,10 @@ def run(n_rows: int, repeats: int, model, browser) -> dict:
             errors = page.console_errors
             page.send("Page.close")
         page = browser.open(url + "/#row=0", 1280, 900)
-        wait(page, "document.body.dataset.ready === '1' && document.body.dataset.updated !== undefined")
+        wait(
+            page,
+            "document.body.dataset.ready === '1' && document.body.dataset.updated !== undefined",
+        )
         sort_first = timed_fetch(page, "/explorer/rows?sort=prediction&desc=1&limit=25")
         sort_again = timed_fetch(page, "/explorer/rows?sort=prediction&desc=1&limit=25&offset=25")
         filtered = timed_fetch(page, "/explorer/rows?q=x03>0.5,x07<0&limit=25")

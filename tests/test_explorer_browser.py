@@ -228,4 +228,5 @@ def test_deep_link_and_keyboard(server, browser):
             )
         time.sleep(0.05)
     assert page.evaluate("document.activeElement.closest('#whatif-form') !== null")
+    assert "row=42" in page.evaluate("location.hash")  # the skip link keeps the view's state
     assert page.console_errors == []

@@ -601,7 +601,8 @@ function wire() {
   $("key-form").addEventListener("submit", (ev) => { ev.preventDefault(); sessionStorage.setItem("pellucid-api-key", $("api-key").value); $("key-form").hidden = true; start(); });
   window.addEventListener("hashchange", restore);
   for (const a of document.querySelectorAll(".skips a")) {
-    a.addEventListener("click", () => { const target = document.querySelector(a.getAttribute("href")); if (target) setTimeout(() => target.focus(), 0); });
+    /* focus the section without touching the fragment, which holds the view's state */
+    a.addEventListener("click", (ev) => { const target = document.querySelector(a.getAttribute("href")); if (target) { ev.preventDefault(); target.focus(); target.scrollIntoView(); } });
   }
 }
 async function start() {
