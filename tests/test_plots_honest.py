@@ -311,9 +311,7 @@ def test_axes_name_the_target(kind, output, expected):
     from pellucid.plots._base import output_subject
 
     assert output_subject(kind, output, "default") == expected
-    exp = Explanation(
-        np.ones((2, 3)), np.zeros(2), feature_names=("a", "b", "c"), output_kind=kind
-    )
+    exp = Explanation(np.ones((2, 3)), np.zeros(2), feature_names=("a", "b", "c"), output_kind=kind)
     if output is None:
         label = plots.waterfall(exp, ax=Figure().add_subplot(), target="default").get_xlabel()
         assert label == expected
