@@ -238,6 +238,7 @@ def create_app(
     explainer: Any = "auto",
     n_background: int = 100,
     reasons: Mapping[str, Any] | None = None,
+    counterfactuals: Mapping[str, Any] | None = None,
     metrics: Mapping[str, Any] | None = None,
     compute_threads: int | None = 1,
     title: str = "pellucid explanation service",
@@ -282,6 +283,10 @@ def create_app(
     reasons:
         Defaults for :func:`pellucid.reason_codes` (``exclude``, ``groups``,
         ``templates``, ``output``); a request can exclude more, never less.
+    counterfactuals:
+        Settings of :class:`pellucid.Counterfactuals` for ``POST /counterfactual``
+        (``immutable``, ``actions``, ``cost``, ``plausibility``, ``engine``,
+        ``time_limit``; default: the ``reasons`` exclusions immutable, 2 s per answer).
     metrics:
         Shown by ``GET /model`` (e.g. ``pellucid.evaluate(...).to_dict()``).
     compute_threads:
@@ -314,6 +319,7 @@ def create_app(
         explainer=explainer,
         n_background=n_background,
         reasons=reasons,
+        counterfactuals=counterfactuals,
         metrics=metrics,
         max_rows=max_rows,
         max_cost=max_cost,
@@ -425,6 +431,20 @@ def create_app(
     async def reasons_(request: Request) -> Response:
         """The k principal reasons per row, in plain sentences (adverse-action reason codes)."""
         return await handle(request, service.reasons)
+
+    counterfactual_props = {
+        "desired": {
+            "description": "a class, or [low, high] on the positive class's probability "
+            "(binary) or the prediction (regressors); default: the other class",
+        },
+        "k": {"type": "integer", "minimum": 1, "maximum": 5, "default": 1},
+    }
+
+    @app.post("/counterfactual", openapi_extra=_body_schema(row_schema, counterfactual_props))
+    async def counterfactual_(request: Request) -> Response:
+        """Per row, the cheapest allowed changes that give the desired outcome: changes, cost,
+        certificate, validity (re-checked with the model), new prediction and a sentence."""
+        return await handle(request, service.counterfactual)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -45,10 +45,19 @@ from ._rows import RequestError, RowSchema, safe_text
 __all__ = ["DEFAULT_MAX_COST", "Cancelled", "Service", "evaluations_per_row"]
 
 MAX_K = 50
+#: Most counterfactuals per row one /counterfactual request may ask for.
+MAX_COUNTERFACTUALS = 5
+#: Seconds an exact engine may search for one counterfactual in the service
+#: (past it, the best valid answer is returned as "feasible" with its gap).
+COUNTERFACTUAL_TIME_LIMIT = 2.0
 #: Model evaluations one request may cost: about 8 s of one core for a
 #: scikit-learn Pipeline (measured ~4 us per evaluated row; exact Shapley values
 #: of 10 features over 100 background rows cost 102,201 per row).
 DEFAULT_MAX_COST = 2_000_000
+#: Model evaluations in one second of one core, by the calibration above: the
+#: time-limited exact counterfactual engines are costed as the evaluations their
+#: time limit could have bought.
+EVALUATIONS_PER_SECOND = DEFAULT_MAX_COST // 8
 #: Model evaluations per chunk of explained rows: the cancel flag is checked
 #: between chunks, so this bounds the work done after a client has gone.
 CHUNK_EVALUATIONS = 20_000
@@ -142,6 +151,7 @@ class Service:
         metrics: Mapping[str, Any] | None = None,
         max_rows: int = 1000,
         max_cost: int | None = DEFAULT_MAX_COST,
+        counterfactuals: Mapping[str, Any] | None = None,
     ) -> None:
         if max_cost is not None and (isinstance(max_cost, bool) or int(max_cost) < 1):
             raise ValueError(
@@ -162,6 +172,14 @@ class Service:
         self.max_cost = None if max_cost is None else int(max_cost)
         self.metrics = dict(metrics) if metrics is not None else None
         self.reason_defaults = {"reference": background, **dict(reasons or {})}
+        # Settings of pellucid.Counterfactuals; a column excluded from reasons by policy is
+        # never suggested as a change either.
+        self.counterfactual_settings = {
+            "immutable": list(self.reason_defaults.get("exclude") or []),
+            "time_limit": COUNTERFACTUAL_TIME_LIMIT,
+            **dict(counterfactuals or {}),
+        }
+        self._counterfactuals: Any = None
         self._explainers: dict[str, Any] = {}
         self._margin_ok: dict[str, bool] = {}  # method -> predictions readable off its margin
         self._costs: dict[str, int] = {}  # method -> model evaluations per explained row
@@ -496,6 +514,106 @@ class Service:
             )
         return {"method": name, **self._predictions(X), "reasons": per_row}
 
+    # ------------------------------------------------------------ counterfactuals
+    def counterfactual_explainer(self) -> Any:
+        """The service's :class:`pellucid.Counterfactuals`, built on first use (501 if it cannot be)."""
+        with self._lock:
+            if self._counterfactuals is None:
+                from ..counterfactual import Counterfactuals
+
+                try:
+                    self._counterfactuals = Counterfactuals(
+                        self.model, self.background, **self.counterfactual_settings
+                    )
+                except (TypeError, ValueError, LookupError, NotImplementedError) as exc:
+                    log.warning("Counterfactuals unavailable", exc_info=True)
+                    raise RequestError(
+                        501, f"Counterfactuals are not available for this model: {_message(exc)}"
+                    ) from None
+            return self._counterfactuals
+
+    def counterfactual_cost_per_row(self, explainer: Any, k: int) -> int:
+        """Model evaluations one row of ``/counterfactual`` may cost: for the exact engines,
+        what their time limit buys (``EVALUATIONS_PER_SECOND``) per answer; for the search,
+        its layers of candidates and repair steps per answer; plus the prediction."""
+        if explainer.engine.name == "search":
+            from ..counterfactual import _search as search
+
+            layers = (
+                math.ceil(math.log(search.LAST_RADIUS / search.FIRST_RADIUS, search.GROWTH)) + 1
+            )
+            per_answer = layers * search.SAMPLES_PER_LAYER + len(explainer.space.names) * (
+                search.LINE_POINTS + 1
+            )
+        else:
+            per_answer = math.ceil(explainer.time_limit * EVALUATIONS_PER_SECOND)
+        return k * per_answer + 1
+
+    def _desired(self, explainer: Any, opts: Mapping[str, Any]) -> Any:
+        """The request's ``desired`` as the library takes it, or a 422 naming the field."""
+        if "desired" not in opts or opts["desired"] is None:
+            if not self.model.is_classifier:
+                raise _field_error(
+                    "desired", "a regressor needs 'desired': [low, high] (null for an open end)"
+                )
+            return None
+        desired = opts["desired"]
+        if isinstance(desired, list):
+            ok = len(desired) == 2 and all(
+                v is None
+                or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+                for v in desired
+            )
+            if not ok:
+                raise _field_error("desired", "a range is [low, high] of numbers or null")
+            if desired[0] is not None and desired[1] is not None and desired[0] > desired[1]:
+                raise _field_error("desired", f"the range {desired} is empty")
+            if self.model.is_classifier and _n_classes(self.model) != 2:
+                raise _field_error(
+                    "desired", "a probability range needs a binary classifier; name a class"
+                )
+            return (desired[0], desired[1])
+        if not self.model.is_classifier:
+            raise _field_error("desired", "for a regressor, 'desired' is [low, high]")
+        classes = [] if self.model.classes is None else list(self.model.classes)
+        if isinstance(desired, (str, int, float)) and not isinstance(desired, bool):
+            for c in classes:  # JSON has no numpy types: match by value, then by text
+                if c == desired or str(c) == str(desired):
+                    return c
+        shown = [_jsonable(c) for c in classes]
+        raise _field_error(
+            "desired", f"'desired' must be one of the classes {shown} or [low, high]"
+        )
+
+    def counterfactual(self, payload: Any, cancel: threading.Event | None = None) -> dict[str, Any]:
+        """Per row: the cheapest allowed changes that give the desired outcome (up to ``k``),
+        each with its cost, certificate, validity, new prediction and a sentence."""
+        X, opts = self.parse(payload, ("desired", "k"))
+        k = opts.get("k", 1)
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_COUNTERFACTUALS:
+            raise _field_error(
+                "k",
+                f"'k' must be an integer from 1 to {MAX_COUNTERFACTUALS}; got {safe_text(k)[:40]}",
+            )
+        explainer = self.counterfactual_explainer()
+        desired = self._desired(explainer, opts)
+        per_row = self.counterfactual_cost_per_row(explainer, k)
+        self.check_cost(len(X), per_row, f"{k} counterfactual(s) by {explainer.engine.name}")
+        results = []
+        for i in range(len(X)):  # one row at a time: the cancel flag is checked between rows
+            _check_cancel(cancel)
+            row = X.iloc[[i]]
+            results.append(
+                self._guarded(row, i, _explain_counterfactuals, explainer, row, desired, k)
+            )
+        rows = [_counterfactual_payload(found, 0) for found in results]
+        return {
+            "method": explainer.engine.name,
+            "desired": _jsonable(list(desired) if isinstance(desired, tuple) else desired),
+            **self._predictions(X),
+            "counterfactuals": rows,
+        }
+
     def info(self) -> dict[str, Any]:
         m = self.model
         return {
@@ -514,6 +632,40 @@ class Service:
                 "cost_per_row": {"predict": 1, **{m: c + 1 for m, c in self._costs.items()}},
             },
         }
+
+
+def _n_classes(model: Any) -> int:
+    return 0 if model.classes is None else len(model.classes)
+
+
+def _explain_counterfactuals(explainer: Any, row: pd.DataFrame, desired: Any, k: int) -> Any:
+    return explainer.explain(row, desired=desired, k=k)
+
+
+def _field_error(field: str, message: str) -> RequestError:
+    return RequestError(422, message + ".", [{"loc": [field], "msg": "invalid"}])
+
+
+def _counterfactual_payload(found: Any, row: int) -> dict[str, Any]:
+    """One row of a CounterfactualSet as JSON: its certificate and answers (with sentences)."""
+    answers = []
+    for cf in found.for_row(row):
+        answers.append(
+            {
+                "rank": cf.rank,
+                "changes": [
+                    {"feature": c.feature, "from": _jsonable(c.before), "to": _jsonable(c.after)}
+                    for c in cf.changes
+                ],
+                "cost": _finite(float(cf.cost)),
+                "certificate": cf.certificate,
+                "gap": None if cf.gap is None else _finite(float(cf.gap)),
+                "valid": bool(cf.valid),
+                "prediction": _jsonable(cf.prediction),
+                "sentence": found.sentence(cf),
+            }
+        )
+    return {"certificate": found.certificates[row], "counterfactuals": answers}
 
 
 def _message(exc: BaseException) -> str:
