@@ -387,14 +387,14 @@ def _reproducibility(
 ) -> dict[str, Any]:
     import sklearn
 
-    import pellucid
+    from .._version import __version__
 
     lib = type(m.raw_model).__module__.split(".")[0]
     lib_version = getattr(sys.modules.get(lib), "__version__", "")
     params = _model_params(m.raw_model)
     return {
         "created": created or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "pellucid": pellucid.__version__,
+        "pellucid": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
         "numpy": np.__version__,

@@ -26,8 +26,7 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-import pellucid
-
+from .._version import __version__
 from ._rows import RequestError, json_object
 from ._service import DEFAULT_MAX_COST, Cancelled, Service
 
@@ -332,7 +331,7 @@ def create_app(
         thread_limits = threadpool_limits(limits=int(compute_threads))
     app = FastAPI(
         title=title,
-        version=pellucid.__version__,
+        version=__version__,
         description="Predictions, SHAP-style explanations and reason codes from pellucid.",
         default_response_class=SafeJSONResponse,
     )

@@ -26,11 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import pellucid
-
 from .._data import DataError
 from .._model import as_model
 from .._results import Explanation
+from .._version import __version__
 from ..regulatory._explainers import (
     attribution_methods,
     background_sample,
@@ -617,7 +616,7 @@ class Service:
     def info(self) -> dict[str, Any]:
         m = self.model
         return {
-            "pellucid_version": pellucid.__version__,
+            "pellucid_version": __version__,
             "model_class": type(m.raw_model).__name__,
             "task": m.task,
             "classes": None if m.classes is None else [_jsonable(c) for c in m.classes],
