@@ -1,7 +1,7 @@
 """Plots of pellucid's result objects, drawn with matplotlib.
 
 Every function takes a result object (``Explanation``, ``FeatureImportance``,
-``PartialDependence``, ``Anchor`` or ``ModelEvaluation``), draws on ``ax=``
+``PartialDependence``, ``Anchor``, ``ModelEvaluation`` or ``ModelComparison``), draws on ``ax=``
 when given (else on a new pyplot Axes) and returns the Axes. None calls
 ``show()``: showing is the caller's business. matplotlib is imported only
 when a function runs.
@@ -30,6 +30,10 @@ function                              draws
 ``precision_recall_curve(ev)``        PR with average precision
 ``calibration_curve(ev)``             reliability diagram
 ``residuals(ev)``                     regression residuals
+``compare_metrics(cmp)``              metrics per model with intervals (forest plot)
+``compare_differences(cmp)``          paired differences, tests and adjusted p-values
+``compare_calibration(cmp)``          reliability curves of every model
+``compare_importance(cmp)``           permutation or mean |SHAP| per model, side by side
 ====================================  ==========================================
 
 ``labelled(result, target="default", row_ids=X.index)`` names the target and the
@@ -41,6 +45,12 @@ from __future__ import annotations
 
 from ._attribution import bar, beeswarm, dependence, importance, waterfall
 from ._base import labelled
+from ._compare import (
+    compare_calibration,
+    compare_differences,
+    compare_importance,
+    compare_metrics,
+)
 from ._effects import ale, partial_dependence, pd_heatmap, shared_xlim
 from ._evaluation import (
     calibration_bins,
@@ -61,6 +71,10 @@ __all__ = [
     "calibration_bins",
     "calibration_curve",
     "cohorts",
+    "compare_calibration",
+    "compare_differences",
+    "compare_importance",
+    "compare_metrics",
     "confusion_matrix",
     "decision",
     "dependence",
