@@ -139,7 +139,7 @@ def test_calibration_bins_count_rows_and_use_quantiles_when_small():
 
 
 def test_wilson_interval_matches_the_closed_form():
-    from pellucid.plots._evaluation import _wilson
+    from pellucid.metrics import wilson_interval as _wilson
 
     low, high = _wilson(np.array([0.0, 5.0]), np.array([10.0, 10.0]))
     # 0/10: (0, z^2/(n+z^2)) ; 5/10: 0.5 -/+ (z/(1+z^2/n)) sqrt(0.25/n + z^2/(4n^2))

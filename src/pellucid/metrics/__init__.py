@@ -1,5 +1,5 @@
 """Model evaluation (via sklearn.metrics) and, later, explanation-quality metrics."""
 
-from ._evaluate import ModelEvaluation, evaluate
+from ._evaluate import ModelEvaluation, evaluate, wilson_interval
 
-__all__ = ["ModelEvaluation", "evaluate"]
+__all__ = ["ModelEvaluation", "evaluate", "wilson_interval"]

@@ -219,6 +219,44 @@ def _log_loss(
     )
 
 
+#: Below this many rows the reliability curve uses quantile bins: evenly cut bins are
+#: left nearly empty and the curve zig-zags.
+QUANTILE_BINS_BELOW = 1000
+
+
+def reliability(yb: np.ndarray, p: np.ndarray, n_bins: int) -> dict[str, np.ndarray]:
+    """scikit-learn's calibration curve (quantile bins below QUANTILE_BINS_BELOW rows,
+    uniform above) with each bin's row count and 95% Wilson interval of prob_true."""
+    strategy = "quantile" if p.size < QUANTILE_BINS_BELOW else "uniform"
+    prob_true, prob_pred = calibration_curve(yb, p, n_bins=n_bins, strategy=strategy)
+    # The same bins as scikit-learn's, to count the rows behind each point.
+    edges = (
+        np.percentile(p, np.linspace(0, 100, n_bins + 1))
+        if strategy == "quantile"
+        else np.linspace(0.0, 1.0, n_bins + 1)
+    )
+    counts = np.bincount(np.searchsorted(edges[1:-1], p), minlength=n_bins)
+    counts = counts[counts != 0]
+    low, high = wilson_interval(prob_true * counts, counts)
+    return {
+        "prob_true": prob_true,
+        "prob_pred": prob_pred,
+        "counts": counts,
+        "low": low,
+        "high": high,
+    }
+
+
+def wilson_interval(
+    hits: np.ndarray, n: np.ndarray, z: float = 1.959963984540054
+) -> tuple[np.ndarray, np.ndarray]:
+    """95% Wilson score interval of a proportion (sound for small bins and for 0 or 1)."""
+    phat = hits / n
+    centre = (phat + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
 def _classification(
     y: np.ndarray,
     proba: np.ndarray,
@@ -263,7 +301,7 @@ def _classification(
             prec, rec, _ = skm.precision_recall_curve(yb, p1, sample_weight=w)
             curves["roc_curve"] = {"fpr": fpr, "tpr": tpr}
             curves["pr_curve"] = {"precision": prec, "recall": rec}
-        prob_true, prob_pred = calibration_curve(yb, p1, n_bins=n_bins)
+        calibration = reliability(yb, p1, n_bins)
     else:
         for name, fn in (
             ("precision", skm.precision_score),
@@ -290,9 +328,7 @@ def _classification(
         )
         out["brier"] = float(np.average(((proba - onehot) ** 2).sum(axis=1), weights=w))
         # Top-label calibration: confidence of the predicted class against its accuracy.
-        prob_true, prob_pred = calibration_curve(
-            (pred == y).astype(int), proba.max(axis=1), n_bins=n_bins
-        )
+        calibration = reliability((pred == y).astype(int), proba.max(axis=1), n_bins)
     out["log_loss"] = _log_loss(y, proba, labels, w, notes)
     cm = skm.confusion_matrix(y, pred, labels=labels, sample_weight=w)
     return ModelEvaluation(
@@ -301,7 +337,7 @@ def _classification(
         n_rows=len(y),
         classes=tuple(classes.tolist()),
         confusion_matrix=cm,
-        calibration={"prob_true": prob_true, "prob_pred": prob_pred},
+        calibration=calibration,
         roc_curve=curves.get("roc_curve"),
         pr_curve=curves.get("pr_curve"),
         notes=notes,

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..metrics import wilson_interval
 from ._base import NEGATIVE, NEUTRAL, get_ax, wrap
 
 
@@ -137,7 +138,7 @@ def calibration_bins(
     ok = counts > 0
     pred = np.bincount(which, weights=p, minlength=len(counts))[ok] / counts[ok]
     hits = np.bincount(which, weights=yb, minlength=len(counts))[ok]
-    low, high = _wilson(hits, counts[ok])
+    low, high = wilson_interval(hits, counts[ok])
     return {
         "prob_pred": pred,
         "prob_true": hits / counts[ok],
@@ -145,14 +146,6 @@ def calibration_bins(
         "low": low,
         "high": high,
     }
-
-
-def _wilson(hits: np.ndarray, n: np.ndarray, z: float = 1.959963984540054) -> tuple[Any, Any]:
-    """95% Wilson score interval of a proportion (sound for small bins and 0 or 1)."""
-    phat = hits / n
-    centre = (phat + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(phat * (1 - phat) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return centre - half, centre + half
 
 
 def calibration_curve(
