@@ -186,6 +186,7 @@ class Anchors:
                 batch_size=int(batch_size),
                 max_anchor_size=max_anchor_size,
                 n_examples=int(n_examples),
+                columns=s.features.tolist(),
             )
             for s in states
         ]
