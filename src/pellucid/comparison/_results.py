@@ -191,6 +191,28 @@ class ModelComparison(_JsonMixin):
             )
         return _frame(tables[table])
 
+    def to_html(self, *, title: str | None = None, record: Mapping[str, Any] | None = None) -> str:
+        """A self-contained HTML page of the comparison (figures and styles inline, no script).
+
+        ``record``: what produced it (files, hashes; see
+        ``pellucid.reporting._compare_render.comparison_record``); by default the settings.
+        """
+        from ..reporting._compare_render import render_comparison
+
+        return render_comparison(self, title=title, record=record)
+
+    def save_html(
+        self, path: Any, *, title: str | None = None, record: Mapping[str, Any] | None = None
+    ) -> Any:
+        """Write :meth:`to_html` to ``path`` (.html) and return the path."""
+        from pathlib import Path
+
+        path = Path(path)
+        if path.suffix.lower() not in (".html", ".htm"):
+            raise ValueError(f"Save the comparison as .html; got {path.name!r}.")
+        path.write_text(self.to_html(title=title, record=record), encoding="utf-8")
+        return path
+
     def __repr__(self) -> str:
         lines = [
             f"ModelComparison(reference={self.reference!r}, challengers={list(self.challengers)}, "
