@@ -3,30 +3,62 @@
 The CLI, the report and the conformance tests enumerate this one table.
 Entries name their implementation by import path, so listing methods
 imports nothing heavy; :func:`get` imports on demand.
+
+Naming rule: snake_case, the method's usual name (``kernel_shap``,
+``lime_text``). One historical name breaks it: ``treeshap`` stays the
+registered name (results, reports and services record it as
+``Explanation.method``) and ``tree_shap`` is accepted as an alias.
 """
 
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MethodSpec", "UnknownMethodError", "available", "get", "register", "spec"]
+__all__ = [
+    "ALIASES",
+    "MethodSpec",
+    "UnknownMethodError",
+    "available",
+    "get",
+    "register",
+    "spec",
+]
 
-KINDS = ("attribution", "global", "effect", "rule", "counterfactual")
+KINDS = ("attribution", "global", "effect", "interaction", "rule", "counterfactual")
 INPUTS = ("tabular", "text", "image", "torch")
+# What a method can explain: any model it can call, or only models it reads inside.
+MODEL_KINDS = ("any", "tree", "torch")
+# The result type of each kind.
+RETURNS = {
+    "attribution": "Explanation",
+    "global": "FeatureImportance",
+    "effect": "PartialDependence",
+    "interaction": "HStatistic",
+    "rule": "Anchor",
+    "counterfactual": "CounterfactualSet",
+}
+NAME_RULE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+# Other accepted names -> the registered name.
+ALIASES = {"tree_shap": "treeshap"}
 
 
 @dataclass(frozen=True)
 class MethodSpec:
     """One registered method.
 
-    ``target`` is "module:attribute"; ``kind`` what it returns
-    (attribution -> Explanation, global -> FeatureImportance,
-    effect -> PartialDependence, rule -> Anchor, counterfactual -> CounterfactualSet);
+    ``target`` is "module:attribute"; ``kind`` what it returns (see :data:`RETURNS`:
+    attribution -> Explanation, global -> FeatureImportance,
+    effect -> PartialDependence, interaction -> HStatistic, rule -> Anchor,
+    counterfactual -> CounterfactualSet);
     ``inputs`` the data it takes;
     ``exact`` whether its numbers are exact (no sampling); ``additive``
-    whether base_values + sum(values) reproduces the model output.
+    whether base_values + sum(values) reproduces the model output;
+    ``models`` the model kinds it explains (:data:`MODEL_KINDS`: "any" for
+    every model it can call, "tree" for ensembles it reads, "torch" for
+    ``torch.nn.Module``).
     """
 
     name: str
@@ -36,6 +68,17 @@ class MethodSpec:
     exact: bool = False
     additive: bool = False
     summary: str = ""
+    models: tuple[str, ...] = ("any",)
+
+    @property
+    def sampled(self) -> bool:
+        """True when the numbers come from random samples (a seed matters)."""
+        return not self.exact
+
+    @property
+    def returns(self) -> str:
+        """The name of the result type this method returns."""
+        return RETURNS[self.kind]
 
     def load(self) -> Any:
         module, _, attr = self.target.partition(":")
@@ -50,7 +93,12 @@ def register(spec_: MethodSpec) -> MethodSpec:
         raise ValueError(f"Unknown kind {spec_.kind!r}; expected one of {KINDS}.")
     if spec_.inputs not in INPUTS:
         raise ValueError(f"Unknown inputs {spec_.inputs!r}; expected one of {INPUTS}.")
-    if spec_.name in _METHODS:
+    if not NAME_RULE.fullmatch(spec_.name):
+        raise ValueError(f"Method names are snake_case (e.g. 'kernel_shap'); got {spec_.name!r}.")
+    unknown_models = set(spec_.models) - set(MODEL_KINDS)
+    if not spec_.models or unknown_models:
+        raise ValueError(f"Unknown models {spec_.models!r}; expected some of {MODEL_KINDS}.")
+    if spec_.name in _METHODS or spec_.name in ALIASES:
         raise ValueError(f"A method named {spec_.name!r} is already registered.")
     _METHODS[spec_.name] = spec_
     return spec_
@@ -74,8 +122,9 @@ class UnknownMethodError(KeyError, ValueError):
 
 
 def spec(name: str) -> MethodSpec:
+    """The entry of ``name`` (or of an alias such as ``tree_shap``)."""
     try:
-        return _METHODS[name]
+        return _METHODS[ALIASES.get(name, name)]
     except (KeyError, TypeError):
         raise UnknownMethodError(unknown_method_message(name, sorted(_METHODS))) from None
 
@@ -135,6 +184,27 @@ _TABLE: list[MethodSpec] = [
         "rule",
         summary="Anchors: high-precision if-then rule for one row",
     ),
+    MethodSpec(
+        "lime_text",
+        "pellucid.local:LimeText",
+        "attribution",
+        inputs="text",
+        summary="LIME for text: weights of the words the prediction rests on",
+    ),
+    MethodSpec(
+        "lime_image",
+        "pellucid.local:LimeImage",
+        "attribution",
+        inputs="image",
+        summary="LIME for images: weights of the superpixels the prediction rests on",
+    ),
+    MethodSpec(
+        "anchors_text",
+        "pellucid.local:AnchorsText",
+        "rule",
+        inputs="text",
+        summary="Anchors for text: words that hold the prediction when others are masked",
+    ),
     # issue 3: global effects (src/pellucid/effects/)
     MethodSpec(
         "permutation_importance",
@@ -157,11 +227,19 @@ _TABLE: list[MethodSpec] = [
         summary="Accumulated local effects on quantile bins; categorical and second order.",
     ),
     MethodSpec(
+        "h_statistic",
+        "pellucid.effects:h_statistic",
+        "interaction",
+        exact=True,
+        summary="Friedman's H-squared: a pair's interaction strength, or one feature's overall.",
+    ),
+    MethodSpec(
         "treeshap",
         "pellucid.tree:TreeShap",
         "attribution",
         exact=True,
         additive=True,
+        models=("tree",),
         summary="Exact SHAP values of tree ensembles (path-dependent or interventional).",
     ),
     # issue 22: counterfactuals with certificates
@@ -179,6 +257,7 @@ _TABLE: list[MethodSpec] = [
         "pellucid.torch:Saliency",
         "attribution",
         inputs="torch",
+        models=("torch",),
         exact=True,
         summary="Absolute (or raw) input gradient of the target output.",
     ),
@@ -187,6 +266,7 @@ _TABLE: list[MethodSpec] = [
         "pellucid.torch:SmoothGrad",
         "attribution",
         inputs="torch",
+        models=("torch",),
         summary="Gradients averaged over noisy copies (SmoothGrad, -squared, VarGrad).",
     ),
     MethodSpec(
@@ -194,6 +274,7 @@ _TABLE: list[MethodSpec] = [
         "pellucid.torch:IntegratedGradients",
         "attribution",
         inputs="torch",
+        models=("torch",),
         exact=True,
         summary="Path integral of gradients from a baseline; completeness delta reported.",
     ),
@@ -202,6 +283,7 @@ _TABLE: list[MethodSpec] = [
         "pellucid.torch:GradientShap",
         "attribution",
         inputs="torch",
+        models=("torch",),
         summary="Expected gradients over a baseline distribution.",
     ),
     MethodSpec(
@@ -209,6 +291,7 @@ _TABLE: list[MethodSpec] = [
         "pellucid.torch:GuidedBackprop",
         "attribution",
         inputs="torch",
+        models=("torch",),
         exact=True,
         summary="Gradient with ReLUs passing only positive gradients.",
     ),
@@ -217,6 +300,7 @@ _TABLE: list[MethodSpec] = [
         "pellucid.torch:GradCam",
         "attribution",
         inputs="torch",
+        models=("torch",),
         exact=True,
         summary="Grad-CAM class activation map (and Guided Grad-CAM), upsampled to the input.",
     ),
@@ -225,6 +309,7 @@ _TABLE: list[MethodSpec] = [
         "pellucid.torch:Occlusion",
         "attribution",
         inputs="torch",
+        models=("torch",),
         exact=True,
         summary="Output drop when sliding patches are set to a baseline.",
     ),
@@ -233,6 +318,7 @@ _TABLE: list[MethodSpec] = [
         "pellucid.torch:Lrp",
         "attribution",
         inputs="torch",
+        models=("torch",),
         exact=True,
         summary="Layer-wise relevance propagation: rules, composites, canonizers.",
     ),
