@@ -108,8 +108,8 @@ def test_ale_dataframe_with_missing_values_and_jobs(uniform):
 
 def test_h_is_zero_for_additive_model(uniform):
     X = uniform[:200]
-    assert h_statistic(additive, X, [0, 1]) < 1e-20
-    assert h_statistic(additive, X, 2) < 1e-20
+    assert h_statistic(additive, X, [0, 1]).value < 1e-20
+    assert h_statistic(additive, X, 2).value < 1e-20
 
 
 def test_h_for_product_matches_closed_form(uniform):
@@ -121,10 +121,10 @@ def test_h_for_product_matches_closed_form(uniform):
     f = x0 * x1 - np.mean(x0 * x1)
     rest = f - (x0 - m0) * m1 - (x1 - m1) * m0
     expected = (rest**2).sum() / (f**2).sum()
-    assert h_statistic(product, X, [0, 1]) == pytest.approx(expected, rel=1e-10)
-    assert h_statistic(product, X, "x0") == pytest.approx(expected, rel=1e-10)
+    assert h_statistic(product, X, [0, 1]).value == pytest.approx(expected, rel=1e-10)
+    assert h_statistic(product, X, "x0").value == pytest.approx(expected, rel=1e-10)
     assert expected > 0.9
-    assert h_statistic(product, X, 2) == pytest.approx(0.0, abs=1e-20)
+    assert h_statistic(product, X, 2).value == pytest.approx(0.0, abs=1e-20)
 
 
 def test_h_subsamples_reproducibly_and_reports_per_output(uniform):
@@ -136,9 +136,9 @@ def test_h_subsamples_reproducibly_and_reports_per_output(uniform):
     import pellucid
 
     model = pellucid.Model(two_outputs)
-    h = h_statistic(model, X, [0, 1], max_rows=80, random_state=3)
+    h = h_statistic(model, X, [0, 1], max_rows=80, random_state=3).values
     assert h.shape == (2,)
     assert h[0] > 0.9 and h[1] < 1e-20
-    again = h_statistic(model, X, [0, 1], max_rows=80, random_state=3)
+    again = h_statistic(model, X, [0, 1], max_rows=80, random_state=3).values
     np.testing.assert_array_equal(h, again)
-    assert h_statistic(lambda Z: np.ones(len(Z)), X[:50], [0, 1]) == 0.0
+    assert h_statistic(lambda Z: np.ones(len(Z)), X[:50], [0, 1]).value == 0.0

@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "Explanation": "pellucid._results",
     "FeatureImportance": "pellucid._results",
     "PartialDependence": "pellucid._results",
+    "HStatistic": "pellucid._results",
     "Anchor": "pellucid._results",
     "Predicate": "pellucid._results",
     "DataError": "pellucid._data",
@@ -88,6 +89,7 @@ __all__ = [
     "ExactShap",
     "Explanation",
     "FeatureImportance",
+    "HStatistic",
     "KernelShap",
     "Lime",
     "LimeImage",
@@ -152,7 +154,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._model import Model, as_model
     from ._registry import available as available_methods
     from ._registry import get as get_method
-    from ._results import Anchor, Explanation, FeatureImportance, PartialDependence, Predicate
+    from ._results import (
+        Anchor,
+        Explanation,
+        FeatureImportance,
+        HStatistic,
+        PartialDependence,
+        Predicate,
+    )
     from .comparison import ModelComparison, compare, select
     from .counterfactual import Counterfactuals, CounterfactualSet, recourse_audit
     from .effects import ale, h_statistic, partial_dependence, permutation_importance

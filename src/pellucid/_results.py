@@ -30,6 +30,7 @@ __all__ = [
     "Anchor",
     "Explanation",
     "FeatureImportance",
+    "HStatistic",
     "PartialDependence",
     "Predicate",
 ]
@@ -159,6 +160,36 @@ def _freeze(arr: np.ndarray | None) -> np.ndarray | None:
         arr = arr.copy() if not arr.flags.owndata else arr
         arr.flags.writeable = False
     return arr
+
+
+# ---------------------------------------------------------------- short reprs
+
+REPR_LIMIT = 400  # characters of any result's repr: a summary, never the arrays
+
+
+def _clip(text: str, limit: int = REPR_LIMIT) -> str:
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
+
+
+def _names(names: Sequence[Any] | None, shown: int = 6) -> str:
+    """``'a', 'b', ... (+12 more)``: the first names of a possibly long list."""
+    names = list(names or ())
+    head = ", ".join(repr(n) for n in names[:shown])
+    return head + (f", ... (+{len(names) - shown} more)" if len(names) > shown else "")
+
+
+def _top(names: Sequence[str], scores: np.ndarray, k: int = 3) -> str:
+    """The k largest scores by name, e.g. ``income 0.12, age 0.05``."""
+    order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")[:k]
+    return ", ".join(f"{names[i]} {scores[i]:.3g}" for i in order)
+
+
+def _html_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 # ---------------------------------------------------------------- Explanation
@@ -443,9 +474,12 @@ class Explanation(_JsonMixin):
         )
 
     def __repr__(self) -> str:
-        return (
-            f"Explanation(method={self.method!r}, values shape={self.values.shape}, "
-            f"features={len(self.feature_names)}, outputs={self.output_names})"
+        outputs = f", outputs=[{_names(self.output_names)}]" if self.multi_output else ""
+        kind = f", output_kind={self.output_kind!r}" if self.output_kind else ""
+        return _clip(
+            f"Explanation(method={self.method!r}, {self.n_rows} rows, "
+            f"values shape={tuple(self.values.shape)}, features=[{_names(self.feature_names)}]"
+            f"{outputs}{kind}{', lazy' if self.is_lazy else ''})"
         )
 
 
@@ -539,6 +573,13 @@ class FeatureImportance(_JsonMixin):
     def _repr_html_(self) -> str:
         return str(self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4g}"))
 
+    def __repr__(self) -> str:
+        n, r = self.importances.shape
+        return _clip(
+            f"FeatureImportance(method={self.method!r}, {n} features x {r} repeats, "
+            f"top: {_top(self.feature_names, self.importances_mean)})"
+        )
+
 
 # ---------------------------------------------------------------- PartialDependence
 
@@ -603,6 +644,127 @@ class PartialDependence(_JsonMixin):
             cols["value"] = self.average[o].ravel()
             parts.append(pd.DataFrame({"output": name, **cols}))
         return pd.concat(parts, ignore_index=True)
+
+    def __repr__(self) -> str:
+        grid = "x".join(str(len(g)) for g in self.grid_values)
+        source = self.average if self.average is not None else self.individual
+        n_outputs = 0 if source is None else source.shape[0]
+        ice = "" if self.individual is None else f", ICE of {self.individual.shape[1]} rows"
+        return _clip(
+            f"PartialDependence(kind={self.kind!r}, features=[{_names(self.features)}], "
+            f"grid {grid}, {n_outputs} output(s){ice}, method={self.method!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        """The average curve at up to 12 grid points (one feature), else the summary."""
+        head = f"<b>{html.escape(repr(self))}</b>"
+        if self.average is None or len(self.features) != 1:
+            return f"<div>{head}</div>"
+        grid = self.grid_values[0]
+        at = np.unique(np.linspace(0, len(grid) - 1, min(len(grid), 12)).round().astype(int))
+        outs = self.output_names or tuple(str(i) for i in range(self.average.shape[0]))
+        rows = [
+            [_cell(grid[i])] + [f"{self.average[o, i]:.4g}" for o in range(len(outs))] for i in at
+        ]
+        return f"<div>{head}{_html_table([self.features[0], *outs], rows)}</div>"
+
+
+def _cell(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+
+
+# ---------------------------------------------------------------- HStatistic
+
+
+@dataclass(frozen=True, eq=False)
+class HStatistic(_JsonMixin):
+    """Friedman's H-squared of a pair of features, or of one feature against all others.
+
+    ``values``: one H^2 in [0, 1] per model output (0: no interaction).
+    :attr:`value` (and ``float(result)``) is the number of a one-output model,
+    as :func:`pellucid.h_statistic` returned before it returned this object.
+    ``n_rows``: the rows the partial dependences were evaluated at.
+    """
+
+    features: tuple[str, ...]
+    values: np.ndarray
+    n_rows: int
+    output_names: tuple[str, ...] | None = None
+    method: str = "h_statistic"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    _tuple_fields = ("features", "output_names")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "features", tuple(str(f) for f in self.features))
+        values = np.atleast_1d(np.asarray(self.values, dtype=float))
+        if values.ndim != 1:
+            raise ValueError(f"values must be one H^2 per output; got shape {values.shape}.")
+        object.__setattr__(self, "values", _freeze(values))
+        if self.output_names is not None:
+            names = tuple(str(n) for n in self.output_names)
+            if len(names) != len(values):
+                raise ValueError(f"{len(values)} values but {len(names)} output_names.")
+            object.__setattr__(self, "output_names", names)
+        object.__setattr__(self, "n_rows", int(self.n_rows))
+        object.__setattr__(self, "params", dict(self.params))
+
+    @property
+    def pair(self) -> bool:
+        """True for a pair's interaction, False for one feature's with all the others."""
+        return len(self.features) == 2
+
+    @property
+    def value(self) -> float:
+        """H^2 of a one-output model; several outputs: use :attr:`values`."""
+        if len(self.values) != 1:
+            raise ValueError(
+                f"This model has {len(self.values)} outputs, so there is one H^2 per output: "
+                "use .values (or .to_frame())."
+            )
+        return float(self.values[0])
+
+    def __float__(self) -> float:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec) if spec else repr(self)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        # np.asarray(result) gives the values, so array code written for the old return works.
+        return np.asarray(self.values if len(self.values) > 1 else self.values[0], dtype=dtype)
+
+    def __lt__(self, other: Any) -> bool:
+        return self.value < other
+
+    def __le__(self, other: Any) -> bool:
+        return self.value <= other
+
+    def __gt__(self, other: Any) -> bool:
+        return self.value > other
+
+    def __ge__(self, other: Any) -> bool:
+        return self.value >= other
+
+    def to_frame(self) -> Any:
+        """One row per output: the features, the output's name and its H^2."""
+        import pandas as pd
+
+        outs = self.output_names or tuple(str(i) for i in range(len(self.values)))
+        return pd.DataFrame(
+            {"features": " x ".join(self.features), "output": list(outs), "h2": self.values}
+        )
+
+    def __repr__(self) -> str:
+        values = ", ".join(f"{v:.4g}" for v in self.values[:8])
+        more = f", ... (+{len(self.values) - 8} more)" if len(self.values) > 8 else ""
+        h2 = values if len(self.values) == 1 else f"[{values}{more}]"
+        return _clip(
+            f"HStatistic(features=[{_names(self.features)}], h2={h2}, n_rows={self.n_rows})"
+        )
+
+    def _repr_html_(self) -> str:
+        return str(self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4g}"))
 
 
 # ---------------------------------------------------------------- Anchor
@@ -720,3 +882,17 @@ class Anchor(_JsonMixin):
 
     def __str__(self) -> str:
         return f"IF {self.rule} THEN predict {self.prediction!r} (precision {self.precision:.2f}, coverage {self.coverage:.2f})"
+
+    def __repr__(self) -> str:
+        return (
+            f"Anchor(rule={_clip(self.rule, 240)!r}, prediction={_clip(repr(self.prediction), 40)}, "
+            f"precision={self.precision:.3g}, coverage={self.coverage:.3g})"
+        )
+
+    def _repr_html_(self) -> str:
+        rows = [[str(p)] for p in self.predicates] or [["(any)"]]
+        head = (
+            f"<b>Anchor</b>: predict {html.escape(repr(self.prediction))} with precision "
+            f"{self.precision:.3g} on coverage {self.coverage:.3g} when all of"
+        )
+        return f"<div>{head}{_html_table(['condition'], rows)}</div>"

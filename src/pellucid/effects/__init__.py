@@ -6,9 +6,10 @@ stacked perturbed copies of X (see ``_batching``), in as few calls as a
 memory cap allows, and fans out with joblib without changing the numbers.
 """
 
+from .._results import HStatistic
 from ._ale import ale
 from ._hstat import h_statistic
 from ._partial_dependence import partial_dependence
 from ._permutation import permutation_importance
 
-__all__ = ["ale", "h_statistic", "partial_dependence", "permutation_importance"]
+__all__ = ["HStatistic", "ale", "h_statistic", "partial_dependence", "permutation_importance"]

@@ -19,6 +19,7 @@ import pandas as pd
 
 from .._data import check_X, feature_names_of
 from .._model import Model, as_model
+from .._results import HStatistic
 from ._batching import predict_replicas
 from ._common import feature_positions
 
@@ -63,7 +64,7 @@ def h_statistic(
     random_state: Any = None,
     n_jobs: int | None = None,
     batch_rows: int | None = None,
-) -> float | np.ndarray:
+) -> HStatistic:
     """Friedman's H-squared: a pair's interaction strength, or one feature's overall.
 
     Parameters
@@ -81,9 +82,10 @@ def h_statistic(
 
     Returns
     -------
-    float or ndarray
-        H^2 in [0, 1] for a one-output model (0: no interaction), else one
-        value per output. 0 when the model does not vary on X.
+    HStatistic
+        ``.values``: H^2 in [0, 1] per model output (0: no interaction; 0 too
+        when the model does not vary on X). ``.value`` and ``float(result)``
+        give the number of a one-output model.
     """
     if int(max_rows) < 2:
         raise ValueError(f"max_rows must be at least 2; got {max_rows!r}.")
@@ -91,6 +93,7 @@ def h_statistic(
     X = m.prepare(check_X(X))
     names = feature_names_of(X)
     positions = feature_positions(names, features)
+    n_given = X.shape[0]
     if X.shape[0] > max_rows:
         from sklearn.utils import check_random_state
 
@@ -113,4 +116,16 @@ def h_statistic(
         pd_j = _pd_at_rows(m, X, [j], n_jobs, batch_rows)
         pd_rest = _pd_at_rows(m, X, rest, n_jobs, batch_rows) if rest else np.zeros_like(f)
         h2 = _ratio(f - pd_j - pd_rest, f)
-    return float(h2[0]) if h2.shape[0] == 1 else h2
+    names_out = m.output_names
+    return HStatistic(
+        features=tuple(names[p] for p in positions),
+        values=h2,
+        n_rows=X.shape[0],
+        output_names=names_out if h2.shape[0] > 1 and len(names_out or ()) == h2.shape[0] else None,
+        params={
+            "max_rows": int(max_rows),
+            "rows_given": int(n_given),
+            # a generator object is not a record of anything; ints and None are
+            "random_state": random_state if isinstance(random_state, (int, type(None))) else None,
+        },
+    )

@@ -69,6 +69,26 @@ class ModelEvaluation:
     def _repr_html_(self) -> str:
         return str(self.to_frame().to_html(float_format=lambda v: f"{v:.4g}"))
 
+    def __repr__(self) -> str:
+        # The generated repr printed every curve and subgroup (68,807 characters on credit()).
+        shown = [k for k in _HEADLINE if k in self.metrics] or list(self.metrics)[:4]
+        metrics = ", ".join(f"{k}={self.metrics[k]:.4g}" for k in shown)
+        more = len(self.metrics) - len(shown)
+        groups = (
+            f", by {self.group_name or 'group'}: {len(self.by_group)} groups"
+            if self.by_group
+            else ""
+        )
+        text = (
+            f"ModelEvaluation(task={self.task!r}, n_rows={self.n_rows}, {metrics}"
+            f"{f', +{more} more metrics' if more > 0 else ''}{groups})"
+        )
+        return text if len(text) <= 400 else text[:396] + " ..."
+
+
+# The metrics a repr shows first, when present.
+_HEADLINE = ("roc_auc", "accuracy", "log_loss", "brier", "r2", "rmse", "mae")
+
 
 def evaluate(
     model: Any,

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._results import _encode, _freeze
+from .._results import _clip, _encode, _freeze, _html_table
 
 __all__ = [
     "AgreementResult",
@@ -28,7 +28,11 @@ def _nanmean(a: np.ndarray | None) -> float:
 
 
 class _Result:
-    """Freezes array fields; ``to_dict`` gives JSON-safe numbers including the means."""
+    """Freezes array fields; ``to_dict`` gives JSON-safe numbers including the means.
+
+    Subclasses are dataclasses with ``repr=False``: the generated repr would print
+    every array, and this class's short one names their shapes and the means.
+    """
 
     _derived: tuple[str, ...] = ()
 
@@ -45,8 +49,37 @@ class _Result:
         out.update({name: _encode(getattr(self, name)) for name in self._derived})
         return {"type": type(self).__name__, **out}
 
+    def _summary(self) -> list[tuple[str, str]]:
+        """(name, text) of the scalar fields, the derived means and the arrays' shapes."""
+        parts: list[tuple[str, str]] = []
+        for f in fields(self):  # type: ignore[arg-type]
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                parts.append((f.name, f"shape{tuple(value.shape)}"))
+            elif isinstance(value, (str, int, float, np.number)):
+                parts.append((f.name, _number(value)))
+        parts.extend((name, _number(getattr(self, name))) for name in self._derived)
+        return parts
 
-@dataclass(frozen=True, eq=False)
+    def __repr__(self) -> str:
+        body = ", ".join(f"{k}={v}" for k, v in self._summary())
+        return _clip(f"{type(self).__name__}({body})")
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<div><b>{type(self).__name__}</b>{_html_table(['', 'value'], self._summary())}</div>"
+        )
+
+
+def _number(v: Any) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.4g}"
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+@dataclass(frozen=True, eq=False, repr=False)
 class CurveResult(_Result):
     """Deletion or insertion curves: the explained output as features are removed or added.
 
@@ -93,7 +126,7 @@ class CurveResult(_Result):
         return float((gain if self.kind == "deletion" else -gain) / span)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class QualityScore(_Result):
     """One number per explained row (``per_row``) for one metric, and their mean."""
 
@@ -108,7 +141,7 @@ class QualityScore(_Result):
         return _nanmean(self.per_row)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class StabilityResult(_Result):
     """How much attributions move between random seeds and under small input changes.
 
@@ -141,7 +174,7 @@ class StabilityResult(_Result):
         return _nanmean(self.lipschitz)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class SanityCheckResult(_Result):
     """Adebayo et al. (2018): attributions must change when the model is randomised.
 
@@ -178,7 +211,7 @@ class SanityCheckResult(_Result):
         return bool(all(np.isfinite(m) and m < self.threshold for m in means))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class AgreementResult(_Result):
     """Agreement of two explanations of the same rows (or two global importances: one "row").
 
@@ -208,7 +241,7 @@ class AgreementResult(_Result):
         return _nanmean(self.sign_agreement)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class GroundTruthResult(_Result):
     """Error of one method's attributions against the known true Shapley values.
 
@@ -280,6 +313,14 @@ class TrustSummary:
         import pandas as pd
 
         return pd.DataFrame([dict(r) for r in self.rows], columns=list(self.COLUMNS))
+
+    def __repr__(self) -> str:
+        verdicts = ", ".join(f"{r.get('method')}: {r.get('verdict')}" for r in self.rows)
+        notes = f", {len(self.notes)} note(s)" if self.notes else ""
+        return _clip(f"TrustSummary({len(self.rows)} method(s): {verdicts}{notes})")
+
+    def _repr_html_(self) -> str:
+        return str(self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4g}"))
 
     def to_dict(self) -> dict[str, Any]:
         return {
