@@ -176,7 +176,9 @@ class ModelCard:
         out += ["", "## Intended use", ""]
         out += [f"- **{_title(k)}**: {v or '(not stated)'}" for k, v in self.intended_use.items()]
         out += ["", "## Data", "", _md_table(self.data_summary)]
-        out += ["", "## Metrics", "", _md_table(self.metrics)]
+        out += ["", "## Metrics", ""]
+        out += [_threshold_note(self.details), ""] if "decision_rule" in self.details else []
+        out += [_md_table(self.metrics)]
         for s in self.groups:
             out += ["", f"## Metrics and fairness by {s.attribute}", "", _md_table(s.metrics)]
             if s.fairness is not None:
@@ -210,7 +212,12 @@ class ModelCard:
             + _html_list({k: v or "(not stated)" for k, v in self.intended_use.items()})
         )
         parts.append("<h2>Data</h2>" + _html_table(self.data_summary))
-        parts.append("<h2>Metrics</h2>" + _html_table(self.metrics))
+        threshold = _threshold_note(self.details)
+        parts.append(
+            "<h2>Metrics</h2>"
+            + (f"<p>{e(threshold)}</p>" if threshold else "")
+            + _html_table(self.metrics)
+        )
         for s in self.groups:
             parts.append(f"<h2>Metrics and fairness by {e(s.attribute)}</h2>")
             parts.append(_html_table(s.metrics))
@@ -324,10 +331,23 @@ def _html_list(items: Mapping[str, Any]) -> str:
 
 
 def _importance_note(imp: FeatureImportance) -> str:
-    scoring = imp.params.get("scoring", "the model's score")
+    from ..plots._attribution import score_change  # words only: no matplotlib
+
     return (
-        f"Permutation importance: the drop in {scoring} when one feature's values are "
-        f"shuffled ({imp.importances.shape[1]} repeats; mean, std and 95% interval)."
+        f"Permutation importance (importance: {score_change(imp.params.get('scoring'))}): "
+        f"the change in the score when one feature's values are shuffled "
+        f"({imp.importances.shape[1]} repeats; mean, std and 95% interval)."
+    )
+
+
+def _threshold_note(details: Mapping[str, Any]) -> str:
+    rule = details.get("decision_rule")
+    if rule is None:
+        return ""
+    return (
+        f"Decision threshold: a row is predicted positive when {rule}; accuracy, "
+        "precision, recall and F1 are measured at it (ROC AUC, Brier score and log loss "
+        "do not depend on it)."
     )
 
 
@@ -411,19 +431,22 @@ def _reproducibility(
     }
 
 
+def importance_scoring(m: Model) -> str:
+    """The permutation-importance scorer the card and the report use: ROC AUC (binary),
+    log-loss (multiclass) or R^2: threshold-free scores that see every change in the
+    predicted probabilities (accuracy at one threshold misses most of them)."""
+    if not m.is_classifier:
+        return "r2"
+    return "roc_auc" if len(np.asarray(m.classes)) == 2 else "neg_log_loss"
+
+
 def _permutation_importance(
     m: Model, X: pd.DataFrame, y: np.ndarray, n_repeats: int, random_state: Any
 ) -> FeatureImportance:
-    """Permutation importance scored by ROC AUC (binary), log-loss (multiclass) or R^2:
-    threshold-free scores that see every change in the predicted probabilities."""
     from ..effects import permutation_importance
 
-    if not m.is_classifier:
-        scoring = "r2"
-    else:
-        scoring = "roc_auc" if len(np.asarray(m.classes)) == 2 else "neg_log_loss"
     return permutation_importance(
-        m, X, y, scoring=scoring, n_repeats=n_repeats, random_state=random_state
+        m, X, y, scoring=importance_scoring(m), n_repeats=n_repeats, random_state=random_state
     )
 
 
@@ -494,7 +517,9 @@ def model_card(
     if not 0.0 < float(threshold) < 1.0:
         raise ValueError(f"threshold must be strictly between 0 and 1; got {threshold!r}.")
     use = _intended_use(intended_use)
-    evaluation = evaluate(m, X, y_arr)
+    # the metrics are measured at the decision rule the card states (binary: P >= threshold)
+    cut = float(threshold) if m.task == "binary" else None
+    evaluation = evaluate(m, X, y_arr, threshold=cut)
     metric_names = list(evaluation.metrics)
     if m.task == "multiclass":
         metric_names = [k for k in metric_names if "_class_" not in k]
@@ -505,7 +530,7 @@ def model_card(
         binary_proba = pm.predict(X)[:, 1]
         positive = np.asarray(pm.classes)[1]
     for attr, values in _group_arrays(groups, X):
-        ev = evaluate(m, X, y_arr, groups=values)
+        ev = evaluate(m, X, y_arr, groups=values, threshold=cut)
         fair: pd.DataFrame | None = None
         gaps: dict[str, float] = {}
         if binary_proba is not None:

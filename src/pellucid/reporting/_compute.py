@@ -562,6 +562,14 @@ class _Runner:
 
         self._used("performance", self.n)
         res.evaluation = evaluate(self.m, self.X, self.y, groups=self.groups)
+        if res.evaluation.threshold is not None:
+            positive = res.evaluation.classes[-1] if res.evaluation.classes else 1
+            res.note(
+                "performance",
+                f"Decision threshold: a row is predicted {positive} when "
+                f"P({positive}) >= {res.evaluation.threshold:g}; accuracy, precision, recall "
+                "and F1 are measured at it (ROC AUC and the Brier score do not depend on it).",
+            )
 
     def importance(self, res: ReportResults) -> None:
         if not self.wants("permutation_importance"):
@@ -573,15 +581,21 @@ class _Runner:
         if self.y is None:
             res.note("importance", "Permutation importance needs a target (y); skipped.")
             return
+        from ..plots._attribution import score_change  # words only: no matplotlib
+        from ..regulatory._card import importance_scoring  # one scorer rule with the card
+
         idx = _subsample(self.n, self.settings["importance_rows"], self.rng)
         self._used("importance", len(idx))
+        scoring = importance_scoring(self.m)
         res.permutation = fn(
             self.m,
             _take(self.X, idx),
             self.y[idx],
+            scoring=scoring,
             n_repeats=self.settings["importance_repeats"],
             random_state=self.random_state,
         )
+        res.note("importance", f"Permutation importance: {score_change(scoring)} when shuffled.")
 
     def _attribution_method(self) -> str | None:
         """TreeShap for tree models; else Kernel SHAP with a fixed budget, so the cost is known."""
@@ -826,7 +840,11 @@ class _Runner:
     def record(self, res: ReportResults, started: datetime, total: float) -> None:
         methods = {
             "attribution": res.shap.method if res.shap is not None else None,
-            "importance": res.permutation.method if res.permutation is not None else None,
+            "importance": (
+                f"{res.permutation.method} ({res.permutation.params.get('scoring')})"
+                if res.permutation is not None
+                else None
+            ),
             "effects": sorted({p.method or p.kind for p in res.pd + res.ale}),
             "local": sorted(
                 {
@@ -854,6 +872,11 @@ class _Runner:
             "methods requested": list(self.methods),
             "methods used": methods,
             "explained output": res.explained_output or "the prediction",
+            "decision threshold": (
+                "—"
+                if res.evaluation is None or res.evaluation.threshold is None
+                else f"P({res.evaluation.classes[-1]}) >= {res.evaluation.threshold:g}"
+            ),
             "local rows": [lr.row for lr in res.local],
             "rows used": dict(self.rows_used),
             "settings": dict(self.settings),
