@@ -154,6 +154,25 @@ def _exp() -> Explanation:
     return Explanation(data * 2.0, np.zeros(20), data=data, feature_names=("income", "age", "debt"))
 
 
+def _comparison() -> object:
+    """The smallest ModelComparison: two models, no metrics (a type check reads nothing else)."""
+    from pellucid.comparison import ModelComparison
+
+    empty = np.zeros((2, 0))
+    return ModelComparison(
+        models=("A", "B"),
+        reference="A",
+        n_rows=0,
+        threshold=0.5,
+        base_rate=0.5,
+        metric_names=(),
+        estimates=empty,
+        lower=empty,
+        upper=empty,
+        differences={},
+    )
+
+
 def _results() -> dict[str, object]:
     from pellucid.metrics import ModelEvaluation
 
@@ -163,6 +182,7 @@ def _results() -> dict[str, object]:
         "PartialDependence": PartialDependence(("a",), (np.arange(3.0),), np.zeros((1, 3))),
         "Anchor": Anchor((Predicate("a", ">", 1.0),), 0.9, 0.1),
         "ModelEvaluation": ModelEvaluation(task="regression", metrics={}, n_rows=0),
+        "ModelComparison": _comparison(),
     }
 
 
@@ -188,6 +208,10 @@ PLOT_TYPES = {
     "heatmap": "Explanation",
     "interactions": "Explanation",
     "cohorts": "Explanation",
+    "compare_metrics": "ModelComparison",
+    "compare_differences": "ModelComparison",
+    "compare_calibration": "ModelComparison",
+    "compare_importance": "ModelComparison",
 }
 # helpers that draw nothing
 NOT_PLOTS = {"labelled", "shared_xlim", "calibration_bins"}

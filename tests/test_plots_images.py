@@ -125,7 +125,19 @@ def test_no_two_texts_overlap_in_a_30_feature_waterfall(seed, figsize):
 
 
 @pytest.mark.parametrize(
-    "name", ["bar", "bar_row", "force", "waterfall", "waterfall_lime", "cohorts"]
+    "name",
+    [
+        "bar",
+        "bar_row",
+        "force",
+        "waterfall",
+        "waterfall_lime",
+        "cohorts",
+        "compare_metrics",
+        "compare_differences",
+        "compare_calibration",
+        "compare_importance",
+    ],
 )
 def test_no_two_texts_overlap(name):
     with rc():
@@ -167,6 +179,10 @@ def _ticks(axis):
         ("pd_heatmap", "x"),
         ("pd_heatmap", "y"),
         ("importance", "x"),
+        ("compare_metrics", "x"),
+        ("compare_differences", "x"),
+        ("compare_importance", "x"),
+        ("compare_importance_shap", "x"),
     ],
 )
 def test_tick_labels_parse_back_to_the_plotted_values(name, which):
