@@ -46,3 +46,60 @@ def test_split_kernel_equals_per_row_kernel(name):
                 )
     finally:
         numba.set_num_threads(threads)
+
+
+# every split kind (NaN, categorical, zero-as-missing), multi-column trees
+# (tree_output -1) and per-class trees (tree_output >= 0)
+PREDICT_CASES = [
+    "hgb_reg_nan_cat", "xgb_reg_cat", "xgb_multi_cat", "lgb_reg_zero", "dt_reg_nan",
+    "rf_reg_multi", "et_clf3", "gb_clf3", "cb_multi", "iforest",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", PREDICT_CASES)
+def test_numpy_predict_is_the_kernel_bytes(name):
+    """Small inputs are predicted in numpy (no compile on a cold start); the sums must be
+    the kernel's bytes, since the probability path feeds them back into a kernel."""
+    from pellucid.tree._kernels import predict_kernel
+
+    model, X, _, _ = case(name)
+    ens = read_ensemble(model)
+    Xa, _ = to_matrix(X, ens)
+    kernel = np.empty((Xa.shape[0], ens.n_outputs))
+    predict_kernel(Xa, *ens.kernel_arrays(), ens.base, kernel)
+    ours = np.empty_like(kernel)
+    ens._predict_numpy(Xa, ours)
+    assert ours.tobytes() == kernel.tobytes()
+
+
+@pytest.mark.parametrize(
+    "name", ["xgb_reg_cat", "gb_clf3", "rf_reg_multi", "lgb_reg_zero", "xgb_bin", "gb_clf2"]
+)
+def test_serial_and_parallel_kernels_give_the_same_bytes(name):
+    """One numba thread runs the serial compilation of each rows kernel; more threads the
+    parallel one: both must answer the same bytes (path-dependent, interventional tables,
+    pairwise probability rescaling, predictions)."""
+    from pellucid import TreeShap
+
+    model, X, _, _ = case(name)
+    rows, bg = X[:70], X[100:130]
+    threads = numba.get_num_threads()
+    answers = []
+    try:
+        for t in (1, 2):
+            numba.set_num_threads(min(t, numba.config.NUMBA_NUM_THREADS))
+            ens = read_ensemble(model)
+            Xa, _ = to_matrix(rows, ens)
+            tables = PathTables(ens)
+            Ba = to_matrix(bg, ens)[0]
+            outputs = ["raw", "probability"] if ens.link == "logistic" else ["raw"]
+            answers.append(
+                [path_dependent_shap(ens, Xa, tables), _per_row(ens, Xa, tables)]
+                + [TreeShap(ens, Ba, output=o)._explain(rows, Xa, ()).values for o in outputs]
+            )
+    finally:
+        numba.set_num_threads(threads)
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one numba thread: the parallel kernels never run")
+    for serial, parallel in zip(*answers, strict=True):
+        assert serial.tobytes() == parallel.tobytes()

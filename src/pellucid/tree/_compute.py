@@ -57,9 +57,17 @@ class PathTables:
         from ._kernels import path_tables
 
         self.t_nodes, self.w_nodes = quadrature(ens.max_depth)
-        self.parent, self.prev, self.qcomb, self.F, self.invF, self.H = path_tables(
-            ens.left, ens.right, ens.feature, ens.cover, ens.tree_start, self.t_nodes, self.w_nodes
-        )
+        n, K = ens.n_nodes, self.t_nodes.shape[0]
+        self.parent = np.full(n, -1, np.int64)
+        self.prev = np.full(n, -1, np.int64)
+        self.qcomb = np.ones(n)
+        self.F = np.ones((n, 2, K))
+        self.invF = np.ones((n, 2, K))
+        self.H = np.zeros((n, 2, K))
+        path_tables(
+            ens.left, ens.right, ens.feature, ens.cover, ens.tree_start, self.t_nodes,
+            self.w_nodes, self.parent, self.prev, self.qcomb, self.F, self.invF, self.H,
+        )  # fmt: skip
         self.max_nodes = int(np.diff(ens.tree_start).max(initial=1))
         self.max_depth = ens.max_depth
         # every tree adds one column to one output: the split-wise rows kernel applies
@@ -230,8 +238,19 @@ class InterventionalTables:
         depth = ens.max_depth
         # the paths' edges are needed to build the tables only; a row's lookup walks the
         # tree with the nodes' slots
-        (leaves, self.leaf_pos, edges, slots, self.feats, n_edges, self.n_feats,
-         self.node_slot) = leaf_paths(ens.left, ens.feature, tables.parent, ens.tree_start, depth)  # fmt: skip
+        leaves = np.flatnonzero(ens.left < 0)
+        n, n_leaves = ens.n_nodes, leaves.shape[0]
+        self.leaf_pos = np.full(n, -1, np.int64)
+        self.node_slot = np.full(n, -1, np.int64)
+        edges = np.full((n_leaves, depth + 1), -1, np.int64)
+        slots = np.zeros((n_leaves, depth + 1), np.int64)
+        self.feats = np.full((n_leaves, depth + 1), -1, np.int64)
+        n_edges = np.zeros(n_leaves, np.int64)
+        self.n_feats = np.zeros(n_leaves, np.int64)
+        leaf_paths(
+            ens.left, ens.feature, tables.parent, leaves, self.leaf_pos, edges, slots,
+            self.feats, n_edges, self.n_feats, self.node_slot,
+        )  # fmt: skip
         sizes = (np.left_shift(1, self.n_feats)) * (self.n_feats + 1)
         self.offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
         coef_a, coef_b = _shapley_coefficients(depth)

@@ -39,6 +39,8 @@ RIGHT = 1
 MISSING = 2  # follow default_left
 
 LINKS = ("identity", "logistic", "softmax", "exp")
+# up to this many (row, tree) walks ``predict_raw`` runs in numpy, not the compiled kernel
+NUMPY_WALKS = 20_000
 # default unit of the raw output per link (readers override it, e.g. class probabilities)
 LINK_OUTPUT_KIND = {
     "identity": "regression",
@@ -298,13 +300,55 @@ class TreeEnsemble:
         return np.ascontiguousarray(arr)
 
     def predict_raw(self, X: Any) -> np.ndarray:
-        """Raw model output ``(n, n_outputs)`` from the arrays (compiled kernel)."""
-        from ._kernels import predict_kernel
-
+        """Raw model output ``(n, n_outputs)`` from the arrays: for up to ``NUMPY_WALKS``
+        (row, tree) pairs with numpy (no compile: a cold start's guard and background
+        predictions), else with the compiled kernel; the same bytes either way."""
         Xa = self.prepare_X(X)
         out = np.empty((Xa.shape[0], self.n_outputs), dtype=np.float64)
+        if Xa.shape[0] * self.n_trees <= NUMPY_WALKS:
+            self._predict_numpy(Xa, out)
+            return out
+        from ._kernels import predict_kernel
+
         predict_kernel(Xa, *self.kernel_arrays(), self.base, out)
         return out
+
+    def _predict_numpy(self, Xa: np.ndarray, out: np.ndarray) -> None:
+        """``predict_kernel`` in numpy: every (row, tree) walked down level by level, then
+        each output's leaf values added to its base tree by tree in order (a sequential
+        ``add.accumulate``), as the kernel adds them, so the sums are the same bytes."""
+        n, T = Xa.shape[0], self.n_trees
+        node = np.broadcast_to(self.tree_start[:-1], (n, T)).copy()
+        rows = np.broadcast_to(np.arange(n)[:, None], (n, T))
+        todo = np.flatnonzero(self.left[node.ravel()] >= 0)
+        flat = node.ravel()
+        while todo.size:
+            at = flat[todo]
+            go = self._goes_left(Xa[rows.ravel()[todo], self.feature[at]], at)
+            flat[todo] = np.where(go, self.left[at], self.right[at])
+            todo = todo[self.left[flat[todo]] >= 0]
+        leaf = flat.reshape(n, T)
+        for j in range(self.n_outputs):
+            own = np.flatnonzero(self.tree_output == j)
+            shared = np.flatnonzero(self.tree_output < 0)
+            trees = np.sort(np.r_[own, shared])
+            col = np.where(self.tree_output[trees] < 0, j, 0)
+            terms = np.column_stack([np.full(n, self.base[j]), self.value[leaf[:, trees], col]])
+            out[:, j] = np.add.accumulate(terms, axis=1)[:, -1]
+
+    def _goes_left(self, v: np.ndarray, node: np.ndarray) -> np.ndarray:
+        """``_kernels.goes_left`` over arrays of values and their nodes."""
+        kind = self.kind[node]
+        go = v <= self.threshold[node]
+        use_default = np.isnan(v) | ((kind == NUMERIC_ZERO_MISSING) & (np.abs(v) <= 1e-35))
+        cat = (kind != NUMERIC) & (kind != NUMERIC_ZERO_MISSING)
+        if cat.any():
+            d = self.cat_other[node].astype(np.int64)
+            inside = cat & (v >= 0.0) & (v < self.cat_len[node])
+            d[inside] = self.cat_dir[self.cat_start[node[inside]] + v[inside].astype(np.int64)]
+            go = np.where(cat, d == 0, go)
+            use_default |= cat & (d == 2)
+        return np.where(use_default, self.default_left[node], go)
 
     def kernel_arrays(self) -> tuple[np.ndarray, ...]:
         return (

@@ -98,9 +98,13 @@ def to_matrix(X: Any, ens: TreeEnsemble, *, name: str = "X") -> tuple[np.ndarray
     return ens.prepare_X(arr), names
 
 
-# Below this many leaf-rows the kernels run on the calling thread alone: waking numba's
-# worker threads costs more than the work (one-row requests in a service, say).
-SERIAL_WORK = 20_000
+# Below this many leaf-rows the kernels run on the calling thread alone, as their serial
+# compilations (``_kernels.RowsKernel``): waking numba's worker threads costs more than
+# the work (one-row requests in a service, say), and at 10-50 ns per leaf-row a second
+# thread would save at most a few milliseconds, while compiling the parallel kernels on a
+# new install costs seconds (the first explanation of a small problem compiles the
+# serial ones only).
+SERIAL_WORK = 200_000
 
 
 @contextmanager

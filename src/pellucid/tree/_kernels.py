@@ -20,11 +20,62 @@ multiply-adds over ``nodes x points``.
 
 from __future__ import annotations
 
+import types
+from typing import Any
+
+import numba
 import numpy as np
 from numba import njit, prange
 
 # Rows per parallel chunk: buffers are allocated per chunk, never per row.
 CHUNK = 64
+
+
+class RowsKernel:
+    """A kernel over rows compiled two ways, each only when first called: with
+    ``parallel=True`` (rows spread over numba's threads) and serially, used while numba
+    runs one thread on the calling thread (small problems: see ``tree._explainer``).
+
+    A serial compile takes a fraction of a parallel one (no parfor passes, no gufunc),
+    so the first explanation of a small problem on a new install compiles only the
+    serial kernels. Both run the same code on each row, so their answers are the
+    same bytes. The serial twin is a copy of the function under another name, so
+    numba's on-disk cache (keyed by qualified name, not by the parallel flag) keeps
+    the two apart.
+    """
+
+    def __init__(self, fn: Any) -> None:
+        self.py_func = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+        self._parallel: Any = None
+        self._serial: Any = None
+
+    @property
+    def parallel(self) -> Any:
+        if self._parallel is None:
+            self._parallel = njit(parallel=True, cache=True)(self.py_func)
+        return self._parallel
+
+    @property
+    def serial(self) -> Any:
+        if self._serial is None:
+            fn = self.py_func
+            twin = types.FunctionType(
+                fn.__code__, fn.__globals__, fn.__name__ + "_serial", fn.__defaults__
+            )
+            twin.__qualname__ = fn.__qualname__ + "_serial"
+            self._serial = njit(cache=True)(twin)
+        return self._serial
+
+    def __call__(self, *args: Any) -> Any:
+        if numba.get_num_threads() == 1:
+            return self.serial(*args)
+        return self.parallel(*args)
+
+
+def rows_kernel(fn: Any) -> RowsKernel:
+    return RowsKernel(fn)
 
 
 @njit(inline="always", cache=True)
@@ -64,7 +115,7 @@ def _leaf_of(x, root, left, right, feature, threshold, default_left, kind, cs, c
     return n
 
 
-@njit(parallel=True, cache=True)
+@rows_kernel
 def predict_kernel(
     X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd,
     value, tree_start, tree_output, base, out,
@@ -99,7 +150,7 @@ def predict_kernel(
                     out[r, j] += value[leaf, j]
 
 
-@njit(parallel=True, cache=True)
+@rows_kernel
 def leaf_index_kernel(
     X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd, tree_start, out
 ):
@@ -122,8 +173,12 @@ def leaf_index_kernel(
 
 
 @njit(cache=True)
-def path_tables(left, right, feature, cover, tree_start, t_nodes, w_nodes):
-    """Row-independent tables for path-dependent TreeSHAP.
+def path_tables(
+    left, right, feature, cover, tree_start, t_nodes, w_nodes, parent, prev, qcomb, F, invF, H
+):  # fmt: skip
+    """Row-independent tables for path-dependent TreeSHAP, written into arrays the caller
+    allocates and initialises (parent, prev -1; qcomb, F, invF 1; H 0): allocating here
+    would compile numba's np.full/ones/zeros, a large part of a cold start.
 
     parent: parent node (-1 at roots); prev: the nearest ancestor edge on the
     same feature (-1 if none); F[c, p, k] = q + (p - q) t_k with q the cover
@@ -133,13 +188,6 @@ def path_tables(left, right, feature, cover, tree_start, t_nodes, w_nodes):
     """
     n = left.shape[0]
     K = t_nodes.shape[0]
-    parent = np.full(n, -1, np.int64)
-    prev = np.full(n, -1, np.int64)
-    qcomb = np.ones(n)
-    F = np.ones((n, 2, K))
-    invF = np.ones((n, 2, K))
-    H = np.zeros((n, 2, K))
-    # last[f]: the deepest edge on feature f on the current root path; maintained along preorder
     for t in range(tree_start.shape[0] - 1):
         ts = tree_start[t]
         for c in range(ts, tree_start[t + 1]):
@@ -173,10 +221,9 @@ def path_tables(left, right, feature, cover, tree_start, t_nodes, w_nodes):
                 else:
                     invF[c, p, k] = 0.0
                     H[c, p, k] = 0.0
-    return parent, prev, qcomb, F, invF, H
 
 
-@njit(parallel=True, cache=True)
+@rows_kernel
 def path_shap_kernel(
     X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd,
     value, tree_start, tree_output, parent, prev, T, max_nodes, out,
@@ -274,7 +321,7 @@ def path_shap_kernel(
                             out[r, i, o if o >= 0 else j] += acc
 
 
-@njit(parallel=True, cache=True)
+@rows_kernel
 def path_shap_rows_kernel(
     X, feature, threshold, default_left, kind, cs, cl, co, cd,
     I, istart, up, ustart, tree_out, M, H, max_nodes, chunk, out,
@@ -404,7 +451,7 @@ def path_shap_rows_kernel(
                     out[r0 + r, f, o] += total
 
 
-@njit(parallel=True, cache=True)
+@rows_kernel
 def path_interactions_kernel(
     X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd,
     value, tree_start, tree_output, parent, prev, qcomb, F, invF, w_nodes, max_nodes, max_depth, out,
@@ -502,7 +549,7 @@ def path_interactions_kernel(
                             out[r, feats[u], feats[u], oj] += phi[u] - rowsum[u]
 
 
-@njit(parallel=True, cache=True)
+@rows_kernel
 def decisions_kernel(X, left, feature, threshold, default_left, kind, cs, cl, co, cd, out):
     """out[r, n] = whether row r goes left at internal node n."""
     for r in prange(X.shape[0]):
@@ -513,7 +560,7 @@ def decisions_kernel(X, left, feature, threshold, default_left, kind, cs, cl, co
                 )
 
 
-@njit(parallel=True, cache=True)
+@rows_kernel
 def interventional_kernel(
     X, Xdir, Bdir, left, right, feature, value, tree_start, tree_output,
     coef_a, coef_b, fx, fb, transform, max_depth, bg_mass, norm, out,
@@ -655,7 +702,7 @@ def interventional_kernel(
                     out[r, i, j] /= norm
 
 
-@njit(parallel=True, cache=True)
+@rows_kernel
 def pd_recursion_kernel(
     grid, targets, left, right, feature, threshold, default_left, kind, cs, cl, co, cd,
     cover, value, tree_start, tree_output, base, out,
@@ -710,21 +757,16 @@ def pd_recursion_kernel(
 
 
 @njit(cache=True)
-def leaf_paths(left, feature, parent, tree_start, max_depth):
-    """Per leaf: its path's edges (child nodes, from the leaf up), each edge's slot among the
-    path's distinct features, the distinct features and their count; and per internal node
-    the slot of its feature. Slots count features in order of first use from the root, so a
-    node's slot is the same on every path through it."""
-    n = left.shape[0]
-    leaves = np.flatnonzero(left < 0)
+def leaf_paths(
+    left, feature, parent, leaves, leaf_pos, edges, slots, feats, n_edges, n_feats, node_slot
+):  # fmt: skip
+    """Per leaf (``leaves``: the leaf nodes): its path's edges (child nodes, from the leaf
+    up), each edge's slot among the path's distinct features, the distinct features and
+    their count; and per internal node the slot of its feature. Slots count features in
+    order of first use from the root, so a node's slot is the same on every path through
+    it. Written into arrays the caller allocates (edges, feats, leaf_pos, node_slot -1;
+    slots, n_edges, n_feats 0), so that no allocation is compiled here."""
     n_leaves = leaves.shape[0]
-    edges = np.full((n_leaves, max_depth + 1), -1, np.int64)
-    slots = np.zeros((n_leaves, max_depth + 1), np.int64)
-    feats = np.full((n_leaves, max_depth + 1), -1, np.int64)
-    n_edges = np.zeros(n_leaves, np.int64)
-    n_feats = np.zeros(n_leaves, np.int64)
-    leaf_pos = np.full(n, -1, np.int64)
-    node_slot = np.full(n, -1, np.int64)
     for li in range(n_leaves):
         v = leaves[li]
         leaf_pos[v] = li
@@ -751,10 +793,9 @@ def leaf_paths(left, feature, parent, tree_start, max_depth):
             slots[li, k] = s
             node_slot[par] = s
         n_feats[li] = m
-    return leaves, leaf_pos, edges, slots, feats, n_edges, n_feats, node_slot
 
 
-@njit(parallel=True, cache=True)
+@rows_kernel
 def interventional_leaf_tables(
     Bdir, left, parent, leaves, edges, slots, n_edges, n_feats, offsets, coef_a, coef_b,
     bg_mass, norm,
@@ -813,7 +854,7 @@ def interventional_leaf_tables(
     return Z
 
 
-@njit(parallel=True, cache=True)
+@rows_kernel
 def interventional_agg_kernel(
     X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd, value, tree_start,
     tree_output, node_slot, leaf_pos, feats, n_feats, offsets, Z, base_out, out, pred,
@@ -898,7 +939,7 @@ def interventional_agg_kernel(
                 pred[r0 + i, oj] = pred_acc[oj, i]
 
 
-@njit(parallel=True, cache=True)
+@rows_kernel
 def ice_kernel(
     X, target, split_pos, n_grid, left, right, feature, threshold, default_left, kind,
     cs, cl, co, cd, value, tree_start, tree_output, base, link, out,
