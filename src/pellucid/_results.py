@@ -113,7 +113,8 @@ class _JsonMixin:
         return text
 
     @classmethod
-    def from_dict(cls, payload: Mapping[str, Any]):
+    def _check_header(cls, payload: Mapping[str, Any]) -> None:
+        """Refuse a payload of another schema version or result type."""
         version = payload.get("schema_version")
         if version != SCHEMA_VERSION:
             raise ValueError(
@@ -123,6 +124,10 @@ class _JsonMixin:
             raise ValueError(
                 f"Expected a {cls.__name__} payload, got type={payload.get('type')!r}."
             )
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]):
+        cls._check_header(payload)
         kwargs = {}
         for f in fields(cls):  # type: ignore[arg-type]
             if f.name not in payload:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._results import SCHEMA_VERSION, _encode_scalar
+from .._results import SCHEMA_VERSION, _encode_scalar, _JsonMixin
 
 __all__ = ["CERTIFICATES", "Change", "Counterfactual", "CounterfactualSet"]
 
@@ -92,7 +92,7 @@ def _join(parts: list[str]) -> str:
 
 
 @dataclass(frozen=True)
-class CounterfactualSet:
+class CounterfactualSet(_JsonMixin):
     """Counterfactuals for the rows of X.
 
     ``data``: the rows as given ``(n_rows, n_features)``; ``predictions``: the
@@ -239,24 +239,9 @@ class CounterfactualSet:
             "params": json.loads(json.dumps(dict(self.params), default=str)),
         }  # fmt: skip
 
-    def to_json(self, path: str | None = None, *, indent: int | None = None) -> str:
-        text = json.dumps(self.to_dict(), indent=indent, allow_nan=False)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as fh:
-                fh.write(text)
-        return text
-
     @classmethod
     def from_dict(cls, payload: Mapping[str, Any]) -> CounterfactualSet:
-        version = payload.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ValueError(
-                f"Unsupported schema_version {version!r}; this pellucid reads {SCHEMA_VERSION}."
-            )
-        if payload.get("type") != cls.__name__:
-            raise ValueError(
-                f"Expected a {cls.__name__} payload, got type={payload.get('type')!r}."
-            )
+        cls._check_header(payload)
 
         def value(v: Any) -> Any:  # JSON null is a missing value
             return np.nan if v is None else v
@@ -288,11 +273,3 @@ class CounterfactualSet:
             method=str(payload.get("method", "")),
             params=dict(payload.get("params", {})),
         )
-
-    @classmethod
-    def from_json(cls, text_or_path: str) -> CounterfactualSet:
-        text = text_or_path
-        if not text_or_path.lstrip().startswith("{"):
-            with open(text_or_path, encoding="utf-8") as fh:
-                text = fh.read()
-        return cls.from_dict(json.loads(text))
