@@ -111,8 +111,10 @@ def compare(
     if group_rows is not None:
         result.update(_group_tables(names, scores, metric_names, group_rows, draws, confidence))
     if explain_rows > 0 or importance_rows > 0:
+        from ._agreement import explanation_agreement  # the explainers load only when used
+
         result.update(
-            _explanations(
+            explanation_agreement(
                 names, fitted, X, y_raw, explain_rows, importance_rows, explain_rng, params
             )
         )
@@ -418,21 +420,3 @@ def brier_decomposition(
         "residual": brier - (reliability - resolution + uncertainty),
     }
     return curve, parts
-
-
-# ---------------------------------------------------------------- explanations
-
-
-def _explanations(
-    names: tuple[str, ...],
-    fitted: Mapping[str, Any],
-    X: Any,
-    y: np.ndarray,
-    explain_rows: int,
-    importance_rows: int,
-    rng: np.random.Generator,
-    params: dict[str, Any],
-) -> dict[str, dict[str, np.ndarray]]:
-    from ._agreement import explanation_agreement
-
-    return explanation_agreement(names, fitted, X, y, explain_rows, importance_rows, rng, params)
