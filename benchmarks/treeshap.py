@@ -359,19 +359,29 @@ def main() -> None:
         gb = GradientBoostingClassifier(
             n_estimators=n_int_trees, max_depth=int_depth, random_state=0
         ).fit(Xc, yc)
+        xgc = xgb.XGBClassifier(
+            n_estimators=n_int_trees, max_depth=int_depth, n_jobs=2, random_state=0
+        ).fit(Xc, yc)
         bg = Xc[1000:1100]
         iv_rows = Xc[: (20 if args.quick else 100)]
-        for output in ("raw", "probability"):
-            ours_iv = TreeShap(gb, bg, output=output)
+        cases_iv = [("raw", gb, "GB"), ("probability", gb, "GB"), ("probability", xgc, "XGB")]
+        for output, clf, tag in cases_iv:
+            ours_iv = TreeShap(clf, bg, output=output)
             ours_iv.explain(iv_rows[:2])
             shap_iv = shap.TreeExplainer(
-                gb, data=bg, feature_perturbation="interventional", model_output=output
+                clf, data=bg, feature_perturbation="interventional", model_output=output
+            )
+            # same numbers first (shap reads XGBoost's thresholds as float32 too)
+            np.testing.assert_allclose(
+                ours_iv.explain(iv_rows).values,
+                np.asarray(shap_iv.shap_values(iv_rows, check_additivity=False)),
+                atol=1e-6,
             )
             for t in threads:
                 numba.set_num_threads(t)
                 records.append(
                     row(
-                        f"shap interventional ({output}), {t} thr",
+                        f"shap interventional {tag} ({output}), {t} thr",
                         timed(lambda: ours_iv.explain(iv_rows), R),
                         timed(lambda: shap_iv.shap_values(iv_rows, check_additivity=False), 3),
                         len(iv_rows),

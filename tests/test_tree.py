@@ -191,11 +191,14 @@ def test_interventional_tables_equal_pairwise_kernel(name):
     np.testing.assert_allclose(fast, pairwise, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("output", ["raw", "probability"])
-def test_interventional_equals_shap(output):
+@pytest.mark.parametrize(
+    ("name", "output"),
+    [("gb_clf2", "raw"), ("gb_clf2", "probability"), ("xgb_bin", "probability")],
+)  # fmt: skip
+def test_interventional_equals_shap(name, output):
     import shap
 
-    model, X, _, _ = case("gb_clf2")
+    model, X, _, _ = case(name)
     background, rows = X[100:150], X[:20]
     got = TreeShap(model, background, output=output).explain(rows)
     ex = shap.TreeExplainer(
@@ -206,12 +209,14 @@ def test_interventional_equals_shap(output):
     np.testing.assert_allclose(
         got.base_values, np.broadcast_to(ex.expected_value, (20,)), atol=1e-6
     )
-    np.testing.assert_allclose(got.additivity_gap, 0.0, atol=1e-9)
+    # output is the model's own: XGBoost sums its trees in float32 (1e-7 relative and more)
+    tol = 1e-6 if name.startswith("xgb") else 1e-12
+    np.testing.assert_allclose(got.additivity_gap, 0.0, atol=max(tol, 1e-9))
     np.testing.assert_allclose(
-        TreeShap(model, background, output=output).predict(rows), got.output, rtol=1e-12
+        TreeShap(model, background, output=output).predict(rows), got.output, rtol=tol
     )
     if output == "probability":
-        np.testing.assert_allclose(got.output, model.predict_proba(rows)[:, 1], atol=1e-9)
+        np.testing.assert_allclose(got.output, model.predict_proba(rows)[:, 1], atol=max(tol, 1e-9))
 
 
 @pytest.mark.parametrize("name", ["gb_reg", "gb_clf2", "gb_clf3", "hgb_clf3_nan"])

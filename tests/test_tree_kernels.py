@@ -103,3 +103,43 @@ def test_serial_and_parallel_kernels_give_the_same_bytes(name):
         pytest.skip("one numba thread: the parallel kernels never run")
     for serial, parallel in zip(*answers, strict=True):
         assert serial.tobytes() == parallel.tobytes()
+
+
+# one-output ensembles: NaN and categorical splits, zero-as-missing, deep trees with
+# repeated features, symmetric trees, and binary classifiers
+PATTERN_CASES = [
+    "gb_clf2", "xgb_bin", "lgb_bin", "cb_bin", "hgb_reg_nan_cat", "xgb_reg_cat",
+    "lgb_reg_zero", "dt_reg_nan", "gb_reg",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("name", PATTERN_CASES)
+def test_pattern_kernel_equals_pairwise_kernel(name, weighted):
+    """The leaf-by-leaf sum over background patterns gives the pairwise walk's
+    pair-rescaled values (shap's probability definition) on every row, over several
+    chunks of rows and with weighted background rows."""
+    from pellucid.tree._compute import (
+        BackgroundPatterns,
+        LeafPaths,
+        decisions,
+        interventional_shap,
+    )
+
+    model, X, _, _ = case(name)
+    ens = read_ensemble(model)
+    Xa, _ = to_matrix(X, ens)
+    background, rows = Xa[200:237], Xa[:150]
+    weights = None
+    if weighted:
+        weights = np.random.default_rng(0).random(background.shape[0])
+        weights /= weights.sum()
+    dirs = decisions(ens, background)
+    patterns = BackgroundPatterns(ens, dirs, LeafPaths(ens, PathTables(ens)))
+    assert BackgroundPatterns.applies(ens)
+    kw = dict(transform=1, background_weights=weights, background_dirs=dirs)
+    fast = interventional_shap(ens, rows, background, patterns=patterns, **kw)
+    pairwise = interventional_shap(ens, rows, background, **kw)
+    scale = np.abs(pairwise).max()
+    assert scale > 0
+    np.testing.assert_allclose(fast, pairwise, rtol=1e-10, atol=1e-12 * scale)

@@ -217,6 +217,69 @@ def _shapley_coefficients(depth: int) -> tuple[np.ndarray, np.ndarray]:
 MAX_TABLE_SIZE = 20_000_000
 
 
+class LeafPaths:
+    """Each leaf's path: its edges (child nodes, leaf up), each edge's slot among the
+    path's distinct features, those features and their count, and each internal node's
+    slot (see ``_kernels.leaf_paths``)."""
+
+    def __init__(self, ens: TreeEnsemble, tables: PathTables) -> None:
+        from ._kernels import leaf_paths
+
+        depth = ens.max_depth
+        self.leaves = np.flatnonzero(ens.left < 0)
+        n, n_leaves = ens.n_nodes, self.leaves.shape[0]
+        self.leaf_pos = np.full(n, -1, np.int64)
+        self.node_slot = np.full(n, -1, np.int64)
+        self.edges = np.full((n_leaves, depth + 1), -1, np.int64)
+        self.slots = np.zeros((n_leaves, depth + 1), np.int64)
+        self.feats = np.full((n_leaves, depth + 1), -1, np.int64)
+        self.n_edges = np.zeros(n_leaves, np.int64)
+        self.n_feats = np.zeros(n_leaves, np.int64)
+        leaf_paths(
+            ens.left, ens.feature, tables.parent, self.leaves, self.leaf_pos, self.edges,
+            self.slots, self.feats, self.n_edges, self.n_feats, self.node_slot,
+        )  # fmt: skip
+        self.parent = tables.parent
+
+
+# background patterns are int64 bit sets over a path's distinct features
+MAX_PATTERN_SLOTS = 62
+
+
+class BackgroundPatterns:
+    """Per leaf, the background rows grouped by which of the path's features' conditions
+    they meet (bit s: every condition on the path's feature s), for
+    ``_kernels.interventional_pattern_kernel``."""
+
+    def __init__(self, ens: TreeEnsemble, background_dirs: np.ndarray, paths: LeafPaths) -> None:
+        n_leaves, n_bg = paths.leaves.shape[0], background_dirs.shape[0]
+        one = np.int64(1)
+        pattern = np.repeat((np.left_shift(one, paths.n_feats) - one)[:, None], n_bg, axis=1)
+        for e in range(paths.edges.shape[1]):
+            on = np.flatnonzero(paths.edges[:, e] >= 0)
+            child = paths.edges[on, e]
+            par = paths.parent[child]
+            failed = background_dirs[:, par].T != (ens.left[par] == child)[:, None]
+            bit = np.left_shift(one, paths.slots[on, e])[:, None]
+            pattern[on] &= ~np.where(failed, bit, np.int64(0))
+        leaf = np.repeat(np.arange(n_leaves), n_bg)
+        flat = pattern.ravel()
+        rows = np.tile(np.arange(n_bg), n_leaves)
+        order = np.lexsort((rows, flat, leaf))
+        leaf, flat = leaf[order], flat[order]
+        first = np.flatnonzero(np.r_[True, (leaf[1:] != leaf[:-1]) | (flat[1:] != flat[:-1])])
+        self.group_pattern = np.ascontiguousarray(flat[first])
+        self.group_start = np.r_[first, flat.shape[0]].astype(np.int64)
+        self.members = rows[order].astype(np.int64)
+        self.leaf_groups = np.searchsorted(leaf[first], np.arange(n_leaves + 1)).astype(np.int64)
+        self.paths = paths
+
+    @staticmethod
+    def applies(ens: TreeEnsemble) -> bool:
+        """One output from one value column, and paths of at most 62 distinct features."""
+        return ens.n_outputs == 1 and ens.value.shape[1] == 1 and ens.max_depth <= MAX_PATTERN_SLOTS
+
+
 class InterventionalTables:
     """Row-independent tables for interventional TreeSHAP with one background set.
 
@@ -233,30 +296,23 @@ class InterventionalTables:
         tables: PathTables,
         background_weights: np.ndarray | None = None,
     ) -> None:
-        from ._kernels import interventional_leaf_tables, leaf_paths
+        from ._kernels import interventional_leaf_tables
 
-        depth = ens.max_depth
         # the paths' edges are needed to build the tables only; a row's lookup walks the
         # tree with the nodes' slots
-        leaves = np.flatnonzero(ens.left < 0)
-        n, n_leaves = ens.n_nodes, leaves.shape[0]
-        self.leaf_pos = np.full(n, -1, np.int64)
-        self.node_slot = np.full(n, -1, np.int64)
-        edges = np.full((n_leaves, depth + 1), -1, np.int64)
-        slots = np.zeros((n_leaves, depth + 1), np.int64)
-        self.feats = np.full((n_leaves, depth + 1), -1, np.int64)
-        n_edges = np.zeros(n_leaves, np.int64)
-        self.n_feats = np.zeros(n_leaves, np.int64)
-        leaf_paths(
-            ens.left, ens.feature, tables.parent, leaves, self.leaf_pos, edges, slots,
-            self.feats, n_edges, self.n_feats, self.node_slot,
-        )  # fmt: skip
+        p = LeafPaths(ens, tables)
+        self.leaf_pos, self.node_slot, self.feats, self.n_feats = (
+            p.leaf_pos,
+            p.node_slot,
+            p.feats,
+            p.n_feats,
+        )
         sizes = (np.left_shift(1, self.n_feats)) * (self.n_feats + 1)
         self.offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
-        coef_a, coef_b = _shapley_coefficients(depth)
+        coef_a, coef_b = _shapley_coefficients(ens.max_depth)
         mass, norm = background_mass(background_dirs.shape[0], background_weights)
         self.Z = interventional_leaf_tables(
-            background_dirs, ens.left, tables.parent, leaves, edges, slots, n_edges,
+            background_dirs, ens.left, tables.parent, p.leaves, p.edges, p.slots, p.n_edges,
             self.n_feats, self.offsets, coef_a, coef_b, mass, norm,
         )  # fmt: skip
 
@@ -285,6 +341,7 @@ def interventional_shap(
     background_dirs: np.ndarray | None = None,
     agg_tables: InterventionalTables | None = None,
     raw_out: np.ndarray | None = None,
+    patterns: BackgroundPatterns | None = None,
 ) -> np.ndarray:
     """Interventional SHAP values (n, d, n_outputs) of prepared rows against background ``Ba``.
 
@@ -293,6 +350,8 @@ def interventional_shap(
     With ``agg_tables`` (raw output only) the cost is linear in the rows, and
     ``raw_out`` (n, n_outputs), if given, receives the raw model output.
     ``background_weights`` (summing to one) weight the background rows; None: equal.
+    With ``patterns`` (``transform`` 1) the pairs are summed leaf by leaf over the
+    background's patterns (``_kernels.interventional_pattern_kernel``), not walked.
     """
     from ._kernels import interventional_agg_kernel, interventional_kernel
 
@@ -306,6 +365,8 @@ def interventional_shap(
             np.empty((Xa.shape[0], ens.n_outputs)) if raw_out is None else raw_out,
         )  # fmt: skip
         return out
+    if transform and patterns is not None:
+        return _pattern_shap(ens, Xa, Ba, transform, background_weights, patterns)
     Xdir = decisions(ens, Xa)
     depth = ens.max_depth
     coef_a, coef_b = _shapley_coefficients(depth)
@@ -321,5 +382,29 @@ def interventional_shap(
     interventional_kernel(
         Xa, Xdir, Bdir, ens.left, ens.right, ens.feature, ens.value, ens.tree_start,
         ens.tree_output, coef_a, coef_b, fx, fb, int(transform), depth, mass, norm, out,
+    )  # fmt: skip
+    return out
+
+
+def _pattern_shap(
+    ens: TreeEnsemble,
+    Xa: np.ndarray,
+    Ba: np.ndarray,
+    transform: int,
+    background_weights: np.ndarray | None,
+    patterns: BackgroundPatterns,
+) -> np.ndarray:
+    from ._kernels import interventional_pattern_kernel
+
+    out = np.zeros((Xa.shape[0], ens.n_features, 1), dtype=np.float64)
+    fx = ens.predict_raw(Xa)
+    fb = ens.predict_raw(Ba)
+    coef_a, coef_b = _shapley_coefficients(ens.max_depth)
+    mass, norm = background_mass(Ba.shape[0], background_weights)
+    p, g = patterns.paths, patterns
+    interventional_pattern_kernel(
+        Xa, *ens.kernel_arrays()[:10], ens.value, ens.tree_start, p.node_slot, p.leaf_pos,
+        p.feats, p.n_feats, g.leaf_groups, g.group_pattern, g.group_start, g.members, fx, fb,
+        int(transform), mass, bool(background_weights is not None), norm, coef_a, coef_b, out,
     )  # fmt: skip
     return out

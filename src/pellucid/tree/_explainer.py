@@ -311,6 +311,7 @@ class TreeShap:
         self.background_weights: np.ndarray | None = None  # None: equal weights
         self._bg_dirs: np.ndarray | None = None
         self._agg: Any = None
+        self._patterns: Any = None  # output="probability": the background's leaf patterns
         if background is not None:
             data, weights = _background_parts(background)
             self.background, _ = to_matrix(data, self.ensemble, name="background")
@@ -404,7 +405,9 @@ class TreeShap:
     def _explain(self, X: Any, Xa: np.ndarray, names: tuple[str, ...]) -> Explanation:
         from ._compute import (
             MAX_TABLE_SIZE,
+            BackgroundPatterns,
             InterventionalTables,
+            LeafPaths,
             interventional_shap,
             path_dependent_shap,
         )
@@ -427,6 +430,14 @@ class TreeShap:
                 )
             if self._agg is not None and self.output == "raw":
                 raw = np.empty((Xa.shape[0], ens.n_outputs))
+            if (
+                self._patterns is None
+                and self.output == "probability"
+                and BackgroundPatterns.applies(ens)
+            ):
+                self._patterns = BackgroundPatterns(
+                    ens, self._bg_dirs, LeafPaths(ens, self._path_tables())
+                )
             values = interventional_shap(
                 ens,
                 Xa,
@@ -436,6 +447,7 @@ class TreeShap:
                 background_dirs=self._bg_dirs,
                 agg_tables=self._agg,
                 raw_out=raw,
+                patterns=self._patterns,
             )
             method_mode = "interventional"
         else:

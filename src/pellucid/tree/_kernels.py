@@ -1035,3 +1035,130 @@ def ice_kernel(
                         total += np.exp(raw[j] - m)
                     for j in range(n_out):
                         out[r, g, j] = np.exp(raw[j] - m) / total
+
+
+@njit(inline="always", cache=True)
+def _popcount(x):
+    n = 0
+    while x:
+        x &= x - 1
+        n += 1
+    return n
+
+
+@rows_kernel
+def interventional_pattern_kernel(
+    X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd, value, tree_start,
+    node_slot, leaf_pos, feats, n_feats, leaf_groups, group_pattern, group_start, members,
+    fx, fb, transform, bg_mass, weighted, norm, coef_a, coef_b, out,
+):  # fmt: skip
+    """Interventional SHAP values of pair-rescaled output (one output), leaf by leaf.
+
+    For a row x, a background row b and a leaf whose path has m distinct features
+    (slots), let a (b's: beta) be the bits of the slots whose conditions x meets. Some
+    hybrid of x and b reaches the leaf iff a | beta covers all m slots; then
+    A = a & ~beta are the features taken from x, B = ~a those from b, and the leaf adds
+    value (|A|-1)!|B|!/(|A|+|B|)! to A's features and subtracts value
+    |A|!(|B|-1)!/(|A|+|B|)! from B's, the pair's values being rescaled by
+    (T(f(x)) - T(f(b))) / (f(x) - f(b)) (``transform`` 1: logistic T) as in
+    :func:`interventional_kernel`, whose values these are. Background rows are grouped
+    per leaf by beta (``leaf_groups``: each leaf's groups; ``group_pattern``: their
+    beta; ``members[group_start[g]:group_start[g + 1]]``: their rows), so a row scans a
+    leaf's few distinct patterns, and sums the rescaling weights of the members of the
+    patterns that reach the leaf only: the work is proportional to the leaves times the
+    patterns plus the (row, background row, leaf) triples that reach a leaf, where the
+    pairwise walk costs pairs x trees x visited nodes.
+    """
+    n_rows = X.shape[0]
+    n_trees = tree_start.shape[0] - 1
+    n_bg = fb.shape[0]
+    d = out.shape[1]
+    n_chunks = (n_rows + CHUNK - 1) // CHUNK
+    max_nodes = 1
+    for t in range(n_trees):
+        max_nodes = max(max_nodes, tree_start[t + 1] - tree_start[t])
+    for ch in prange(n_chunks):
+        r0 = ch * CHUNK
+        nr = min(n_rows, r0 + CHUNK) - r0
+        went = np.empty((max_nodes, CHUNK), np.bool_)
+        alpha = np.empty((max_nodes, CHUNK), np.int64)
+        scale = np.empty((CHUNK, n_bg))
+        acc_a = np.empty(64)
+        acc = np.zeros((d, CHUNK))
+        for i in range(nr):
+            r = r0 + i
+            for bi in range(n_bg):
+                dx = fx[r, 0] - fb[bi, 0]
+                if transform == 1:
+                    tx = 1.0 / (1.0 + np.exp(-fx[r, 0]))
+                    tb = 1.0 / (1.0 + np.exp(-fb[bi, 0]))
+                else:
+                    tx = fx[r, 0]
+                    tb = fb[bi, 0]
+                s = (tx - tb) / dx if dx != 0.0 else 0.0
+                if weighted:
+                    s *= bg_mass[bi]
+                scale[i, bi] = s
+        for t in range(n_trees):
+            start = tree_start[t]
+            for v in range(start, tree_start[t + 1]):
+                if left[v] < 0:
+                    continue
+                f = feature[v]
+                for i in range(nr):
+                    went[v - start, i] = goes_left(
+                        X[r0 + i, f], v, threshold, default_left, kind, cs, cl, co, cd
+                    )
+            for i in range(nr):
+                alpha[0, i] = -1
+            for v in range(start, tree_start[t + 1]):
+                if left[v] < 0:
+                    continue
+                bit = ~(np.int64(1) << node_slot[v])
+                vv, lv, rv = v - start, left[v] - start, right[v] - start
+                for i in range(nr):
+                    g = np.int64(went[vv, i])
+                    a = alpha[vv, i]
+                    alpha[lv, i] = a & (bit | -g)
+                    alpha[rv, i] = a & (bit | (g - 1))
+            for v in range(start, tree_start[t + 1]):
+                if left[v] >= 0:
+                    continue
+                li = leaf_pos[v]
+                m = n_feats[li]
+                if m == 0:
+                    continue
+                full = (np.int64(1) << m) - 1
+                val = value[v, 0]
+                for i in range(nr):
+                    a = alpha[v - start, i] & full
+                    nb = m - _popcount(a)
+                    sum_b = 0.0
+                    for s in range(m):
+                        acc_a[s] = 0.0
+                    for g in range(leaf_groups[li], leaf_groups[li + 1]):
+                        beta = group_pattern[g]
+                        if (a | beta) != full:
+                            continue
+                        a_bits = a & ~beta
+                        na = _popcount(a_bits)
+                        if na + nb == 0:
+                            continue
+                        w = 0.0
+                        for u in range(group_start[g], group_start[g + 1]):
+                            w += scale[i, members[u]]
+                        if nb > 0:
+                            sum_b += w * coef_b[na, nb]
+                        if na > 0:
+                            ca = w * coef_a[na, nb]
+                            for s in range(m):
+                                if (a_bits >> s) & 1:
+                                    acc_a[s] += ca
+                    for s in range(m):
+                        if (a >> s) & 1:
+                            acc[feats[li, s], i] += val * acc_a[s]
+                        else:
+                            acc[feats[li, s], i] -= val * sum_b
+        for f in range(d):
+            for i in range(nr):
+                out[r0 + i, f, 0] = acc[f, i] / norm
