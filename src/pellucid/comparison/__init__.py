@@ -8,7 +8,7 @@ threshold by a stated rule. The statistics themselves are in ``_stats``.
 """
 
 from ._compare import brier_decomposition, compare
-from ._results import ModelComparison, Selection, ThresholdChoice
+from ._results import ModelComparison, Selection, ThresholdChoice, metric_label
 from ._select import select
 from ._stats import corrected_ttest, delong, delong_test, holm, mcnemar
 from ._threshold import choose_threshold, threshold_table
@@ -25,6 +25,7 @@ __all__ = [
     "delong_test",
     "holm",
     "mcnemar",
+    "metric_label",
     "select",
     "threshold_table",
 ]

@@ -11,5 +11,13 @@ from ._ale import ale
 from ._hstat import h_statistic
 from ._partial_dependence import partial_dependence
 from ._permutation import permutation_importance
+from ._scoring import score_change
 
-__all__ = ["HStatistic", "ale", "h_statistic", "partial_dependence", "permutation_importance"]
+__all__ = [
+    "HStatistic",
+    "ale",
+    "h_statistic",
+    "partial_dependence",
+    "permutation_importance",
+    "score_change",
+]

@@ -33,38 +33,6 @@ from ._base import (
     wrap,
 )
 
-# How scikit-learn scorer names read on an axis.
-_SCORE_NAMES = {
-    "roc_auc": "ROC AUC",
-    "roc_auc_ovr": "ROC AUC (one vs rest)",
-    "roc_auc_ovo": "ROC AUC (one vs one)",
-    "average_precision": "average precision",
-    "accuracy": "accuracy",
-    "balanced_accuracy": "balanced accuracy",
-    "f1": "F1",
-    "r2": "R²",
-    "log_loss": "log loss",
-    "brier_score": "Brier score",
-    "mean_squared_error": "mean squared error",
-    "root_mean_squared_error": "RMSE",
-    "mean_absolute_error": "mean absolute error",
-}
-
-
-def score_change(scoring: Any) -> str:
-    """What a permutation importance measures, in words: "drop in ROC AUC".
-
-    scikit-learn negates losses ("neg_log_loss") so bigger is better; a drop
-    in a negated loss is a rise in the loss, and is said so.
-    """
-    if scoring is None:
-        return "drop in the model's score (accuracy or R²)"
-    name = str(scoring)
-    if name.startswith("neg_"):
-        base = name[4:]
-        return f"rise in {_SCORE_NAMES.get(base, base.replace('_', ' '))}"
-    return f"drop in {_SCORE_NAMES.get(name, name.replace('_', ' '))}"
-
 
 def importance(
     result: FeatureImportance,
@@ -98,6 +66,8 @@ def importance(
     ax.set_yticks(y, [wrap(result.feature_names[i]) for i in idx])
     ax.axvline(0, color="black", linewidth=0.6)
     if result.method == "permutation_importance":
+        from ..effects import score_change  # words only; effects load when drawn
+
         what = score_change(result.params.get("scoring")) + " when shuffled"
     else:
         what = f"{result.method or 'feature'} importance"

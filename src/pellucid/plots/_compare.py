@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from ._attribution import score_change
 from ._base import NEUTRAL, category_color, check_result, compact_ticks, get_ax, wrap
 
 __all__ = ["compare_calibration", "compare_differences", "compare_importance", "compare_metrics"]
@@ -33,7 +32,7 @@ def _comparison(result: Any, what: str) -> Any:
 
 
 def _label(metric: str) -> str:
-    from ..comparison._results import metric_label
+    from ..comparison import metric_label
 
     return metric_label(metric)
 
@@ -266,6 +265,8 @@ def compare_importance(
     ax.axvline(0.0, color="black", linewidth=0.6)
     if kind == "permutation":
         scoring = cmp.params.get("importance_scoring")
+        from ..effects import score_change
+
         xlabel = f"{score_change(scoring)} when shuffled (mean over repeats)"
     else:
         xlabel = "mean |SHAP value| (positive class)"

@@ -331,7 +331,7 @@ def _html_list(items: Mapping[str, Any]) -> str:
 
 
 def _importance_note(imp: FeatureImportance) -> str:
-    from ..plots._attribution import score_change  # words only: no matplotlib
+    from ..effects import score_change
 
     return (
         f"Permutation importance (importance: {score_change(imp.params.get('scoring'))}): "

@@ -197,7 +197,7 @@ def _agreement(cmp: Any, notes: list[str]) -> list[dict[str, Any]]:
     if cmp.importance is None:
         notes.append("Explanation agreement was not computed (explain_rows=importance_rows=0).")
         return []
-    from ..plots._attribution import score_change
+    from ..effects import score_change
 
     scoring = cmp.params.get("importance_scoring")
     n_features = len(cmp.importance["feature"])

@@ -581,7 +581,7 @@ class _Runner:
         if self.y is None:
             res.note("importance", "Permutation importance needs a target (y); skipped.")
             return
-        from ..plots._attribution import score_change  # words only: no matplotlib
+        from ..effects import score_change
         from ..regulatory._card import importance_scoring  # one scorer rule with the card
 
         idx = _subsample(self.n, self.settings["importance_rows"], self.rng)

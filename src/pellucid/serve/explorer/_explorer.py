@@ -556,7 +556,7 @@ class Explorer:
     @staticmethod
     def _counterfactual_class() -> Any:
         try:
-            from ... import Counterfactuals
+            from ...counterfactual import Counterfactuals
         except (ImportError, AttributeError):
             return None
         return Counterfactuals
