@@ -392,3 +392,79 @@ def test_report_record_says_which_rows_each_section_read(credit_report, credit_m
     assert used["shap"].startswith(f"{len(rep.results.shap_rows)} of {n:,} rows")
     assert used["local"] == f"all {n:,} rows"
     assert "rows used" in rep.html and f"300 of {n:,} rows drawn at random" in rep.html
+
+
+# ------------------------------------------------------------------ what would change the decision
+
+
+def _small_tree():
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(0)
+    n = 200
+    X = pd.DataFrame(
+        {
+            "income": rng.normal(50, 10, n).round(1),
+            "debt": rng.uniform(0, 1, n).round(3),
+            "age": rng.integers(20, 70, n),
+        }
+    )
+    y = (X["income"] / 50 - X["debt"] + 0.1 * (X["age"] > 45) + rng.normal(0, 0.2, n)) > 0.5
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y.astype(int))
+    return model, X, y.astype(int)
+
+
+SMALL = {"shap_rows": 40, "effect_rows": 40, "importance_rows": 100, "lime_samples": 300,
+         "trust_rows": 3, "counterfactual_time_limit": 1.0}  # fmt: skip
+
+
+def test_report_says_what_would_change_the_decision(tmp_path):
+    import html as html_lib
+
+    from pellucid.counterfactual import Counterfactuals
+
+    model, X, y = _small_tree()
+    rows = [0, 1, 2]
+    settings = {**SMALL, "counterfactual_immutable": "age"}  # as the CLI passes it
+    rep = pellucid.report(model, X, y, rows=rows, random_state=4, settings=settings)
+    res = rep.results
+    assert "counterfactual" not in res.notes, res.notes.get("counterfactual")
+    assert res.counterfactual_rows == tuple(rows)
+    text = rep.save(tmp_path / "report.html").read_text(encoding="utf-8")
+    start = text.index('<section id="counterfactual"')
+    section = text[start : text.index('<section id="trust"', start)]
+    assert "What would change the decision" in section
+    # an independent run on the same rows, settings and seed
+    ref = Counterfactuals(model, X, immutable=["age"], time_limit=1.0, random_state=4)
+    expected = ref.explain(X.iloc[rows])
+    assert expected.certificates == ("optimal",) * 3  # a depth-3 tree is solved well in time
+    for i, row in enumerate(rows):
+        cf = res.counterfactuals.for_row(i)[0]
+        assert cf.certificate == "optimal" and cf.valid
+        assert html_lib.escape(expected.sentence(expected.for_row(i)[0])) in section
+        assert html_lib.escape(res.counterfactuals.sentence(cf)) in section
+        np.testing.assert_allclose(cf.cost, expected.for_row(i)[0].cost, rtol=1e-9)
+        # the changes, applied to the row, give the model's other class
+        changed = X.iloc[[row]].copy()
+        for c in cf.changes:
+            assert c.feature != "age"
+            assert f'<th scope="row">{c.feature}</th>' in section
+            changed[c.feature] = c.after
+        before = model.predict(X.iloc[[row]])[0]
+        assert model.predict(changed)[0] == 1 - before == cf.prediction
+    assert section.count("optimal: no cheaper allowed change") == 3
+    assert res.record["rows used"]["counterfactual"].startswith("3 local rows")
+    assert res.record["settings"]["counterfactual_immutable"] == ("age",)
+
+
+def test_report_counterfactual_failures_are_one_note():
+    from sklearn.linear_model import LinearRegression
+
+    model, X, y = _small_tree()
+    reg = LinearRegression().fit(X, y.astype(float))
+    res = pellucid.report(reg, X, rows=[0], settings=SMALL).results
+    assert res.counterfactuals is None
+    assert len(res.notes["counterfactual"]) == 1
+    assert "classifiers" in res.notes["counterfactual"][0]
+    with pytest.raises(ValueError, match=r"column\(s\) \['height'\] that X does not have"):
+        pellucid.report(model, X, y, settings={"counterfactual_immutable": ["height"]})

@@ -93,6 +93,7 @@ def test_report_in_chromium(page, report_file):
         "shap",
         "effects",
         "local",
+        "counterfactual",
         "trust",
         "record",
     ]

@@ -46,6 +46,7 @@ SECTIONS = (
     ("shap", "SHAP summary"),
     ("effects", "Effects"),
     ("local", "Local explanations"),
+    ("counterfactual", "What would change the decision"),
     ("trust", "How far to trust these explanations"),
 )
 
@@ -69,6 +70,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "hist_bins": 30,
     "trust_rows": 10,  # rows whose explanations are scored for faithfulness and stability
     "trust_background_rows": 20,  # rows that removed features are replaced from
+    "counterfactual_rows": 3,  # local rows given counterfactuals (the first ones, at most this)
+    "counterfactual_time_limit": 2.0,  # seconds per row for the exact (MILP) engines
+    "counterfactual_immutable": (),  # columns the counterfactuals may not change
 }
 
 #: Rows the overview's rank correlations are computed on (a systematic sample beyond).
@@ -79,6 +83,7 @@ LOCAL_CANDIDATE_ROWS = 5000
 ATTRIBUTION_AUTO = ("treeshap", "exact_shap", "kernel_shap", "permutation_shap")
 GLOBAL_METHODS = ("permutation_importance", "partial_dependence", "ale")
 LOCAL_METHODS = ("lime", "anchors")
+COUNTERFACTUAL_METHOD = "counterfactuals"
 
 
 # ---------------------------------------------------------------- result types
@@ -150,6 +155,8 @@ class ReportResults:
     ale: list[PartialDependence] = field(default_factory=list)
     pd2: PartialDependence | None = None
     local: list[LocalResult] = field(default_factory=list)
+    counterfactuals: Any = None  # pellucid.counterfactual.CounterfactualSet of the rows below
+    counterfactual_rows: tuple[int, ...] = ()  # positions in X of its rows, in order
     trust: Any = None  # pellucid.quality.TrustSummary
     notes: dict[str, list[str]] = field(default_factory=dict)
     record: dict[str, Any] = field(default_factory=dict)
@@ -197,6 +204,8 @@ def _available(name: str) -> bool:
     """Whether a method the report can use is part of this build."""
     if name in GLOBAL_METHODS:
         return _load(f"pellucid.effects:{name}") is not None
+    if name == COUNTERFACTUAL_METHOD:
+        return _load("pellucid.counterfactual:Counterfactuals") is not None
     return name in _registry.available()
 
 
@@ -466,6 +475,9 @@ class _Runner:
         self.methods = self._resolve_methods(methods)
         self.n = int(self.X.shape[0])
         self.rows = self._check_rows(rows)
+        self.settings["counterfactual_immutable"] = self._check_immutable(
+            self.settings["counterfactual_immutable"]
+        )
         self.output = self._explained_output(output)
         self.timings: dict[str, float] = {}
         #: Per section, which rows it read: every row, or a seeded sample (the record says so).
@@ -479,7 +491,7 @@ class _Runner:
             else:
                 return ("auto",)
         known = set(_registry.available()) | set(GLOBAL_METHODS) | set(ATTRIBUTION_AUTO)
-        known |= set(LOCAL_METHODS)
+        known |= {*LOCAL_METHODS, COUNTERFACTUAL_METHOD}
         bad = [m for m in methods if m not in known]
         if bad:
             raise ValueError(f"Unknown method(s) {bad}; choose from {sorted(known)} or 'auto'.")
@@ -502,6 +514,24 @@ class _Runner:
                 raise DataError(f"Row {r} is out of range: X has {self.n} rows.")
             out.append(int(r) % self.n)
         return out
+
+    def _check_immutable(self, columns: Any) -> tuple[str, ...]:
+        """The counterfactual_immutable setting as a tuple of known column names; a string
+        is a comma-separated list (the CLI's ``--set counterfactual_immutable=sex,age``)."""
+        if isinstance(columns, str):
+            columns = tuple(c.strip() for c in columns.split(",") if c.strip())
+        if not isinstance(columns, (list, tuple)):
+            raise ValueError(
+                f"settings['counterfactual_immutable'] must be a list of column names; "
+                f"got {columns!r}."
+            )
+        unknown = [c for c in columns if str(c) not in self.names]
+        if unknown:
+            raise ValueError(
+                f"settings['counterfactual_immutable'] names column(s) {unknown} that X does "
+                f"not have; its columns are {list(self.names)}."
+            )
+        return tuple(str(c) for c in columns)
 
     def _explained_output(self, output: Any) -> str | None:
         if not self.m.is_classifier:
@@ -800,6 +830,67 @@ class _Runner:
                 )
             )
 
+    def counterfactual(self, res: ReportResults) -> None:
+        """What would change the decision for the first local rows: the cheapest
+        allowed changes that give the row another class, each with its certificate.
+        Any failure is one note line; the rest of the report stands."""
+        if not self.wants(COUNTERFACTUAL_METHOD):
+            return
+        if not self.m.is_classifier:
+            res.note(
+                "counterfactual",
+                "Counterfactuals are shown for classifiers: a regressor's decision needs a "
+                "target range, which the report does not know.",
+            )
+            return
+        rows = tuple(lr.row for lr in res.local[: self.settings["counterfactual_rows"]])
+        if not rows:
+            res.note("counterfactual", "No local rows to find counterfactuals for.")
+            return
+        explainer = self._counterfactual_explainer(res)
+        if explainer is None:
+            return
+        self.rows_used["counterfactual"] = (
+            f"{len(rows)} local rows; costs scaled by the spread of all {self.n:,} rows"
+        )
+        try:
+            res.counterfactuals = explainer.explain(
+                _take(self.X, np.array(rows)), desired=self._counterfactual_desired()
+            )
+        except Exception as exc:  # noqa: BLE001 - one note line, never a lost report
+            res.note("counterfactual", f"The counterfactual search failed: {_failure(exc)}")
+            return
+        res.counterfactual_rows = rows
+
+    def _counterfactual_explainer(self, res: ReportResults) -> Any:
+        """Counterfactuals on X (its spread scales the cost), or None with a note saying why."""
+        from .._errors import UnsupportedModelError
+
+        cls = _load("pellucid.counterfactual:Counterfactuals")
+        if cls is None:
+            res.note("counterfactual", "Counterfactuals are not available in this build.")
+            return None
+        try:
+            return cls(
+                self.m,
+                self.X,
+                immutable=self.settings["counterfactual_immutable"],
+                time_limit=self.settings["counterfactual_time_limit"],
+                random_state=self.random_state,
+            )
+        except UnsupportedModelError as exc:
+            res.note("counterfactual", f"Counterfactuals do not support this model: {exc}")
+        except Exception as exc:  # noqa: BLE001
+            res.note("counterfactual", f"Counterfactuals could not start: {_failure(exc)}")
+        return None
+
+    def _counterfactual_desired(self) -> Any:
+        """Binary: the class each row does not get (None). Multiclass: the explained class."""
+        classes = self.m.classes
+        if classes is None or len(classes) == 2:
+            return None
+        return next(c for c in classes if str(c) == self.output)
+
     def trust(self, res: ReportResults) -> None:
         """Faithfulness, stability and a plain reading for the methods shown above."""
         trust_summary = _load("pellucid.quality:trust_summary")
@@ -851,6 +942,9 @@ class _Runner:
                     *(lr.lime.method for lr in res.local if lr.lime is not None),
                     *(lr.anchor.method for lr in res.local if lr.anchor is not None),
                 }
+            ),
+            "counterfactual": (
+                res.counterfactuals.method if res.counterfactuals is not None else None
             ),
         }
         res.record = {

@@ -574,6 +574,89 @@ def _local(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
     return blocks
 
 
+#: What each certificate means, in words, for rows without a counterfactual too.
+CERTIFICATE_WORDS = {
+    "optimal": "optimal: no cheaper allowed change gives another decision (proven)",
+    "feasible": "feasible: the time limit ran out before a cheaper change was ruled out",
+    "infeasible": "infeasible: no allowed change gives another decision (proven)",
+    "unknown": "unknown: nothing was found within the time limit, and nothing was proven",
+    "not_needed": "not needed: the row already has the outcome sought",
+}
+
+
+def _counterfactual_block(cfs: Any, i: int, row: int, label: str) -> dict[str, Any]:
+    """One row: its sentence, the changes as a table, cost, certificate and validity."""
+    found = cfs.for_row(i)
+    title = f"Row {row}" + (f": {label}" if label else "")
+    title += f", predicted {_fmt(cfs.predictions[i])}"
+    if not found:
+        certificate = cfs.certificates[i]
+        return {
+            "type": "subsection",
+            "title": title,
+            "blocks": [_text(f"No counterfactual. Certificate: {CERTIFICATE_WORDS[certificate]}.")],
+        }
+    cf = found[0]
+    facts = [
+        ["cost", cf.cost],
+        ["certificate", CERTIFICATE_WORDS[cf.certificate]],
+        ["new prediction", cf.prediction],
+        ["valid (the model's own prediction changes)", "yes" if cf.valid else "no"],
+    ]
+    if cf.gap is not None and cf.certificate == "feasible":
+        facts.append(["optimality gap", cf.gap])
+    return {
+        "type": "subsection",
+        "title": title,
+        "blocks": [
+            _text(cfs.sentence(cf)),
+            _grid(
+                _table(
+                    ["feature", "from", "to"],
+                    [[c.feature, c.before, c.after] for c in cf.changes],
+                    cls="changes",
+                ),
+                _table(["", ""], facts, cls="record"),
+            ),
+        ],
+    }
+
+
+def _counterfactual(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
+    cfs = res.counterfactuals
+    if cfs is None:
+        return []
+    immutable = cfs.params.get("immutable") or []
+    limit = cfs.params.get("time_limit")
+    blocks: list[dict[str, Any]] = [
+        _text(
+            "For each row explained above, the cheapest change to its features that gives "
+            "another decision: cost is the distance in median absolute deviations of each "
+            "column (a category switch costs 1). The changed row is put back through the "
+            "model, so 'valid' is the model's own answer, not the search's. "
+            + (f"Columns kept fixed: {', '.join(immutable)}. " if immutable else "")
+            + (f"Time limit: {_fmt(limit)} s per row ({cfs.method})." if limit else "")
+        )
+    ]
+    labels = {lr.row: lr.label for lr in res.local}
+    for i, row in enumerate(res.counterfactual_rows):
+        try:
+            blocks.append(_counterfactual_block(cfs, i, row, labels.get(row, "")))
+        except Exception as exc:  # noqa: BLE001 - keep the other rows
+            notes.append(f"Could not render the counterfactual of row {row}: {exc}")
+    timed_out = [
+        row
+        for i, row in enumerate(res.counterfactual_rows)
+        if cfs.certificates[i] in ("feasible", "unknown") and cfs.method != "search"
+    ]
+    if timed_out:
+        notes.append(
+            f"The time limit ran out for row(s) {', '.join(map(str, timed_out))}: "
+            "their answers are valid but may not be the cheapest, or missing."
+        )
+    return blocks
+
+
 def _trust(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
     summary = res.trust
     if summary is None:
@@ -623,6 +706,7 @@ RENDERERS = {
     "shap": _shap,
     "effects": _effects,
     "local": _local,
+    "counterfactual": _counterfactual,
     "trust": _trust,
 }
 
