@@ -78,7 +78,7 @@ def test_unknown_method_names_suggest_the_nearest(frame):
     ):
         pellucid.explain(clf, X.iloc[:2], background=X.iloc[:20], method="kernelshap")
     with pytest.raises(KeyError, match=r"Did you mean 'treeshap'"):
-        pellucid.get_method("tree_shap")
+        pellucid.get_method("treeshapp")
 
 
 def test_an_array_for_a_model_fitted_on_a_frame_is_taken_by_position(frame):
