@@ -468,3 +468,18 @@ def test_report_counterfactual_failures_are_one_note():
     assert "classifiers" in res.notes["counterfactual"][0]
     with pytest.raises(ValueError, match=r"column\(s\) \['height'\] that X does not have"):
         pellucid.report(model, X, y, settings={"counterfactual_immutable": ["height"]})
+
+
+def test_trust_section_scores_a_single_tree_classifier():
+    """TreeShap's raw output of a scikit-learn tree is its probability; the trust
+    section used to ask the tree for a margin it does not have and gave up."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    y = (X["a"] + X["b"] > 0).astype(int)
+    model = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+    rep = pellucid.report(model, X, y, rows=[0, 1], random_state=0)
+    assert rep.results.shap.output_kind == "probability"
+    assert rep.results.trust is not None
+    assert "trust" not in rep.results.notes, rep.results.notes

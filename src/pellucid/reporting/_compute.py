@@ -903,8 +903,10 @@ class _Runner:
         rows = _subsample(self.n, self.settings["trust_rows"], self.rng)
         self._used("trust", len(rows))
         model, output = self.m, self.output
-        if self.m.is_classifier and getattr(shap_method, "output", None) == "raw":
-            # TreeShap explains the margin: score every method on that same output.
+        margin = res.shap is not None and res.shap.output_kind in ("log_odds", "raw_margin")
+        if self.m.is_classifier and getattr(shap_method, "output", None) == "raw" and margin:
+            # TreeShap explains the margin: score every method on that same output. (A
+            # scikit-learn tree or forest has no margin: its raw output is the probability.)
             model, output = Model(self.m.raw_model, output="raw"), None
         res.trust = trust_summary(
             model,
