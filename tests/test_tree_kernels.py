@@ -76,10 +76,13 @@ def test_numpy_predict_is_the_kernel_bytes(name):
     "name", ["xgb_reg_cat", "gb_clf3", "rf_reg_multi", "lgb_reg_zero", "xgb_bin", "gb_clf2"]
 )
 def test_serial_and_parallel_kernels_give_the_same_bytes(name):
-    """One numba thread runs the serial compilation of each rows kernel; more threads the
-    parallel one: both must answer the same bytes (path-dependent, interventional tables,
-    pairwise probability rescaling, predictions)."""
+    """Small problems run the serial compilation of each rows kernel, others the parallel
+    one: both must answer the same bytes (path-dependent, interventional tables, the
+    probability rescaling)."""
+    from contextlib import nullcontext
+
     from pellucid import TreeShap
+    from pellucid.tree._kernels import small_problem
 
     model, X, _, _ = case(name)
     rows, bg = X[:70], X[100:130]
@@ -88,17 +91,23 @@ def test_serial_and_parallel_kernels_give_the_same_bytes(name):
     try:
         for t in (1, 2):
             numba.set_num_threads(min(t, numba.config.NUMBA_NUM_THREADS))
+            serial = small_problem() if t == 1 else nullcontext()
             ens = read_ensemble(model)
             Xa, _ = to_matrix(rows, ens)
             tables = PathTables(ens)
             Ba = to_matrix(bg, ens)[0]
             outputs = ["raw", "probability"] if ens.link == "logistic" else ["raw"]
-            answers.append(
-                [path_dependent_shap(ens, Xa, tables), _per_row(ens, Xa, tables)]
-                + [TreeShap(ens, Ba, output=o)._explain(rows, Xa, ()).values for o in outputs]
-            )
+            with serial:
+                answers.append(
+                    [path_dependent_shap(ens, Xa, tables), _per_row(ens, Xa, tables)]
+                    + [TreeShap(ens, Ba, output=o)._explain(rows, Xa, ()).values for o in outputs]
+                )
     finally:
         numba.set_num_threads(threads)
+    from pellucid.tree._kernels import path_shap_rows_kernel
+
+    assert path_shap_rows_kernel._serial is not None  # the serial twin did run
+    assert path_shap_rows_kernel._parallel is not None
     if numba.config.NUMBA_NUM_THREADS < 2:
         pytest.skip("one numba thread: the parallel kernels never run")
     for serial, parallel in zip(*answers, strict=True):

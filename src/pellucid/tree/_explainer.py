@@ -99,12 +99,11 @@ def to_matrix(X: Any, ens: TreeEnsemble, *, name: str = "X") -> tuple[np.ndarray
 
 
 # Below this many leaf-rows the kernels run on the calling thread alone, as their serial
-# compilations (``_kernels.RowsKernel``): waking numba's worker threads costs more than
-# the work (one-row requests in a service, say), and at 10-50 ns per leaf-row a second
-# thread would save at most a few milliseconds, while compiling the parallel kernels on a
-# new install costs seconds (the first explanation of a small problem compiles the
-# serial ones only).
-SERIAL_WORK = 200_000
+# compilations (``_kernels.small_problem``): waking numba's worker threads costs more than
+# the work (one-row requests in a service, say), and on a new install the first
+# explanation of a small problem compiles the serial kernels only (a parallel compile
+# takes several times longer).
+SERIAL_WORK = 20_000
 
 
 @contextmanager
@@ -114,10 +113,13 @@ def _threads_for(work: int) -> Iterator[None]:
         return
     import numba
 
+    from ._kernels import small_problem
+
     before = numba.get_num_threads()
     numba.set_num_threads(1)  # thread-local: other threads keep theirs
     try:
-        yield
+        with small_problem():
+            yield
     finally:
         numba.set_num_threads(before)
 

@@ -20,10 +20,12 @@ multiply-adds over ``nodes x points``.
 
 from __future__ import annotations
 
+import threading
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -31,17 +33,33 @@ from numba import njit, prange
 CHUNK = 64
 
 
+_small = threading.local()
+
+
+@contextmanager
+def small_problem() -> Iterator[None]:
+    """Within this block (on this thread) rows kernels run their serial compilations."""
+    before = getattr(_small, "on", False)
+    _small.on = True
+    try:
+        yield
+    finally:
+        _small.on = before
+
+
 class RowsKernel:
     """A kernel over rows compiled two ways, each only when first called: with
-    ``parallel=True`` (rows spread over numba's threads) and serially, used while numba
-    runs one thread on the calling thread (small problems: see ``tree._explainer``).
+    ``parallel=True`` (rows spread over numba's threads), and serially, used inside
+    :func:`small_problem` (work too small to wake threads for: see ``tree._explainer``).
 
     A serial compile takes a fraction of a parallel one (no parfor passes, no gufunc),
     so the first explanation of a small problem on a new install compiles only the
     serial kernels. Both run the same code on each row, so their answers are the
     same bytes. The serial twin is a copy of the function under another name, so
     numba's on-disk cache (keyed by qualified name, not by the parallel flag) keeps
-    the two apart.
+    the two apart. Large problems always run the parallel compilation, whatever the
+    thread count: LLVM vectorises the serial one's inner loops less (up to 5x slower
+    per row), which costs little on the small problems it runs.
     """
 
     def __init__(self, fn: Any) -> None:
@@ -69,7 +87,7 @@ class RowsKernel:
         return self._serial
 
     def __call__(self, *args: Any) -> Any:
-        if numba.get_num_threads() == 1:
+        if getattr(_small, "on", False):
             return self.serial(*args)
         return self.parallel(*args)
 
