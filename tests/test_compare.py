@@ -219,3 +219,15 @@ def test_choose_threshold_rules():
     assert isinstance(ThresholdChoice.from_json(cost.to_json()), ThresholdChoice)
     with pytest.raises(ValueError, match="target"):
         choose_threshold(y, p, "recall")
+
+
+def test_a_verdict_says_when_holm_outweighs_an_interval_that_excludes_zero():
+    """The bootstrap interval is per comparison, the p-value Holm-adjusted: a difference
+    whose interval excludes zero can still be 'not significant', and the sentence says why."""
+    from pellucid.comparison._results import verdict
+
+    text = verdict("A", "B", "recall", 0.005, 0.001, 0.010, 0.0559)
+    assert "once adjusted for the other comparisons" in text
+    assert "unadjusted 95% interval +0.001 to +0.010" in text
+    plain = verdict("A", "B", "recall", 0.005, -0.001, 0.010, 0.3)
+    assert "adjusted for the other" not in plain and "unadjusted" not in plain

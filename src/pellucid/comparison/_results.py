@@ -52,9 +52,14 @@ def verdict(
     label = metric_label(metric)
     interval = f"95% interval {lower:+.3f} to {upper:+.3f}"
     if not np.isfinite(p_value) or p_value >= alpha:
+        # The interval is not adjusted for the other comparisons; the p-value is (Holm).
+        # Say so when they seem to disagree, rather than leave the reader to guess.
+        adjusted_away = lower > 0 or upper < 0
         return (
-            f"No significant difference between {b} and {a} on {label} "
-            f"({b} - {a} = {difference:+.3f}, {interval}, adjusted p = {p_value:.3g})."
+            f"No significant difference between {b} and {a} on {label}"
+            f"{' once adjusted for the other comparisons' if adjusted_away else ''} "
+            f"({b} - {a} = {difference:+.3f}, {'unadjusted ' if adjusted_away else ''}"
+            f"{interval}, adjusted p = {p_value:.3g})."
         )
     b_better = (difference > 0) == higher_is_better
     winner, loser = (b, a) if b_better else (a, b)
