@@ -147,8 +147,12 @@ def test_pattern_kernel_equals_pairwise_kernel(name, weighted):
     patterns = BackgroundPatterns(ens, dirs, LeafPaths(ens, PathTables(ens)))
     assert BackgroundPatterns.applies(ens)
     kw = dict(transform=1, background_weights=weights, background_dirs=dirs)
+    assert patterns.table.size > 0
     fast = interventional_shap(ens, rows, background, patterns=patterns, **kw)
     pairwise = interventional_shap(ens, rows, background, **kw)
     scale = np.abs(pairwise).max()
     assert scale > 0
     np.testing.assert_allclose(fast, pairwise, rtol=1e-10, atol=1e-12 * scale)
+    patterns.table = np.empty(0, np.int64)  # too many patterns for a table: scan them
+    scanned = interventional_shap(ens, rows, background, patterns=patterns, **kw)
+    np.testing.assert_allclose(scanned, pairwise, rtol=1e-10, atol=1e-12 * scale)

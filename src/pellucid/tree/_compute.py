@@ -244,6 +244,7 @@ class LeafPaths:
 
 # background patterns are int64 bit sets over a path's distinct features
 MAX_PATTERN_SLOTS = 62
+MAX_PATTERN_TABLE = 1 << 24
 
 
 class BackgroundPatterns:
@@ -273,6 +274,16 @@ class BackgroundPatterns:
         self.members = rows[order].astype(np.int64)
         self.leaf_groups = np.searchsorted(leaf[first], np.arange(n_leaves + 1)).astype(np.int64)
         self.paths = paths
+        # each leaf's group per pattern, where the 2^m entries per leaf fit in 128 MiB
+        sizes = np.left_shift(np.int64(1), np.minimum(paths.n_feats, 40))
+        self.table_start = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+        self.table = np.empty(0, np.int64)
+        if self.table_start[-1] <= MAX_PATTERN_TABLE:
+            self.table = np.full(self.table_start[-1], -1, np.int64)
+            group_leaf = leaf[first]
+            self.table[self.table_start[group_leaf] + self.group_pattern] = np.arange(
+                first.shape[0]
+            )
 
     @staticmethod
     def applies(ens: TreeEnsemble) -> bool:
@@ -404,7 +415,8 @@ def _pattern_shap(
     p, g = patterns.paths, patterns
     interventional_pattern_kernel(
         Xa, *ens.kernel_arrays()[:10], ens.value, ens.tree_start, p.node_slot, p.leaf_pos,
-        p.feats, p.n_feats, g.leaf_groups, g.group_pattern, g.group_start, g.members, fx, fb,
+        p.feats, p.n_feats, g.leaf_groups, g.group_pattern, g.group_start, g.members,
+        g.table_start, g.table, fx, fb,
         int(transform), mass, bool(background_weights is not None), norm, coef_a, coef_b, out,
     )  # fmt: skip
     return out

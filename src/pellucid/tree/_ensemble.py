@@ -40,7 +40,7 @@ MISSING = 2  # follow default_left
 
 LINKS = ("identity", "logistic", "softmax", "exp")
 # up to this many (row, tree) walks ``predict_raw`` runs in numpy, not the compiled kernel
-NUMPY_WALKS = 20_000
+NUMPY_WALKS = 5_000
 # default unit of the raw output per link (readers override it, e.g. class probabilities)
 LINK_OUTPUT_KIND = {
     "identity": "regression",

@@ -1068,7 +1068,7 @@ def _popcount(x):
 def interventional_pattern_kernel(
     X, left, right, feature, threshold, default_left, kind, cs, cl, co, cd, value, tree_start,
     node_slot, leaf_pos, feats, n_feats, leaf_groups, group_pattern, group_start, members,
-    fx, fb, transform, bg_mass, weighted, norm, coef_a, coef_b, out,
+    table_start, table, fx, fb, transform, bg_mass, weighted, norm, coef_a, coef_b, out,
 ):  # fmt: skip
     """Interventional SHAP values of pair-rescaled output (one output), leaf by leaf.
 
@@ -1085,12 +1085,16 @@ def interventional_pattern_kernel(
     leaf's few distinct patterns, and sums the rescaling weights of the members of the
     patterns that reach the leaf only: the work is proportional to the leaves times the
     patterns plus the (row, background row, leaf) triples that reach a leaf, where the
-    pairwise walk costs pairs x trees x visited nodes.
+    pairwise walk costs pairs x trees x visited nodes. With ``table`` (non-empty: each
+    leaf's group per pattern at ``table_start[leaf] + beta``, -1 for none) only the
+    patterns that can reach the leaf, supersets of ~a, are looked up: 3^m per tree of
+    depth m rather than leaves x patterns.
     """
     n_rows = X.shape[0]
     n_trees = tree_start.shape[0] - 1
     n_bg = fb.shape[0]
     d = out.shape[1]
+    use_table = table.shape[0] > 0
     n_chunks = (n_rows + CHUNK - 1) // CHUNK
     max_nodes = 1
     for t in range(n_trees):
@@ -1154,24 +1158,41 @@ def interventional_pattern_kernel(
                     sum_b = 0.0
                     for s in range(m):
                         acc_a[s] = 0.0
-                    for g in range(leaf_groups[li], leaf_groups[li + 1]):
-                        beta = group_pattern[g]
-                        if (a | beta) != full:
-                            continue
-                        a_bits = a & ~beta
+                    g0 = leaf_groups[li]
+                    n_look = leaf_groups[li + 1] - g0
+                    need = full & ~a
+                    sub = a
+                    if use_table:
+                        n_look = 1 << 62
+                    for look in range(n_look):
+                        if use_table:  # supersets need | sub of need, sub running down a
+                            g = table[table_start[li] + (need | sub)]
+                            done = sub == 0
+                            sub = (sub - 1) & a
+                            if g < 0:
+                                if done:
+                                    break
+                                continue
+                        else:
+                            g = g0 + look
+                            done = False
+                            if (a | group_pattern[g]) != full:
+                                continue
+                        a_bits = a & ~group_pattern[g]
                         na = _popcount(a_bits)
-                        if na + nb == 0:
-                            continue
-                        w = 0.0
-                        for u in range(group_start[g], group_start[g + 1]):
-                            w += scale[i, members[u]]
-                        if nb > 0:
-                            sum_b += w * coef_b[na, nb]
-                        if na > 0:
-                            ca = w * coef_a[na, nb]
-                            for s in range(m):
-                                if (a_bits >> s) & 1:
-                                    acc_a[s] += ca
+                        if na + nb > 0:
+                            w = 0.0
+                            for u in range(group_start[g], group_start[g + 1]):
+                                w += scale[i, members[u]]
+                            if nb > 0:
+                                sum_b += w * coef_b[na, nb]
+                            if na > 0:
+                                ca = w * coef_a[na, nb]
+                                for s in range(m):
+                                    if (a_bits >> s) & 1:
+                                        acc_a[s] += ca
+                        if done:
+                            break
                     for s in range(m):
                         if (a >> s) & 1:
                             acc[feats[li, s], i] += val * acc_a[s]
