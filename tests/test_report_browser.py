@@ -68,7 +68,9 @@ def test_report_in_chromium(page, report_file):
     # One test, so that under pytest-xdist the report is built and the browser started once.
     # 1. renders without console errors
     assert page.console_errors == []
-    assert page.evaluate("document.title") == "Default risk: HistGradientBoostingClassifier, 25 trees"
+    assert (
+        page.evaluate("document.title") == "Default risk: HistGradientBoostingClassifier, 25 trees"
+    )
 
     # 2. no network requests: only its own file and inline data: images
     own = report_file.as_uri()
