@@ -62,6 +62,18 @@ def _explain(name, model, X, seed):
     return explainer.explain(X.iloc[:5], **kwargs)
 
 
+def _own_output(model, rows, exp):
+    """What the library itself predicts for ``rows``, in ``exp.output_kind``'s unit."""
+    if not hasattr(model, "predict_proba"):
+        assert exp.output_kind in ("regression", None), exp.output_kind
+        return model.predict(rows)
+    proba = model.predict_proba(rows)
+    if exp.output_kind == "probability":
+        return proba if exp.multi_output else proba[:, 1]
+    assert exp.output_kind in ("log_odds", "raw_margin"), (exp.method, exp.output_kind)
+    return model.decision_function(rows)
+
+
 @pytest.mark.parametrize("name", TABULAR_ATTRIBUTION)
 @pytest.mark.parametrize("task", ["regression", "binary"])
 def test_tabular_attribution_contract(name, task, problems):
@@ -77,6 +89,11 @@ def test_tabular_attribution_contract(name, task, problems):
         assert exp.base_values.shape == exp.values.shape[:1] + exp.values.shape[2:]
     if spec(name).additive:
         np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-6)
+    if exp.output is not None:
+        # The explained output is the model's own prediction, in the unit it names.
+        np.testing.assert_allclose(
+            exp.output, _own_output(model, X.iloc[:5], exp), rtol=1e-9, atol=1e-12
+        )
     if spec(name).exact:
         assert exp.std_errors is None
     again = _explain(name, model, X, seed=0)

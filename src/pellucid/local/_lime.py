@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._model import Model, as_model
+from .._model import Model, as_model, output_kind
 from .._results import Explanation
 from ..scale import scalable
 from ._surrogate import SELECTIONS, exp_kernel, fit_surrogate
@@ -197,6 +197,7 @@ class Lime:
                 "model_output": self.model.output,
             },
             output=output,
+            output_kind=output_kind(self.model, rows),
             diagnostics={
                 "fidelity": score,
                 "local_prediction": local,
