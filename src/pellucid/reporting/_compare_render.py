@@ -15,7 +15,16 @@ from typing import Any
 import numpy as np
 
 from .. import plots
-from ._render import _environment, _fmt, _grid, _plot, _table, _template_source, _text
+from ._render import (
+    _environment,
+    _fmt,
+    _grid,
+    _plot,
+    _table,
+    _template_source,
+    _text,
+    record_blocks,
+)
 
 __all__ = ["comparison_record", "render_comparison"]
 
@@ -265,20 +274,6 @@ def _agreement(cmp: Any, notes: list[str]) -> list[dict[str, Any]]:
     return blocks
 
 
-def _record_section(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for key, value in record.items():
-        if isinstance(value, Mapping):
-            value = "; ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
-        elif isinstance(value, (list, tuple)):
-            value = "; ".join(str(v) for v in value) or "—"
-        rows.append([key, value])
-    return [
-        _text("What produced this comparison, so it can be produced again and checked."),
-        _table(["", ""], rows, cls="record", scroll=True),
-    ]
-
-
 SECTIONS = (
     ("summary", "Verdicts", _summary),
     ("metrics", "Metrics per model", _metrics),
@@ -301,7 +296,12 @@ def _sections(cmp: Any, record: Mapping[str, Any]) -> list[dict[str, Any]]:
         if blocks or notes:
             out.append({"id": key, "title": heading, "blocks": blocks, "notes": notes})
     out.append(
-        {"id": "record", "title": "Reproducibility", "blocks": _record_section(record), "notes": []}
+        {
+            "id": "record",
+            "title": "Reproducibility",
+            "blocks": record_blocks(record, "comparison"),
+            "notes": [],
+        }
     )
     return out
 

@@ -12,7 +12,7 @@ import base64
 import html
 import io
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from typing import Any
 
@@ -685,18 +685,23 @@ def _trust(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
     return blocks
 
 
-def _record(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
+def record_blocks(record: Mapping[str, Any], what: str) -> list[dict[str, Any]]:
+    """A reproducibility record as a two-column table: mappings as "k: v; ...", lists joined."""
     rows = []
-    for key, value in res.record.items():
-        if isinstance(value, dict):
+    for key, value in record.items():
+        if isinstance(value, Mapping):
             value = "; ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
         elif isinstance(value, (list, tuple)):
             value = ", ".join(str(v) for v in value) or "—"
         rows.append([key, value])
     return [
-        _text("What produced this report, so it can be produced again and checked."),
+        _text(f"What produced this {what}, so it can be produced again and checked."),
         _table(["", ""], rows, cls="record", scroll=True),
     ]
+
+
+def _record(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
+    return record_blocks(res.record, "report")
 
 
 RENDERERS = {
