@@ -41,15 +41,13 @@ import datetime
 import json
 import os
 import platform
-import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from local import Timed, alibi_python  # noqa: E402
+from local import Timed, in_alibi  # noqa: E402
 
 SETTINGS = {"threshold": 0.95, "delta": 0.1, "tau": 0.15, "beam_size": 2, "batch_size": 100}
 FRESH_SAMPLES = 2000
@@ -158,8 +156,6 @@ print(json.dumps(out))
 
 
 def run_alibi(problem: str, rows: int, repeats: int, first_repeat: int = 0) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
-        fh.write(ALIBI_SCRIPT)
     args = {
         "problem": problem,
         "rows": rows,
@@ -167,17 +163,7 @@ def run_alibi(problem: str, rows: int, repeats: int, first_repeat: int = 0) -> d
         "first_repeat": first_repeat,
         "settings": SETTINGS,
     }
-    try:
-        proc = subprocess.run(
-            [str(alibi_python()), fh.name, json.dumps(args)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        )
-    finally:
-        os.unlink(fh.name)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return in_alibi(ALIBI_SCRIPT, args)
 
 
 # ---------------------------------------------------------------- held-out precision

@@ -183,13 +183,13 @@ def alibi_python() -> Path:
     return python
 
 
-def run_alibi(rows):
-    python = alibi_python()
+def in_alibi(script: str, args: dict) -> dict:
+    """Run ``script`` in alibi's virtualenv with ``args`` as JSON; its last line, parsed."""
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
-        fh.write(ALIBI_SCRIPT)
+        fh.write(script)
     try:
         proc = subprocess.run(
-            [str(python), fh.name, json.dumps({"rows": rows, "settings": SETTINGS})],
+            [str(alibi_python()), fh.name, json.dumps(args)],
             capture_output=True,
             text=True,
             check=True,
@@ -198,6 +198,10 @@ def run_alibi(rows):
     finally:
         os.unlink(fh.name)
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_alibi(rows):
+    return in_alibi(ALIBI_SCRIPT, {"rows": rows, "settings": SETTINGS})
 
 
 _RULE = re.compile(
