@@ -232,11 +232,17 @@ def paired_times(first, second, repeats):
     return np.array(t_a), np.array(t_b)
 
 
-def time_to_accuracy(args) -> None:
+def problem(args):
+    """The models, 50 background rows and ``args.rows`` rows to explain, drawn with seed 1."""
     models, data = make_models(args.models)
     rng = np.random.default_rng(1)
     background = data[rng.choice(len(data), 50, replace=False)]
     X = data[rng.choice(len(data), args.rows, replace=False)]
+    return models, background, X
+
+
+def time_to_accuracy(args) -> None:
+    models, background, X = problem(args)
     print(
         f"time to shap's accuracy at {SHAP_BUDGET}: {args.rows} rows, 16 features, "
         f"50 background rows, errors over {args.seeds} seeds, {args.repeats} timed pairs",
@@ -344,10 +350,7 @@ def overhead_runs(model, background, X, budget, repeats):
 
 
 def overhead(args) -> None:
-    models, data = make_models(args.models)
-    rng = np.random.default_rng(1)
-    background = data[rng.choice(len(data), 50, replace=False)]
-    X = data[rng.choice(len(data), args.rows, replace=False)]
+    models, background, X = problem(args)
     print(
         f"overhead beyond the model at equal budget: {args.rows} rows, 16 features, 50 "
         f"background rows, pellucid at its default n_jobs, {args.repeats} pairs; 'model "
