@@ -1,7 +1,7 @@
 """pellucid.compare: DeLong on a million rows, and a whole two-model comparison.
 
 1. ``delong_test`` on ``--delong-rows`` rows (default 1,000,000) of two
-   correlated score vectors (with ties). Goal (issue 24): under 1 s.
+   correlated score vectors (with ties). Goal: under 1 s.
 2. ``pellucid.compare`` of a logistic regression and a gradient-boosting
    model on ``--rows`` rows (default 100,000) of ``datasets.credit``, with
    ``--n-boot`` (default 1,000) stratified bootstrap resamples and the

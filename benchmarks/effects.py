@@ -6,7 +6,7 @@ alternately, ``--runs`` times; medians are reported with the ratio
 pellucid / scikit-learn (below 1: pellucid is faster). Numbers are checked
 to agree before anything is timed.
 
-Goals (issue 3): permutation importance <= 1.0x at n_jobs=1 and 2,
+Goals: permutation importance <= 1.0x at n_jobs=1 and 2,
 brute partial dependence <= 0.5x.
 
     python benchmarks/effects.py [--rows 10000] [--runs 5] [--json out.json]

@@ -5,7 +5,7 @@ Run from the repository root:
     PYTHONPATH=src .venv/bin/python benchmarks/local.py [--rows 10] [--repeats 3]
 
 Data: scikit-learn's bundled breast-cancer table (30 numeric features, the
-"30-feature random forest" of issue 6), split 70/30 with a fixed seed.
+30-feature random forest the LIME goal names), split 70/30 with a fixed seed.
 Model: RandomForestClassifier(n_estimators=100, random_state=0); a
 LogisticRegression is also timed for LIME, where the model is fast and
 the explainer's own overhead dominates.

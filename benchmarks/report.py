@@ -1,6 +1,6 @@
 """`pellucid report` end to end on a 10,000-row, 30-feature gradient-boosting model.
 
-Goal (issue 8): the whole command (start-up, loading, every section, rendering,
+Goal: the whole command (start-up, loading, every section, rendering,
 writing the file) within 60 s on a 2-core machine. There is no reference
 tool that writes such a report, so this prints absolute times: the median
 of several runs of the command, and the median time of each section taken

@@ -1,6 +1,6 @@
 """How `pellucid.report` grows with rows: 50 features (numeric and categorical, NaN).
 
-Goal (issue 26, goal 5): 100,000 rows x 50 features within 60 s on 2 cores and
+Goal: 100,000 rows x 50 features within 60 s on 2 cores and
 2 GB of memory, every section present, and time growing sub-linearly in rows.
 
 Each size runs in a fresh process (so its peak memory is its own): the data are

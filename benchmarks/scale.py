@@ -1,4 +1,4 @@
-"""Rows per second against workers, and workers' memory high-water mark (issue 10).
+"""Rows per second against workers, and workers' memory high-water mark.
 
 TreeShap on a 500-tree HistGradientBoosting model (depth 7) over rows generated
 lazily as a dask array on the workers (``--partition-rows`` per partition, so a

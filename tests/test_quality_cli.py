@@ -28,7 +28,7 @@ def files(tmp_path_factory):
     return d
 
 
-@pytest.mark.skipif("exact_shap" not in available(), reason="needs ExactShap (issue 5)")
+@pytest.mark.skipif("exact_shap" not in available(), reason="needs ExactShap")
 def test_trust_json(files):
     args = ["trust", str(files / "model.skops"), str(files / "data.csv"), "--target", "target"]
     args += ["--method", "exact_shap", "--rows", "6", "--background-size", "20", "--json"]
@@ -41,7 +41,7 @@ def test_trust_json(files):
     assert row["verdict"] == "trust"
 
 
-@pytest.mark.skipif("exact_shap" not in available(), reason="needs ExactShap (issue 5)")
+@pytest.mark.skipif("exact_shap" not in available(), reason="needs ExactShap")
 def test_trust_table_and_bad_method(files):
     args = ["trust", str(files / "model.skops"), str(files / "data.csv"), "--target", "target"]
     result = runner.invoke(app, [*args, "--method", "exact_shap", "--rows", "4", "--sanity"])

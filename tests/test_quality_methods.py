@@ -20,7 +20,7 @@ from pellucid.quality import (
 
 needs = pytest.mark.skipif(
     not {"exact_shap", "kernel_shap", "lime", "treeshap"} <= set(available()),
-    reason="needs the Shapley (issue 5), tree (issue 4) and LIME (issue 6) explainers",
+    reason="needs the Shapley, tree and LIME explainers",
 )
 
 

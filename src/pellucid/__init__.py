@@ -33,30 +33,30 @@ _EXPORTS: dict[str, str] = {
     "save_model": "pellucid._io",
     "load_model": "pellucid._io",
     "get_method": "pellucid._registry",
-    # issue 11: regulatory artefacts
+    # regulatory artefacts
     "reason_codes": "pellucid.regulatory",
     "model_card": "pellucid.regulatory",
     "ModelCard": "pellucid.regulatory",
-    # issue 5: model-agnostic Shapley values
+    # model-agnostic Shapley values
     "ExactShap": "pellucid.shapley",
     "KernelShap": "pellucid.shapley",
     "PermutationShap": "pellucid.shapley",
     "summarize": "pellucid.shapley",
     "explain": "pellucid.shapley",
-    # issue 6: local explanations
+    # local explanations
     "Lime": "pellucid.local",
     "LimeText": "pellucid.local",
     "LimeImage": "pellucid.local",
     "Anchors": "pellucid.local",
     "AnchorsText": "pellucid.local",
-    # issue 3: global effects
+    # global effects
     "permutation_importance": "pellucid.effects",
     "partial_dependence": "pellucid.effects",
     "ale": "pellucid.effects",
     "h_statistic": "pellucid.effects",
-    # issue 4: trees
+    # trees
     "TreeShap": "pellucid.tree",
-    # issue 7: PyTorch (importing these imports torch)
+    # PyTorch (importing these imports torch)
     "Saliency": "pellucid.torch",
     "SmoothGrad": "pellucid.torch",
     "IntegratedGradients": "pellucid.torch",
@@ -65,14 +65,14 @@ _EXPORTS: dict[str, str] = {
     "GradCam": "pellucid.torch",
     "Occlusion": "pellucid.torch",
     "Lrp": "pellucid.torch",
-    # issue 22: counterfactuals
+    # counterfactuals
     "Counterfactuals": "pellucid.counterfactual",
     "CounterfactualSet": "pellucid.counterfactual",
     "recourse_audit": "pellucid.counterfactual",
-    # issue 8: the report
+    # the report
     "report": "pellucid.reporting",
     "Report": "pellucid.reporting",
-    # issue 24: model comparison
+    # model comparison
     "compare": "pellucid.comparison",
     "select": "pellucid.comparison",
     "ModelComparison": "pellucid.comparison",
@@ -107,7 +107,7 @@ __all__ = [
     "Report",
     "TreeShap",
     "__version__",
-    # issue 7
+    # PyTorch
     "GradCam",
     "GradientShap",
     "GuidedBackprop",
@@ -134,10 +134,10 @@ __all__ = [
     "report",
     "select",
     "summarize",
-    # issue 3
+    # global effects
     "ale",
     "h_statistic",
-    # issue 22
+    # counterfactuals
     "Counterfactuals",
     "CounterfactualSet",
     "recourse_audit",

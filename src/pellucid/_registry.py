@@ -148,7 +148,7 @@ def get(name: str) -> Any:
 # One line per method. Keep it sorted by area.
 _TABLE: list[MethodSpec] = [
     # MethodSpec("name", "pellucid.module:Attr", "attribution", exact=..., additive=..., summary=...),
-    # issue 5: model-agnostic Shapley values
+    # model-agnostic Shapley values
     MethodSpec(
         "exact_shap",
         "pellucid.shapley:ExactShap",
@@ -171,7 +171,7 @@ _TABLE: list[MethodSpec] = [
         additive=True,
         summary="Antithetic permutation sampling of Shapley values, standard errors",
     ),
-    # issue 6: local surrogates and rules
+    # local surrogates and rules
     MethodSpec(
         "lime",
         "pellucid.local:Lime",
@@ -205,7 +205,7 @@ _TABLE: list[MethodSpec] = [
         inputs="text",
         summary="Anchors for text: words that hold the prediction when others are masked",
     ),
-    # issue 3: global effects (src/pellucid/effects/)
+    # global effects (src/pellucid/effects/)
     MethodSpec(
         "permutation_importance",
         "pellucid.effects:permutation_importance",
@@ -242,7 +242,7 @@ _TABLE: list[MethodSpec] = [
         models=("tree",),
         summary="Exact SHAP values of tree ensembles (path-dependent or interventional).",
     ),
-    # issue 22: counterfactuals with certificates
+    # counterfactuals with certificates
     MethodSpec(
         "counterfactuals",
         "pellucid.counterfactual:Counterfactuals",
@@ -251,7 +251,7 @@ _TABLE: list[MethodSpec] = [
         summary="Cheapest allowed changes that flip the decision; certified optimal for trees "
         "and linear models (HiGHS), searched otherwise.",
     ),
-    # --- issue 7: PyTorch gradient family and LRP (inputs="torch": a torch.nn.Module and tensors)
+    # --- PyTorch gradient family and LRP (inputs="torch": a torch.nn.Module and tensors)
     MethodSpec(
         "saliency",
         "pellucid.torch:Saliency",

@@ -428,7 +428,7 @@ def demo(
     demo_.run(out=out, n_rows=n_rows, console=console)
 
 
-# ---------------------------------------------------------------- issue 11: reasons, serve
+# ---------------------------------------------------------------- reasons, serve
 
 
 # The Shapley estimators honour a summarised background's weights; other methods take rows.
@@ -790,7 +790,7 @@ def explore(
     run_server(app_, host=host, port=port)
 
 
-# --- issue 5: the generic explain command -----------------------------------
+# --- the generic explain command --------------------------------------------
 
 
 def _parse_rows(rows: str | None, n: int) -> list[int] | None:
@@ -956,7 +956,7 @@ def _explain_rules(
     console.print(f"Wrote {len(anchors)} rules to {out}")
 
 
-# --- issue 3: global effects -------------------------------------------------
+# --- global effects ----------------------------------------------------------
 
 
 def _parse_groups(specs: list[str] | None) -> dict[str, list[str]] | None:
@@ -1084,7 +1084,7 @@ def effects(
     console.print(table)
 
 
-# --- issue 9: how far to trust the explanations -------------------------------
+# --- how far to trust the explanations ----------------------------------------
 
 
 @app.command()
