@@ -199,6 +199,19 @@ def _html_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 # ---------------------------------------------------------------- Explanation
 
+#: Diagnostics that hold one value per row and output (LIME's), cut along with the values
+#: when one output is selected.
+PER_OUTPUT_DIAGNOSTICS = ("fidelity", "local_prediction", "intercept")
+
+
+class OutputSelectionError(KeyError, IndexError, ValueError):
+    """:meth:`Explanation.select_output` cannot tell which output is meant: an unknown
+    label (a KeyError), a position out of range (an IndexError), or no default among
+    several outputs; a ValueError in every case (a bad argument value)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
 
 @dataclass(frozen=True, eq=False)
 class Explanation(_JsonMixin):
@@ -434,6 +447,103 @@ class Explanation(_JsonMixin):
             feature_names=names,
             output_names=out_names,
             diagnostics={k: v[rows] for k, v in self.diagnostics.items()},
+        )
+
+    # -- one output -----------------------------------------------------------
+    def output_index(self, output: Any = None) -> np.ndarray:
+        """Per row, the position of the output that ``output`` names (shape ``(n_rows,)``).
+
+        ``output`` is None (the only output, or the last of two: a binary
+        classifier's positive class; with more outputs there is no default),
+        a label (an entry of ``output_names``, compared as text), a position
+        (an int; negative counts from the end) or ``"predicted"`` (each row's
+        largest output, read from ``output`` or ``base_values + values``).
+        """
+        n = self.n_rows
+        names = list(self.output_names or ())
+        is_position = isinstance(output, (int, np.integer)) and not isinstance(
+            output, (bool, np.bool_)
+        )
+        if not self.multi_output:
+            if output is None or output == "predicted" or (is_position and int(output) in (0, -1)):
+                return np.zeros(n, dtype=np.intp)
+            raise OutputSelectionError(
+                f"This Explanation has a single output; output={output!r} does not apply."
+            )
+        k = len(names)
+        if output is None:
+            if k > 2:
+                raise OutputSelectionError(
+                    f"This Explanation has {k} outputs {names}; pass output= a label, a "
+                    "position or 'predicted' to say which one."
+                )
+            return np.full(n, k - 1, dtype=np.intp)
+        if isinstance(output, str) and output == "predicted" and output not in names:
+            return np.argmax(self._output_totals(), axis=1).astype(np.intp)
+        if is_position:
+            if not -k <= int(output) < k:
+                raise OutputSelectionError(
+                    f"output={int(output)} is out of range for the {k} outputs {names}."
+                )
+            return np.full(n, int(output) % k, dtype=np.intp)
+        if str(output) not in names:
+            raise OutputSelectionError(
+                f"Unknown output {output!r}; this Explanation's outputs are {names}."
+            )
+        return np.full(n, names.index(str(output)), dtype=np.intp)
+
+    def _output_totals(self) -> np.ndarray:
+        """Per row and output, the explained model output (recorded, else base + values)."""
+        if self.output is not None:
+            return np.asarray(self.output)
+        if self.base_values is None:
+            raise OutputSelectionError(
+                "output='predicted' needs the explained output or base_values; this "
+                "Explanation has neither: pass a label or a position."
+            )
+        axes = tuple(range(1, 1 + len(self.feature_shape)))
+        return np.asarray(self.base_values + np.asarray(self.values).sum(axis=axes))
+
+    def select_output(self, output: Any = None) -> Explanation:
+        """The Explanation of one output: ``values`` ``(n_rows, *feature_shape)``,
+        ``base_values``, ``output`` ``(n_rows,)``.
+
+        ``output`` as in :meth:`output_index`: None (the only output, or the
+        positive class of two), a label, a position or ``"predicted"`` (each
+        row its own largest output). Per-output diagnostics (LIME's fidelity,
+        local prediction and intercept) are cut along. A label the Explanation
+        does not have raises :class:`OutputSelectionError` naming the outputs
+        it has.
+        """
+        positions = self.output_index(output)
+        if not self.multi_output:
+            return self
+        k = self.n_outputs
+        if positions.size and np.all(positions == positions[0]):
+            pick: Any = int(positions[0])
+        else:
+            pick = positions  # one output per row ("predicted")
+        rows = np.arange(self.n_rows)
+
+        def cut(a: Any) -> Any:
+            if a is None:
+                return None
+            return a[..., pick] if isinstance(pick, int) else a[rows, ..., pick]
+
+        diagnostics = {
+            key: cut(arr)
+            if key in PER_OUTPUT_DIAGNOSTICS and arr.ndim == 2 and arr.shape[1] == k
+            else arr
+            for key, arr in self.diagnostics.items()
+        }
+        return replace(
+            self,
+            values=cut(self.values),
+            std_errors=cut(self.std_errors),
+            base_values=cut(self.base_values),
+            output=cut(self.output),
+            output_names=None,
+            diagnostics=diagnostics,
         )
 
     # -- conversion -----------------------------------------------------------

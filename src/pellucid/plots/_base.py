@@ -141,17 +141,14 @@ def select_output(
     target = target_of(exp, target)
     kind = unit_of(exp)
     if not exp.multi_output:
-        if output not in (None, 0):
-            raise ValueError(f"This Explanation has a single output; got output={output!r}.")
-        return exp, output_subject(kind, None, target)
+        return exp.select_output(output), output_subject(kind, None, target)
     names = exp.output_names or ()
     key: Any = len(names) - 1 if output is None else output
     if output is None and row is not None and len(names) > 2 and exp.output is not None:
         key = int(np.argmax(np.asarray(exp.output)[row]))
-    if isinstance(key, str) and key not in names:
-        raise KeyError(f"Unknown output {key!r}; known: {list(names)}")
-    idx = names.index(key) if isinstance(key, str) else int(key)
-    return exp[:, :, idx], output_subject(kind, names[idx], target)
+    one = exp.select_output(key)  # checks the key; its errors name the outputs
+    drawn = names[int(key)] if isinstance(key, (int, np.integer)) else str(key)
+    return one, output_subject(kind, drawn, target)
 
 
 def unit_of(exp: Explanation) -> str | None:

@@ -319,21 +319,8 @@ def interactions(
     """
     exp = _check_interactions(explanation)
     names = list(exp.feature_names)
-    target = target_of(explanation, target)
-    if exp.multi_output:
-        idx = len(exp.output_names or ()) - 1 if output is None else output
-        if isinstance(idx, str):
-            idx = list(exp.output_names or ()).index(idx)
-        values = np.asarray(exp.values, dtype=float)[..., int(idx)]
-        out_name = (exp.output_names or ())[int(idx)]
-    else:
-        if output not in (None, 0):
-            raise ValueError(f"This Explanation has a single output; got output={output!r}.")
-        values = np.asarray(exp.values, dtype=float)
-        out_name = None
-    from ._base import output_subject
-
-    subject = output_subject(exp.output_kind, out_name, target)
+    one, subject = select_output(exp, output, target_of(explanation, target))
+    values = np.asarray(one.values, dtype=float)
     pair = np.abs(values + np.swapaxes(values, 1, 2)).mean(axis=0)  # (d, d)
     np.fill_diagonal(pair, 0.0)
     if feature is None:
