@@ -38,12 +38,12 @@ def _check_binary(ev, clf, X, y):
     # below 1,000 rows quantile bins (evenly cut ones are nearly empty), as scikit-learn's
     strategy = "quantile" if len(y) < 1000 else "uniform"
     prob_true, prob_pred = calibration_curve(y, p1, n_bins=10, strategy=strategy)
-    _close(ev.calibration["prob_true"], prob_true)
-    _close(ev.calibration["prob_pred"], prob_pred)
-    counts = ev.calibration["counts"]
+    _close(ev.calibration.prob_true, prob_true)
+    _close(ev.calibration.prob_pred, prob_pred)
+    counts = ev.calibration.counts
     assert counts.sum() == len(y) and counts.shape == prob_true.shape
-    assert np.all(ev.calibration["low"] <= prob_true + 1e-12)
-    assert np.all(prob_true <= ev.calibration["high"] + 1e-12)
+    assert np.all(ev.calibration.low <= prob_true + 1e-12)
+    assert np.all(prob_true <= ev.calibration.high + 1e-12)
 
 
 def test_binary_overall_and_by_group():

@@ -388,15 +388,15 @@ def test_confusion_matrix_cells(ax, binary_eval):
 def test_roc_pr_calibration(ax, binary_eval):
     plots.roc_curve(binary_eval, ax=ax)
     line = ax.get_lines()[0]
-    np.testing.assert_allclose(line.get_xdata(), binary_eval.roc_curve["fpr"])
-    auc = np.trapezoid(binary_eval.roc_curve["tpr"], binary_eval.roc_curve["fpr"])
+    np.testing.assert_allclose(line.get_xdata(), binary_eval.roc_curve.fpr)
+    auc = np.trapezoid(binary_eval.roc_curve.tpr, binary_eval.roc_curve.fpr)
     assert f"{auc:.3f}" in line.get_label()
     ax2 = Figure().add_subplot()
     plots.precision_recall_curve(binary_eval, ax=ax2)
-    np.testing.assert_allclose(ax2.get_lines()[0].get_ydata(), binary_eval.pr_curve["precision"])
+    np.testing.assert_allclose(ax2.get_lines()[0].get_ydata(), binary_eval.pr_curve.precision)
     ax3 = Figure().add_subplot()
     plots.calibration_curve(binary_eval, ax=ax3)
-    np.testing.assert_allclose(ax3.get_lines()[0].get_ydata(), binary_eval.calibration["prob_true"])
+    np.testing.assert_allclose(ax3.get_lines()[0].get_ydata(), binary_eval.calibration.prob_true)
 
 
 def test_regression_residuals_and_errors(ax):

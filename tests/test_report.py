@@ -371,10 +371,10 @@ def test_trust_section_scores_treeshap_on_the_margin():
     res = compute(model, X, y, settings={"shap_rows": 50, "importance_rows": 200})
     assert res.shap is not None and res.shap.method == "treeshap"
     assert res.notes.get("trust") is None, res.notes.get("trust")
-    methods = [r["method"] for r in res.trust.rows]
+    methods = [r.method for r in res.trust.rows]
     assert methods == ["TreeShap", "Lime"]
     # exact SHAP of the margin, scored on the margin, is faithful
-    assert res.trust.rows[0]["faithfulness_correlation"] > 0.7
+    assert res.trust.rows[0].faithfulness_correlation > 0.7
 
 
 def test_report_record_says_which_rows_each_section_read(credit_report, credit_model):

@@ -22,6 +22,7 @@ from pellucid.quality import (
     AgreementResult,
     CurveResult,
     GroundTruthResult,
+    MethodTrust,
     QualityScore,
     SanityCheckResult,
     StabilityResult,
@@ -128,8 +129,9 @@ def test_quality_results(result):
 
 
 def test_trust_summary():
+    nan = float("nan")
     rows = tuple(
-        {"method": m, "verdict": "trustworthy", "reading": "x" * 2000}
+        MethodTrust(m, nan, nan, nan, nan, None, nan, None, None, "trustworthy", "x" * 2000)
         for m in ("kernel_shap", "lime")
     )
     summary = TrustSummary(rows=rows, notes=("n",))

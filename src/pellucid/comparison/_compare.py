@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._data import DataError, check_X_y
 from .._model import Model, as_model
-from ..metrics._evaluate import _group_mask, _resolve_groups
+from ..metrics._subgroups import subgroup_column, subgroup_mask
 from ._metrics import BINARY_METRICS, LOSSES, BinaryScores
 from ._results import ModelComparison
 from ._stats import (
@@ -77,7 +77,7 @@ def compare(
     """
     names, fitted = _check_models(models, reference)
     X, y_raw = check_X_y(X, y)
-    group_values, group_name = _resolve_groups(groups, X)
+    group_values, group_name = subgroup_column(groups, X, "groups")
     metric_names = _check_metrics(metrics)
     if int(n_boot) < 100:
         raise ValueError(f"n_boot must be at least 100 for 95% intervals; got {n_boot!r}.")
@@ -201,7 +201,7 @@ def _plain(v: Any) -> Any:
 def _group_rows(group_values: np.ndarray | None) -> dict[str, np.ndarray] | None:
     if group_values is None:
         return None
-    return {str(g): np.flatnonzero(_group_mask(group_values, g)) for g in pd.unique(group_values)}
+    return {str(g): np.flatnonzero(subgroup_mask(group_values, g)) for g in pd.unique(group_values)}
 
 
 def _strata(y01: np.ndarray, group_values: np.ndarray) -> np.ndarray:

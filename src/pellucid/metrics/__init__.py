@@ -1,5 +1,15 @@
-"""Model evaluation (via sklearn.metrics) and, later, explanation-quality metrics."""
+"""Model evaluation (via sklearn.metrics) and fairness across subgroups."""
 
-from ._evaluate import ModelEvaluation, evaluate, wilson_interval
+from ._evaluate import Calibration, ModelEvaluation, PrCurve, RocCurve, evaluate, wilson_interval
+from ._fairness import FairnessGaps, fairness_table
 
-__all__ = ["ModelEvaluation", "evaluate", "wilson_interval"]
+__all__ = [
+    "Calibration",
+    "FairnessGaps",
+    "ModelEvaluation",
+    "PrCurve",
+    "RocCurve",
+    "evaluate",
+    "fairness_table",
+    "wilson_interval",
+]

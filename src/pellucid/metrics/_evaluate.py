@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -14,18 +14,50 @@ from sklearn.calibration import calibration_curve
 
 from .._data import DataError, check_X_y
 from .._model import Model, as_model
+from .._results import _decode, _encode_scalar, _JsonMixin
+from ._subgroups import UNSET, subgroup_column, subgroup_mask, subgroups_argument
 
-__all__ = ["ModelEvaluation", "evaluate"]
+__all__ = ["Calibration", "ModelEvaluation", "PrCurve", "RocCurve", "evaluate"]
 
 
 @dataclass(frozen=True, eq=False)
-class ModelEvaluation:
+class RocCurve(_JsonMixin):
+    """Receiver operating characteristic of a binary classifier: one point per threshold."""
+
+    fpr: np.ndarray
+    tpr: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class PrCurve(_JsonMixin):
+    """Precision against recall of a binary classifier: one point per threshold."""
+
+    precision: np.ndarray
+    recall: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration(_JsonMixin):
+    """Reliability curve: per bin, the observed rate (``prob_true``, with its 95% Wilson
+    interval ``low``/``high``) against the mean predicted probability, and the bin's rows."""
+
+    prob_true: np.ndarray
+    prob_pred: np.ndarray
+    counts: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class ModelEvaluation(_JsonMixin):
     """Performance of a model on one data set.
 
-    ``metrics`` is a flat dict of floats. A metric that cannot be computed
-    is NaN and ``notes`` says why (metric name -> reason). Curves and the
+    ``metrics`` maps each metric's name to its value. A metric that cannot be
+    computed is NaN and ``notes`` says why (metric name -> reason). Curves
+    (:class:`RocCurve`, :class:`PrCurve`, :class:`Calibration`) and the
     confusion matrix are arrays for the plotting layer. ``by_group`` maps
-    each subgroup's value to its own ModelEvaluation.
+    each subgroup's value to its own ModelEvaluation; ``group_name`` names the
+    subgroup column.
     """
 
     task: str
@@ -33,15 +65,57 @@ class ModelEvaluation:
     n_rows: int
     classes: tuple[Any, ...] | None = None
     confusion_matrix: np.ndarray | None = None
-    calibration: dict[str, np.ndarray] | None = None
-    roc_curve: dict[str, np.ndarray] | None = None
-    pr_curve: dict[str, np.ndarray] | None = None
+    calibration: Calibration | None = None
+    roc_curve: RocCurve | None = None
+    pr_curve: PrCurve | None = None
     residuals: np.ndarray | None = None
     by_group: dict[Any, ModelEvaluation] = field(default_factory=dict)
     group_name: str | None = None
     notes: dict[str, str] = field(default_factory=dict)
     # binary: the probability of classes[1] at or above which a row is predicted positive
     threshold: float | None = None
+
+    _CURVES = {"calibration": Calibration, "roc_curve": RocCurve, "pr_curve": PrCurve}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``by_group`` is keyed by the group's text, and each entry keeps
+        the group's own value under ``"group_value"`` so that :meth:`from_dict` gives
+        back the same keys."""
+        out = super().to_dict()
+        for name in self._CURVES:
+            curve = getattr(self, name)
+            out[name] = None if curve is None else curve.to_dict()
+        out["metrics"] = {k: _encode_scalar(v) for k, v in self.metrics.items()}
+        out["by_group"] = {
+            str(g): {**ev.to_dict(), "group_value": _encode_scalar(g)}
+            for g, ev in self.by_group.items()
+        }
+        return out
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> ModelEvaluation:
+        cls._check_header(payload)
+        curves = {
+            name: None if payload.get(name) is None else kind.from_dict(payload[name])  # type: ignore[attr-defined]
+            for name, kind in cls._CURVES.items()
+        }
+        classes = payload.get("classes")
+        return cls(
+            task=payload["task"],
+            metrics={k: float("nan") if v is None else v for k, v in payload["metrics"].items()},
+            n_rows=int(payload["n_rows"]),
+            classes=None if classes is None else tuple(classes),
+            confusion_matrix=_decode(payload.get("confusion_matrix")),
+            residuals=_decode(payload.get("residuals")),
+            by_group={
+                entry["group_value"]: cls.from_dict(entry)
+                for entry in payload.get("by_group", {}).values()
+            },
+            group_name=payload.get("group_name"),
+            notes=dict(payload.get("notes", {})),
+            threshold=payload.get("threshold"),
+            **curves,
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """One row per group ('all' first), one column per metric."""
@@ -51,20 +125,6 @@ class ModelEvaluation:
         frame.insert(0, "n_rows", [self.n_rows] + [ev.n_rows for ev in self.by_group.values()])
         frame.index.name = self.group_name or "group"
         return frame
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"task": self.task, "n_rows": self.n_rows, "metrics": self.metrics}
-        if self.notes:
-            out["notes"] = dict(self.notes)
-        if self.classes is not None:
-            out["classes"] = [str(c) for c in self.classes]
-        if self.confusion_matrix is not None:
-            out["confusion_matrix"] = self.confusion_matrix.tolist()
-        if self.threshold is not None:
-            out["threshold"] = self.threshold
-        if self.by_group:
-            out["by_group"] = {str(g): ev.to_dict() for g, ev in self.by_group.items()}
-        return out
 
     def _repr_html_(self) -> str:
         return str(self.to_frame().to_html(float_format=lambda v: f"{v:.4g}"))
@@ -95,10 +155,11 @@ def evaluate(
     X: Any,
     y: Any,
     *,
-    groups: Any = None,
+    subgroups: Any = None,
     sample_weight: Any = None,
     n_bins: int = 10,
     threshold: float | None = None,
+    groups: Any = UNSET,
 ) -> ModelEvaluation:
     """Evaluate ``model`` on ``(X, y)``, overall and per subgroup.
 
@@ -109,7 +170,8 @@ def evaluate(
     (float32 models such as XGBoost sum to 1 only to about 1e-7, which
     scikit-learn refuses). A metric that cannot be computed is NaN, with the
     reason in ``notes``.
-    ``groups`` is a column name of X or an array with one label per row.
+    ``subgroups`` is a column name of X or an array with one label per row
+    (``groups=``, its old name, still works for one release with a FutureWarning).
     Classification: accuracy, balanced_accuracy, precision, recall, f1
     (binary: the positive class, ``classes[1]``; multiclass: macro, plus
     ``_weighted`` and per-class ``_class_<c>`` values), roc_auc, pr_auc,
@@ -122,8 +184,9 @@ def evaluate(
     ``threshold`` states the one used. :func:`pellucid.compare.choose_threshold`
     picks one by a stated rule.
     """
+    subgroups = subgroups_argument("evaluate", subgroups, groups)
     m = as_model(model)
-    group_values, group_name = _resolve_groups(groups, X)
+    group_values, group_name = subgroup_column(subgroups, X)
     X, y = _target_column(X, y)
     X, y_arr = check_X_y(X, y)
     weights = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
@@ -163,9 +226,9 @@ def evaluate(
         return result
     by_group = {}
     for g in pd.unique(group_values):
-        idx = np.flatnonzero(_group_mask(group_values, g))
+        idx = np.flatnonzero(subgroup_mask(group_values, g))
         by_group[g] = compute(idx)
-    return ModelEvaluation(**{**result.__dict__, "by_group": by_group, "group_name": group_name})
+    return replace(result, by_group=by_group, group_name=group_name)
 
 
 def _target_column(X: Any, y: Any) -> tuple[Any, Any]:
@@ -180,27 +243,6 @@ def _target_column(X: Any, y: Any) -> tuple[Any, Any]:
     if y not in X.columns:
         raise DataError(f"y={y!r} is not a column of X; columns: {[str(c) for c in X.columns]}.")
     return X.drop(columns=[y]), X[y]
-
-
-def _group_mask(values: np.ndarray, g: Any) -> np.ndarray:
-    if pd.isna(g):
-        return np.asarray(pd.isna(values))
-    return np.asarray(values == g)
-
-
-def _resolve_groups(groups: Any, X: Any) -> tuple[np.ndarray | None, str | None]:
-    if groups is None:
-        return None, None
-    if isinstance(groups, str):
-        if not isinstance(X, pd.DataFrame) or groups not in X.columns:
-            raise DataError(f"groups={groups!r} is not a column of X.")
-        return X[groups].to_numpy(), groups
-    values = np.asarray(groups)
-    if values.shape != (X.shape[0],):
-        raise DataError(
-            f"groups has shape {values.shape}; expected one label per row ({X.shape[0]},)."
-        )
-    return values, getattr(groups, "name", None)
 
 
 def _safe(fn: Callable[[], float], notes: dict[str, str], name: str) -> float:
@@ -244,7 +286,7 @@ def _log_loss(
 QUANTILE_BINS_BELOW = 1000
 
 
-def reliability(yb: np.ndarray, p: np.ndarray, n_bins: int) -> dict[str, np.ndarray]:
+def reliability(yb: np.ndarray, p: np.ndarray, n_bins: int) -> Calibration:
     """scikit-learn's calibration curve (quantile bins below QUANTILE_BINS_BELOW rows,
     uniform above) with each bin's row count and 95% Wilson interval of prob_true."""
     strategy = "quantile" if p.size < QUANTILE_BINS_BELOW else "uniform"
@@ -258,13 +300,7 @@ def reliability(yb: np.ndarray, p: np.ndarray, n_bins: int) -> dict[str, np.ndar
     counts = np.bincount(np.searchsorted(edges[1:-1], p), minlength=n_bins)
     counts = counts[counts != 0]
     low, high = wilson_interval(prob_true * counts, counts)
-    return {
-        "prob_true": prob_true,
-        "prob_pred": prob_pred,
-        "counts": counts,
-        "low": low,
-        "high": high,
-    }
+    return Calibration(prob_true, prob_pred, counts, low, high)
 
 
 def wilson_interval(
@@ -319,8 +355,8 @@ def _classification(
         if yb.min() != yb.max():
             fpr, tpr, _ = skm.roc_curve(yb, p1, sample_weight=w)
             prec, rec, _ = skm.precision_recall_curve(yb, p1, sample_weight=w)
-            curves["roc_curve"] = {"fpr": fpr, "tpr": tpr}
-            curves["pr_curve"] = {"precision": prec, "recall": rec}
+            curves["roc_curve"] = RocCurve(fpr, tpr)
+            curves["pr_curve"] = PrCurve(prec, rec)
         calibration = reliability(yb, p1, n_bins)
     else:
         for name, fn in (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -71,7 +72,7 @@ def roc_curve(result: Any, *, ax: Any = None, title: str | None = None) -> Any:
         raise ValueError("This evaluation has no ROC curve (binary classifiers with both classes).")
     ax = get_ax(ax, (4.2, 4.0))
     auc = ev.metrics.get("roc_auc", float("nan"))
-    ax.plot(ev.roc_curve["fpr"], ev.roc_curve["tpr"], color=NEGATIVE, label=f"AUC {auc:.3f}")
+    ax.plot(ev.roc_curve.fpr, ev.roc_curve.tpr, color=NEGATIVE, label=f"AUC {auc:.3f}")
     ax.plot([0, 1], [0, 1], color=NEUTRAL, linestyle="--", linewidth=0.8, label="chance")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.01)
@@ -90,7 +91,7 @@ def precision_recall_curve(result: Any, *, ax: Any = None, title: str | None = N
         raise ValueError("This evaluation has no precision-recall curve.")
     ax = get_ax(ax, (4.2, 4.0))
     ap = ev.metrics.get("pr_auc", float("nan"))
-    recall, precision = ev.pr_curve["recall"], ev.pr_curve["precision"]
+    recall, precision = ev.pr_curve.recall, ev.pr_curve.precision
     ax.step(recall, precision, where="post", color=NEGATIVE, label=f"AP {ap:.3f}")
     # precision at recall 1 is the positive rate: what guessing achieves
     base_rate = float(np.asarray(precision)[np.argmax(recall)])
@@ -169,7 +170,7 @@ def calibration_curve(
     ev = _evaluation(result, "calibration_curve()")
     if ev.calibration is None:
         raise ValueError("This evaluation has no calibration data (it is a regression).")
-    cal = dict(ev.calibration)
+    cal = dataclasses.asdict(ev.calibration)
     if y is not None or proba is not None:
         if y is None or proba is None:
             raise ValueError("calibration_curve(): pass both y and proba, or neither.")

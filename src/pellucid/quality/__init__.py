@@ -21,7 +21,6 @@ model's output averaged over them.
 from ._agreement import agreement, rank_correlation
 from ._faithfulness import deletion, faithfulness_correlation, infidelity, insertion
 from ._ground_truth import (
-    GroundTruthReport,
     Problem,
     additive_problem,
     brute_force_shapley,
@@ -35,7 +34,9 @@ from ._ground_truth import (
 from ._results import (
     AgreementResult,
     CurveResult,
+    GroundTruthReport,
     GroundTruthResult,
+    MethodTrust,
     QualityScore,
     SanityCheckResult,
     StabilityResult,
@@ -50,6 +51,7 @@ __all__ = [
     "CurveResult",
     "GroundTruthReport",
     "GroundTruthResult",
+    "MethodTrust",
     "Problem",
     "QualityScore",
     "SanityCheckResult",

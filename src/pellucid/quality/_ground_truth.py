@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import combinations
 from math import factorial
 from typing import Any
@@ -26,7 +26,7 @@ import pandas as pd
 from .._model import as_model
 from .._results import Explanation
 from ._common import Composer, Target, as_rng, build_explainer, explain, removal_values
-from ._results import GroundTruthResult
+from ._results import GroundTruthReport, GroundTruthResult
 
 __all__ = [
     "GroundTruthReport",
@@ -287,49 +287,6 @@ def problems() -> list[str]:
 
 
 # ---------------------------------------------------------------- errors
-
-
-@dataclass(frozen=True, eq=False)
-class GroundTruthReport:
-    """Every (method, problem) error, plus the pairs that could not run and why."""
-
-    results: tuple[GroundTruthResult, ...]
-    skipped: Mapping[tuple[str, str], str] = field(default_factory=dict)
-
-    def result(self, method: str, problem: str) -> GroundTruthResult:
-        for r in self.results:
-            if r.method == method and r.problem == problem:
-                return r
-        reason = self.skipped.get((method, problem))
-        raise KeyError(
-            f"No result for {method!r} on {problem!r}" + (f": {reason}" if reason else ".")
-        )
-
-    def to_frame(self) -> pd.DataFrame:
-        rows = [
-            {
-                "method": r.method,
-                "problem": r.problem,
-                "exact": bool(r.params.get("exact", False)),
-                "max_abs_error": r.max_abs_error,
-                "mean_abs_error": r.mean_abs_error,
-                "relative_error": r.relative_error,
-                "seconds": r.seconds,
-            }
-            for r in self.results
-        ]
-        return pd.DataFrame(
-            rows,
-            columns=[
-                "method",
-                "problem",
-                "exact",
-                "max_abs_error",
-                "mean_abs_error",
-                "relative_error",
-                "seconds",
-            ],
-        )
 
 
 def ground_truth(

@@ -8,12 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from .._results import _clip, _encode, _freeze, _html_table
+from .._results import _clip, _encode, _freeze, _html_table, _JsonMixin
 
 __all__ = [
     "AgreementResult",
     "CurveResult",
+    "GroundTruthReport",
     "GroundTruthResult",
+    "MethodTrust",
     "QualityScore",
     "SanityCheckResult",
     "StabilityResult",
@@ -27,9 +29,12 @@ def _nanmean(a: np.ndarray | None) -> float:
     return float(np.nanmean(a))
 
 
-class _Result:
+class _Result(_JsonMixin):
     """Freezes array fields; ``to_dict`` gives JSON-safe numbers including the means.
 
+    The JSON protocol (schema version, type name, ``from_json``) is the one every
+    result shares; the derived means ride along in ``to_dict`` for readers of the
+    JSON and are recomputed, not read, by ``from_json``.
     Subclasses are dataclasses with ``repr=False``: the generated repr would print
     every array, and this class's short one names their shapes and the means.
     """
@@ -45,9 +50,9 @@ class _Result:
                 object.__setattr__(self, f.name, dict(value))
 
     def to_dict(self) -> dict[str, Any]:
-        out = {f.name: _encode(getattr(self, f.name)) for f in fields(self)}  # type: ignore[arg-type]
+        out = super().to_dict()
         out.update({name: _encode(getattr(self, name)) for name in self._derived})
-        return {"type": type(self).__name__, **out}
+        return out
 
     def _summary(self) -> list[tuple[str, str]]:
         """(name, text) of the scalar fields, the derived means and the arrays' shapes."""
@@ -259,6 +264,7 @@ class GroundTruthResult(_Result):
     params: Mapping[str, Any] = field(default_factory=dict)
 
     _derived = ("max_abs_error", "mean_abs_error", "relative_error", "mean")
+    _tuple_fields = ("feature_names",)
 
     @property
     def per_row(self) -> np.ndarray:
@@ -284,38 +290,141 @@ class GroundTruthResult(_Result):
 
 
 @dataclass(frozen=True, eq=False)
-class TrustSummary:
-    """Per method: faithfulness, stability, ground-truth error where known, and a plain reading.
+class GroundTruthReport(_JsonMixin):
+    """Every (method, problem) error, plus the pairs that could not run and why."""
 
-    ``rows`` holds one dict per method with the keys of :attr:`COLUMNS`; the
-    report renders :meth:`to_frame` and each row's ``reading``.
-    """
+    results: tuple[GroundTruthResult, ...]
+    skipped: Mapping[tuple[str, str], str] = field(default_factory=dict)
 
-    rows: tuple[Mapping[str, Any], ...]
-    notes: tuple[str, ...] = ()
-    params: Mapping[str, Any] = field(default_factory=dict)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "results", tuple(self.results))
+        object.__setattr__(self, "skipped", dict(self.skipped))
 
-    COLUMNS = (
-        "method",
-        "deletion_gain",
-        "insertion_gain",
-        "faithfulness_correlation",
-        "infidelity",
-        "seed_variation",
-        "sensitivity",
-        "ground_truth_error",
-        "sanity_passed",
-        "verdict",
-        "reading",
-    )
+    def result(self, method: str, problem: str) -> GroundTruthResult:
+        for r in self.results:
+            if r.method == method and r.problem == problem:
+                return r
+        reason = self.skipped.get((method, problem))
+        raise KeyError(
+            f"No result for {method!r} on {problem!r}" + (f": {reason}" if reason else ".")
+        )
 
     def to_frame(self) -> Any:
         import pandas as pd
 
-        return pd.DataFrame([dict(r) for r in self.rows], columns=list(self.COLUMNS))
+        columns = ["method", "problem", "exact", "max_abs_error", "mean_abs_error"]
+        columns += ["relative_error", "seconds"]
+        rows = [
+            {
+                "method": r.method,
+                "problem": r.problem,
+                "exact": bool(r.params.get("exact", False)),
+                "max_abs_error": r.max_abs_error,
+                "mean_abs_error": r.mean_abs_error,
+                "relative_error": r.relative_error,
+                "seconds": r.seconds,
+            }
+            for r in self.results
+        ]
+        return pd.DataFrame(rows, columns=columns)
 
     def __repr__(self) -> str:
-        verdicts = ", ".join(f"{r.get('method')}: {r.get('verdict')}" for r in self.rows)
+        return _clip(
+            f"GroundTruthReport({len(self.results)} result(s), {len(self.skipped)} skipped)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        # JSON keys are strings: the (method, problem) pairs travel as a list.
+        out = super().to_dict()
+        out["results"] = [r.to_dict() for r in self.results]
+        out["skipped"] = [[m, p, why] for (m, p), why in self.skipped.items()]
+        return out
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> GroundTruthReport:
+        cls._check_header(payload)
+        return cls(
+            results=tuple(GroundTruthResult.from_dict(r) for r in payload["results"]),
+            skipped={(m, p): why for m, p, why in payload.get("skipped", [])},
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class MethodTrust(_JsonMixin):
+    """One method's line of a :class:`TrustSummary`: its scores, verdict and reading.
+
+    ``seed_variation`` is None for a method that takes no seed,
+    ``ground_truth_error`` when the true attributions are unknown,
+    ``sanity_passed`` when the sanity check was not run.
+    """
+
+    method: str
+    deletion_gain: float
+    insertion_gain: float
+    faithfulness_correlation: float
+    infidelity: float
+    seed_variation: float | None
+    sensitivity: float
+    ground_truth_error: float | None
+    sanity_passed: bool | None
+    verdict: str
+    reading: str
+
+    def __post_init__(self) -> None:
+        # JSON has no NaN: a missing number comes back as None and is NaN again here;
+        # the optional ones keep one spelling of "no number", None.
+        for name in _ALWAYS_NUMBERS:
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, float("nan"))
+        for name in ("seed_variation", "ground_truth_error"):
+            value = getattr(self, name)
+            if value is not None and not np.isfinite(value):
+                object.__setattr__(self, name, None)
+
+    def __repr__(self) -> str:
+        return _clip(f"MethodTrust(method={self.method!r}, verdict={self.verdict!r})")
+
+
+_ALWAYS_NUMBERS = (
+    "deletion_gain",
+    "insertion_gain",
+    "faithfulness_correlation",
+    "infidelity",
+    "sensitivity",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class TrustSummary(_JsonMixin):
+    """Per method: faithfulness, stability, ground-truth error where known, and a plain reading.
+
+    ``rows`` holds one :class:`MethodTrust` per method (a mapping with the keys
+    of :attr:`COLUMNS` is accepted and checked); the report renders
+    :meth:`to_frame` and each row's ``reading``.
+    """
+
+    rows: tuple[MethodTrust, ...]
+    notes: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    COLUMNS = tuple(f.name for f in fields(MethodTrust))
+    _tuple_fields = ("rows", "notes")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", tuple(_method_trust(r) for r in self.rows))
+        object.__setattr__(self, "notes", tuple(self.notes))
+        object.__setattr__(self, "params", dict(self.params))
+
+    def to_frame(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame(
+            [{c: getattr(r, c) for c in self.COLUMNS} for r in self.rows],
+            columns=list(self.COLUMNS),
+        )
+
+    def __repr__(self) -> str:
+        verdicts = ", ".join(f"{r.method}: {r.verdict}" for r in self.rows)
         notes = f", {len(self.notes)} note(s)" if self.notes else ""
         return _clip(f"TrustSummary({len(self.rows)} method(s): {verdicts}{notes})")
 
@@ -323,9 +432,20 @@ class TrustSummary:
         return str(self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4g}"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "type": type(self).__name__,
-            "rows": [{k: _encode(v) for k, v in r.items()} for r in self.rows],
-            "notes": list(self.notes),
-            "params": _encode(dict(self.params)),
-        }
+        out = super().to_dict()
+        out["rows"] = [{c: _encode(getattr(r, c)) for c in self.COLUMNS} for r in self.rows]
+        return out
+
+
+def _method_trust(row: MethodTrust | Mapping[str, Any]) -> MethodTrust:
+    """A row as :class:`MethodTrust`; a mapping must have exactly its fields."""
+    if isinstance(row, MethodTrust):
+        return row
+    names = set(TrustSummary.COLUMNS)
+    missing, unknown = names - set(row), set(row) - names
+    if missing or unknown:
+        raise ValueError(
+            f"A TrustSummary row needs the fields {list(TrustSummary.COLUMNS)}; "
+            f"missing {sorted(missing)}, unknown {sorted(unknown)}."
+        )
+    return MethodTrust(**row)

@@ -10,7 +10,7 @@ import numpy as np
 from .._data import check_X
 from ._common import as_rng, build_explainer, check_rows, explain, method_name, take_rows
 from ._faithfulness import deletion, faithfulness_correlation, infidelity, insertion
-from ._results import TrustSummary
+from ._results import MethodTrust, TrustSummary
 from ._robustness import stability
 from ._sanity import sanity_check
 
@@ -74,7 +74,7 @@ def trust_summary(
                 f"y has {len(y)} labels but data has {source.shape[0]} rows: y must label data."
             )
         y = y[idx]
-    out_rows: list[dict[str, Any]] = []
+    out_rows: list[MethodTrust] = []
     notes: list[str] = []
     for method in methods:
         name = method_name(method)
@@ -126,7 +126,7 @@ def trust_summary(
             "sanity_passed": sanity_passed,
         }
         verdict, reading = read_scores(scores)
-        out_rows.append({**scores, "verdict": verdict, "reading": reading})
+        out_rows.append(MethodTrust(**scores, verdict=verdict, reading=reading))  # type: ignore[arg-type]
     params = {
         "n_rows": len(rows),
         "n_background": n_background,
