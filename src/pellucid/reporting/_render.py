@@ -680,7 +680,7 @@ def _trust(res: ReportResults, notes: list[str]) -> list[dict[str, Any]]:
             cls="trust",
             scroll=True,
         ),
-        {"type": "list", "items": [f"{r['method']}: {r['reading']}" for r in summary.rows]},
+        {"type": "list", "items": [f"{r.method}: {r.reading}" for r in summary.rows]},
     ]
     return blocks
 
