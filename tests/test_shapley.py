@@ -139,7 +139,7 @@ def test_exact_refuses_too_many_players():
 def test_efficiency_is_exact_and_seed_gives_same_bytes(cls, game8):
     f, background, X, _ = game8
     a = cls(f, background).explain(X, budget=64, random_state=3)
-    b = cls(f, background, max_batch_rows=40, n_jobs=2).explain(X, budget=64, random_state=3)
+    b = cls(f, background, max_batch_rows=40, model_threads=2).explain(X, budget=64, random_state=3)
     np.testing.assert_allclose(a.additivity_gap, 0, atol=1e-10)
     assert a.values.tobytes() == b.values.tobytes()  # batching does not change the numbers
     assert a.std_errors is not None and a.std_errors.tobytes() == b.std_errors.tobytes()
@@ -368,7 +368,7 @@ def test_groups_are_single_players():
     players = [[0, 2], [1], [3, 4, 5]]
     want = np.array([brute_force(f, x, background, players=players) for x in X])
     np.testing.assert_allclose(exp.values, want, atol=1e-10)
-    assert exp.data is None and exp.params["groups"] == groups
+    assert exp.data is None and exp.params["feature_groups"] == groups
     perm = pellucid.PermutationShap(f, background, groups=groups).explain(X, random_state=0)
     assert perm.values.shape == (2, 3)
 
@@ -495,12 +495,12 @@ def test_mixed_dtypes_with_threads_match_one_thread(pipeline_data):
     one = pellucid.KernelShap(model, frame.iloc[:10]).explain(
         frame.iloc[50:53], budget=8, random_state=1
     )
-    two = pellucid.KernelShap(model, frame.iloc[:10], n_jobs=2, max_batch_rows=30).explain(
+    two = pellucid.KernelShap(model, frame.iloc[:10], model_threads=2, max_batch_rows=30).explain(
         frame.iloc[50:53], budget=8, random_state=1
     )
     assert one.values.tobytes() == two.values.tobytes()
-    with pytest.raises(ValueError, match="n_jobs"):
-        pellucid.KernelShap(model, frame.iloc[:10], n_jobs=0)
+    with pytest.raises(ValueError, match="model_threads"):
+        pellucid.KernelShap(model, frame.iloc[:10], model_threads=0)
 
 
 @pytest.mark.parametrize("kind", ["xgboost", "mlp"])
@@ -526,21 +526,23 @@ def test_threads_never_change_the_bytes(kind):
     # max_batch_rows=400: 20 coalitions per model call, so each row takes several calls
     # and the threads interleave them.
     runs = [
-        pellucid.KernelShap(model, background, n_jobs=n_jobs, max_batch_rows=400).explain(
-            rows, budget=64, random_state=5
-        )
-        for n_jobs in (1, 2, 3, None)
+        pellucid.KernelShap(
+            model, background, model_threads=model_threads, max_batch_rows=400
+        ).explain(rows, budget=64, random_state=5)
+        for model_threads in (1, 2, 3, None)
     ]
     for run in runs[1:]:
         assert run.values.tobytes() == runs[0].values.tobytes()
         assert run.std_errors is not None and runs[0].std_errors is not None
         assert run.std_errors.tobytes() == runs[0].std_errors.tobytes()
     np.testing.assert_allclose(runs[0].additivity_gap, 0, atol=1e-10)
-    exact = pellucid.ExactShap(model, background, n_jobs=1).explain(rows)
-    threaded = pellucid.ExactShap(model, background, n_jobs=-1, max_batch_rows=400).explain(rows)
+    exact = pellucid.ExactShap(model, background, model_threads=1).explain(rows)
+    threaded = pellucid.ExactShap(model, background, model_threads=-1, max_batch_rows=400).explain(
+        rows
+    )
     assert threaded.values.tobytes() == exact.values.tobytes()
-    with pytest.raises(ValueError, match="n_jobs"):
-        pellucid.KernelShap(model, background, n_jobs=-2)
+    with pytest.raises(ValueError, match="model_threads"):
+        pellucid.KernelShap(model, background, model_threads=-2)
 
 
 def test_a_failing_model_call_on_a_thread_is_raised_to_the_caller(game8):
@@ -553,7 +555,7 @@ def test_a_failing_model_call_on_a_thread_is_raised_to_the_caller(game8):
             raise RuntimeError("model server went away")
         return f(rows)
 
-    explainer = pellucid.KernelShap(flaky, background, n_jobs=2, max_batch_rows=150)
+    explainer = pellucid.KernelShap(flaky, background, model_threads=2, max_batch_rows=150)
     with pytest.raises(RuntimeError, match="model server went away"):
         explainer.explain(X, budget=64, random_state=0)
     # The calls after the failure were skipped: far fewer than the 72 of a full run.
@@ -569,8 +571,8 @@ def test_model_calls_run_in_threads_by_default_only_for_thread_safe_models(game8
 
     lin = LinearRegression().fit(background, f(background))
     assert pellucid.KernelShap(lin, background).game.threads() == available_cores()
-    assert pellucid.KernelShap(lin, background, n_jobs=1).game.threads() == 1
-    assert pellucid.KernelShap(f, background, n_jobs=-1).game.threads() == available_cores()
+    assert pellucid.KernelShap(lin, background, model_threads=1).game.threads() == 1
+    assert pellucid.KernelShap(f, background, model_threads=-1).game.threads() == available_cores()
 
 
 @pytest.mark.parametrize("cls", [pellucid.KernelShap, pellucid.PermutationShap])
@@ -717,7 +719,9 @@ def test_a_callable_is_called_from_the_callers_thread_while_a_helper_solves(
     piped = explainer.explain(X, budget=64, random_state=3)
     assert model_threads == {threading.get_ident()}
     assert solve_threads and threading.get_ident() not in solve_threads
-    one = cls(f, background, max_batch_rows=150, n_jobs=1).explain(X, budget=64, random_state=3)
+    one = cls(f, background, max_batch_rows=150, model_threads=1).explain(
+        X, budget=64, random_state=3
+    )
     assert piped.values.tobytes() == one.values.tobytes()
     assert piped.std_errors is not None and one.std_errors is not None
     assert piped.std_errors.tobytes() == one.std_errors.tobytes()

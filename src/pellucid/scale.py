@@ -1,17 +1,23 @@
 """Explaining many rows: all local cores through joblib, a cluster through Dask.
 
-Explainers' ``explain`` methods are wrapped by :func:`scalable`, which adds
+Explainers' ``explain`` methods are wrapped by :func:`scalable`, which reads
+two of the explainer's settings (constructor arguments, see
+:mod:`pellucid._protocol`):
 
-* ``n_jobs``: rows are split into chunks explained in parallel by joblib, so
+* ``n_jobs``: how many rows are explained at once: rows are split into chunks
+  of ``chunk_rows`` explained in parallel by joblib, so
   ``joblib.parallel_config(backend="dask")`` moves the same work to a Dask
   cluster unchanged;
 * Dask input: a ``dask.dataframe.DataFrame`` or ``dask.array.Array`` gives an
   :class:`~pellucid.Explanation` of lazy dask arrays, one explanation task per
   partition, where the partition lives; ``.compute()`` gives it in memory.
 
+and accepts Dask input:
+
 Results never depend on where they ran: the seed is drawn once, before the
 fan-out, and each row's random numbers are keyed by its position in the whole
-table (``first_row``), not by its position in a chunk or on a worker.
+table (``first_row``), not by its position in a chunk or on a worker
+(:mod:`pellucid._random`).
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._protocol import UNSET, warn_per_call
+from ._random import seed_entropy
 from ._results import Explanation
 
-__all__ = ["concat", "explain_dask", "explain_rows", "is_dask", "scalable"]
+__all__ = ["check_fan_out", "concat", "explain_dask", "explain_rows", "is_dask", "scalable"]
 
 #: Rows per chunk when fanning out: small enough to spread, large enough to amortise.
 DEFAULT_CHUNK_ROWS = 256
@@ -40,18 +48,18 @@ def is_dask(X: Any) -> bool:
 
 
 def _fixed_seed(random_state: Any) -> Any:
-    """Draw one integer seed before any fan-out, so every chunk shares it."""
-    if random_state is None:
-        return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(0, 2**63 - 1))
-    return random_state
+    """Draw one seed before any fan-out, so every chunk shares it (an int, or the
+    SeedSequence given)."""
+    if isinstance(random_state, np.random.SeedSequence):
+        return random_state
+    return seed_entropy(random_state)
 
 
-def _prepare_kwargs(explain: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
-    params = inspect.signature(explain).parameters
-    if "random_state" in params:
-        kwargs = {**kwargs, "random_state": _fixed_seed(kwargs.get("random_state"))}
+def _prepare_kwargs(explainer: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The per-call arguments every chunk gets: the explainer's seed drawn once."""
+    if hasattr(explainer, "random_state"):
+        seed = kwargs.get("random_state", explainer.random_state)
+        kwargs = {**kwargs, "random_state": _fixed_seed(seed)}
     return kwargs
 
 
@@ -73,6 +81,23 @@ def _run_chunk(explainer: Any, X: Any, first_row: int, kwargs: dict[str, Any]) -
 
 def _take_rows(X: Any, start: int, stop: int) -> Any:
     return X.iloc[start:stop] if isinstance(X, pd.DataFrame) else X[start:stop]
+
+
+def check_fan_out(n_jobs: Any, chunk_rows: Any) -> tuple[int | None, int | None]:
+    """Validate the ``n_jobs`` and ``chunk_rows`` settings where they are set."""
+    for name, value in (("n_jobs", n_jobs), ("chunk_rows", chunk_rows)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, (int, np.integer))
+        ):
+            raise TypeError(f"{name} must be None or an int; got {value!r}.")
+    if n_jobs is not None and n_jobs == 0:
+        raise ValueError("n_jobs must be a positive number, -1 (all cores) or None; got 0.")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be a positive number or None; got {chunk_rows}.")
+    return (
+        None if n_jobs is None else int(n_jobs),
+        None if chunk_rows is None else int(chunk_rows),
+    )
 
 
 def _resolve_n_jobs(n_jobs: int | None, n_rows: int, min_rows: int) -> int:
@@ -97,7 +122,7 @@ def explain_rows(
     """Explain the rows of an in-memory X in chunks, in parallel with joblib."""
     from joblib import Parallel, delayed
 
-    kwargs = _prepare_kwargs(type(explainer).explain.__wrapped__, kwargs)
+    kwargs = _prepare_kwargs(explainer, kwargs)
     n = len(X)
     size = int(chunk_rows or max(1, min(DEFAULT_CHUNK_ROWS, -(-n // (os.cpu_count() or 1)))))
     starts = range(0, n, size)
@@ -159,7 +184,7 @@ def explain_dask(explainer: Any, X: Any, **kwargs: Any) -> Explanation:
     import dask
     import dask.array as da
 
-    kwargs = _prepare_kwargs(type(explainer).explain.__wrapped__, kwargs)
+    kwargs = _prepare_kwargs(explainer, kwargs)
     blocks, lengths, head = _partitions(X)
     meta = _run_chunk(explainer, head, 0, kwargs)  # shapes, names and dtypes of the result
     shared = dask.delayed(explainer, pure=True, traverse=False)
@@ -223,8 +248,11 @@ def _get_diagnostic(key: str, e: Explanation) -> Any:
 def scalable(
     min_rows: int = 64,
 ) -> Callable[[Callable[..., Explanation]], Callable[..., Explanation]]:
-    """Decorate an explainer's ``explain(self, X, **kwargs)`` with ``n_jobs`` and Dask input.
+    """Decorate an explainer's ``explain(self, X, **per_call)`` with ``n_jobs`` and Dask input.
 
+    ``n_jobs`` and ``chunk_rows`` are the explainer's settings (attributes set by
+    its constructor). For one release ``explain`` also takes them, and any other
+    setting of the explainer, as per-call overrides (FutureWarning).
     ``min_rows``: with ``n_jobs=None``, rows are fanned out over all cores
     only from this many rows on (explainers that are already parallel inside,
     like TreeShap's compiled kernel, set it very high).
@@ -236,12 +264,25 @@ def scalable(
             self: Any,
             X: Any,
             *args: Any,
-            n_jobs: int | None = None,
-            chunk_rows: int | None = None,
+            n_jobs: Any = UNSET,
+            chunk_rows: Any = UNSET,
             **kwargs: Any,
         ) -> Explanation:
             if args:
                 raise TypeError("explain() takes the rows positionally and options by keyword.")
+            settings = set(getattr(self, "setting_names", tuple)())
+            warn_per_call(
+                self,
+                {
+                    "n_jobs": n_jobs,
+                    "chunk_rows": chunk_rows,
+                    **{k: v for k, v in kwargs.items() if k in settings},
+                },
+            )
+            if n_jobs is UNSET:
+                n_jobs = getattr(self, "n_jobs", None)
+            if chunk_rows is UNSET:
+                chunk_rows = getattr(self, "chunk_rows", None)
             if is_dask(X):
                 return explain_dask(self, X, **kwargs)
             n_rows = _n_rows(X)

@@ -23,12 +23,27 @@ import numpy as np
 import pandas as pd
 
 from .._model import Model, as_model
+from .._protocol import UNSET, ExplainerBase, renamed_argument, warn_per_call
+from .._random import check_random_state
 from .._results import Anchor, Predicate
 from ._anchor_search import Batch, SearchResult, anchor_search, run_searches
 from ._tabular import DISCRETIZERS, TabularDomain, seed_sequences
 from ._text import TokenizedText, Tokenizer, _spans, text_predict
 
 __all__ = ["Anchors", "AnchorsText"]
+
+
+#: The search settings of Anchors and AnchorsText, read when ``explain`` runs.
+SEARCH_SETTINGS = (
+    "threshold",
+    "delta",
+    "tau",
+    "beam_size",
+    "batch_size",
+    "max_anchor_size",
+    "n_examples",
+    "random_state",
+)
 
 
 def _check_search_options(threshold: float, delta: float, tau: float, beam_size: int) -> None:
@@ -53,7 +68,7 @@ def _labels_of(pred: np.ndarray, binary_margin: bool) -> np.ndarray:
     return pred
 
 
-class Anchors:
+class Anchors(ExplainerBase):
     """Anchors (Ribeiro et al., AAAI 2018) for tabular classifiers.
 
     Parameters
@@ -61,8 +76,17 @@ class Anchors:
     model:
         Any classifier :func:`pellucid.as_model` accepts, Pipelines on raw
         columns included; a callable returning class scores or labels works too.
-    training_data:
-        DataFrame or array that samples and coverage come from.
+    data:
+        DataFrame or array of training rows that samples and coverage come
+        from (``training_data=`` is its deprecated name).
+    threshold, delta, tau, beam_size, batch_size, max_anchor_size, n_examples:
+        The search (KL-LUCB beam search): the precision an anchor must reach,
+        its confidence ``1 - delta``, the tolerance ``tau``, anchors kept per
+        step, samples per precision update, the longest anchor (None: no
+        limit), and examples kept.
+    random_state:
+        Seed: row ``i`` of ``explain_rows`` uses ``(random_state, i)``
+        (:mod:`pellucid._random`).
     categorical_features:
         "auto" (non-numeric columns) or names / positions of categorical columns.
     discretize:
@@ -71,15 +95,36 @@ class Anchors:
         Training rows (at most) used to measure coverage.
     """
 
+    _renamed = {"training_data": "data"}
+    _call_settings = SEARCH_SETTINGS
+
     def __init__(
         self,
         model: Any,
-        training_data: Any,
+        data: Any = None,
         *,
+        threshold: float = 0.95,
+        delta: float = 0.1,
+        tau: float = 0.15,
+        beam_size: int = 2,
+        batch_size: int = 100,
+        max_anchor_size: int | None = None,
+        n_examples: int = 10,
+        random_state: Any = None,
         categorical_features: Any = "auto",
         discretize: str = "quartile",
         coverage_samples: int = 10_000,
+        training_data: Any = UNSET,
     ) -> None:
+        data = renamed_argument("Anchors", "training_data", "data", training_data, data)
+        if data is None:
+            raise TypeError("Anchors needs training data: Anchors(model, data).")
+        _check_search_options(threshold, delta, tau, beam_size)
+        self.threshold, self.delta, self.tau = threshold, delta, tau
+        self.beam_size, self.batch_size = int(beam_size), int(batch_size)
+        self.max_anchor_size, self.n_examples = max_anchor_size, int(n_examples)
+        self.random_state = check_random_state(random_state)
+        self.categorical_features = categorical_features
         if discretize not in DISCRETIZERS:
             raise ValueError(f"discretize must be one of {list(DISCRETIZERS)}; got {discretize!r}.")
         self.model: Model = as_model(model)
@@ -89,7 +134,7 @@ class Anchors:
                 "returns classes (for example a threshold on the prediction) to explain it."
             )
         self.domain = TabularDomain(
-            training_data,
+            data,
             categorical_features=categorical_features,
             quantiles=DISCRETIZERS[discretize],
         )
@@ -111,23 +156,19 @@ class Anchors:
         self,
         x: Any,
         *,
-        threshold: float = 0.95,
-        delta: float = 0.1,
-        tau: float = 0.15,
-        beam_size: int = 2,
-        batch_size: int = 100,
-        max_anchor_size: int | None = None,
-        n_examples: int = 10,
-        random_state: Any = None,
+        threshold: Any = UNSET,
+        delta: Any = UNSET,
+        tau: Any = UNSET,
+        beam_size: Any = UNSET,
+        batch_size: Any = UNSET,
+        max_anchor_size: Any = UNSET,
+        n_examples: Any = UNSET,
+        random_state: Any = UNSET,
     ) -> Anchor:
-        """Find an anchor for one row ``x`` (a one-row DataFrame, a Series or a 1-D array)."""
-        rows = self.domain.check_rows(x, name="x")
-        if len(rows) != 1:
-            raise ValueError(
-                f"explain takes one row; got {len(rows)}. Use explain_rows for several."
-            )
-        return self.explain_rows(
-            rows,
+        """Find an anchor for one row ``x`` (a one-row DataFrame, a Series or a 1-D array).
+
+        The keyword arguments are deprecated: they belong to the constructor."""
+        given = dict(
             threshold=threshold,
             delta=delta,
             tau=tau,
@@ -136,27 +177,53 @@ class Anchors:
             max_anchor_size=max_anchor_size,
             n_examples=n_examples,
             random_state=random_state,
-        )[0]
+        )
+        warn_per_call(self, given)
+        rows = self.domain.check_rows(x, name="x")
+        if len(rows) != 1:
+            raise ValueError(
+                f"explain takes one row; got {len(rows)}. Use explain_rows for several."
+            )
+        return self._explain_rows(rows, self._with_overrides(**given))[0]
 
     def explain_rows(
         self,
         X: Any,
         *,
-        threshold: float = 0.95,
-        delta: float = 0.1,
-        tau: float = 0.15,
-        beam_size: int = 2,
-        batch_size: int = 100,
-        max_anchor_size: int | None = None,
-        n_examples: int = 10,
-        random_state: Any = None,
+        threshold: Any = UNSET,
+        delta: Any = UNSET,
+        tau: Any = UNSET,
+        beam_size: Any = UNSET,
+        batch_size: Any = UNSET,
+        max_anchor_size: Any = UNSET,
+        n_examples: Any = UNSET,
+        random_state: Any = UNSET,
     ) -> list[Anchor]:
         """One anchor per row of ``X``; the searches share batched model calls.
 
         Row ``i`` uses a seed fixed by ``(random_state, i)``, so its anchor is
         the same as ``explain(X.iloc[[i]])`` would give with that seed only for
         ``i == 0``; what is guaranteed is that the same call gives the same anchors.
+        The keyword arguments are deprecated: they belong to the constructor.
         """
+        given = dict(
+            threshold=threshold,
+            delta=delta,
+            tau=tau,
+            beam_size=beam_size,
+            batch_size=batch_size,
+            max_anchor_size=max_anchor_size,
+            n_examples=n_examples,
+            random_state=random_state,
+        )
+        warn_per_call(self, given)
+        return self._explain_rows(X, self._with_overrides(**given))
+
+    def _explain_rows(self, X: Any, settings: dict[str, Any]) -> list[Anchor]:
+        threshold, delta, tau = settings["threshold"], settings["delta"], settings["tau"]
+        beam_size, batch_size = settings["beam_size"], settings["batch_size"]
+        max_anchor_size, n_examples = settings["max_anchor_size"], settings["n_examples"]
+        random_state = settings["random_state"]
         _check_search_options(threshold, delta, tau, beam_size)
         rows = self.domain.check_rows(X)
         dom = self.domain
@@ -361,7 +428,7 @@ def _plain(v: Any) -> Any:
 # ---------------------------------------------------------------- text
 
 
-class AnchorsText:
+class AnchorsText(ExplainerBase):
     """Anchors for text classifiers: which words keep the prediction when others are masked.
 
     Parameters
@@ -378,12 +445,24 @@ class AnchorsText:
         Chance that each word outside the anchor is hidden in a sample.
         Coverage is the share of such perturbed texts that keep every word
         of the anchor (about ``(1 - sample_proba) ** len(anchor)``).
+    threshold, delta, tau, beam_size, batch_size, max_anchor_size, n_examples, random_state:
+        The search and its seed, as for :class:`Anchors`.
     """
+
+    _call_settings = SEARCH_SETTINGS
 
     def __init__(
         self,
         model: Any,
         *,
+        threshold: float = 0.95,
+        delta: float = 0.1,
+        tau: float = 0.15,
+        beam_size: int = 2,
+        batch_size: int = 100,
+        max_anchor_size: int | None = None,
+        n_examples: int = 10,
+        random_state: Any = None,
         tokenizer: Tokenizer | None = None,
         mask: str | None = "UNK",
         sample_proba: float = 0.5,
@@ -391,6 +470,11 @@ class AnchorsText:
     ) -> None:
         if not 0 < sample_proba < 1:
             raise ValueError(f"sample_proba must be in (0, 1); got {sample_proba!r}.")
+        _check_search_options(threshold, delta, tau, beam_size)
+        self.threshold, self.delta, self.tau = threshold, delta, tau
+        self.beam_size, self.batch_size = int(beam_size), int(batch_size)
+        self.max_anchor_size, self.n_examples = max_anchor_size, int(n_examples)
+        self.random_state = check_random_state(random_state)
         self._predict = text_predict(model)
         self.tokenizer = tokenizer
         self.mask = mask
@@ -406,17 +490,34 @@ class AnchorsText:
         self,
         text: str,
         *,
-        threshold: float = 0.95,
-        delta: float = 0.1,
-        tau: float = 0.15,
-        beam_size: int = 2,
-        batch_size: int = 100,
-        max_anchor_size: int | None = None,
-        n_examples: int = 10,
-        random_state: Any = None,
+        threshold: Any = UNSET,
+        delta: Any = UNSET,
+        tau: Any = UNSET,
+        beam_size: Any = UNSET,
+        batch_size: Any = UNSET,
+        max_anchor_size: Any = UNSET,
+        n_examples: Any = UNSET,
+        random_state: Any = UNSET,
     ) -> Anchor:
         """Anchor of one text. Predicates read ``word >= 1`` (the word occurs);
-        :meth:`covers` applies the rule to other texts."""
+        :meth:`covers` applies the rule to other texts. The keyword arguments are
+        deprecated: they belong to the constructor."""
+        given = dict(
+            threshold=threshold,
+            delta=delta,
+            tau=tau,
+            beam_size=beam_size,
+            batch_size=batch_size,
+            max_anchor_size=max_anchor_size,
+            n_examples=n_examples,
+            random_state=random_state,
+        )
+        warn_per_call(self, given)
+        settings = self._with_overrides(**given)
+        threshold, delta, tau = settings["threshold"], settings["delta"], settings["tau"]
+        beam_size, batch_size = settings["beam_size"], settings["batch_size"]
+        max_anchor_size, n_examples = settings["max_anchor_size"], settings["n_examples"]
+        random_state = settings["random_state"]
         _check_search_options(threshold, delta, tau, beam_size)
         doc = TokenizedText(text, self.tokenizer)
         rng = np.random.default_rng(seed_sequences(random_state, 1)[0])

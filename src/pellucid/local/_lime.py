@@ -31,8 +31,10 @@ import numpy as np
 import pandas as pd
 
 from .._model import Model, as_model, output_kind
+from .._protocol import UNSET, ExplainerBase, renamed_argument
+from .._random import check_random_state
 from .._results import Explanation
-from ..scale import scalable
+from ..scale import check_fan_out, scalable
 from ._surrogate import SELECTIONS, exp_kernel, fit_surrogate
 from ._tabular import DISCRETIZERS, TabularDomain, seed_sequences
 
@@ -50,12 +52,21 @@ _ROWS_PER_CALL = 100_000
 FAN_OUT_ROWS = 512
 
 
+def _check_counts(num_features: Any, num_samples: Any) -> tuple[int, int]:
+    num_features, num_samples = int(num_features), int(num_samples)
+    if num_features < 1:
+        raise ValueError(f"num_features must be at least 1; got {num_features}.")
+    if num_samples < 2:
+        raise ValueError(f"num_samples must be at least 2; got {num_samples}.")
+    return num_features, num_samples
+
+
 def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}; got {value!r}.")
 
 
-class Lime:
+class Lime(ExplainerBase):
     """Local surrogate explanations (LIME) for tabular models.
 
     Parameters
@@ -63,8 +74,9 @@ class Lime:
     model:
         Any model :func:`pellucid.as_model` accepts (a Pipeline on raw
         columns works: samples are drawn in the raw space with the raw dtypes).
-    training_data:
-        DataFrame or array the sampling distribution comes from.
+    data:
+        DataFrame or array of training rows the sampling distribution comes
+        from (``training_data=`` is its deprecated name).
     categorical_features:
         "auto" (non-numeric columns), or names / positions of categorical columns.
     discretize:
@@ -74,25 +86,50 @@ class Lime:
     feature_selection:
         "auto" (forward selection up to 6 features, else highest weights),
         "forward_selection", "highest_weights", "lasso_path" or "none".
+    num_features:
+        Features the surrogate may use (at least 1).
+    num_samples:
+        Perturbed samples per explained row (at least 2).
+    random_state:
+        Seed: row ``i`` of a table uses ``(random_state, i)`` (:mod:`pellucid._random`).
+    n_jobs, chunk_rows:
+        Rows explained at once in worker processes, and rows per worker task
+        (:func:`pellucid.scale.scalable`); None: every core from 512 rows on.
     """
+
+    _renamed = {"training_data": "data"}
+    _call_settings = ("num_features", "num_samples", "random_state", "n_jobs", "chunk_rows")
 
     def __init__(
         self,
         model: Any,
-        training_data: Any,
+        data: Any = None,
         *,
+        num_features: int = 10,
+        num_samples: int = 5000,
+        random_state: Any = None,
         categorical_features: Any = "auto",
         discretize: str | None = "quartile",
         kernel_width: float | None = None,
         feature_selection: str = "auto",
+        n_jobs: int | None = None,
+        chunk_rows: int | None = None,
+        training_data: Any = UNSET,
     ) -> None:
+        data = renamed_argument("Lime", "training_data", "data", training_data, data)
+        if data is None:
+            raise TypeError("Lime needs training data: Lime(model, data).")
+        self.num_features, self.num_samples = _check_counts(num_features, num_samples)
+        self.random_state = check_random_state(random_state)
+        self.n_jobs, self.chunk_rows = check_fan_out(n_jobs, chunk_rows)
+        self.categorical_features = categorical_features
         if discretize is not None:
             _check_choice("discretize", discretize, list(DISCRETIZERS) + [None])
         _check_choice("feature_selection", feature_selection, SELECTIONS)
         self.model: Model = as_model(model)
         quantiles = DISCRETIZERS[discretize] if discretize is not None else ()
         self.domain = TabularDomain(
-            training_data, categorical_features=categorical_features, quantiles=quantiles
+            data, categorical_features=categorical_features, quantiles=quantiles
         )
         self.discretize = discretize
         d = self.domain.n_features
@@ -117,10 +154,10 @@ class Lime:
         self,
         X: Any,
         *,
-        num_features: int = 10,
-        num_samples: int = 5000,
-        random_state: Any = None,
         first_row: int = 0,
+        num_features: Any = UNSET,
+        num_samples: Any = UNSET,
+        random_state: Any = UNSET,
     ) -> Explanation:
         """Explain each row of ``X``.
 
@@ -136,13 +173,14 @@ class Lime:
         Row ``i`` uses a seed fixed by ``(random_state, first_row + i)``: the
         same seed gives identical output, however the rows are batched or
         split into chunks (``first_row``: the chunk's first row position).
+        ``num_features``, ``num_samples`` and ``random_state`` here are
+        deprecated: they belong to the constructor.
         """
-        num_features = int(num_features)
-        num_samples = int(num_samples)
-        if num_features < 1:
-            raise ValueError(f"num_features must be at least 1; got {num_features}.")
-        if num_samples < 2:
-            raise ValueError(f"num_samples must be at least 2; got {num_samples}.")
+        settings = self._with_overrides(
+            num_features=num_features, num_samples=num_samples, random_state=random_state
+        )
+        num_features, num_samples = _check_counts(settings["num_features"], settings["num_samples"])
+        random_state = settings["random_state"]
         rows = self.domain.check_rows(X)
         n, d = len(rows), self.domain.n_features
         seeds = seed_sequences(random_state, n, first=int(first_row))
@@ -212,8 +250,8 @@ class Lime:
         *,
         seeds: int | Sequence[int] = 5,
         top_k: int = 5,
-        num_features: int = 10,
-        num_samples: int = 5000,
+        num_features: int | None = None,
+        num_samples: int | None = None,
     ) -> LimeStability:
         """Explain ``X`` under several seeds and report how much the top features agree.
 
@@ -222,15 +260,16 @@ class Lime:
         of seeds: ``top_k_jaccard`` is the mean Jaccard overlap of those sets
         and ``rank_correlation`` the mean Spearman correlation of the absolute
         weights of all features. 1.0 means the explanation does not depend on
-        the seed.
+        the seed. ``num_features`` and ``num_samples``: the explainer's unless given.
         """
         seed_list = list(range(int(seeds))) if isinstance(seeds, (int, np.integer)) else list(seeds)
         if len(seed_list) < 2:
             raise ValueError("stability needs at least two seeds.")
-        exps = [
-            self.explain(X, num_features=num_features, num_samples=num_samples, random_state=s)
-            for s in seed_list
-        ]
+        counts = {
+            "num_features": self.num_features if num_features is None else num_features,
+            "num_samples": self.num_samples if num_samples is None else num_samples,
+        }
+        exps = [self.with_settings(**counts, random_state=s).explain(X) for s in seed_list]
         W = np.stack([np.asarray(e.values) for e in exps])  # (s, n, d[, k])
         if W.ndim == 4:
             out = np.asarray(exps[0].output)

@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from .._protocol import UNSET, ExplainerBase, warn_per_call
+from .._random import check_random_state
 from .._results import Explanation
+from ._lime import _check_counts
 from ._surrogate import SELECTIONS, exp_kernel, fit_surrogate
 from ._tabular import seed_sequences
 from ._text import TokenizedText, Tokenizer, text_predict
@@ -85,7 +88,7 @@ def _output_names(model: Any, k: int) -> tuple[str, ...] | None:
     return tuple(str(i) for i in range(k))
 
 
-class LimeText:
+class LimeText(ExplainerBase):
     """LIME for text classifiers: which words the prediction rests on.
 
     Parameters
@@ -103,12 +106,19 @@ class LimeText:
         Width of the kernel on ``100 * cosine distance`` (lime's default 25).
     feature_selection:
         As for :class:`pellucid.Lime`.
+    num_features, num_samples, random_state:
+        As for :class:`pellucid.Lime` (the text's seed is its row key 0).
     """
+
+    _call_settings = ("num_features", "num_samples", "random_state")
 
     def __init__(
         self,
         model: Any,
         *,
+        num_features: int = 10,
+        num_samples: int = 5000,
+        random_state: Any = None,
         tokenizer: Tokenizer | None = None,
         mask: str | None = None,
         kernel_width: float = 25.0,
@@ -118,6 +128,8 @@ class LimeText:
             raise ValueError(
                 f"feature_selection must be one of {SELECTIONS}; got {feature_selection!r}."
             )
+        self.num_features, self.num_samples = _check_counts(num_features, num_samples)
+        self.random_state = check_random_state(random_state)
         self.model = model
         self._predict = text_predict(model)
         self.tokenizer = tokenizer
@@ -129,11 +141,18 @@ class LimeText:
         self,
         text: str,
         *,
-        num_features: int = 10,
-        num_samples: int = 5000,
-        random_state: Any = None,
+        num_features: Any = UNSET,
+        num_samples: Any = UNSET,
+        random_state: Any = UNSET,
     ) -> Explanation:
-        """Explain one text; ``values`` is ``(1, n_words[, k])``, features are the distinct words."""
+        """Explain one text; ``values`` is ``(1, n_words[, k])``, features are the distinct words.
+
+        The keyword arguments are deprecated: they belong to the constructor."""
+        given = dict(num_features=num_features, num_samples=num_samples, random_state=random_state)
+        warn_per_call(self, given)
+        settings = self._with_overrides(**given)
+        num_features, num_samples = settings["num_features"], settings["num_samples"]
+        random_state = settings["random_state"]
         doc = TokenizedText(text, self.tokenizer)
         d, m = doc.n_words, int(num_samples)
         if m < 2:
@@ -168,7 +187,7 @@ class LimeText:
         )
 
 
-class LimeImage:
+class LimeImage(ExplainerBase):
     """LIME for image classifiers: which superpixels the prediction rests on.
 
     Parameters
@@ -186,12 +205,19 @@ class LimeImage:
         Standard deviation of the blur, in pixels.
     kernel_width:
         Width of the kernel on the cosine distance (lime's default 0.25).
+    num_features, num_samples, random_state:
+        As for :class:`pellucid.Lime` (the image's seed is its row key 0).
     """
+
+    _call_settings = ("num_features", "num_samples", "random_state")
 
     def __init__(
         self,
         model: Callable[[np.ndarray], Any],
         *,
+        num_features: int = 10,
+        num_samples: int = 1000,
+        random_state: Any = None,
         segmentation: str | Callable[[np.ndarray], np.ndarray] = "quickshift",
         segmentation_options: dict[str, Any] | None = None,
         hide: str | float | tuple[float, ...] = "mean",
@@ -212,6 +238,8 @@ class LimeImage:
             raise ValueError(
                 f"feature_selection must be one of {SELECTIONS}; got {feature_selection!r}."
             )
+        self.num_features, self.num_samples = _check_counts(num_features, num_samples)
+        self.random_state = check_random_state(random_state)
         self.model = model
         self.segmentation = segmentation
         self.segmentation_options = dict(segmentation_options or {})
@@ -270,16 +298,22 @@ class LimeImage:
         self,
         image: np.ndarray,
         *,
-        num_features: int = 10,
-        num_samples: int = 1000,
-        random_state: Any = None,
+        num_features: Any = UNSET,
+        num_samples: Any = UNSET,
+        random_state: Any = UNSET,
     ) -> Explanation:
         """Explain one image ``(H, W)`` or ``(H, W, C)``.
 
         ``values`` is ``(1, H, W[, k])``: each pixel carries its superpixel's
         weight. ``diagnostics`` adds ``segments`` ``(1, H, W)`` and
-        ``segment_weights`` ``(1, n_segments[, k])``.
+        ``segment_weights`` ``(1, n_segments[, k])``. The keyword arguments are
+        deprecated: they belong to the constructor.
         """
+        given = dict(num_features=num_features, num_samples=num_samples, random_state=random_state)
+        warn_per_call(self, given)
+        settings = self._with_overrides(**given)
+        num_features, num_samples = settings["num_features"], settings["num_samples"]
+        random_state = settings["random_state"]
         image = np.asarray(image)
         if image.ndim not in (2, 3):
             raise ValueError(f"image must be (H, W) or (H, W, C); got shape {image.shape}.")

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .._data import DataError, Schema, check_X, feature_names_of, is_categorical
+from .._random import root_seed, row_seed
 from .._results import exact_number
 
 DISCRETIZERS = {
@@ -32,25 +33,11 @@ def seed_sequences(random_state: Any, n: int, first: int = 0) -> list[np.random.
 
     Row ``i`` of ``X`` always gets the same child seed, so results do not
     depend on how rows are grouped into batches or chunks; ``first`` is the
-    position of the first row when X is one chunk of a larger table.
+    position of the first row when X is one chunk of a larger table
+    (the rule of :mod:`pellucid._random`).
     """
-    if isinstance(random_state, np.random.Generator):
-        random_state = int(random_state.integers(2**63))
-    elif isinstance(random_state, np.random.RandomState):
-        random_state = int(random_state.randint(2**31))
-    if random_state is not None and not isinstance(
-        random_state, (int, np.integer, np.random.SeedSequence)
-    ):
-        raise TypeError(f"random_state must be None, an int or a Generator; got {random_state!r}.")
-    root = (
-        random_state
-        if isinstance(random_state, np.random.SeedSequence)
-        else np.random.SeedSequence(None if random_state is None else int(random_state))
-    )
-    return [
-        np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, first + i))
-        for i in range(n)
-    ]
+    root = root_seed(random_state)
+    return [row_seed(root, first + i) for i in range(n)]
 
 
 def _format_number(v: float) -> str:

@@ -3,27 +3,32 @@
 Each estimator *plans* the coalitions of one row (from that row's own random
 generator), the base class evaluates the plans of many rows in a few batched
 model calls, and the estimator *solves* each row's plan from its values.
-Row i's generator is ``SeedSequence(seed, spawn_key=(i,))``, so a row's
-numbers do not depend on how rows are batched or split across workers.
+Row i's generator follows :mod:`pellucid._random`'s one rule, ``(random_state,
+row key)``, so a row's numbers do not depend on how rows are batched or split
+across workers.
 """
 
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from .._protocol import UNSET, ExplainerBase, renamed_argument
+from .._random import check_random_state, root_seed, row_generator, seed_entropy
 from .._results import Explanation
+from ..scale import check_fan_out
 from ._game import DEFAULT_MAX_BATCH_ROWS, Game
 
-__all__ = ["SampledShapleyExplainer", "ShapleyExplainer", "row_rng", "seed_entropy"]
+__all__ = ["SampledShapleyExplainer", "ShapleyExplainer", "seed_entropy"]
 
 #: Model rows (coalitions x background rows) of the explained rows evaluated and solved
 #: together; with threads, the next groups' model calls run while a group is solved.
@@ -42,47 +47,27 @@ def _one_blas_thread() -> AbstractContextManager[Any]:
     return _BLAS.limit(limits=1, user_api="blas")  # type: ignore[no-any-return]
 
 
-def seed_entropy(random_state: Any) -> int:
-    """One integer seed drawn once, before any fan-out over rows."""
-    if random_state is None:
-        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
-    if isinstance(random_state, np.random.Generator):
-        return int(random_state.integers(0, 2**63 - 1))
-    if isinstance(random_state, np.random.RandomState):
-        return int(random_state.randint(0, 2**31 - 1))
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"random_state must be >= 0; got {random_state}.")
-        return int(random_state)
-    raise TypeError(
-        f"random_state must be None, an int or a numpy Generator; got {type(random_state).__name__}."
-    )
-
-
-def row_rng(entropy: int, row: int) -> np.random.Generator:
-    """The generator of explained row ``row``: independent of batching."""
-    return np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(row,)))
-
-
-class ShapleyExplainer:
-    """Base class: ``Cls(model, background, **options).explain(X) -> Explanation``.
+class ShapleyExplainer(ExplainerBase):
+    """Base class: ``Cls(model, data, **settings).explain(X) -> Explanation``.
 
     Parameters
     ----------
     model:
         Any model :class:`pellucid.Model` accepts (or a Model).
-    background:
-        DataFrame or array of reference rows, or ``pellucid.summarize(X, k)``.
+    data:
+        DataFrame or array of reference (background) rows, or
+        ``pellucid.summarize(X, k)``. ``background=`` is its deprecated name.
     background_weights:
         Optional weight per background row.
-    groups:
+    feature_groups:
         ``{name: [columns]}``: each group is one player; other columns play alone.
+        ``groups=`` is its deprecated name.
     link:
         "identity" or "logit" (classifiers: explain the log-odds of the
         background-averaged probability, like shap's ``link="logit"``).
     max_batch_rows:
         Memory cap: rows (coalitions x background rows) per model call.
-    n_jobs:
+    model_threads:
         Threads calling the model on separate chunks of rows at once; the
         thread that ends a group of rows' last call solves that group. ``None`` (the
         default): one per core for scikit-learn, XGBoost, LightGBM and
@@ -93,32 +78,62 @@ class ShapleyExplainer:
         ``-1``: one per core. A
         model given more than one thread must be thread-safe. Results do not
         depend on it: the model calls are the same, whichever thread makes them.
+        (Before this release the constructor called this ``n_jobs``.)
+    n_jobs:
+        How many rows are explained at once, in worker processes (joblib; a
+        Dask cluster under ``joblib.parallel_config(backend="dask")``): see
+        :func:`pellucid.scale.scalable`. None: every core from 64 rows on.
+        Results do not depend on it.
+    chunk_rows:
+        Rows per worker task when ``n_jobs`` fans rows out.
     """
 
     method = ""
     exact = False
+    _renamed = {"background": "data", "groups": "feature_groups"}
+    _call_settings: ClassVar[tuple[str, ...]] = ("n_jobs", "chunk_rows")
 
     def __init__(
         self,
         model: Any,
-        background: Any = None,
+        data: Any = None,
         *,
         background_weights: Any = None,
-        groups: Mapping[str, Sequence[Any]] | None = None,
+        feature_groups: Mapping[str, Sequence[Any]] | None = None,
         link: str = "identity",
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        model_threads: int | None = None,
         n_jobs: int | None = None,
+        chunk_rows: int | None = None,
+        background: Any = UNSET,
+        groups: Any = UNSET,
     ) -> None:
+        name = type(self).__name__
+        data = renamed_argument(name, "background", "data", background, data)
+        feature_groups = renamed_argument(name, "groups", "feature_groups", groups, feature_groups)
+        _warn_old_n_jobs(name, n_jobs, model_threads)
         self.game = Game(
             model,
-            background,
+            data,
             background_weights=background_weights,
-            groups=groups,
+            feature_groups=feature_groups,
             link=link,
             max_batch_rows=max_batch_rows,
-            n_jobs=n_jobs,
+            model_threads=model_threads,
         )
-        self.groups = {str(k): list(v) for k, v in groups.items()} if groups else None
+        self.background_weights = background_weights
+        self.feature_groups = (
+            {str(k): list(v) for k, v in feature_groups.items()} if feature_groups else None
+        )
+        self.link = link
+        self.max_batch_rows = int(max_batch_rows)
+        self.model_threads = self.game.model_threads
+        self.n_jobs, self.chunk_rows = check_fan_out(n_jobs, chunk_rows)
+
+    @property
+    def groups(self) -> dict[str, list[Any]] | None:
+        """The feature groups (the old name of :attr:`feature_groups`)."""
+        return self.feature_groups
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -167,7 +182,7 @@ class ShapleyExplainer:
         weights = game.background.weights if per_bg else np.ones(1)
         f_empty = game.f_background if per_bg else game.v_empty[None, :]
         nbudget = self._budget(budget)
-        entropy = None if self.exact else seed_entropy(random_state)
+        root = None if self.exact else root_seed(random_state)
         v_full = game.output_of(X)  # (n, k)
         values = np.zeros((n, p, k))
         errors = None if self.exact else np.zeros((n, p, k))
@@ -183,7 +198,7 @@ class ShapleyExplainer:
                 total = 0
                 while row + len(plans) < n and (total < cap or not plans):
                     at = first_row + row + len(plans)
-                    rng = None if entropy is None else row_rng(entropy, at)
+                    rng = None if root is None else row_generator(root, at)
                     plans.append(self._plan(rng, nbudget, count))
                     total += plans[-1].masks.shape[0]
                 yield row, plans
@@ -262,13 +277,28 @@ class ShapleyExplainer:
                 **params,
                 "link": game.link,
                 "n_background": len(game.background),
-                "groups": self.groups,
+                "feature_groups": self.feature_groups,
             },
             std_errors=errors,
             output=v_full,
             diagnostics={"n_coalitions": n_coal},
             output_kind=game.output_kind,
         )
+
+
+def _warn_old_n_jobs(name: str, n_jobs: Any, model_threads: Any) -> None:
+    """``n_jobs`` given to a Shapley constructor used to mean threads calling the model;
+    it now means rows at once in worker processes. Say so, unless ``model_threads``
+    shows the caller knows the new names."""
+    if n_jobs is None or model_threads is not None:
+        return
+    warnings.warn(
+        f"{name}(n_jobs={n_jobs!r}) now means {n_jobs!r} rows explained at once in worker "
+        f"processes. Before this release it meant threads calling the model: pass "
+        f"model_threads={n_jobs!r} for that (and n_jobs=1 to stay in this process).",
+        FutureWarning,
+        stacklevel=4,
+    )
 
 
 def _run_pipelined(works: Iterator[tuple[list[Callable[[], None]], Callable[[], None]]]) -> None:
@@ -366,8 +396,39 @@ class SampledShapleyExplainer(ShapleyExplainer):
     background (needed for ``link="logit"``, where the game is not a mean).
     """
 
-    def __init__(self, model: Any, background: Any = None, *, design: str = "auto", **options: Any):
-        super().__init__(model, background, **options)
+    _call_settings = ("budget", "random_state", "n_jobs", "chunk_rows")
+
+    def __init__(
+        self,
+        model: Any,
+        data: Any = None,
+        *,
+        budget: Any = "auto",
+        random_state: Any = None,
+        design: str = "auto",
+        background_weights: Any = None,
+        feature_groups: Mapping[str, Sequence[Any]] | None = None,
+        link: str = "identity",
+        max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        model_threads: int | None = None,
+        n_jobs: int | None = None,
+        chunk_rows: int | None = None,
+        background: Any = UNSET,
+        groups: Any = UNSET,
+    ) -> None:
+        super().__init__(
+            model,
+            data,
+            background_weights=background_weights,
+            feature_groups=feature_groups,
+            link=link,
+            max_batch_rows=max_batch_rows,
+            model_threads=model_threads,
+            n_jobs=n_jobs,
+            chunk_rows=chunk_rows,
+            background=background,
+            groups=groups,
+        )
         if design not in DESIGNS:
             raise ValueError(f"design must be one of {DESIGNS}; got {design!r}.")
         if design == "per_background" and self.game.link != "identity":
@@ -375,6 +436,9 @@ class SampledShapleyExplainer(ShapleyExplainer):
                 "design='per_background' needs link='identity': the logit of a mean is not "
                 "a mean of single-baseline games. Use design='shared'."
             )
+        self.budget = budget
+        self._budget(budget)  # checked now: a bad budget fails where it is set
+        self.random_state = check_random_state(random_state)
         if design == "auto":
             design = "per_background" if self.game.link == "identity" else "shared"
         self.design = design

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .._protocol import UNSET
 from .._results import Explanation
 from ..scale import scalable
 from ._base import ShapleyExplainer
+from ._game import DEFAULT_MAX_BATCH_ROWS
 
 __all__ = ["ExactShap"]
 
@@ -46,15 +49,41 @@ class ExactShap(ShapleyExplainer):
     exact = True
 
     def __init__(
-        self, model: Any, background: Any = None, *, max_players: int = MAX_PLAYERS, **options: Any
+        self,
+        model: Any,
+        data: Any = None,
+        *,
+        max_players: int = MAX_PLAYERS,
+        background_weights: Any = None,
+        feature_groups: Mapping[str, Sequence[Any]] | None = None,
+        link: str = "identity",
+        max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
+        model_threads: int | None = None,
+        n_jobs: int | None = None,
+        chunk_rows: int | None = None,
+        background: Any = UNSET,
+        groups: Any = UNSET,
     ) -> None:
-        super().__init__(model, background, **options)
+        super().__init__(
+            model,
+            data,
+            background_weights=background_weights,
+            feature_groups=feature_groups,
+            link=link,
+            max_batch_rows=max_batch_rows,
+            model_threads=model_threads,
+            n_jobs=n_jobs,
+            chunk_rows=chunk_rows,
+            background=background,
+            groups=groups,
+        )
+        self.max_players = int(max_players)
         p = self.game.n_players
         if p > max_players:
             raise ValueError(
                 f"ExactShap enumerates 2**{p} coalitions for {p} players, over max_players="
                 f"{max_players}; use KernelShap or PermutationShap, group features with "
-                "groups=, or raise max_players."
+                "feature_groups=, or raise max_players."
             )
         self._masks = all_masks(p)[:, None, :]
         self._weights = self._shapley_weights(p)

@@ -1,6 +1,6 @@
 """The interventional (marginal) Shapley game over the user's raw features.
 
-A *player* is one column of X, or one group of columns (``groups=``). The
+A *player* is one column of X, or one group of columns (``feature_groups=``). The
 value of a coalition S for an explained row x is
 
     v(S) = link( sum_b w_b f(x_S, z_b,-S) )
@@ -137,10 +137,10 @@ class Game:
         background: Any,
         *,
         background_weights: Any = None,
-        groups: Mapping[str, Sequence[Any]] | None = None,
+        feature_groups: Mapping[str, Sequence[Any]] | None = None,
         link: str = "identity",
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
-        n_jobs: int | None = None,
+        model_threads: int | None = None,
     ) -> None:
         if link not in LINKS:
             raise ValueError(f"link must be one of {LINKS}; got {link!r}.")
@@ -156,19 +156,21 @@ class Game:
             )
         self.link = link
         self.max_batch_rows = int(max_batch_rows)
-        if n_jobs is not None and (
-            isinstance(n_jobs, bool)
-            or not isinstance(n_jobs, (int, np.integer))
-            or not (n_jobs >= 1 or n_jobs == -1)
+        if model_threads is not None and (
+            isinstance(model_threads, bool)
+            or not isinstance(model_threads, (int, np.integer))
+            or not (model_threads >= 1 or model_threads == -1)
         ):
-            raise ValueError(f"n_jobs must be None, -1 or a positive integer; got {n_jobs!r}.")
-        self.n_jobs = None if n_jobs is None else int(n_jobs)
+            raise ValueError(
+                f"model_threads must be None, -1 or a positive integer; got {model_threads!r}."
+            )
+        self.model_threads = None if model_threads is None else int(model_threads)
         bg = as_background(background, background_weights)
         self.background = bg
         self.is_frame = isinstance(bg.data, pd.DataFrame)
         self.columns = feature_names_of(bg.data)
-        self.player_names, self.player_columns = _players(self.columns, groups)
-        self.grouped = bool(groups)
+        self.player_names, self.player_columns = _players(self.columns, feature_groups)
+        self.grouped = bool(feature_groups)
         # column j -> its player, to expand player masks to column masks
         self._col_player = np.empty(len(self.columns), dtype=np.intp)
         for p, cols in enumerate(self.player_columns):
@@ -237,21 +239,21 @@ class Game:
         return self._link(self._predict(X))
 
     def threads(self) -> int:
-        """Threads calling the model: ``n_jobs``; or (None) one per core for the model
+        """Threads calling the model: ``model_threads``; or (None) one per core for the model
         kinds known to be thread-safe, called from the main thread, else one: a worker
         thread (a Dask worker, a web server) is already one of many."""
-        if self.n_jobs is None:
+        if self.model_threads is None:
             if self.model.kind not in THREAD_SAFE_KINDS:
                 return 1
             return available_cores() if threading.current_thread() is threading.main_thread() else 1
-        return available_cores() if self.n_jobs == -1 else self.n_jobs
+        return available_cores() if self.model_threads == -1 else self.model_threads
 
     def solver_thread(self) -> bool:
         """Whether, with one thread calling the model (a model not known to be
-        thread-safe, ``n_jobs=None``), a helper thread may solve while it calls: only
+        thread-safe, ``model_threads=None``), a helper thread may solve while it calls: only
         from the main thread, with a second core (a worker thread is one of many)."""
         return (
-            self.n_jobs is None
+            self.model_threads is None
             and self.model.kind not in THREAD_SAFE_KINDS
             and available_cores() > 1
             and threading.current_thread() is threading.main_thread()

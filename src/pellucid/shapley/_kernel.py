@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from .._protocol import UNSET
 from .._results import Explanation
 from ..scale import scalable
 from ._base import SampledShapleyExplainer
@@ -214,21 +215,22 @@ def _repeats(chosen: np.ndarray) -> np.ndarray:
 class KernelShap(SampledShapleyExplainer):
     """Kernel SHAP with paired, leverage-score, stratified sampling and exact efficiency.
 
-    ``KernelShap(model, background, link="identity", groups=None)``;
-    ``explain(X, budget="auto", random_state=None)`` where ``budget`` counts
+    ``KernelShap(model, data, budget="auto", random_state=None, link="identity",
+    feature_groups=None, ...)``; ``explain(X)``. ``budget`` counts
     coalitions per row and background row besides the empty and the full
     one (rounded down to an even number: coalitions come in complementary
     pairs), so the model sees ``budget x n_background`` rows per explained
-    row, as with shap's ``nsamples``. ``design`` (constructor): see
+    row, as with shap's ``nsamples``. ``design``: see
     :class:`~pellucid.shapley._base.SampledShapleyExplainer`. "auto" is
     ``2048 + 2 * n_players``, capped at all ``2**n_players - 2`` coalitions,
     where the result is exact. ``std_errors`` are honest standard errors:
-    about 95% of exact values lie within 1.96 of them.
+    about 95% of exact values lie within 1.96 of them. The other settings:
+    :class:`~pellucid.shapley._base.ShapleyExplainer`.
 
     Examples
     --------
-    >>> ks = pellucid.KernelShap(model, pellucid.summarize(X_train, 50))
-    >>> exp = ks.explain(X_test[:10], budget=1024, random_state=0)
+    >>> ks = pellucid.KernelShap(model, pellucid.summarize(X_train, 50), budget=1024, random_state=0)
+    >>> exp = ks.explain(X_test[:10])
     >>> exp.values, exp.std_errors
     """
 
@@ -236,19 +238,22 @@ class KernelShap(SampledShapleyExplainer):
 
     @scalable()
     def explain(
-        self, X: Any, *, budget: Any = "auto", random_state: Any = None, first_row: int = 0
+        self, X: Any, *, first_row: int = 0, budget: Any = UNSET, random_state: Any = UNSET
     ) -> Explanation:
         """Shapley value estimates and standard errors for each row of X.
 
         ``first_row`` is the position of X's first row in a larger table split
         into chunks: row seeds follow it, so chunked runs give identical numbers.
+        ``budget`` and ``random_state`` here are deprecated: they belong to the constructor.
         """
-        nbudget = self._budget(budget)
+        settings = self._with_overrides(budget=budget, random_state=random_state)
+        nbudget = self._budget(settings["budget"])
+        seed = settings["random_state"]
         return self._explain(
             X,
             nbudget,
-            random_state,
-            {"budget": nbudget, "random_state": _plain(random_state), "design": self.design},
+            seed,
+            {"budget": nbudget, "random_state": _plain(seed), "design": self.design},
             first_row=first_row,
         )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._protocol import UNSET
 from .._results import Explanation
 from ..scale import scalable
 from ._base import SampledShapleyExplainer
@@ -43,32 +44,36 @@ class PermutationShap(SampledShapleyExplainer):
     ``MIN_PAIRS_POOLED`` (5) pairs per background row's game (10 when fewer than
     10 background rows share the work, or ``design="shared"``) the error cannot
     be estimated honestly and is NaN: at 10 players, a budget of 64 is 3 pairs.
-    ``explain(X, budget="auto", random_state=None)``: ``budget`` counts
-    coalitions per row (at least two pairs are drawn); "auto" is about
-    ``2048 + 2 * n_players``.
+    ``PermutationShap(model, data, budget="auto", random_state=None, ...)``;
+    ``explain(X)``. ``budget`` counts coalitions per row (at least two pairs are
+    drawn); "auto" is about ``2048 + 2 * n_players``. The other settings:
+    :class:`~pellucid.shapley._base.ShapleyExplainer`.
     """
 
     method = "permutation_shap"
 
     @scalable()
     def explain(
-        self, X: Any, *, budget: Any = "auto", random_state: Any = None, first_row: int = 0
+        self, X: Any, *, first_row: int = 0, budget: Any = UNSET, random_state: Any = UNSET
     ) -> Explanation:
         """Shapley value estimates and standard errors for each row of X.
 
         ``first_row`` is the position of X's first row in a larger table split
         into chunks: row seeds follow it, so chunked runs give identical numbers.
+        ``budget`` and ``random_state`` here are deprecated: they belong to the constructor.
         """
-        nbudget = self._budget(budget)
+        settings = self._with_overrides(budget=budget, random_state=random_state)
+        nbudget = self._budget(settings["budget"])
+        seed = settings["random_state"]
         pairs = self._pairs(nbudget)
         return self._explain(
             X,
             nbudget,
-            random_state,
+            seed,
             {
                 "budget": nbudget,
                 "n_pairs": pairs,
-                "random_state": _plain(random_state),
+                "random_state": _plain(seed),
                 "design": self.design,
             },
             first_row=first_row,

@@ -10,8 +10,9 @@ import numpy as np
 
 from .._data import DataError
 from .._errors import UnsupportedModelError
+from .._protocol import UNSET, ExplainerBase, renamed_argument
 from .._results import Explanation
-from ..scale import scalable
+from ..scale import check_fan_out, scalable
 from ._ensemble import TreeEnsemble
 
 __all__ = ["TreeShap", "read_ensemble"]
@@ -219,7 +220,7 @@ def _column(
         ) from None
 
 
-class TreeShap:
+class TreeShap(ExplainerBase):
     """Exact SHAP values of tree ensembles.
 
     What is explained is what the model's own ``predict`` computes, and this is
@@ -251,12 +252,12 @@ class TreeShap:
         HistGradientBoosting / IsolationForest, XGBoost, LightGBM or CatBoost
         (symmetric trees), a ``pellucid.Model`` wrapping one, or a
         :class:`~pellucid.tree.TreeEnsemble` (explained as given: nothing to check).
-    background:
+    data:
         None for path-dependent TreeSHAP (the trees' own cover statistics stand
         in for the data distribution); rows for interventional TreeSHAP, where
         absent features take background values and values are averaged over
         the background rows; or a ``pellucid.summarize(X, k)`` result, whose
-        weights weight that average.
+        weights weight that average. ``background=`` is its deprecated name.
     output:
         "raw" (the margin: log-odds, log-count, regression value) or
         "probability" (interventional only, binary classifiers with a logistic
@@ -265,18 +266,32 @@ class TreeShap:
     iteration_range:
         XGBoost only: the rounds to explain, as ``predict(X, iteration_range=...)``
         takes them (default: what ``predict(X)`` uses).
+    n_jobs, chunk_rows:
+        Rows explained at once in worker processes, and rows per worker task
+        (:func:`pellucid.scale.scalable`). None: one process (the compiled
+        kernel already runs rows on every core).
     """
+
+    _renamed = {"background": "data"}
+    _call_settings = ("n_jobs", "chunk_rows")
 
     def __init__(
         self,
         model: Any,
-        background: Any = None,
+        data: Any = None,
         *,
         output: str = "raw",
         feature_names: Sequence[str] | None = None,
         iteration_range: tuple[int, int] | None = None,
+        n_jobs: int | None = None,
+        chunk_rows: int | None = None,
+        background: Any = UNSET,
     ) -> None:
         from ._guard import library_model
+
+        background = renamed_argument("TreeShap", "background", "data", background, data)
+        self.n_jobs, self.chunk_rows = check_fan_out(n_jobs, chunk_rows)
+        self.iteration_range = iteration_range
 
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}.")
@@ -295,6 +310,7 @@ class TreeShap:
             self._names: tuple[str, ...] | None = tuple(str(f) for f in feature_names)
         else:
             self._names = None
+        self.feature_names = feature_names
         self.output = output
         if output == "probability":
             if background is None:
