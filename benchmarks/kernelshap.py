@@ -10,9 +10,9 @@ relative squared error sum((est - exact)^2) / sum(exact^2) per row, averaged
 over rows and seeds; the time is the median over seeds of explaining all rows
 (wall time, and the process's CPU time, summed over its threads).
 
-pellucid runs twice: with its default ``n_jobs`` (threads calling the model,
+pellucid runs twice: with its default ``model_threads`` (threads calling the model,
 one per core, the thread that ends a row's last call solving it) and with
-``n_jobs=1`` (one thread, like shap); both give the same numbers. The methods run in a
+``model_threads=1`` (one thread, like shap); both give the same numbers. The methods run in a
 different order for each seed; time ratios are medians of per-seed ratios.
 
 Before the runs it prints XGBoost's own speed-up from one thread to two on this
@@ -33,7 +33,7 @@ values there come from ``pellucid.ExactShap`` (all 65,536 coalitions).
   gives an error (mean over seeds and rows); a sweep over pellucid's budgets finds
   the smallest whose mean error is at most that; then both are timed, alternately,
   ``--repeats`` times, and the median of the per-pair wall ratios is printed.
-* ``overhead``: at equal budgets, pellucid at its default ``n_jobs``; every batch
+* ``overhead``: at equal budgets, pellucid at its default ``model_threads``; every batch
   each library sends to the model is recorded and, right after the run, replayed
   to the model alone, in the same calls, on as many threads as the library used
   (shap: one); overhead is wall time minus that, and process CPU time minus the
@@ -91,9 +91,11 @@ def rel_sq_error(est: np.ndarray, truth: np.ndarray) -> float:
     return float(np.mean(((est - truth) ** 2).sum(axis=1) / (truth**2).sum(axis=1)))
 
 
-def run_pellucid(model, background, X, budget, seed, n_jobs=None):
-    ks = pellucid.KernelShap(model, background, n_jobs=n_jobs)
-    return ks.explain(X, budget=budget, random_state=seed).values
+def run_pellucid(model, background, X, budget, seed, model_threads=None):
+    ks = pellucid.KernelShap(
+        model, background, budget=budget, random_state=seed, model_threads=model_threads
+    )
+    return ks.explain(X).values
 
 
 def run_shap(model, background, X, budget, seed, l1_reg):
@@ -328,14 +330,14 @@ def overhead_runs(model, background, X, budget, repeats):
     rec = _Recorded(model)
     with rec as m:  # warm-up, untimed: numba's cache load and first-call costs
         threads = pellucid.KernelShap(m, background).game.threads()
-        pellucid.KernelShap(m, background).explain(X[:1], budget=64, random_state=0)
+        pellucid.KernelShap(m, background, budget=64, random_state=0).explain(X[:1])
         run_shap_fn(m, background, X[:1], 64, 0)
     for r in range(repeats):
         for lib in ("pellucid", "shap") if r % 2 == 0 else ("shap", "pellucid"):
             with rec as m:
                 t0, c0 = time.perf_counter(), time.process_time()
                 if lib == "pellucid":
-                    pellucid.KernelShap(m, background).explain(X, budget=budget, random_state=r)
+                    pellucid.KernelShap(m, background, budget=budget, random_state=r).explain(X)
                 else:
                     run_shap_fn(m, background, X, budget, r)
                 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
@@ -353,7 +355,7 @@ def overhead(args) -> None:
     models, background, X = problem(args)
     print(
         f"overhead beyond the model at equal budget: {args.rows} rows, 16 features, 50 "
-        f"background rows, pellucid at its default n_jobs, {args.repeats} pairs; 'model "
+        f"background rows, pellucid at its default model_threads, {args.repeats} pairs; 'model "
         "alone': the same calls replayed right after, on as many threads",
         flush=True,
     )
@@ -416,7 +418,9 @@ def main() -> None:
 
     methods = {
         "pellucid KernelShap": lambda b, s: run_pellucid(model, background, X, b, s),
-        "pellucid KernelShap n_jobs=1": lambda b, s: run_pellucid(model, background, X, b, s, 1),
+        "pellucid KernelShap model_threads=1": lambda b, s: run_pellucid(
+            model, background, X, b, s, 1
+        ),
         "shap l1_reg=False": lambda b, s: run_shap(model, background, X, b, s, False),
         "shap default": lambda b, s: run_shap(model, background, X, b, s, "auto"),
     }
@@ -436,7 +440,7 @@ def main() -> None:
     print(f"XGBoost predict, 2 threads vs 1 on this host now: {np.round(speedups, 2).tolist()}x")
 
     print(f"\n{args.rows} rows, 16 features, 50 background rows, {args.seeds} seeds")
-    print(f"pellucid's default n_jobs here: {available_cores()} threads")
+    print(f"pellucid's default model_threads here: {available_cores()} threads")
     floor_name = "model alone, 2 threads"
     header = f"{'budget':>6}  {'method':<28} {'rel. sq. error':>14} {'wall (s)':>9} {'cpu (s)':>8}"
     print(header, flush=True)
@@ -475,9 +479,9 @@ def main() -> None:
         line = (
             f"{budget:>6}  ratios: shap(l1_reg=False) error / ours = "
             f"{np.mean(errs['shap l1_reg=False']) / ours:.2f}x, our wall time / shap's = "
-            f"{time_ratio('pellucid KernelShap'):.2f}x at the default n_jobs, "
-            f"{time_ratio('pellucid KernelShap n_jobs=1'):.2f}x at n_jobs=1 "
-            f"(CPU time at n_jobs=1: {time_ratio('pellucid KernelShap n_jobs=1', cpu):.2f}x); "
+            f"{time_ratio('pellucid KernelShap'):.2f}x at the default model_threads, "
+            f"{time_ratio('pellucid KernelShap model_threads=1'):.2f}x at model_threads=1 "
+            f"(CPU time at model_threads=1: {time_ratio('pellucid KernelShap model_threads=1', cpu):.2f}x); "
             f"floor (the model alone on as many rows, 2 threads) / shap's = "
             f"{time_ratio(floor_name):.2f}x"
         )
@@ -487,7 +491,7 @@ def main() -> None:
         print(line, flush=True)
         per_seed = np.array(times["pellucid KernelShap"]) / np.array(times["shap l1_reg=False"])
         print(
-            f"{budget:>6}  per-seed wall ratios (default n_jobs): {np.round(per_seed, 3).tolist()}"
+            f"{budget:>6}  per-seed wall ratios (default model_threads): {np.round(per_seed, 3).tolist()}"
         )
         floor = np.array(times[floor_name]) / np.array(times["shap l1_reg=False"])
         print(f"{budget:>6}  per-seed floor ratios: {np.round(floor, 3).tolist()}", flush=True)
