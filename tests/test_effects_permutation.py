@@ -65,7 +65,7 @@ def test_group_is_permuted_jointly(linear):
         scoring="neg_mean_squared_error",
         n_repeats=10,
         random_state=0,
-        groups={"first two": ["x0", "x1"], "third": [2]},
+        feature_groups={"first two": ["x0", "x1"], "third": [2]},
     )
     assert res.feature_names == ("first two", "third")
     expected = 2 * np.var(X[:, :2] @ coef[:2])
@@ -187,6 +187,6 @@ def test_result_and_errors(linear):
     with pytest.raises(ValueError, match="Unknown scoring"):
         permutation_importance(model, X, y, scoring="not_a_scorer")
     with pytest.raises(DataError, match="'zz'"):
-        permutation_importance(model, X, y, groups={"g": ["zz"]})
+        permutation_importance(model, X, y, feature_groups={"g": ["zz"]})
     with pytest.raises(ValueError, match="n_repeats"):
         permutation_importance(model, X, y, n_repeats=0)

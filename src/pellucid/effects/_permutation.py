@@ -19,6 +19,7 @@ import pandas as pd
 
 from .._data import DataError, check_X_y, feature_names_of
 from .._model import Model, as_model
+from .._protocol import UNSET, renamed_argument
 from .._results import FeatureImportance
 from ._batching import predict_replicas, stack
 from ._common import feature_position
@@ -35,7 +36,7 @@ def _units(
     if groups is None:
         return [(n, [j]) for j, n in enumerate(names)]
     if not isinstance(groups, Mapping) or not groups:
-        raise ValueError("groups must be a non-empty mapping of name -> list of columns.")
+        raise ValueError("feature_groups must be a non-empty mapping of name -> list of columns.")
     units = []
     for name, cols in groups.items():
         if isinstance(cols, (str, int, np.integer)):
@@ -119,9 +120,10 @@ def permutation_importance(
     n_repeats: int = 10,
     random_state: Any = None,
     n_jobs: int | None = None,
-    groups: Mapping[str, Sequence[Any]] | None = None,
+    feature_groups: Mapping[str, Sequence[Any]] | None = None,
     sample_weight: Any = None,
     batch_rows: int | None = None,
+    groups: Any = UNSET,
 ) -> FeatureImportance:
     """Permutation importance of each feature (or group of features).
 
@@ -142,9 +144,10 @@ def permutation_importance(
         Seed; the same seed gives the same numbers, whatever ``n_jobs``.
     n_jobs:
         Features scored in parallel with joblib.
-    groups:
+    feature_groups:
         ``{name: [columns]}``: each group's columns are permuted jointly (the
         same row order) and reported as one row; columns not named are not scored.
+        ``groups=`` is its deprecated name.
     sample_weight:
         Weights for the scorer.
     batch_rows:
@@ -156,13 +159,16 @@ def permutation_importance(
         ``importances`` (features x repeats) = baseline score - permuted score,
         so larger means more important whatever the scorer.
     """
+    feature_groups = renamed_argument(
+        "permutation_importance", "groups", "feature_groups", groups, feature_groups
+    )
     if int(n_repeats) < 1:
         raise ValueError(f"n_repeats must be a positive integer; got {n_repeats!r}.")
     m = as_model(model)
     X, y_arr = check_X_y(X, y)
     X = m.prepare(X)
     names = feature_names_of(X)
-    units = _units(names, groups)
+    units = _units(names, feature_groups)
     weights = _weights(sample_weight, X.shape[0])
     scorer = resolve_scoring(scoring, m)
     if X.shape[0] < 2:
@@ -190,7 +196,9 @@ def permutation_importance(
             "scoring": scoring_name,
             "n_repeats": int(n_repeats),
             "random_state": random_state if isinstance(random_state, (int, type(None))) else None,
-            "groups": {k: [names[j] for j in c] for k, c in units} if groups else None,
+            "feature_groups": (
+                {k: [names[j] for j in c] for k, c in units} if feature_groups else None
+            ),
         },
         baseline_score=baseline,
     )
