@@ -97,3 +97,58 @@ def test_no_tracker_references_in_code_or_docs() -> None:
     assert not offenders, "say what the code does, not which ticket it came from:\n" + "\n".join(
         f"{path}: {line}" for path, lines in offenders.items() for line in lines
     )
+
+
+def github_slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    kept = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return kept.replace(" ", "-")
+
+
+def readme_headings() -> list[str]:
+    headings, fenced = [], False
+    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and line.startswith("## "):
+            headings.append(line[3:])
+    return headings
+
+
+def test_github_slug_matches_githubs_rule() -> None:
+    assert github_slug("Tree models: exact SHAP (`pellucid.TreeShap`)") == (
+        "tree-models-exact-shap-pellucidtreeshap"
+    )
+    assert github_slug("Global effects (permutation importance, PD/ICE, ALE, H)") == (
+        "global-effects-permutation-importance-pdice-ale-h"
+    )
+
+
+def test_readme_links_to_its_own_sections_resolve() -> None:
+    slugs = {github_slug(h) for h in readme_headings()}
+    links = re.findall(r"\]\(#([^)]+)\)", (ROOT / "README.md").read_text(encoding="utf-8"))
+    assert links, "the README's journey list links to its sections"
+    assert sorted(set(links) - slugs) == []
+
+
+def test_readme_follows_a_users_journey() -> None:
+    """Evaluate, understand globally, explain one decision, trust, then share and serve."""
+    headings = readme_headings()
+
+    def position(start: str) -> int:
+        matches = [i for i, h in enumerate(headings) if h.startswith(start)]
+        assert matches, f"no README section starting {start!r}"
+        return matches[0]
+
+    journey = [
+        "Use: fit, predict, evaluate",
+        "Global effects",
+        "Shapley values",
+        "What would change the decision",
+        "How far to trust",
+        "Report and plots",
+        "Reason codes",
+        "Command line",
+    ]
+    positions = [position(start) for start in journey]
+    assert positions == sorted(positions), dict(zip(journey, positions, strict=True))
