@@ -65,7 +65,7 @@ class IntendedUse(_JsonMixin):
 
 
 @dataclass(frozen=True, eq=False)
-class GroupSection:
+class GroupSection(_JsonMixin):
     """Metrics and fairness for one subgroup column (e.g. ``sex``); ``fairness`` and ``gaps``
     are None for models other than binary classifiers."""
 
@@ -76,6 +76,8 @@ class GroupSection:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "schema_version": SCHEMA_VERSION,
+            "type": type(self).__name__,
             "attribute": self.attribute,
             "metrics": encode_frame(self.metrics),
             "fairness": encode_frame(self.fairness),
@@ -84,6 +86,7 @@ class GroupSection:
 
     @classmethod
     def from_dict(cls, payload: Mapping[str, Any]) -> GroupSection:
+        cls._check_header(payload)
         gaps = payload.get("gaps")
         return cls(
             attribute=payload["attribute"],
@@ -207,13 +210,15 @@ def _render(kind: str) -> Any:
 
 
 def encode_frame(frame: pd.DataFrame | None) -> dict[str, Any] | None:
-    """A table as JSON: its index (values, dtype, name) and each column with its dtype."""
+    """A table as JSON: its index and each column with values and pandas dtype."""
     if frame is None:
         return None
     return {
         "index": _encode(frame.index.to_numpy()),
+        "index_dtype": str(frame.index.dtype),
         "index_name": frame.index.name,
         "columns": [str(c) for c in frame.columns],
+        "dtypes": [str(frame[c].dtype) for c in frame.columns],
         "data": [_encode(frame[c].to_numpy()) for c in frame.columns],
     }
 
@@ -222,10 +227,13 @@ def decode_frame(payload: Mapping[str, Any] | None) -> pd.DataFrame | None:
     """The table :func:`encode_frame` wrote, with the same dtypes."""
     if payload is None:
         return None
-    index_values = _decode(payload["index"])
-    index = pd.Index(index_values, dtype=index_values.dtype, name=payload["index_name"])
+    index = pd.Index(
+        _decode(payload["index"]), dtype=payload["index_dtype"], name=payload["index_name"]
+    )
     columns = {
-        name: pd.Series(_decode(data), index=index)
-        for name, data in zip(payload["columns"], payload["data"], strict=True)
+        name: pd.Series(_decode(data), index=index).astype(dtype)
+        for name, dtype, data in zip(
+            payload["columns"], payload["dtypes"], payload["data"], strict=True
+        )
     }
     return pd.DataFrame(columns, index=index, columns=payload["columns"])
