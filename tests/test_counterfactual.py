@@ -406,3 +406,74 @@ def test_time_limit_returns_a_valid_answer():
     )
     for cf_ in result.counterfactuals:
         assert cf_.certificate in ("optimal", "feasible")
+
+
+def _hgb_thresholds(model, j):
+    nodes = np.concatenate([p[0].nodes for p in model._predictors])
+    split = (nodes["is_leaf"] == 0) & (nodes["feature_idx"] == j)
+    return np.unique(nodes["num_threshold"][split])
+
+
+def _monotone_models():
+    """Models trained under monotone constraints (increasing in a, decreasing in c):
+    the exact engine reads them like any other trees."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    yield (
+        "hgb",
+        lambda: HistGradientBoostingClassifier(
+            max_iter=5, max_depth=2, monotonic_cst=[1, 0, -1], random_state=0
+        ),
+        _hgb_thresholds,
+        np.float64,
+    )
+    xgb = pytest.importorskip("xgboost")
+    yield (
+        "xgb",
+        lambda: xgb.XGBClassifier(
+            n_estimators=4, max_depth=3, monotone_constraints="(1,0,-1)", random_state=0
+        ),
+        _xgb_thresholds,
+        F32,
+    )
+    lgb = pytest.importorskip("lightgbm")
+    yield (
+        "lgb",
+        lambda: lgb.LGBMClassifier(
+            n_estimators=4,
+            num_leaves=6,
+            min_child_samples=5,
+            monotone_constraints=[1, 0, -1],
+            random_state=0,
+            verbose=-1,
+        ),
+        _lgb_thresholds,
+        np.float64,
+    )
+
+
+@pytest.mark.parametrize("name", ["hgb", "xgb", "lgb"])
+def test_monotone_constrained_models_optimum_equals_brute_force(name):
+    make, reader, dtype = {n: rest for n, *rest in _monotone_models()}[name]
+    X, y = _data()
+    model = make().fit(X, y)
+    # the constraint holds in the fitted model: raising a never lowers P(1)
+    grid = X.iloc[:50].copy()
+    before = model.predict_proba(grid)[:, 1]
+    grid["a"] += 0.5
+    assert np.all(model.predict_proba(grid)[:, 1] >= before - 1e-12)
+    cf = Counterfactuals(model, X)
+    assert cf.engine.name == "milp_tree"
+    rows = X.iloc[:6]
+    result = cf.explain(rows)
+    thresholds = [reader(model, j) for j in range(X.shape[1])]
+    for i in range(len(rows)):
+        desired = 1 - model.predict(rows.iloc[[i]])[0]
+        best = _brute_force(model, X, rows.iloc[i], thresholds, desired, dtype=dtype)
+        (answer,) = result.for_row(i)
+        assert answer.certificate == "optimal" and answer.valid
+        np.testing.assert_allclose(answer.cost, best, rtol=1e-9, atol=1e-12)
+        # towards class 1 the answer never lowers a or raises c (the model cannot reward it)
+        moves = {ch.feature: ch.after - ch.before for ch in answer.changes}
+        sign = 1 if desired == 1 else -1
+        assert sign * moves.get("a", 0.0) >= 0 and sign * moves.get("c", 0.0) <= 0
