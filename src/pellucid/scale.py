@@ -291,8 +291,8 @@ def scalable(
                 return explain(self, X, **kwargs)
             return explain_rows(self, X, n_jobs=jobs, chunk_rows=chunk_rows, **kwargs)
 
-        # Advertise n_jobs/chunk_rows in the signature, so generic callers that
-        # filter options by signature (the CLI, run_method) can pass them.
+        # Advertise n_jobs/chunk_rows in the signature (as the deprecated per-call
+        # overrides of the explainer's settings they are).
         wrapper.__signature__ = _with_scale_options(explain)  # type: ignore[attr-defined]
         return wrapper
 
@@ -304,7 +304,7 @@ def _with_scale_options(explain: Callable[..., Any]) -> inspect.Signature:
     params = list(sig.parameters.values())
     extra = [
         inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation="int | None"
+            name, inspect.Parameter.KEYWORD_ONLY, default=UNSET, annotation="int | None"
         )
         for name in ("n_jobs", "chunk_rows")
         if name not in sig.parameters
