@@ -28,7 +28,10 @@ def full_results(n_rows: int = 300, seed: int = 0):
     X = X.assign(income_after_tax=(X["income"] * 0.7 + rng.normal(0, 500, n_rows)).round())
     num = X.select_dtypes("number").fillna(0)
     evaluation = evaluate(
-        make_pipeline(StandardScaler(), LogisticRegression()).fit(num, y), num, y, groups=X["sex"]
+        make_pipeline(StandardScaler(), LogisticRegression()).fit(num, y),
+        num,
+        y,
+        subgroups=X["sex"],
     )
     names = tuple(X.columns)
     d = len(names)

@@ -50,7 +50,7 @@ def test_binary_overall_and_by_group():
     X, y = make_classification(n_samples=600, n_features=5, random_state=1)
     groups = np.where(X[:, 0] > 0, "a", "b")
     clf = LogisticRegression().fit(X, y)
-    ev = evaluate(clf, X, y, groups=groups)
+    ev = evaluate(clf, X, y, subgroups=groups)
     _check_binary(ev, clf, X, y)
     assert set(ev.by_group) == {"a", "b"}
     for g, sub in ev.by_group.items():
@@ -72,7 +72,7 @@ def test_binary_string_labels_and_group_column():
         return clf.predict_proba(Xf[list("abcd")])
 
     m = Model(model, task="binary", classes=clf.classes_)
-    ev = evaluate(m, frame, labels, groups="region")
+    ev = evaluate(m, frame, labels, subgroups="region")
     pos = clf.classes_[1]
     proba = clf.predict_proba(frame[list("abcd")])
     pred = clf.classes_[proba.argmax(axis=1)]
@@ -87,7 +87,7 @@ def test_multiclass():
     )
     clf = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
     groups = (X[:, 2] > 0).astype(int)
-    ev = evaluate(clf, X, y, groups=groups)
+    ev = evaluate(clf, X, y, subgroups=groups)
     for sub, idx in [(ev, slice(None)), *((ev.by_group[g], groups == g) for g in (0, 1))]:
         Xs, ys = X[idx], y[idx]
         proba = clf.predict_proba(Xs)
@@ -119,7 +119,7 @@ def test_regression_and_weights():
     reg = LinearRegression().fit(X, y)
     w = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
     groups = np.where(X[:, 0] > 0, "hi", "lo")
-    ev = evaluate(reg, X, y, groups=groups, sample_weight=w)
+    ev = evaluate(reg, X, y, subgroups=groups, sample_weight=w)
     for sub, idx in [(ev, slice(None)), *((ev.by_group[g], groups == g) for g in ("hi", "lo"))]:
         pred = reg.predict(X[idx])
         ys, ws = y[idx], w[idx]
@@ -135,7 +135,7 @@ def test_single_class_subgroup_gives_nan_auc_not_error():
     X, y = make_classification(n_samples=200, n_features=4, random_state=5)
     clf = LogisticRegression().fit(X, y)
     groups = np.where(y == 1, "only_pos", "only_neg")
-    ev = evaluate(clf, X, y, groups=groups)
+    ev = evaluate(clf, X, y, subgroups=groups)
     assert np.isnan(ev.by_group["only_pos"].metrics["roc_auc"])
     assert np.isfinite(ev.metrics["roc_auc"])
 
@@ -147,10 +147,10 @@ def test_bad_inputs_named():
         evaluate(clf, X, y[:-1])
     with pytest.raises(DataError, match="label 7 at row 0"):
         evaluate(clf, X, np.r_[7, y[1:]])
-    with pytest.raises(DataError, match="groups='zone' is not a column"):
-        evaluate(clf, X, y, groups="zone")
-    with pytest.raises(DataError, match="groups has shape"):
-        evaluate(clf, X, y, groups=np.zeros(3))
+    with pytest.raises(DataError, match="subgroups='zone' is not a column"):
+        evaluate(clf, X, y, subgroups="zone")
+    with pytest.raises(DataError, match="subgroups has shape"):
+        evaluate(clf, X, y, subgroups=np.zeros(3))
     with pytest.raises(DataError, match="sample_weight has shape"):
         evaluate(clf, X, y, sample_weight=np.ones(3))
 
@@ -159,6 +159,6 @@ def test_to_dict_is_json_ready():
     import json
 
     X, y = make_classification(n_samples=100, n_features=4, random_state=7)
-    ev = evaluate(LogisticRegression().fit(X, y), X, y, groups=(X[:, 0] > 0))
+    ev = evaluate(LogisticRegression().fit(X, y), X, y, subgroups=(X[:, 0] > 0))
     payload = json.loads(json.dumps(ev.to_dict()))
     assert payload["task"] == "binary" and "by_group" in payload

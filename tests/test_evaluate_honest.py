@@ -78,7 +78,7 @@ def test_probabilities_that_are_not_probabilities_say_why():
 
 def test_undefined_metric_in_a_subgroup_says_why():
     X, y = make_classification(n_samples=200, n_features=4, random_state=5)
-    ev = evaluate(LogisticRegression().fit(X, y), X, y, groups=np.where(y == 1, "pos", "neg"))
+    ev = evaluate(LogisticRegression().fit(X, y), X, y, subgroups=np.where(y == 1, "pos", "neg"))
     only_pos = ev.by_group["pos"]
     assert np.isnan(only_pos.metrics["roc_auc"])
     assert "one class" in only_pos.notes["roc_auc"].lower()
@@ -94,7 +94,7 @@ def test_target_named_as_a_column_of_X():
     by_values = evaluate(clf, frame, y)
     assert by_name.metrics == by_values.metrics
     np.testing.assert_array_equal(by_name.confusion_matrix, by_values.confusion_matrix)
-    grouped = evaluate(clf, with_target, "default", groups="a")
+    grouped = evaluate(clf, with_target, "default", subgroups="a")
     assert len(grouped.by_group) == 300
     with pytest.raises(DataError, match=r"y='target' is not a column of X; columns: \['a', 'b'"):
         evaluate(clf, with_target, "target")

@@ -87,7 +87,7 @@ def test_toward_approve_takes_most_negative(credit_case, brute):
 def test_groups_sum_contributions_and_excluded_members_drop_the_group(credit_case, brute):
     _, _, closed = credit_case
     groups = {"debt": ["debt_to_income", "loan_amount"], "history": ["late_payments", "sex"]}
-    table = reason_codes(brute, k=10, groups=groups, exclude=["sex"])
+    table = reason_codes(brute, k=10, feature_groups=groups, exclude=["sex"])
     assert "history" not in set(table["feature"])  # it carries the excluded `sex`
     assert not {"debt_to_income", "loan_amount", "late_payments", "sex"} & set(table["feature"])
     debt = closed["debt_to_income"] + closed["loan_amount"]

@@ -210,7 +210,7 @@ def credit_report(credit_model):
         model,
         X,
         y,
-        groups="sex",
+        subgroups="sex",
         random_state=3,
         progress=lambda key, title: seen.append(key),
         settings={

@@ -39,7 +39,7 @@ def report_file(tmp_path_factory):
         model,
         X,
         y,
-        groups="sex",
+        subgroups="sex",
         settings={
             "shap_rows": 100,
             "effect_rows": 60,

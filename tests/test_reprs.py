@@ -57,7 +57,7 @@ def _check(result, *must_contain):
 
 def test_model_evaluation_with_subgroups(credit_model):
     model, X, y, sex = credit_model
-    evaluation = pellucid.evaluate(model, X, y, groups=sex)
+    evaluation = pellucid.evaluate(model, X, y, subgroups=sex)
     text = _check(evaluation, "task='binary'", "n_rows=1500", "by sex: 2 groups")
     assert f"roc_auc={evaluation.metrics['roc_auc']:.4g}" in text
 

@@ -19,6 +19,7 @@ import pandas as pd
 from .._data import DataError
 from .._errors import UnsupportedModelError
 from .._model import Model, as_model
+from ..metrics._subgroups import UNSET, subgroup_column, subgroups_argument
 from ._common import Target, with_changes
 from ._results import Change, Counterfactual, CounterfactualSet
 from ._space import FeatureSpace
@@ -282,7 +283,7 @@ def _probability_model(model: Any) -> Model:
 def recourse_audit(
     model: Any,
     X: Any,
-    groups: Any,
+    subgroups: Any = None,
     *,
     desired: Any,
     data: Any = None,
@@ -292,26 +293,23 @@ def recourse_audit(
     engine: str = "auto",
     time_limit: float = 10.0,
     random_state: int | None = None,
+    groups: Any = UNSET,
 ) -> pd.DataFrame:
     """Per group: how many rows lack the desired outcome, the share of them with a
     valid recourse, and the distribution of its cost (which group must change more).
 
-    ``groups`` is a column of X (kept immutable) or one label per row;
+    ``subgroups`` is a column of X (kept immutable) or one label per row
+    (``groups=``, its old name, still works for one release with a FutureWarning);
     ``desired`` the favourable outcome (see :meth:`Counterfactuals.explain`);
     ``data`` the reference rows for scales (X when None).
     """
+    subgroups = subgroups_argument("recourse_audit", subgroups, groups)
+    if subgroups is None:
+        raise TypeError("recourse_audit() needs subgroups: a column of X or one label per row.")
     frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
-    if isinstance(groups, str):
-        if groups not in frame.columns:
-            raise DataError(f"groups names column {groups!r}, which X lacks.")
-        labels = frame[groups].to_numpy()
-        immutable = tuple(immutable) + ((groups,) if groups not in immutable else ())
-    else:
-        labels = np.asarray(groups)
-        if labels.shape != (len(frame),):
-            raise DataError(
-                f"groups has shape {labels.shape}; expected one label per row ({len(frame)})."
-            )
+    labels, _ = subgroup_column(subgroups, frame)
+    if isinstance(subgroups, str) and subgroups not in immutable:
+        immutable = (*immutable, subgroups)
     explainer = Counterfactuals(
         model,
         frame if data is None else data,

@@ -3,44 +3,26 @@ and recourse_audit, and its old name ``groups=`` (feature coalitions are ``featu
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .._data import DataError
+from .._protocol import UNSET, renamed_argument
 
 __all__ = ["UNSET", "subgroup_column", "subgroup_mask", "subgroups_argument"]
 
 
-class _Unset:
-    """The default of the deprecated ``groups=``: tells "not given" from None."""
-
-    def __repr__(self) -> str:
-        return "<unset>"
-
-
-UNSET: Any = _Unset()
-
-
 def subgroups_argument(owner: str, subgroups: Any, groups: Any) -> Any:
-    """``subgroups``, or the value given under its old name ``groups`` (with a FutureWarning).
+    """``subgroups``, or the value given under its old name ``groups`` (deprecated).
 
     ``groups`` meant a subgroup column here but feature coalitions in the explainers;
-    the subgroup column is now ``subgroups=`` everywhere. Giving both is an error.
+    the subgroup column is now ``subgroups=`` everywhere. Giving both is an error. The
+    FutureWarning follows the library's one deprecation switch
+    (:data:`pellucid._protocol.WARN_DEPRECATED`).
     """
-    if groups is UNSET:
-        return subgroups
-    if subgroups is not None:
-        raise TypeError(f"{owner}() got both subgroups= and its old name groups=; pass subgroups=.")
-    warnings.warn(
-        f"{owner}(groups=...) is deprecated: the subgroup column is now subgroups=. "
-        "groups= will stop working in the next release.",
-        FutureWarning,
-        stacklevel=3,
-    )
-    return groups
+    return renamed_argument(owner, "groups", "subgroups", groups, subgroups)
 
 
 def subgroup_column(

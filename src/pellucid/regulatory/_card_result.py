@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import _protocol
 from .._provenance import Provenance
 from .._results import SCHEMA_VERSION, FeatureImportance, _clip, _decode, _encode, _JsonMixin
 from ..metrics import FairnessGaps
@@ -120,12 +121,13 @@ class ModelCard(_JsonMixin):
     @property
     def groups(self) -> tuple[GroupSection, ...]:
         """Deprecated name of :attr:`subgroups`."""
-        warnings.warn(
-            "ModelCard.groups is deprecated: use ModelCard.subgroups. "
-            "groups will stop working in the next release.",
-            FutureWarning,
-            stacklevel=2,
-        )
+        if _protocol.WARN_DEPRECATED:
+            warnings.warn(
+                "ModelCard.groups is deprecated: use ModelCard.subgroups. "
+                "groups will stop working in the next release.",
+                FutureWarning,
+                stacklevel=2,
+            )
         return self.subgroups
 
     # ------------------------------------------------------------ JSON

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._protocol import UNSET, renamed_argument
 from .._results import Explanation
 
 __all__ = ["ProtectedAttributeWarning", "format_value", "humanize", "reason_codes"]
@@ -216,7 +217,7 @@ def reason_codes(
     k: int = 4,
     direction: str = "toward_decline",
     exclude: Sequence[str] | None = None,
-    groups: Mapping[str, Sequence[str]] | None = None,
+    feature_groups: Mapping[str, Sequence[str]] | None = None,
     templates: Mapping[str, Template] | None = None,
     output: Any = None,
     reference: Any = None,
@@ -227,6 +228,7 @@ def reason_codes(
     protected: Sequence[str] | None = None,
     counterfactuals: Any = None,
     model: Any = None,
+    groups: Any = UNSET,
 ) -> pd.DataFrame:
     """The ``k`` principal reasons per row, in plain sentences that are true as worded.
 
@@ -247,9 +249,10 @@ def reason_codes(
     exclude:
         Features (or group names) that may never be given as reasons, e.g.
         protected attributes. A group holding an excluded column is dropped.
-    groups:
+    feature_groups:
         ``{reason name: [columns]}``: merge columns into one reason whose
         contribution is the sum of theirs (exact for additive attributions).
+        ``groups=`` is its deprecated name.
     templates:
         ``{feature or group: template}``. A template is a format string with
         fields ``{feature}``, ``{label}`` (human name), ``{value}`` (raw value;
@@ -309,6 +312,9 @@ def reason_codes(
     (1 = main reason), ``feature``, ``value``, ``contribution``, ``reason``;
     then ``protected`` and ``counterfactual`` when asked for.
     """
+    feature_groups = renamed_argument(
+        "reason_codes", "groups", "feature_groups", groups, feature_groups
+    )
     if not isinstance(explanation, Explanation):
         raise TypeError(f"explanation must be a pellucid.Explanation; got {type(explanation)}.")
     if len(explanation.feature_shape) != 1:
@@ -325,16 +331,18 @@ def reason_codes(
     templates = dict(templates or {})
     values, picked = _pick_output(explanation, output)
     names = explanation.feature_names
-    units = _units(names, groups, exclude_set)
+    units = _units(names, feature_groups, exclude_set)
     unknown = [t for t in templates if t not in {u for u, _ in units} | set(names)]
     if unknown:
-        raise ValueError(f"templates name unknown features or groups: {unknown}.")
-    guarded = _units(names, {g: m for g, m in (groups or {}).items() if g in protected_list}, set())
+        raise ValueError(f"templates name unknown features or feature groups: {unknown}.")
+    guarded = _units(
+        names, {g: m for g, m in (feature_groups or {}).items() if g in protected_list}, set()
+    )
     guarded = [(u, idx) for u, idx in guarded if u in protected_list]
     missing = sorted(set(protected_list) - {u for u, _ in guarded})
     if missing:
         raise ValueError(
-            f"protected names {missing}, which are neither features nor groups; "
+            f"protected names {missing}, which are neither features nor feature groups; "
             f"features: {list(names)}."
         )
     considered = _considered_rows(explanation, values, picked, only, threshold, declined)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..metrics._subgroups import UNSET, subgroups_argument
 from ._compute import ReportResults, compute
 from ._render import render
 
@@ -58,18 +59,20 @@ def report(
     background: Any = None,
     rows: Sequence[int] | None = None,
     methods: str | Sequence[str] = "auto",
-    groups: Any = None,
+    subgroups: Any = None,
     output: Any = None,
     random_state: int = 0,
     settings: Mapping[str, Any] | None = None,
     title: str | None = None,
     progress: Callable[[str, str], None] | None = None,
+    groups: Any = UNSET,
 ) -> Report:
     """Evaluate and explain ``model`` on ``X`` (and ``y``) in one self-contained report.
 
     Sections: data overview (distributions, missing values, strongly
-    correlated pairs), model performance (needs ``y``; per group with
-    ``groups``, a column name or one label per row), global importance
+    correlated pairs), model performance (needs ``y``; per subgroup with
+    ``subgroups``, a column name or one label per row; ``groups=`` is its
+    deprecated name), global importance
     (permutation and mean |SHAP| side by side), effects (PD/ICE and ALE of
     the top features, a two-feature heat map), SHAP summary, local
     explanations of ``rows`` (positions in X; by default the rows with the
@@ -88,9 +91,10 @@ def report(
 
     Examples
     --------
-    >>> rep = pellucid.report(model, X_test, y_test, groups="sex")
+    >>> rep = pellucid.report(model, X_test, y_test, subgroups="sex")
     >>> rep.save("report.html")
     """
+    subgroups = subgroups_argument("report", subgroups, groups)
     results = compute(
         model,
         X,
@@ -98,7 +102,7 @@ def report(
         background=background,
         rows=rows,
         methods=methods,
-        groups=groups,
+        groups=subgroups,
         output=output,
         random_state=random_state,
         settings=settings,
