@@ -242,3 +242,28 @@ def test_shapley_n_jobs_old_meaning_is_never_silent(problem):
         warnings.simplefilter("error")
         ks = pellucid.KernelShap(model, X[:10], n_jobs=2, model_threads=1)
     assert ks.game.threads() == 1
+
+
+def test_registry_capabilities_match_the_classes():
+    """``data`` says whether the constructor takes reference data after the model;
+    ``per_call`` names what ``explain`` takes besides the data."""
+    from pellucid._registry import DATA_NEEDS, OUTPUT_KINDS, MethodSpec, register
+
+    for name in _classes():
+        s, cls = spec(name), get(name)
+        params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+        positional = [p for p in params if p.kind is p.POSITIONAL_OR_KEYWORD]
+        takes_data = len(positional) > 1 and positional[1].name in ("data", "baselines")
+        assert takes_data is (s.data != "none"), (name, s.data)
+        if s.data == "required" and positional[1].default is not inspect.Parameter.empty:
+            with pytest.raises((TypeError, ValueError)):
+                cls(lambda Z: np.zeros(len(Z)))
+        explain = inspect.signature(cls.explain).parameters
+        takes_any = any(p.kind is p.VAR_KEYWORD for p in explain.values())
+        assert takes_any or set(s.per_call) <= set(explain), (name, s.per_call)
+        assert set(s.outputs) <= set(OUTPUT_KINDS) and s.data in DATA_NEEDS
+    assert spec("anchors").outputs == ("class",) and spec("treeshap").data == "optional"
+    with pytest.raises(ValueError, match="data"):
+        register(MethodSpec("x_method", "m:a", "attribution", data="sometimes"))
+    with pytest.raises(ValueError, match="outputs"):
+        register(MethodSpec("x_method", "m:a", "attribution", outputs=("logits",)))

@@ -19,6 +19,8 @@ from typing import Any
 
 __all__ = [
     "ALIASES",
+    "DATA_NEEDS",
+    "OUTPUT_KINDS",
     "MethodSpec",
     "UnknownMethodError",
     "available",
@@ -31,6 +33,13 @@ KINDS = ("attribution", "global", "effect", "interaction", "rule", "counterfactu
 INPUTS = ("tabular", "text", "image", "torch")
 # What a method can explain: any model it can call, or only models it reads inside.
 MODEL_KINDS = ("any", "tree", "torch")
+# Whether the constructor (or function) takes reference data after the model:
+# ``Explainer(model, data, **settings)``, ``Explainer(model, **settings)`` or either.
+DATA_NEEDS = ("required", "optional", "none")
+# The units of model output a method explains (Explanation.output_kind's values, and
+# "class": the predicted class, for rules and counterfactuals).
+OUTPUT_KINDS = ("probability", "log_odds", "raw_margin", "regression", "class")
+NUMERIC_OUTPUTS = ("probability", "log_odds", "raw_margin", "regression")
 # The result type of each kind.
 RETURNS = {
     "attribution": "Explanation",
@@ -58,7 +67,10 @@ class MethodSpec:
     whether base_values + sum(values) reproduces the model output;
     ``models`` the model kinds it explains (:data:`MODEL_KINDS`: "any" for
     every model it can call, "tree" for ensembles it reads, "torch" for
-    ``torch.nn.Module``).
+    ``torch.nn.Module``); ``data`` whether it is built with reference data
+    (:data:`DATA_NEEDS`); ``outputs`` the units of model output it explains
+    (:data:`OUTPUT_KINDS`); ``per_call`` what ``explain`` takes besides the data
+    (every setting is a constructor argument: :mod:`pellucid._protocol`).
     """
 
     name: str
@@ -69,6 +81,9 @@ class MethodSpec:
     additive: bool = False
     summary: str = ""
     models: tuple[str, ...] = ("any",)
+    data: str = "required"
+    outputs: tuple[str, ...] = NUMERIC_OUTPUTS
+    per_call: tuple[str, ...] = ()
 
     @property
     def sampled(self) -> bool:
@@ -98,6 +113,11 @@ def register(spec_: MethodSpec) -> MethodSpec:
     unknown_models = set(spec_.models) - set(MODEL_KINDS)
     if not spec_.models or unknown_models:
         raise ValueError(f"Unknown models {spec_.models!r}; expected some of {MODEL_KINDS}.")
+    if spec_.data not in DATA_NEEDS:
+        raise ValueError(f"Unknown data {spec_.data!r}; expected one of {DATA_NEEDS}.")
+    unknown_outputs = set(spec_.outputs) - set(OUTPUT_KINDS)
+    if not spec_.outputs or unknown_outputs:
+        raise ValueError(f"Unknown outputs {spec_.outputs!r}; expected some of {OUTPUT_KINDS}.")
     if spec_.name in _METHODS or spec_.name in ALIASES:
         raise ValueError(f"A method named {spec_.name!r} is already registered.")
     _METHODS[spec_.name] = spec_
@@ -183,6 +203,7 @@ _TABLE: list[MethodSpec] = [
         "pellucid.local:Anchors",
         "rule",
         summary="Anchors: high-precision if-then rule for one row",
+        outputs=("class",),
     ),
     MethodSpec(
         "lime_text",
@@ -190,6 +211,7 @@ _TABLE: list[MethodSpec] = [
         "attribution",
         inputs="text",
         summary="LIME for text: weights of the words the prediction rests on",
+        data="none",
     ),
     MethodSpec(
         "lime_image",
@@ -197,6 +219,7 @@ _TABLE: list[MethodSpec] = [
         "attribution",
         inputs="image",
         summary="LIME for images: weights of the superpixels the prediction rests on",
+        data="none",
     ),
     MethodSpec(
         "anchors_text",
@@ -204,6 +227,8 @@ _TABLE: list[MethodSpec] = [
         "rule",
         inputs="text",
         summary="Anchors for text: words that hold the prediction when others are masked",
+        data="none",
+        outputs=("class",),
     ),
     # global effects (src/pellucid/effects/)
     MethodSpec(
@@ -211,6 +236,7 @@ _TABLE: list[MethodSpec] = [
         "pellucid.effects:permutation_importance",
         "global",
         summary="Score drop when a feature (or group) is shuffled; repeats give a 95% interval.",
+        outputs=(*NUMERIC_OUTPUTS, "class"),
     ),
     MethodSpec(
         "partial_dependence",
@@ -241,6 +267,7 @@ _TABLE: list[MethodSpec] = [
         additive=True,
         models=("tree",),
         summary="Exact SHAP values of tree ensembles (path-dependent or interventional).",
+        data="optional",
     ),
     # counterfactuals with certificates
     MethodSpec(
@@ -250,6 +277,8 @@ _TABLE: list[MethodSpec] = [
         exact=True,
         summary="Cheapest allowed changes that flip the decision; certified optimal for trees "
         "and linear models (HiGHS), searched otherwise.",
+        outputs=("class", "regression"),
+        per_call=("desired", "k"),
     ),
     # --- PyTorch gradient family and LRP (inputs="torch": a torch.nn.Module and tensors)
     MethodSpec(
@@ -260,6 +289,9 @@ _TABLE: list[MethodSpec] = [
         models=("torch",),
         exact=True,
         summary="Absolute (or raw) input gradient of the target output.",
+        data="none",
+        outputs=("raw_margin", "probability", "log_odds", "regression"),
+        per_call=("target",),
     ),
     MethodSpec(
         "smoothgrad",
@@ -268,6 +300,9 @@ _TABLE: list[MethodSpec] = [
         inputs="torch",
         models=("torch",),
         summary="Gradients averaged over noisy copies (SmoothGrad, -squared, VarGrad).",
+        data="none",
+        outputs=("raw_margin", "probability", "log_odds", "regression"),
+        per_call=("target",),
     ),
     MethodSpec(
         "integrated_gradients",
@@ -277,6 +312,9 @@ _TABLE: list[MethodSpec] = [
         models=("torch",),
         exact=True,
         summary="Path integral of gradients from a baseline; completeness delta reported.",
+        data="optional",
+        outputs=("raw_margin", "probability", "log_odds", "regression"),
+        per_call=("target",),
     ),
     MethodSpec(
         "gradient_shap",
@@ -285,6 +323,9 @@ _TABLE: list[MethodSpec] = [
         inputs="torch",
         models=("torch",),
         summary="Expected gradients over a baseline distribution.",
+        data="required",
+        outputs=("raw_margin", "probability", "log_odds", "regression"),
+        per_call=("target",),
     ),
     MethodSpec(
         "guided_backprop",
@@ -294,6 +335,9 @@ _TABLE: list[MethodSpec] = [
         models=("torch",),
         exact=True,
         summary="Gradient with ReLUs passing only positive gradients.",
+        data="none",
+        outputs=("raw_margin", "probability", "log_odds", "regression"),
+        per_call=("target",),
     ),
     MethodSpec(
         "grad_cam",
@@ -303,6 +347,9 @@ _TABLE: list[MethodSpec] = [
         models=("torch",),
         exact=True,
         summary="Grad-CAM class activation map (and Guided Grad-CAM), upsampled to the input.",
+        data="none",
+        outputs=("raw_margin", "probability", "log_odds", "regression"),
+        per_call=("target",),
     ),
     MethodSpec(
         "occlusion",
@@ -312,6 +359,9 @@ _TABLE: list[MethodSpec] = [
         models=("torch",),
         exact=True,
         summary="Output drop when sliding patches are set to a baseline.",
+        data="optional",
+        outputs=("raw_margin", "probability", "log_odds", "regression"),
+        per_call=("target",),
     ),
     MethodSpec(
         "lrp",
@@ -321,6 +371,9 @@ _TABLE: list[MethodSpec] = [
         models=("torch",),
         exact=True,
         summary="Layer-wise relevance propagation: rules, composites, canonizers.",
+        data="none",
+        outputs=("raw_margin", "probability", "log_odds", "regression"),
+        per_call=("target",),
     ),
 ]
 for _spec in _TABLE:
