@@ -233,6 +233,11 @@ class RowSchema:
         Raises RequestError: 413 for more than ``max_rows`` rows, 422 naming
         the row and field of every bad cell (up to 20).
         """
+        self.check(rows, max_rows=max_rows)
+        return self.frame(rows)
+
+    def check(self, rows: Any, *, max_rows: int) -> None:
+        """:meth:`parse` without building the frame: the service builds one for many requests."""
         if not isinstance(rows, list):
             raise RequestError(
                 422,
@@ -285,9 +290,9 @@ class RowSchema:
             raise RequestError(
                 422, f"Invalid input at {where}: {first['msg']}.", errors[:MAX_REPORTED_ERRORS]
             )
-        return self._frame(rows)
 
-    def _frame(self, rows: list[Mapping[str, Any]]) -> pd.DataFrame:
+    def frame(self, rows: list[Mapping[str, Any]]) -> pd.DataFrame:
+        """The DataFrame of rows that passed :meth:`check`."""
         # Build arrays directly: pandas' generic constructors cost milliseconds per
         # categorical column, which is most of a one-row request's budget.
         data: dict[str, Any] = {}

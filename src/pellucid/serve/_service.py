@@ -11,17 +11,25 @@ client that goes away stops the work. Errors raised by the model or an
 explainer on validated rows are logged in full and answered with a message
 that names the row (and field) the model could not evaluate, never the
 library's own text.
+
+Small concurrent ``/explain`` requests can be explained together
+(:meth:`Service.explain_many`): TreeShap explains each row on its own, so the
+rows of several requests go through one call (one pass of the model's own
+prediction, which checks the trees' reading, for all of them) and each
+request's answer is cut back out, byte for byte what it would be alone.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import math
 import sys
 import threading
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -41,7 +49,7 @@ from ..regulatory._reasons import DIRECTIONS, reason_codes
 from ..scale import concat
 from ._rows import RequestError, RowSchema, safe_text
 
-__all__ = ["DEFAULT_MAX_COST", "Cancelled", "Service", "evaluations_per_row"]
+__all__ = ["BATCH_REQUEST_ROWS", "DEFAULT_MAX_COST", "Cancelled", "Service", "evaluations_per_row"]
 
 MAX_K = 50
 #: Most counterfactuals per row one /counterfactual request may ask for.
@@ -64,6 +72,11 @@ CHUNK_EVALUATIONS = 20_000
 FLOAT32_KINDS = ("xgboost", "lightgbm", "catboost")
 #: A pellucid error message longer than this is cut (it may quote request values).
 MAX_MESSAGE = 500
+#: ``/explain`` requests of at most this many rows may be explained together with others.
+BATCH_REQUEST_ROWS = 64
+#: Most rows one batch of concatenated requests explains in one call (TreeShap on this
+#: many rows costs about as much as the model's own prediction on one row).
+BATCH_ROWS = 512
 
 log = logging.getLogger("pellucid.serve")
 
@@ -72,9 +85,41 @@ class Cancelled(Exception):
     """The client went away, the request ran out of time or the server is stopping."""
 
 
-def _check_cancel(cancel: threading.Event | None) -> None:
+class CancelFlag(Protocol):
+    """What the work polls between chunks: a ``threading.Event`` or a batch's flag."""
+
+    def is_set(self) -> bool: ...
+
+
+class _AllCancelled:
+    """A batch's flag: set once every request in it is cancelled (then its work stops)."""
+
+    def __init__(self, flags: Sequence[CancelFlag | None]) -> None:
+        self.flags = list(flags)
+
+    def is_set(self) -> bool:
+        return all(f is not None and f.is_set() for f in self.flags)
+
+
+def _check_cancel(cancel: CancelFlag | None) -> None:
     if cancel is not None and cancel.is_set():
         raise Cancelled
+
+
+@dataclass
+class _ExplainJob:
+    """One validated ``/explain`` request, costed and with its explainer, ready to run."""
+
+    rows: list[Any]  # the request's validated JSON rows (a batch builds one frame of them all)
+    schema: RowSchema
+    name: str
+    explainer: Any
+    cancel: CancelFlag | None
+
+    @functools.cached_property
+    def X(self) -> pd.DataFrame:
+        """The request's rows as a frame, built only when the request is explained alone."""
+        return self.schema.frame(self.rows)
 
 
 def evaluations_per_row(name: str, explainer: Any) -> int:
@@ -98,8 +143,11 @@ def evaluations_per_row(name: str, explainer: Any) -> int:
         else:
             coalitions = int(explainer._budget("auto"))
         return max(1, coalitions * len(game.background) + 1)
-    if name == "lime":
-        return int(inspect.signature(explainer.explain).parameters["num_samples"].default)
+    if name == "lime":  # a constructor setting, or (older explainers) explain's default
+        samples = getattr(explainer, "num_samples", None)
+        if samples is None:
+            samples = inspect.signature(explainer.explain).parameters["num_samples"].default
+        return int(samples)
     return 1
 
 
@@ -277,6 +325,13 @@ class Service:
 
     # ------------------------------------------------------------ requests
     def parse(self, payload: Any, allowed: tuple[str, ...]) -> tuple[pd.DataFrame, dict[str, Any]]:
+        rows, opts = self._check_payload(payload, allowed)
+        return self.rows.frame(rows), opts
+
+    def _check_payload(
+        self, payload: Any, allowed: tuple[str, ...]
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The body's validated rows and its options (RequestError naming what is wrong)."""
         if not isinstance(payload, dict):
             raise RequestError(
                 422,
@@ -301,8 +356,8 @@ class Service:
             raise RequestError(
                 422, "Missing field 'rows'.", [{"loc": ["rows"], "msg": "field required"}]
             )
-        X = self.rows.parse(payload["rows"], max_rows=self.max_rows)
-        return X, {k: payload[k] for k in allowed if k in payload}
+        self.rows.check(payload["rows"], max_rows=self.max_rows)
+        return payload["rows"], {k: payload[k] for k in allowed if k in payload}
 
     def _guarded(self, X: pd.DataFrame, first_row: int, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(*args)``: model or explainer work on the validated rows ``X``.
@@ -364,6 +419,10 @@ class Service:
     def _predictions(self, X: pd.DataFrame, pred: np.ndarray | None = None) -> dict[str, Any]:
         if pred is None:
             pred = self._guarded(X, 0, self.model.predict, X)
+        return self._read_predictions(pred)
+
+    def _read_predictions(self, pred: np.ndarray) -> dict[str, Any]:
+        """The model's predictions ``pred`` as JSON: numbers per row, and labels for classes."""
         names = self.model.output_names
         out: dict[str, Any] = {"output_names": list(names) if names else None}
         if pred.ndim == 1:
@@ -376,7 +435,7 @@ class Service:
             out["labels"] = [_jsonable(c) for c in classes[np.argmax(pred, axis=1)]]
         return out
 
-    def predict(self, payload: Any, cancel: threading.Event | None = None) -> dict[str, Any]:
+    def predict(self, payload: Any, cancel: CancelFlag | None = None) -> dict[str, Any]:
         X, _ = self.parse(payload, ())
         self.check_cost(len(X), 1, "a prediction")
         _check_cancel(cancel)
@@ -388,19 +447,30 @@ class Service:
             pred = margin_to_prediction(explainer, self.model, margin)
         return self._predictions(X, pred)
 
-    def _explanation(
-        self, X: pd.DataFrame, method: Any, cancel: threading.Event | None, extra_cost: int = 0
-    ) -> tuple[str, Explanation]:
+    def _costed_method(self, n_rows: int, method: Any, extra_cost: int = 0) -> tuple[str, Any]:
+        """The request's explainer, once its cost is known to be within ``max_cost``."""
         if method is not None and not isinstance(method, str):
             raise RequestError(
                 422, "'method' must be a string.", [{"loc": ["method"], "msg": "not a string"}]
             )
         name, explainer = self.explainer(method)
-        self.check_cost(len(X), self.cost_per_row(name) + extra_cost, f"method {name!r}")
+        self.check_cost(n_rows, self.cost_per_row(name) + extra_cost, f"method {name!r}")
+        return name, explainer
+
+    def _explanation(
+        self, X: pd.DataFrame, method: Any, cancel: CancelFlag | None, extra_cost: int = 0
+    ) -> tuple[str, Explanation]:
+        name, explainer = self._costed_method(len(X), method, extra_cost)
         return name, self._explain_in_chunks(name, explainer, X, cancel)
 
     def _explain_in_chunks(
-        self, name: str, explainer: Any, X: pd.DataFrame, cancel: threading.Event | None
+        self,
+        name: str,
+        explainer: Any,
+        X: pd.DataFrame,
+        cancel: CancelFlag | None,
+        *,
+        blame: bool = True,
     ) -> Explanation:
         """Explain X chunk by chunk on this thread, stopping when ``cancel`` is set.
 
@@ -409,14 +479,16 @@ class Service:
         explain each row alone with a seed from its content (``row_seeds``), so a
         person's explanation depends on the person, not on who else is in the batch; deterministic
         registered methods take chunks of about CHUNK_EVALUATIONS; an
-        explainer object of the caller's gets all rows in one call.
+        explainer object of the caller's gets all rows in one call. With
+        ``blame=False`` a failure is raised as it is, without looking for the
+        row to blame (a batch then explains its requests one by one).
         """
         params = _parameters(explainer.explain)
         sampled = "random_state" in params
         kwargs: dict[str, Any] = {"random_state": 0} if sampled else {}
         if "n_jobs" in params:
             kwargs["n_jobs"] = 1
-        if sampled and "first_row" in params:
+        if _seeded_per_row(explainer):
             size = 1
         elif sampled or name not in attribution_methods():
             size = len(X)  # chunking could change its answer
@@ -431,14 +503,132 @@ class Service:
             chunk = X.iloc[start : start + size]
             if seeds is not None:
                 kwargs["random_state"] = seeds[start]
-            parts.append(self._guarded(chunk, start, _call, explainer.explain, chunk, kwargs))
+            if blame:
+                parts.append(self._guarded(chunk, start, _call, explainer.explain, chunk, kwargs))
+            else:
+                parts.append(_call(explainer.explain, chunk, kwargs))
         return concat(parts)
 
-    def explain(self, payload: Any, cancel: threading.Event | None = None) -> dict[str, Any]:
-        X, opts = self.parse(payload, ("method",))
-        name, exp = self._explanation(X, opts.get("method"), cancel)
+    def explain(self, payload: Any, cancel: CancelFlag | None = None) -> dict[str, Any]:
+        return self._explain_alone(self._explain_job(payload, cancel))
+
+    def _explain_job(self, payload: Any, cancel: CancelFlag | None) -> _ExplainJob:
+        """Validate and cost one ``/explain`` request (RequestError if it is refused)."""
+        rows, opts = self._check_payload(payload, ("method",))
+        name, explainer = self._costed_method(len(rows), opts.get("method"))
+        return _ExplainJob(rows, self.rows, name, explainer, cancel)
+
+    def _explain_alone(self, job: _ExplainJob) -> dict[str, Any]:
+        exp = self._explain_in_chunks(job.name, job.explainer, job.X, job.cancel)
+        pred = self._margin_predictions(job.name, exp)
+        return {"method": job.name, **self._predictions(job.X, pred), **explanation_payload(exp)}
+
+    # ------------------------------------------------------------ micro-batches
+    def batch_key(self, payload: Any) -> str | None:
+        """The method a small ``/explain`` request may be batched under, or None.
+
+        Only methods whose answer for a row does not depend on the other rows
+        of the call batch: TreeShap (each row's values, and the model's own
+        prediction that checks them, are computed row by row), and sampled
+        methods that explain each row alone with a seed from its content
+        (grouped, each row still its own call). Requests of more than
+        BATCH_REQUEST_ROWS rows, malformed ones and methods not yet built
+        are explained alone (where their errors are found as before).
+        """
+        if not isinstance(payload, dict):
+            return None
+        rows, method = payload.get("rows"), payload.get("method")
+        if not isinstance(rows, list) or not 0 < len(rows) <= BATCH_REQUEST_ROWS:
+            return None
+        if method is not None and not isinstance(method, str):
+            return None
+        name = self.default_method if method in (None, "auto") else method
+        explainer = self._explainers.get(name) if name is not None else None
+        if explainer is None or self._batch_mode(explainer) is None:
+            return None
+        return name
+
+    def batch_rows(self, key: str) -> int:
+        """Most rows one batch of ``key`` requests should hold."""
+        if self._batch_mode(self._explainers[key]) == "concatenate":
+            return BATCH_ROWS
+        return max(1, CHUNK_EVALUATIONS // self._costs[key])
+
+    def _batch_mode(self, explainer: Any) -> str | None:
+        """ "concatenate" (one call for all rows), "each" (a call per row) or None."""
+        tree = sys.modules.get("pellucid.tree")
+        if tree is not None and isinstance(explainer, tree.TreeShap):
+            return "concatenate"
+        return "each" if _seeded_per_row(explainer) else None
+
+    def explain_many(
+        self, requests: Sequence[tuple[Any, CancelFlag | None]]
+    ) -> list[dict[str, Any] | Exception]:
+        """Answer several ``/explain`` requests ``(payload, cancel)`` at once: per request
+        its answer, or the exception explaining it alone would raise (RequestError,
+        Cancelled, ...). Each answer is the one the request gets alone: an invalid
+        or too costly request is refused on its own, and when a batch's call fails
+        its requests are explained one by one, so only the rows at fault fail."""
+        results: list[dict[str, Any] | Exception | None] = [None] * len(requests)
+        groups: dict[Any, list[tuple[int, _ExplainJob]]] = {}
+        for i, (payload, cancel) in enumerate(requests):
+            try:
+                job = self._explain_job(payload, cancel)
+            except Exception as exc:  # noqa: BLE001 - this request's own answer
+                results[i] = exc
+                continue
+            mode = self._batch_mode(job.explainer)
+            key = job.name if mode == "concatenate" else i
+            groups.setdefault(key, []).append((i, job))
+        for members in groups.values():
+            answers = self._explain_group([job for _, job in members])
+            for (i, _), answer in zip(members, answers, strict=True):
+                results[i] = answer
+        return [r if r is not None else RuntimeError("unanswered") for r in results]
+
+    def _explain_group(self, jobs: list[_ExplainJob]) -> list[dict[str, Any] | Exception]:
+        """Jobs of one concatenating method in one call; jobs alone when that fails."""
+        if len(jobs) > 1:
+            try:
+                return self._explain_together(jobs)
+            except Cancelled:
+                return [Cancelled() for _ in jobs]
+            except Exception:  # noqa: BLE001 - found again, with its row, request by request
+                log.info("A batch of %d requests failed; explaining them alone", len(jobs))
+        answers: list[dict[str, Any] | Exception] = []
+        for job in jobs:
+            try:
+                _check_cancel(job.cancel)
+                answers.append(self._explain_alone(job))
+            except Exception as exc:  # noqa: BLE001 - this request's own answer
+                answers.append(exc)
+        return answers
+
+    def _explain_together(self, jobs: list[_ExplainJob]) -> list[dict[str, Any] | Exception]:
+        """One call over the rows of all live jobs, cut back into one answer per job."""
+        live = [job for job in jobs if job.cancel is None or not job.cancel.is_set()]
+        if not live:
+            raise Cancelled
+        name, explainer = live[0].name, live[0].explainer
+        # One frame built from all the validated rows: pd.concat of many one-row frames
+        # costs more than the explanation.
+        X = self.rows.frame([row for job in live for row in job.rows])
+        cancel = _AllCancelled([job.cancel for job in live])
+        exp = self._explain_in_chunks(name, explainer, X, cancel, blame=False)
         pred = self._margin_predictions(name, exp)
-        return {"method": name, **self._predictions(X, pred), **explanation_payload(exp)}
+        payload = explanation_payload(exp)
+        answers: dict[int, dict[str, Any]] = {}
+        start = 0
+        for job in live:
+            stop = start + len(job.rows)
+            rows_pred = (
+                self._predictions(job.X)
+                if pred is None
+                else self._read_predictions(pred[start:stop])
+            )
+            answers[id(job)] = {"method": name, **rows_pred, **_payload_rows(payload, start, stop)}
+            start = stop
+        return [answers[id(job)] if id(job) in answers else Cancelled() for job in jobs]
 
     def _tree_explainer(self, name: str | None) -> Any:
         """The TreeShap explainer ``name`` if its margin gives the model's own predictions.
@@ -470,7 +660,7 @@ class Service:
             None if explainer is None else margin_to_prediction(explainer, self.model, exp.output)
         )
 
-    def reasons(self, payload: Any, cancel: threading.Event | None = None) -> dict[str, Any]:
+    def reasons(self, payload: Any, cancel: CancelFlag | None = None) -> dict[str, Any]:
         X, opts = self.parse(payload, ("method", "k", "direction", "exclude"))
         k = opts.get("k", 4)
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
@@ -584,7 +774,7 @@ class Service:
             "desired", f"'desired' must be one of the classes {shown} or [low, high]"
         )
 
-    def counterfactual(self, payload: Any, cancel: threading.Event | None = None) -> dict[str, Any]:
+    def counterfactual(self, payload: Any, cancel: CancelFlag | None = None) -> dict[str, Any]:
         """Per row: the cheapest allowed changes that give the desired outcome (up to ``k``),
         each with its cost, certificate, validity, new prediction and a sentence."""
         X, opts = self.parse(payload, ("desired", "k"))
@@ -678,6 +868,13 @@ def _parameters(fn: Any) -> Mapping[str, Any]:
         return {}
 
 
+def _seeded_per_row(explainer: Any) -> bool:
+    """Whether the service explains each row alone, seeded by its content: a sampled
+    method that seeds rows by position (``first_row``), so one row per call."""
+    params = _parameters(explainer.explain)
+    return "random_state" in params and "first_row" in params
+
+
 def _call(fn: Callable[..., Any], X: pd.DataFrame, kwargs: dict[str, Any]) -> Any:
     return fn(X, **kwargs)
 
@@ -689,6 +886,15 @@ def _evaluates(model: Any, X: pd.DataFrame) -> bool:
     except Exception:  # noqa: BLE001 - any failure is the answer
         return False
     return bool(np.isfinite(out).all())
+
+
+def _payload_rows(payload: Mapping[str, Any], start: int, stop: int) -> dict[str, Any]:
+    """Rows ``start:stop`` of an :func:`explanation_payload` (its per-row lists cut)."""
+    out = dict(payload)
+    for key in ("explanations", "std_errors"):
+        if key in out:
+            out[key] = out[key][start:stop]
+    return out
 
 
 def explanation_payload(exp: Explanation) -> dict[str, Any]:
