@@ -8,20 +8,11 @@ that ``pellucid.report`` stays the function.)
 
 from __future__ import annotations
 
-from ._compute import (
-    DEFAULT_SETTINGS,
-    SECTIONS,
-    DataOverview,
-    LocalResult,
-    ReportResults,
-    compare_local,
-    compute,
-    data_hash,
-    data_overview,
-    model_hash,
-)
+from .._provenance import data_hash, model_hash
+from ._compute import DEFAULT_SETTINGS, compare_local, compute, data_overview
 from ._render import render
 from ._report import Report, report
+from ._results import SECTIONS, DataOverview, LocalResult, ReportResults
 
 __all__ = [
     "DEFAULT_SETTINGS",

@@ -322,7 +322,7 @@ def comparison_record(
     models and data and the files they came from. Hashing reads no prediction."""
     from importlib import metadata
 
-    from ._compute import data_hash, model_hash
+    from .._provenance import data_hash, model_hash
 
     p = cmp.params
     record: dict[str, Any] = {

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .. import plots
-from ._compute import SECTIONS, ColumnSummary, LocalResult, ReportResults
+from ._results import SECTIONS, ColumnSummary, LocalResult, ReportResults
 
 DPI = 100
 # Figures are drawn at most this many inches wide: the page's column is ~ 60rem.
