@@ -43,14 +43,14 @@ def test_evaluate_json_matches_library(files):
             str(d / "data.parquet"),
             "--target",
             "default",
-            "--group",
+            "--subgroup",
             "sex",
             "--json",
         ],
     )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
-    expected = evaluate(files["model"], files["X"], files["y"], groups="sex")
+    payload = json.loads(result.stdout)
+    expected = evaluate(files["model"], files["X"], files["y"], subgroups="sex")
     np.testing.assert_allclose(
         payload["metrics"]["roc_auc"], expected.metrics["roc_auc"], rtol=1e-12
     )

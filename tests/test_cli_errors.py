@@ -43,7 +43,7 @@ def _cases() -> dict[str, list[str]]:
     return {
         "string target": ["evaluate", m, "{d}/string_target.parquet", "--target", "default"],
         "unknown target": ["evaluate", m, data, "--target", "nope"],
-        "unknown group": ["evaluate", m, data, "--target", "default", "--group", "nope"],
+        "unknown subgroup": ["evaluate", m, data, "--target", "default", "--subgroup", "nope"],
         "corrupt skops": ["evaluate", "{d}/corrupt.skops", data, "--target", "default"],
         "corrupt lightgbm": ["evaluate", "{d}/corrupt.txt", data, "--target", "default"],
         "corrupt catboost": ["evaluate", "{d}/corrupt.cbm", data, "--target", "default"],
@@ -80,13 +80,13 @@ def _cases() -> dict[str, list[str]]:
             "--target",
             "default",
         ],
-        "report unknown group": [
+        "report unknown subgroup": [
             "report",
             m,
             data,
             "--target",
             "default",
-            "--group",
+            "--subgroup",
             "nope",
             "--out",
             "{d}/r.html",
@@ -96,7 +96,7 @@ def _cases() -> dict[str, list[str]]:
         "serve port too large": ["serve", m, "--background", data, "--port", "70000"],
         "serve port not a number": ["serve", m, "--background", data, "--port", "abc"],
         "demo zero rows": ["demo", "--n-rows", "0", "--out", "{d}/demo"],
-        "trust wrong columns": ["trust", m, "{d}/wrong_columns.parquet", "--rows", "5"],
+        "trust wrong columns": ["trust", m, "{d}/wrong_columns.parquet", "--first", "5"],
         "importance unknown target": ["importance", m, data, "--target", "nope"],
         "effects unknown feature": ["effects", m, data, "--feature", "nope", "--target", "default"],
     }
@@ -118,7 +118,7 @@ def test_error_names_what_is_wrong(d):
     def err(*args: str) -> str:
         return runner.invoke(app, [a.format(d=d) for a in args]).stderr
 
-    assert "'nope'" in err("report", "{d}/model.skops", "{d}/data.parquet", "--group", "nope")
+    assert "'nope'" in err("report", "{d}/model.skops", "{d}/data.parquet", "--subgroup", "nope")
     assert "-1" in err(
         "serve", "{d}/model.skops", "--background", "{d}/data.parquet", "--port", "-1"
     )

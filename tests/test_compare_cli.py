@@ -57,7 +57,7 @@ def _args(folder, *extra: str) -> list[str]:
 def test_html_page_names_the_models_and_the_delong_p_value(d):
     folder, models, X, y = d
     out = folder / "cmp.html"
-    result = runner.invoke(app, _args(folder, "--group", "sex", "--out", str(out)))
+    result = runner.invoke(app, _args(folder, "--subgroup", "sex", "--out", str(out)))
     assert result.exit_code == 0, result.output
     page = out.read_text(encoding="utf-8")
     p = models["champion"].predict_proba(X)[:, 1]
@@ -79,7 +79,7 @@ def test_html_page_names_the_models_and_the_delong_p_value(d):
 
 def test_json_reads_back_as_the_librarys_comparison(d):
     folder, models, X, y = d
-    result = runner.invoke(app, _args(folder, "--json", "--seed", "3"))
+    result = runner.invoke(app, _args(folder, "--json", "--random-state", "3"))
     assert result.exit_code == 0, result.output
     back = ModelComparison.from_json(result.stdout)
     expected = compare(models, X, y, n_boot=200, random_state=3)
@@ -113,7 +113,7 @@ def _cases() -> dict[str, list[str]]:
         "unknown target": [*two, "{d}/data.parquet", "--target", "nope"],
         "one model only": ["compare", "{d}/logistic.skops", "{d}/data.parquet", "--target", "default"],
         "non-binary target": [*two, "{d}/three_classes.parquet", "--target", "default"],
-        "unknown group": [*two, "{d}/data.parquet", "--target", "default", "--group", "nope"],
+        "unknown subgroup": [*two, "{d}/data.parquet", "--target", "default", "--subgroup", "nope"],
         "names not one per model": [*two, "{d}/data.parquet", "--target", "default", "--name", "a"],
         "names repeated": [*two, "{d}/data.parquet", "--target", "default", "--name", "a", "--name", "a"],
         "too few resamples": [*two, "{d}/data.parquet", "--target", "default", "--n-boot", "10"],

@@ -35,10 +35,10 @@ def test_importance_table_and_json(files):
     assert "Permutation importance" in result.output and "a" in result.output
     result = runner.invoke(
         app,
-        ["importance", *files, "--target", "target", "--json", "--group", "ab=a,b"],
+        ["importance", *files, "--target", "target", "--json", "--feature-group", "ab=a,b"],
     )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     assert payload["type"] == "FeatureImportance"
     assert payload["feature_names"] == ["ab"]
 

@@ -31,7 +31,7 @@ def files(tmp_path_factory):
 @pytest.mark.skipif("exact_shap" not in available(), reason="needs ExactShap")
 def test_trust_json(files):
     args = ["trust", str(files / "model.skops"), str(files / "data.csv"), "--target", "target"]
-    args += ["--method", "exact_shap", "--rows", "6", "--background-size", "20", "--json"]
+    args += ["--method", "exact_shap", "--first", "6", "--background-size", "20", "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
@@ -44,7 +44,7 @@ def test_trust_json(files):
 @pytest.mark.skipif("exact_shap" not in available(), reason="needs ExactShap")
 def test_trust_table_and_bad_method(files):
     args = ["trust", str(files / "model.skops"), str(files / "data.csv"), "--target", "target"]
-    result = runner.invoke(app, [*args, "--method", "exact_shap", "--rows", "4", "--sanity"])
+    result = runner.invoke(app, [*args, "--method", "exact_shap", "--first", "4", "--sanity"])
     assert result.exit_code == 0, result.output
     assert "exact_shap" in result.output and "sanity" in result.output
     bad = runner.invoke(app, [*args, "--method", "nonsense"])

@@ -43,7 +43,7 @@ def run(
     out: Path = Path("out"), n_rows: int = 5000, console: Console | None = None
 ) -> dict[str, Any]:
     from ._io import save_model
-    from .cli import _metrics_table
+    from ._terminal import metrics_table, write_report
     from .metrics import evaluate
 
     if n_rows < MIN_ROWS:
@@ -53,19 +53,17 @@ def run(
     console.rule("pellucid demo: a default-risk model on synthetic credit data")
     parts = train_credit_model(n_rows)
     model = parts["model"]
-    evaluation = evaluate(model, parts["X_test"], parts["y_test"], groups="sex")
-    console.print(_metrics_table(evaluation, "Held-out performance, overall and by sex"))
+    evaluation = evaluate(model, parts["X_test"], parts["y_test"], subgroups="sex")
+    console.print(metrics_table(evaluation, "Held-out performance, overall and by sex"))
     model_path = save_model(model, out / "credit_model.skops")
     data_path = out / "credit_test.parquet"
     parts["X_test"].assign(default=parts["y_test"]).to_parquet(data_path)
-    from .cli import write_report
-
     report_path = write_report(
         model,
         parts["X_test"],
         parts["y_test"],
         out / "credit_report.html",
-        console_=console,
+        console=console,
         groups="sex",
         title="pellucid demo: default-risk model on synthetic credit data",
         # SHAP values come from TreeShap; the model-agnostic methods the trust section
