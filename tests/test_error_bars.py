@@ -35,7 +35,7 @@ def _coverage(cls, p, budget, seeds=16, **options):
     exact = pellucid.ExactShap(f, bg).explain(rows).values
     hits, se_all, err_all = [], [], []
     for seed in range(seeds):
-        exp = cls(f, bg, **options).explain(rows, budget=budget, random_state=seed)
+        exp = cls(f, bg, **options, budget=budget, random_state=seed).explain(rows)
         err = np.abs(exp.values - exact)
         assert np.isfinite(exp.std_errors).all()
         hits.append(err <= 1.96 * exp.std_errors)
@@ -63,7 +63,7 @@ def test_intervals_cover_exact_values(name, p, budget):
 def test_too_few_permutations_give_no_interval():
     f, bg, rows = _problem(10)
     # 10 players at budget 64: 3 antithetic pairs per background row's game, too few
-    exp = pellucid.PermutationShap(f, bg).explain(rows, budget=64, random_state=0)
+    exp = pellucid.PermutationShap(f, bg, budget=64, random_state=0).explain(rows)
     assert np.isnan(exp.std_errors).all() and np.isfinite(exp.values).all()
-    exp = pellucid.PermutationShap(f, bg).explain(rows, budget=256, random_state=0)
+    exp = pellucid.PermutationShap(f, bg, budget=256, random_state=0).explain(rows)
     assert np.isfinite(exp.std_errors).all()

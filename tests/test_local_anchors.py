@@ -36,9 +36,9 @@ def credit_model():
 
 def test_held_out_precision_and_coverage(credit_model):
     train, test, pipe = credit_model
-    explainer = Anchors(pipe, train)
+    explainer = Anchors(pipe, train, threshold=0.95, random_state=0)
     pred_test = pipe.predict(test)
-    anchors = explainer.explain_rows(test.iloc[:6], threshold=0.95, random_state=0)
+    anchors = explainer.explain_rows(test.iloc[:6])
     n_test = len(test)
     precisions = []
     for i, a in enumerate(anchors):
@@ -68,11 +68,11 @@ def test_single_feature_model_gives_closed_form_rule():
     def model(frame):
         return (np.asarray(frame)[:, 0] > median).astype(int)
 
-    explainer = Anchors(pellucid.Model(model, task="binary", classes=[0, 1]), X)
+    explainer = Anchors(pellucid.Model(model, task="binary", classes=[0, 1]), X, random_state=0)
     # A row in the third quartile bin: "a > median" holds the prediction everywhere,
     # covers half the data, and nothing with larger coverage does.
     row = X[(X["a"] > median) & (X["a"] <= np.quantile(X["a"], 0.75))].iloc[[0]]
-    a = explainer.explain(row, random_state=0)
+    a = explainer.explain(row)
     # The cut is the shortest decimal that splits the training rows exactly as the median does.
     (p,) = a.predicates
     assert (p.feature, p.op) == ("a", ">")
@@ -101,7 +101,7 @@ def test_widest_valid_rule_found_with_few_model_rows():
     explainer = Anchors(pellucid.Model(model, task="binary", classes=[0, 1]), X)
     row = X[X["a"] <= np.quantile(X["a"], 0.25)].iloc[[0]]
     for seed in range(3):
-        a = explainer.explain(row, random_state=seed)
+        a = explainer.with_settings(random_state=seed).explain(row)
         (p,) = a.predicates
         assert (p.feature, p.op) == ("a", "<=")
         np.testing.assert_array_equal(p.mask(X["a"]), X["a"].to_numpy() <= median)
@@ -116,21 +116,21 @@ def test_widest_valid_rule_found_with_few_model_rows():
 
 def test_same_seed_same_anchor_and_batching(credit_model):
     train, test, pipe = credit_model
-    explainer = Anchors(pipe, train)
-    a = explainer.explain(test.iloc[[2]], random_state=5)
-    b = explainer.explain(test.iloc[[2]], random_state=5)
+    explainer = Anchors(pipe, train, random_state=5)
+    a = explainer.explain(test.iloc[[2]])
+    b = explainer.explain(test.iloc[[2]])
     assert a.to_json() == b.to_json()
     assert a.rule == b.rule and a.precision == b.precision and a.coverage == b.coverage
     assert pd.DataFrame(a.examples_covered).equals(pd.DataFrame(b.examples_covered))
     # Row 0 of a multi-row run uses the same seed as a single-row run.
-    first = explainer.explain_rows(test.iloc[[2, 7]], random_state=5)[0]
+    first = explainer.explain_rows(test.iloc[[2, 7]])[0]
     assert first.rule == a.rule and first.precision == a.precision
 
 
 def test_rule_text_in_user_units_and_json(credit_model):
     train, test, pipe = credit_model
-    explainer = Anchors(pipe, train)
-    a = explainer.explain(test.iloc[[4]], random_state=1, threshold=0.99)
+    explainer = Anchors(pipe, train, random_state=1, threshold=0.99)
+    a = explainer.explain(test.iloc[[4]])
     for p in a.predicates:
         if p.feature in ("employment", "housing", "sex"):
             assert p.op == "==" and isinstance(p.value, str)
@@ -157,8 +157,8 @@ def test_missing_value_predicate():
     def model(frame):
         return np.isnan(np.asarray(frame, dtype=float)[:, 0]).astype(int)
 
-    a = Anchors(pellucid.Model(model, task="binary", classes=[0, 1]), X).explain(
-        X[X["s"].isna()].iloc[[0]], random_state=0
+    a = Anchors(pellucid.Model(model, task="binary", classes=[0, 1]), X, random_state=0).explain(
+        X[X["s"].isna()].iloc[[0]]
     )
     assert a.rule == "s is missing" and a.precision == 1.0
     np.testing.assert_allclose(a.coverage, np.isnan(x).mean())
@@ -180,9 +180,9 @@ def test_regressor_is_refused_and_bad_options():
     X = pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) % 7})
     with pytest.raises(TypeError, match="classifiers"):
         Anchors(LinearRegression().fit(X, X["a"]), X)
-    explainer = Anchors(lambda f: (np.asarray(f)[:, 0] > 20).astype(int), X)
     with pytest.raises(ValueError, match="threshold"):
-        explainer.explain(X.iloc[[0]], threshold=1.5)
+        Anchors(lambda f: (np.asarray(f)[:, 0] > 20).astype(int), X, threshold=1.5)
+    explainer = Anchors(lambda f: (np.asarray(f)[:, 0] > 20).astype(int), X)
     with pytest.raises(ValueError, match="one row"):
         explainer.explain(X.iloc[:2])
 
@@ -197,8 +197,8 @@ def _keyword_model(texts):
 
 
 def test_anchors_text_finds_the_keyword():
-    explainer = AnchorsText(_keyword_model)
-    a = explainer.explain("the plot was good but the ending dragged on", random_state=0)
+    explainer = AnchorsText(_keyword_model, random_state=0)
+    a = explainer.explain("the plot was good but the ending dragged on")
     assert [p.feature for p in a.predicates] == ["good"]
     assert a.precision == 1.0 and a.prediction == 1
     # Half of the perturbed texts keep any one word.
@@ -249,8 +249,8 @@ def test_anchor_rule_prints_what_covers_applies():
         above = (np.asarray(frame, dtype=float)[:, 0] > 1080.5).astype(float)
         return np.column_stack([1 - above, above])
 
-    explainer = Anchors(pellucid.Model(model, task="binary", classes=[0, 1]), X)
-    a = explainer.explain(X[X["worst_area"] > 1080.5].iloc[[0]], random_state=0)
+    explainer = Anchors(pellucid.Model(model, task="binary", classes=[0, 1]), X, random_state=0)
+    a = explainer.explain(X[X["worst_area"] > 1080.5].iloc[[0]])
     assert a.rule == "worst_area > 1,080.5"
     probes = pd.DataFrame({"worst_area": [1080.3, 1080.5, 1080.7], "noise": 0.0})
     np.testing.assert_array_equal(a.covers(probes), [False, False, True])
@@ -296,9 +296,11 @@ def test_precision_is_measured_on_the_anchors_own_distribution_with_correlated_c
     def model(frame):
         return (np.asarray(frame, dtype=float)[:, 1] > 0).astype(int)
 
-    explainer = Anchors(pellucid.Model(model, task="binary", classes=[0, 1]), X)
+    explainer = Anchors(
+        pellucid.Model(model, task="binary", classes=[0, 1]), X, threshold=0.95, random_state=seed
+    )
     row = X[X["a"] > np.quantile(X["a"], 0.6)].iloc[[0]]
-    anchor = explainer.explain(row, threshold=0.95, random_state=seed)
+    anchor = explainer.explain(row)
     # Fresh samples of the anchor's distribution: its columns from one training row
     # that satisfies it, every other column from an independent training row.
     covered = X[anchor.covers(X)]

@@ -29,8 +29,8 @@ def _linear(X):
 
 
 def test_linear_model_continuous_recovers_coefficients(gaussian):
-    lime = Lime(_linear, gaussian, discretize=None)
-    exp = lime.explain(gaussian.iloc[:4], random_state=0, num_features=5)
+    lime = Lime(_linear, gaussian, discretize=None, random_state=0, num_features=5)
+    exp = lime.explain(gaussian.iloc[:4])
     std = gaussian.to_numpy().std(axis=0)
     # Closed form: in the standardised representation the model is linear with slopes
     # coef * std; ridge (alpha=1) against a weighted Gram matrix with eigenvalues in the
@@ -52,8 +52,8 @@ def test_logistic_regression_log_odds_signs_and_ranking(gaussian):
     y = (eta + np.random.default_rng(1).logistic(size=len(gaussian)) > np.median(eta)).astype(int)
     clf = LogisticRegression().fit(gaussian, y)
     model = pellucid.Model(clf, output="log_odds")
-    exp = Lime(model, gaussian, discretize=None).explain(
-        gaussian.iloc[:3], num_features=5, random_state=1
+    exp = Lime(model, gaussian, discretize=None, num_features=5, random_state=1).explain(
+        gaussian.iloc[:3]
     )
     slopes = clf.coef_[0] * gaussian.to_numpy().std(axis=0)
     np.testing.assert_allclose(exp.values, np.tile(slopes, (3, 1)), rtol=1e-2, atol=1e-3)
@@ -61,16 +61,16 @@ def test_logistic_regression_log_odds_signs_and_ranking(gaussian):
 
 
 def test_same_seed_identical_bytes_and_chunking_does_not_matter(gaussian, monkeypatch):
-    lime = Lime(_linear, gaussian)
-    a = lime.explain(gaussian.iloc[:5], random_state=7, num_samples=500)
-    b = lime.explain(gaussian.iloc[:5], random_state=7, num_samples=500)
+    lime = Lime(_linear, gaussian, random_state=7, num_samples=500)
+    a = lime.explain(gaussian.iloc[:5])
+    b = lime.explain(gaussian.iloc[:5])
     assert a.values.tobytes() == b.values.tobytes()
     assert a.base_values.tobytes() == b.base_values.tobytes()
-    c = lime.explain(gaussian.iloc[:5], random_state=8, num_samples=500)
+    c = lime.with_settings(random_state=8).explain(gaussian.iloc[:5])
     assert not np.array_equal(a.values, c.values)
     # One row per model call instead of all five in one: same bytes.
     monkeypatch.setattr(lime_module, "_ROWS_PER_CALL", 500)
-    d = lime.explain(gaussian.iloc[:5], random_state=7, num_samples=500)
+    d = lime.explain(gaussian.iloc[:5])
     assert a.values.tobytes() == d.values.tobytes()
 
 
@@ -115,7 +115,7 @@ def test_quartile_weights_agree_with_lime_package(gaussian):
         return 2.0 * (A[:, 0] > q[1, 0]) - 1.5 * (A[:, 1] <= q[0, 1]) + 0.3 * A[:, 2]
 
     rows = X[[3, 11]]
-    ours = Lime(model, X, feature_selection="none").explain(rows, random_state=0).values
+    ours = Lime(model, X, feature_selection="none", random_state=0).explain(rows).values
     ref_runs = []
     for seed in range(4):
         explainer = LimeTabularExplainer(
@@ -169,10 +169,16 @@ def test_raw_dataframe_with_strings_nan_and_pipeline(credit_pipeline):
         seen.append(frame)
         return pipe.predict_proba(frame)
 
-    lime = Lime(pellucid.Model(model, task="binary", classes=[0, 1]), X)
+    lime = Lime(
+        pellucid.Model(model, task="binary", classes=[0, 1]),
+        X,
+        num_features=4,
+        num_samples=1000,
+        random_state=0,
+    )
     rows = X.iloc[[0, 1, 2]]
     assert rows["savings"].isna().any() or X["savings"].isna().any()
-    exp = lime.explain(rows, num_features=4, num_samples=1000, random_state=0)
+    exp = lime.explain(rows)
     assert exp.values.shape == (3, 10, 2)
     assert exp.output_names == ("0", "1")
     np.testing.assert_allclose(exp.values[..., 0], -exp.values[..., 1], atol=1e-10)
@@ -217,7 +223,7 @@ def test_bad_input_errors(gaussian):
     with pytest.raises(DataError, match="f4"):
         lime.explain(gaussian.iloc[:2].rename(columns={"f4": "f9"}))
     with pytest.raises(ValueError, match="num_features"):
-        lime.explain(gaussian.iloc[:2], num_features=0)
+        Lime(_linear, gaussian, num_features=0)
     with pytest.raises(DataError, match="'f0' is not numeric"):
         Lime(_linear, gaussian.assign(f0=["a"] * len(gaussian)), categorical_features=[])
 
@@ -225,7 +231,7 @@ def test_bad_input_errors(gaussian):
 def test_registry_and_protocol(gaussian):
     cls = pellucid.get_method("lime")
     assert cls is Lime
-    exp = cls(_linear, gaussian).explain(gaussian.iloc[:2], random_state=0, num_samples=200)
+    exp = cls(_linear, gaussian, random_state=0, num_samples=200).explain(gaussian.iloc[:2])
     assert exp.method == "lime" and exp.values.shape == (2, 5)
     again = pellucid.Explanation.from_json(exp.to_json())
     np.testing.assert_array_equal(again.values, exp.values)
@@ -253,15 +259,15 @@ def test_a_few_rows_start_no_worker_processes(monkeypatch, n_rows):
     import pellucid.scale
 
     X, model = _wide_problem()
-    lime = Lime(model, X)
-    one = lime.explain(X.iloc[:n_rows], n_jobs=1, num_samples=500, random_state=0)
+    lime = Lime(model, X, num_samples=500, random_state=0)
+    one = lime.with_settings(n_jobs=1).explain(X.iloc[:n_rows])
 
     def no_fan_out(*args, **kwargs):
         raise AssertionError("explain fanned rows out to worker processes")
 
     monkeypatch.setattr(pellucid.scale, "explain_rows", no_fan_out)
     start = time.perf_counter()
-    default = lime.explain(X.iloc[:n_rows], num_samples=500, random_state=0)
+    default = lime.explain(X.iloc[:n_rows])
     elapsed = time.perf_counter() - start
     _same_bytes(default, one)
     # Measured, not asserted tightly: a process pool would cost seconds here.
@@ -274,12 +280,10 @@ def test_one_row_given_as_a_vector_is_one_row(kind):
     # 20 features: the vector's length once counted as 20 rows and fanned out (and failed).
     X, model = _wide_problem()
     data = X if kind == "series" else X.to_numpy()
-    lime = Lime(model, data)
-    reference = lime.explain(
-        data[7:8] if kind == "array" else X.iloc[[7]], num_samples=500, random_state=1
-    )
+    lime = Lime(model, data, num_samples=500, random_state=1)
+    reference = lime.explain(data[7:8] if kind == "array" else X.iloc[[7]])
     vector = X.iloc[7] if kind == "series" else data[7]
     for n_jobs in (None, 1, 2):
-        got = lime.explain(vector, num_samples=500, random_state=1, n_jobs=n_jobs)
+        got = lime.with_settings(n_jobs=n_jobs).explain(vector)
         assert got.values.shape == (1, 20)
         _same_bytes(got, reference)

@@ -18,7 +18,7 @@ def _keyword_counter(texts):
 
 def test_lime_text_finds_the_keyword():
     text = "an excellent cast, an excellent score and a slow middle act"
-    exp = LimeText(_keyword_counter).explain(text, num_features=5, random_state=0)
+    exp = LimeText(_keyword_counter, num_features=5, random_state=0).explain(text)
     words = exp.feature_names
     assert words[:3] == ("an", "excellent", "cast")
     assert exp.values.shape == (1, len(words), 2)
@@ -30,7 +30,7 @@ def test_lime_text_finds_the_keyword():
     k = words.index("excellent")
     np.testing.assert_allclose(exp.values[0, k, 0], -w[k], rtol=1e-4)
     np.testing.assert_allclose(exp.output[0], _keyword_counter([text])[0])
-    again = LimeText(_keyword_counter).explain(text, num_features=5, random_state=0)
+    again = LimeText(_keyword_counter, num_features=5, random_state=0).explain(text)
     assert again.values.tobytes() == exp.values.tobytes()
 
 
@@ -51,7 +51,7 @@ def test_text_masking_and_tokenizer():
         seen.extend(texts)
         return _keyword_counter(texts)
 
-    LimeText(model, mask="UNK").explain("excellent film", num_samples=20, random_state=0)
+    LimeText(model, mask="UNK", num_samples=20, random_state=0).explain("excellent film")
     assert "UNK film" in seen or "excellent UNK" in seen or "UNK UNK" in seen
 
 
@@ -79,9 +79,9 @@ def image():
 
 @pytest.mark.parametrize("hide", ["mean", 0.0, "blur"])
 def test_lime_image_finds_the_region(image, hide):
-    exp = LimeImage(_region_model, segmentation=_grid, hide=hide).explain(
-        image, num_samples=400, random_state=0
-    )
+    exp = LimeImage(
+        _region_model, segmentation=_grid, hide=hide, num_samples=400, random_state=0
+    ).explain(image)
     assert exp.values.shape == (1, 32, 32, 2)
     seg_w = exp.diagnostics["segment_weights"][0, :, 1]
     assert exp.diagnostics["segments"].shape == (1, 32, 32)
@@ -93,10 +93,10 @@ def test_lime_image_finds_the_region(image, hide):
 
 def test_lime_image_skimage_segmentations(image):
     for method in ("slic", "quickshift"):
-        explainer = LimeImage(_region_model, segmentation=method)
+        explainer = LimeImage(_region_model, segmentation=method, num_samples=100, random_state=1)
         seg = explainer.segments(image)
         assert seg.shape == (32, 32) and seg.min() == 0
-        exp = explainer.explain(image, num_samples=100, random_state=1)
+        exp = explainer.explain(image)
         assert np.isfinite(exp.values).all()
     with pytest.raises(ValueError, match="segmentation"):
         LimeImage(_region_model, segmentation="watershed")

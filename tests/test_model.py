@@ -233,8 +233,8 @@ def test_a_torch_module_takes_read_only_batches():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         np.testing.assert_allclose(Model(net).predict(X), f(X), rtol=1e-12)
-    ours = pellucid.KernelShap(net, background).explain(X, budget=20, random_state=0)
-    ref = pellucid.KernelShap(f, background).explain(X, budget=20, random_state=0)
+    ours = pellucid.KernelShap(net, background, budget=20, random_state=0).explain(X)
+    ref = pellucid.KernelShap(f, background, budget=20, random_state=0).explain(X)
     np.testing.assert_allclose(ours.values, ref.values, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(ours.base_values, ref.base_values, rtol=1e-12)
 
@@ -269,7 +269,7 @@ def test_output_of_the_wrong_shape_is_refused():
     with pytest.raises(ModelOutputError, match=r"shape \(4, 2, 3\)"):
         Model(f).predict(np.ones((4, 2)))
     with pytest.raises(ModelOutputError, match=r"shape \(4, 2, 3\)"):
-        pellucid.KernelShap(f, np.ones((4, 2))).explain(np.ones((1, 2)), random_state=0)
+        pellucid.KernelShap(f, np.ones((4, 2)), random_state=0).explain(np.ones((1, 2)))
 
 
 def test_probabilities_per_class_are_checked_against_the_classes():

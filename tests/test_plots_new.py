@@ -179,7 +179,7 @@ def test_lime_image_keeps_the_image_and_the_plot_draws_on_it():
         return np.column_stack([1 - p, p])
 
     seg = np.arange(64).reshape(8, 8) // 4
-    exp = LimeImage(model, segmentation=lambda _: seg).explain(img, num_samples=50, random_state=0)
+    exp = LimeImage(model, segmentation=lambda _: seg, num_samples=50, random_state=0).explain(img)
     np.testing.assert_array_equal(exp.data[0], img)
     ax = plots.image(exp, ax=_ax((4, 4)))
     assert len(ax.images) == 2  # the picture, then the overlay

@@ -44,8 +44,8 @@ def test_exact_shap_of_linear_model_is_perfectly_faithful(lin):
 @needs
 def test_shapley_estimators_agree_and_lime_less_so(lin):
     exact = get("exact_shap")(lin.model, lin.background).explain(lin.X)
-    kernel = get("kernel_shap")(lin.model, lin.background).explain(lin.X, random_state=0)
-    lime = get("lime")(lin.model, lin.background).explain(lin.X, random_state=0)
+    kernel = get("kernel_shap")(lin.model, lin.background, random_state=0).explain(lin.X)
+    lime = get("lime")(lin.model, lin.background, random_state=0).explain(lin.X)
     same = agreement(exact, kernel, k=3)
     np.testing.assert_allclose(same.rank_correlation, 1.0)
     np.testing.assert_allclose(same.top_k_overlap, 1.0)

@@ -60,6 +60,8 @@ def _run(name, problem, seed, **fan_out):
     settings = {**CHEAP[name], "random_state": seed}
     if not inspect.isclass(target):  # a function: data and settings in one call
         return target(model, X, y, **settings, **fan_out)
+    if "model_threads" in target.setting_names():
+        settings["model_threads"] = 1  # n_jobs alone once meant model threads: it warns
     explainer = target(model, X.iloc[:30], **settings, **fan_out)
     rows = X.iloc[40:46]
     if hasattr(explainer, "explain_rows"):

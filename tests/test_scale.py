@@ -29,10 +29,10 @@ def _explainers(problem):
     X, _, reg, clf = problem
     background = X.iloc[:20]
     return {
-        "treeshap": (pellucid.TreeShap(reg), {}),
-        "kernel_shap": (pellucid.KernelShap(reg, background), {"budget": 64, "random_state": 3}),
-        "permutation_shap": (pellucid.PermutationShap(clf, background), {"random_state": 3}),
-        "lime": (pellucid.Lime(clf, X), {"num_samples": 300, "random_state": 3}),
+        "treeshap": pellucid.TreeShap(reg),
+        "kernel_shap": pellucid.KernelShap(reg, background, budget=64, random_state=3),
+        "permutation_shap": pellucid.PermutationShap(clf, background, random_state=3),
+        "lime": pellucid.Lime(clf, X, num_samples=300, random_state=3),
     }
 
 
@@ -50,18 +50,18 @@ def assert_same(a: Explanation, b: Explanation) -> None:
 @pytest.mark.parametrize("name", ["treeshap", "kernel_shap", "permutation_shap", "lime"])
 def test_n_jobs_and_chunks_give_identical_values(problem, name):
     X = problem[0].iloc[:24]
-    explainer, kwargs = _explainers(problem)[name]
-    local = explainer.explain(X, n_jobs=1, **kwargs)
-    parallel = explainer.explain(X, n_jobs=2, chunk_rows=5, **kwargs)
+    explainer = _explainers(problem)[name]
+    local = explainer.with_settings(n_jobs=1).explain(X)
+    parallel = explainer.with_settings(n_jobs=2, chunk_rows=5).explain(X)
     assert_same(local, parallel)
 
 
 @pytest.mark.parametrize("name", ["treeshap", "kernel_shap", "lime"])
 def test_dask_dataframe_gives_lazy_explanation(problem, name):
     X = problem[0].iloc[:24]
-    explainer, kwargs = _explainers(problem)[name]
-    local = explainer.explain(X, n_jobs=1, **kwargs)
-    lazy = explainer.explain(dd.from_pandas(X, npartitions=3), **kwargs)
+    explainer = _explainers(problem)[name]
+    local = explainer.with_settings(n_jobs=1).explain(X)
+    lazy = explainer.explain(dd.from_pandas(X, npartitions=3))
     assert lazy.is_lazy and lazy.values.shape == local.values.shape
     with dask.config.set(scheduler="synchronous"):
         assert_same(lazy.compute(), local)
@@ -74,26 +74,27 @@ def test_dask_array_input(problem):
     def model(rows):  # a plain callable on arrays
         return reg.predict(pd.DataFrame(rows, columns=list("abcde")))
 
-    explainer = pellucid.KernelShap(model, X[:20])
-    kwargs = {"budget": 64, "random_state": 3}
-    local = explainer.explain(X, n_jobs=1, **kwargs)
-    lazy = explainer.explain(da.from_array(X, chunks=(7, 2)), **kwargs)
+    explainer = pellucid.KernelShap(model, X[:20], budget=64, random_state=3)
+    local = explainer.with_settings(n_jobs=1).explain(X)
+    lazy = explainer.explain(da.from_array(X, chunks=(7, 2)))
     with dask.config.set(scheduler="threads"):
         assert_same(lazy.compute(), local)
 
 
 def test_random_state_none_is_still_consistent_across_chunks(problem):
     X = problem[0].iloc[:12]
-    explainer, _ = _explainers(problem)["kernel_shap"]
-    exp = explainer.explain(X, n_jobs=2, chunk_rows=4, budget=64)
+    explainer = _explainers(problem)["kernel_shap"]
+    exp = explainer.with_settings(random_state=None, n_jobs=2, chunk_rows=4).explain(X)
     # One seed drawn before the fan-out: efficiency holds and rows differ (not one seed per chunk).
     np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
 
 
 def test_bad_n_jobs(problem):
-    explainer, kwargs = _explainers(problem)["kernel_shap"]
+    X, _, reg, _ = problem
     with pytest.raises(ValueError, match="n_jobs"):
-        explainer.explain(problem[0].iloc[:3], n_jobs=0, **kwargs)
+        pellucid.KernelShap(reg, X.iloc[:20], n_jobs=0, model_threads=1)
+    with pytest.raises(ValueError, match="chunk_rows"):
+        pellucid.Lime(reg, X, chunk_rows=0)
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +118,12 @@ def test_local_cluster_equals_local(problem, cluster_client):
 
     X, y, reg, _ = problem
     rows = X.iloc[:24]
-    for explainer, kwargs in _explainers(problem).values():
-        local = explainer.explain(rows, n_jobs=1, **kwargs)
-        on_cluster = explainer.explain(dd.from_pandas(rows, npartitions=4), **kwargs).compute()
+    for explainer in _explainers(problem).values():
+        local = explainer.with_settings(n_jobs=1).explain(rows)
+        on_cluster = explainer.explain(dd.from_pandas(rows, npartitions=4)).compute()
         assert_same(on_cluster, local)
         with parallel_config(backend="dask"):
-            via_joblib = explainer.explain(rows, n_jobs=2, chunk_rows=6, **kwargs)
+            via_joblib = explainer.with_settings(n_jobs=2, chunk_rows=6).explain(rows)
         assert_same(via_joblib, local)
     pi_local = pellucid.permutation_importance(reg, X, y, n_repeats=4, random_state=0, n_jobs=1)
     with parallel_config(backend="dask"):
@@ -139,10 +140,10 @@ def test_killed_worker_is_survived(problem, cluster_client):
     import time
 
     X = problem[0]
-    explainer, _ = _explainers(problem)["kernel_shap"]
-    kwargs = {"budget": 1024, "random_state": 3}  # seconds of work, so the kill lands mid-run
-    local = explainer.explain(X, n_jobs=1, **kwargs)
-    lazy = explainer.explain(dd.from_pandas(X, npartitions=12), **kwargs)
+    # budget 1024: seconds of work, so the kill lands mid-run
+    explainer = _explainers(problem)["kernel_shap"].with_settings(budget=1024)
+    local = explainer.with_settings(n_jobs=1).explain(X)
+    lazy = explainer.explain(dd.from_pandas(X, npartitions=12))
     future = cluster_client.compute(lazy.values)
     victim = next(iter(cluster_client.scheduler_info()["workers"]))
     pid = cluster_client.run(os.getpid, workers=[victim])[victim]

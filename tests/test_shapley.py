@@ -120,9 +120,9 @@ def test_symmetry_and_dummy_axioms():
     exact = pellucid.ExactShap(f, background).explain(X)
     np.testing.assert_allclose(exact.values[:, 0], exact.values[:, 1], atol=1e-12)
     np.testing.assert_allclose(exact.values[:, 3], 0, atol=1e-12)
-    perm = pellucid.PermutationShap(f, background).explain(X, budget=120, random_state=0)
+    perm = pellucid.PermutationShap(f, background, budget=120, random_state=0).explain(X)
     np.testing.assert_allclose(perm.values[:, 3], 0, atol=1e-12)  # every contribution is 0
-    kern = pellucid.KernelShap(f, background).explain(X, budget=14, random_state=0)
+    kern = pellucid.KernelShap(f, background, budget=14, random_state=0).explain(X)
     np.testing.assert_allclose(kern.values, exact.values, atol=1e-10)  # 14 = all coalitions
 
 
@@ -138,16 +138,16 @@ def test_exact_refuses_too_many_players():
 @pytest.mark.parametrize("cls", [pellucid.KernelShap, pellucid.PermutationShap])
 def test_efficiency_is_exact_and_seed_gives_same_bytes(cls, game8):
     f, background, X, _ = game8
-    a = cls(f, background).explain(X, budget=64, random_state=3)
-    b = cls(f, background, max_batch_rows=40, model_threads=2).explain(X, budget=64, random_state=3)
+    a = cls(f, background, budget=64, random_state=3).explain(X)
+    b = cls(f, background, max_batch_rows=40, model_threads=2, budget=64, random_state=3).explain(X)
     np.testing.assert_allclose(a.additivity_gap, 0, atol=1e-10)
     assert a.values.tobytes() == b.values.tobytes()  # batching does not change the numbers
     assert a.std_errors is not None and a.std_errors.tobytes() == b.std_errors.tobytes()
-    c = cls(f, background).explain(X, budget=64, random_state=4)
+    c = cls(f, background, budget=64, random_state=4).explain(X)
     assert not np.array_equal(a.values, c.values)
     # a Generator seeds too, drawn once
-    g1 = cls(f, background).explain(X, budget=64, random_state=np.random.default_rng(9))
-    g2 = cls(f, background).explain(X, budget=64, random_state=np.random.default_rng(9))
+    g1 = cls(f, background, budget=64, random_state=np.random.default_rng(9)).explain(X)
+    g2 = cls(f, background, budget=64, random_state=np.random.default_rng(9)).explain(X)
     assert g1.values.tobytes() == g2.values.tobytes()
 
 
@@ -161,7 +161,7 @@ def test_error_falls_as_budget_grows(cls, budgets, game8):
     for budget in budgets:
         err = [
             (
-                (cls(f, background).explain(X, budget=budget, random_state=s).values - truth) ** 2
+                (cls(f, background, budget=budget, random_state=s).explain(X).values - truth) ** 2
             ).sum()
             / (truth**2).sum()
             for s in range(6)
@@ -173,7 +173,7 @@ def test_error_falls_as_budget_grows(cls, budgets, game8):
 
 def test_kernel_with_full_budget_is_exact(game8):
     f, background, X, truth = game8
-    exp = pellucid.KernelShap(f, background).explain(X, budget=10_000, random_state=0)
+    exp = pellucid.KernelShap(f, background, budget=10_000, random_state=0).explain(X)
     np.testing.assert_allclose(exp.values, truth, atol=1e-10)
     np.testing.assert_array_equal(exp.std_errors, 0.0)
     assert exp.params["budget"] == 254
@@ -224,7 +224,7 @@ def test_standard_errors_cover_95_percent(cls, budget, design, game8):
     f, background, X, truth = game8
     covered = []
     for seed in range(25):
-        exp = cls(f, background, design=design).explain(X, budget=budget, random_state=100 + seed)
+        exp = cls(f, background, design=design, budget=budget, random_state=100 + seed).explain(X)
         assert np.isfinite(exp.std_errors).all() and (exp.std_errors > 0).all()
         covered.append(np.abs(exp.values - truth) <= 1.96 * exp.std_errors)
     coverage = np.mean(covered)
@@ -235,19 +235,20 @@ def test_standard_errors_cover_95_percent(cls, budget, design, game8):
 def test_kernel_tiny_budget_reports_unknown_error():
     f = nonlinear_game(8)
     background = np.random.default_rng(0).normal(size=(5, 8))
-    exp = pellucid.KernelShap(f, background).explain(background[:2], budget=6, random_state=0)
+    exp = pellucid.KernelShap(f, background, budget=6, random_state=0).explain(background[:2])
     assert np.isnan(exp.std_errors).all()
     np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
 
 
 def test_budget_validation():
-    ks = pellucid.KernelShap(nonlinear_game(5), np.zeros((3, 5)))
+    # Settings are checked where they are set: in the constructor.
+    f, background = nonlinear_game(5), np.zeros((3, 5))
     with pytest.raises(ValueError, match="at least 4"):
-        ks.explain(np.ones((1, 5)), budget=2)
+        pellucid.KernelShap(f, background, budget=2)
     with pytest.raises(TypeError, match="budget"):
-        ks.explain(np.ones((1, 5)), budget=1.5)
+        pellucid.KernelShap(f, background, budget=1.5)
     with pytest.raises(TypeError, match="random_state"):
-        ks.explain(np.ones((1, 5)), random_state="x")
+        pellucid.KernelShap(f, background, random_state="x")
 
 
 # ---------------------------------------------------------------- classifiers, links
@@ -273,7 +274,7 @@ def test_classifier_explained_per_class_probability(classifier):
     np.testing.assert_allclose(exp.base_values[0], model.predict_proba(X[:20]).mean(0), atol=1e-12)
     np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
     np.testing.assert_allclose(exp.values.sum(axis=2), 0, atol=1e-10)  # probabilities sum to 1
-    ks = pellucid.KernelShap(model, X[:20]).explain(X[:5], budget=8, random_state=0)
+    ks = pellucid.KernelShap(model, X[:20], budget=8, random_state=0).explain(X[:5])
     assert ks.values.shape == ks.std_errors.shape == (5, 4, 3)
 
 
@@ -353,7 +354,7 @@ def test_pipeline_explained_per_original_column(pipeline_data):
                 phi += w * (v(x, S + (i,)) - v(x, S))
         np.testing.assert_allclose(exp.values[0, i], phi, atol=1e-10)
     # The model is additive in its (one-hot) columns: kernel estimates are exact too.
-    ks = pellucid.KernelShap(model, background).explain(X, budget=8, random_state=0)
+    ks = pellucid.KernelShap(model, background, budget=8, random_state=0).explain(X)
     np.testing.assert_allclose(ks.values, exp.values, atol=1e-10)
 
 
@@ -363,13 +364,13 @@ def test_groups_are_single_players():
     background = rng.normal(size=(8, 6))
     X = rng.normal(size=(2, 6))
     groups = {"g1": ["x0", "x2"], "g2": ["x3", "x4", "x5"]}
-    exp = pellucid.ExactShap(f, background, groups=groups).explain(X)
+    exp = pellucid.ExactShap(f, background, feature_groups=groups).explain(X)
     assert exp.feature_names == ("g1", "x1", "g2")
     players = [[0, 2], [1], [3, 4, 5]]
     want = np.array([brute_force(f, x, background, players=players) for x in X])
     np.testing.assert_allclose(exp.values, want, atol=1e-10)
     assert exp.data is None and exp.params["feature_groups"] == groups
-    perm = pellucid.PermutationShap(f, background, groups=groups).explain(X, random_state=0)
+    perm = pellucid.PermutationShap(f, background, feature_groups=groups, random_state=0).explain(X)
     assert perm.values.shape == (2, 3)
 
 
@@ -380,9 +381,9 @@ def test_group_errors_name_the_column():
         return np.zeros(len(Z))
 
     with pytest.raises(pellucid.DataError, match="'a' is in two groups"):
-        pellucid.ExactShap(f, background, groups={"g": ["a", "b"], "h": ["a"]})
+        pellucid.ExactShap(f, background, feature_groups={"g": ["a", "b"], "h": ["a"]})
     with pytest.raises(pellucid.DataError, match="'zz'"):
-        pellucid.ExactShap(f, background, groups={"g": ["zz"]})
+        pellucid.ExactShap(f, background, feature_groups={"g": ["zz"]})
     ex = pellucid.ExactShap(f, background)
     with pytest.raises(pellucid.DataError, match="differ"):
         ex.explain(background[["b", "a", "c"]])
@@ -484,7 +485,7 @@ def test_few_players_are_exact_for_every_estimator(d):
     want = np.array([brute_force(g, x, background) for x in X])
     for cls in (pellucid.ExactShap, pellucid.KernelShap):
         np.testing.assert_allclose(cls(g, background).explain(X).values, want, atol=1e-10)
-    perm = pellucid.PermutationShap(g, background).explain(X, random_state=0)
+    perm = pellucid.PermutationShap(g, background, random_state=0).explain(X)
     np.testing.assert_allclose(perm.additivity_gap, 0, atol=1e-10)
     if d <= 2:  # antithetic pairs are exact for up to two players
         np.testing.assert_allclose(perm.values, want, atol=1e-10)
@@ -492,12 +493,12 @@ def test_few_players_are_exact_for_every_estimator(d):
 
 def test_mixed_dtypes_with_threads_match_one_thread(pipeline_data):
     model, frame = pipeline_data
-    one = pellucid.KernelShap(model, frame.iloc[:10]).explain(
-        frame.iloc[50:53], budget=8, random_state=1
+    one = pellucid.KernelShap(model, frame.iloc[:10], budget=8, random_state=1).explain(
+        frame.iloc[50:53]
     )
-    two = pellucid.KernelShap(model, frame.iloc[:10], model_threads=2, max_batch_rows=30).explain(
-        frame.iloc[50:53], budget=8, random_state=1
-    )
+    two = pellucid.KernelShap(
+        model, frame.iloc[:10], model_threads=2, max_batch_rows=30, budget=8, random_state=1
+    ).explain(frame.iloc[50:53])
     assert one.values.tobytes() == two.values.tobytes()
     with pytest.raises(ValueError, match="model_threads"):
         pellucid.KernelShap(model, frame.iloc[:10], model_threads=0)
@@ -527,8 +528,13 @@ def test_threads_never_change_the_bytes(kind):
     # and the threads interleave them.
     runs = [
         pellucid.KernelShap(
-            model, background, model_threads=model_threads, max_batch_rows=400
-        ).explain(rows, budget=64, random_state=5)
+            model,
+            background,
+            model_threads=model_threads,
+            max_batch_rows=400,
+            budget=64,
+            random_state=5,
+        ).explain(rows)
         for model_threads in (1, 2, 3, None)
     ]
     for run in runs[1:]:
@@ -555,9 +561,11 @@ def test_a_failing_model_call_on_a_thread_is_raised_to_the_caller(game8):
             raise RuntimeError("model server went away")
         return f(rows)
 
-    explainer = pellucid.KernelShap(flaky, background, model_threads=2, max_batch_rows=150)
+    explainer = pellucid.KernelShap(
+        flaky, background, model_threads=2, max_batch_rows=150, budget=64, random_state=0
+    )
     with pytest.raises(RuntimeError, match="model server went away"):
-        explainer.explain(X, budget=64, random_state=0)
+        explainer.explain(X)
     # The calls after the failure were skipped: far fewer than the 72 of a full run.
     assert len(calls) < 20
 
@@ -584,8 +592,8 @@ def test_per_background_design_beats_shared_at_equal_model_calls(cls, game8):
             [
                 (
                     (
-                        cls(f, background, design=design)
-                        .explain(X, budget=64, random_state=s)
+                        cls(f, background, design=design, budget=64, random_state=s)
+                        .explain(X)
                         .values
                         - truth
                     )
@@ -604,9 +612,9 @@ def test_design_validation(classifier):
         pellucid.KernelShap(model, X[:5], design="x")
     with pytest.raises(ValueError, match="per_background"):
         pellucid.KernelShap(model, X[:5], link="logit", design="per_background")
-    ks = pellucid.KernelShap(model, X[:5], link="logit")
+    ks = pellucid.KernelShap(model, X[:5], link="logit", budget=8, random_state=0)
     assert ks.design == "shared"
-    exp = ks.explain(X[:2], budget=8, random_state=0)
+    exp = ks.explain(X[:2])
     np.testing.assert_allclose(exp.additivity_gap, 0, atol=1e-10)
 
 
@@ -707,7 +715,7 @@ def test_a_callable_is_called_from_the_callers_thread_while_a_helper_solves(
         active[0] -= 1
         return out
 
-    explainer = cls(model, background, max_batch_rows=150)
+    explainer = cls(model, background, max_batch_rows=150, budget=64, random_state=3)
     solve_threads: set[int] = set()
     solve = explainer._solve
 
@@ -716,12 +724,12 @@ def test_a_callable_is_called_from_the_callers_thread_while_a_helper_solves(
         return solve(*args, **kwargs)
 
     monkeypatch.setattr(explainer, "_solve", recording_solve)
-    piped = explainer.explain(X, budget=64, random_state=3)
+    piped = explainer.explain(X)
     assert model_threads == {threading.get_ident()}
     assert solve_threads and threading.get_ident() not in solve_threads
-    one = cls(f, background, max_batch_rows=150, model_threads=1).explain(
-        X, budget=64, random_state=3
-    )
+    one = cls(
+        f, background, max_batch_rows=150, model_threads=1, budget=64, random_state=3
+    ).explain(X)
     assert piped.values.tobytes() == one.values.tobytes()
     assert piped.std_errors is not None and one.std_errors is not None
     assert piped.std_errors.tobytes() == one.std_errors.tobytes()
@@ -732,11 +740,11 @@ def test_a_failing_solve_on_the_helper_thread_is_raised_to_the_caller(game8, mon
 
     f, background, X, _ = game8
     monkeypatch.setattr(_game, "available_cores", lambda: 2)
-    explainer = pellucid.KernelShap(f, background, max_batch_rows=150)
+    explainer = pellucid.KernelShap(f, background, max_batch_rows=150, budget=64, random_state=0)
 
     def broken(*args, **kwargs):
         raise FloatingPointError("solver broke")
 
     monkeypatch.setattr(explainer, "_solve", broken)
     with pytest.raises(FloatingPointError, match="solver broke"):
-        explainer.explain(X, budget=64, random_state=0)
+        explainer.explain(X)

@@ -111,6 +111,7 @@ class ShapleyExplainer(ExplainerBase):
         name = type(self).__name__
         data = renamed_argument(name, "background", "data", background, data)
         feature_groups = renamed_argument(name, "groups", "feature_groups", groups, feature_groups)
+        fan_out = check_fan_out(n_jobs, chunk_rows)
         _warn_old_n_jobs(name, n_jobs, model_threads)
         self.game = Game(
             model,
@@ -128,7 +129,7 @@ class ShapleyExplainer(ExplainerBase):
         self.link = link
         self.max_batch_rows = int(max_batch_rows)
         self.model_threads = self.game.model_threads
-        self.n_jobs, self.chunk_rows = check_fan_out(n_jobs, chunk_rows)
+        self.n_jobs, self.chunk_rows = fan_out
 
     @property
     def groups(self) -> dict[str, list[Any]] | None:
