@@ -261,6 +261,20 @@ def anchor_rule() -> Anchor:
     )
 
 
+def counterfactual_set() -> Any:
+    """One declined applicant and its certified cheapest change: income up, late payments
+    down, housing switched (a category), with a negative-valued column moving up."""
+    from pellucid.counterfactual import Change, Counterfactual, CounterfactualSet
+
+    names = ("income", "late_payments", "housing", "balance_change", "age")
+    before = (3200.0, 3.0, "rent", -120.0, 41.0)
+    after = (7450.0, 1.0, "own", 35.0, 41.0)
+    changes = tuple(Change(n, b, a) for n, b, a in zip(names, before, after, strict=True) if b != a)
+    answer = Counterfactual(0, 0, changes, after, 2.37, 0, True, "optimal", 0.0)
+    return CounterfactualSet(names, np.array([before], dtype=object), np.array([1]), 0,
+                             (answer,), ("optimal",), method="milp_tree")  # fmt: skip
+
+
 @functools.cache
 def comparison() -> Any:
     """compare() on 400 rows of the bundled credit data: a logistic regression against a
@@ -334,6 +348,7 @@ CASES: dict[str, tuple[tuple[float, float], Callable[[Any], Any]]] = {
     "image": ((3.5, 3.0), lambda ax: plots.image(image_like(), ax=ax)),
     "text": ((5.5, 2.0), lambda ax: plots.text(text_like(), ax=ax, width=40)),
     "anchor": ((4.5, 2.0), lambda ax: plots.anchor(anchor_rule(), ax=ax)),
+    "counterfactual": ((6.0, 3.6), lambda ax: plots.counterfactual(counterfactual_set(), ax=ax)),
     "confusion_matrix": ((3.5, 3.0), lambda ax: plots.confusion_matrix(evaluation(), ax=ax)),
     "roc_curve": ((3.5, 3.5), lambda ax: plots.roc_curve(evaluation(), ax=ax)),
     "precision_recall_curve": (

@@ -477,3 +477,39 @@ def test_monotone_constrained_models_optimum_equals_brute_force(name):
         moves = {ch.feature: ch.after - ch.before for ch in answer.changes}
         sign = 1 if desired == 1 else -1
         assert sign * moves.get("a", 0.0) >= 0 and sign * moves.get("c", 0.0) <= 0
+
+
+def test_plot_draws_the_changes_prediction_and_certificate():
+    pytest.importorskip("matplotlib")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from sklearn.ensemble import RandomForestClassifier
+
+    from pellucid import plots
+
+    X, y = _data()
+    model = RandomForestClassifier(n_estimators=3, max_depth=3, random_state=0).fit(X, y)
+    result = Counterfactuals(model, X, actions={"a": (-0.5, 0.5)}).explain(X.iloc[:8])
+    drawn = next(i for i in range(8) if result.for_row(i))
+    (answer,) = result.for_row(drawn)
+    fig = Figure()
+    FigureCanvasAgg(fig)
+    ax = plots.counterfactual(result, drawn, ax=fig.add_subplot())
+    assert f"prediction {result.predictions[drawn]} \u2192 {answer.prediction}" in ax.get_title()
+    assert answer.certificate in ax.get_title()
+    assert [t.get_text() for t in ax.get_yticklabels()] == [c.feature for c in answer.changes]
+    # two bars per numeric change, before (scaled by the larger |value|) then after
+    widths = [p.get_width() for p in ax.patches]
+    expected = []
+    for c in answer.changes:
+        scale = max(abs(c.before), abs(c.after))
+        expected += [c.before / scale, c.after / scale]
+    np.testing.assert_allclose(widths, expected, rtol=1e-12)
+    missing = [i for i in range(8) if not result.for_row(i)]
+    if missing:
+        with pytest.raises(ValueError, match=f"row {missing[0]} has no counterfactual"):
+            plots.counterfactual(result, missing[0], ax=fig.add_subplot())
+    with pytest.raises(ValueError, match="has ranks \\[0\\]; got rank=1"):
+        plots.counterfactual(result, drawn, rank=1, ax=fig.add_subplot())
+    with pytest.raises(TypeError, match="takes a CounterfactualSet"):
+        plots.counterfactual(answer, ax=fig.add_subplot())

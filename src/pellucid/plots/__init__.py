@@ -25,6 +25,7 @@ function                              draws
 ``image(exp, row)``                   attribution overlay on an image
 ``text(exp, row)``                    highlighted tokens
 ``anchor(rule)``                      an anchor rule card
+``counterfactual(cfs, row)``          one counterfactual's changes, before/after bars
 ``confusion_matrix(ev)``              counts per true/predicted class
 ``roc_curve(ev)``                     ROC with AUC
 ``precision_recall_curve(ev)``        PR with average precision
@@ -51,6 +52,7 @@ from ._compare import (
     compare_importance,
     compare_metrics,
 )
+from ._counterfactual import counterfactual
 from ._effects import ale, partial_dependence, pd_heatmap, shared_xlim
 from ._evaluation import (
     calibration_bins,
@@ -76,6 +78,7 @@ __all__ = [
     "compare_importance",
     "compare_metrics",
     "confusion_matrix",
+    "counterfactual",
     "decision",
     "dependence",
     "force",
