@@ -14,7 +14,6 @@ against the rest for several), ``output="raw"`` for the model's own margin
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,14 +22,16 @@ import numpy as np
 
 from .. import _registry
 from .._data import check_X, feature_names_of
+from .._dispatch import EXACT_MAX_PLAYERS as EXACT_MAX_PLAYERS
+from .._dispatch import agnostic_method, build, choose, is_linear_model
+from .._dispatch import is_tree_model as is_tree_model
+from .._errors import UnsupportedModelError
 from .._model import Model, as_model
 from .._results import Explanation
 from ._game import Background, as_background
 
 __all__ = ["CostWarning", "choose_method", "explain", "is_tree_model", "run_method"]
 
-#: Up to this many players ``method="auto"`` enumerates every coalition.
-EXACT_MAX_PLAYERS = 10
 #: A background (given, or X itself) is summarised to this many weighted rows ...
 DEFAULT_BACKGROUND_ROWS = 100
 #: ... when it has more than this many: a background's cost is linear in its rows
@@ -49,40 +50,9 @@ class CostWarning(UserWarning):
     """explain falls back to a slower method than the one it would choose."""
 
 
-_SKLEARN_TREE_MODULES = (
-    "sklearn.tree",
-    "sklearn.ensemble._forest",
-    "sklearn.ensemble._gb",
-    "sklearn.ensemble._hist_gradient_boosting",
-    "sklearn.ensemble._iforest",
-)
-
-
-def is_tree_model(model: Any) -> bool:
-    """True for XGBoost, LightGBM, CatBoost and scikit-learn tree models (not Pipelines)."""
-    raw = model.raw_model if isinstance(model, Model) else model
-    module = type(raw).__module__
-    if module.split(".")[0] in ("xgboost", "lightgbm", "catboost"):
-        return True
-    return module.startswith(_SKLEARN_TREE_MODULES)
-
-
 def choose_method(model: Any, n_players: int, *, groups: Any = None) -> str:
-    """The registry name ``method="auto"`` uses.
-
-    TreeShap (when registered) for tree models without groups; else
-    ExactShap up to ``EXACT_MAX_PLAYERS`` players, KernelShap beyond.
-    """
-    if not groups and "treeshap" in _registry.available() and is_tree_model(model):
-        supports = getattr(_registry.get("treeshap"), "supports", None)
-        if supports is None or supports(model):
-            return "treeshap"
-    return "exact_shap" if n_players <= EXACT_MAX_PLAYERS else "kernel_shap"
-
-
-def _accepts(func: Any, name: str) -> bool:
-    params = inspect.signature(func).parameters
-    return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    """The registry name ``method="auto"`` uses (:func:`pellucid._dispatch.choose`)."""
+    return choose(model, n_players, feature_groups=groups).method
 
 
 def run_method(
@@ -92,24 +62,30 @@ def run_method(
     background: Any = None,
     *,
     explain_options: Mapping[str, Any] | None = None,
-    **options: Any,
+    **settings: Any,
 ) -> Explanation:
-    """``registry[name](model, background, **options).explain(X, **explain_options)``.
+    """The registered attribution method ``name`` built by the dispatcher, explaining X.
 
-    Explain options the method does not take (e.g. ``budget`` for an exact
-    method) are left out rather than rejected, so callers can be generic.
+    ``explain_options`` holds the generic settings callers pass to any method:
+    ``random_state`` (used by sampled methods only), ``budget`` (by the sampled
+    Shapley estimators only: sampled and additive in the registry), ``n_jobs`` and
+    ``chunk_rows`` (rows at once: every tabular attribution method's protocol).
+    None means "the method's default". Every other setting is the method's own.
     """
     spec = _registry.spec(name)
     if spec.kind != "attribution":
         raise ValueError(f"Method {name!r} is a {spec.kind} method, not an attribution method.")
-    cls = spec.load()
-    explainer = cls(model, background, **options)
-    kwargs = {
-        k: v
-        for k, v in (explain_options or {}).items()
-        if v is not None and _accepts(explainer.explain, k)
-    }
-    return explainer.explain(X, **kwargs)
+    generic = {k: v for k, v in (explain_options or {}).items() if v is not None}
+    random_state = generic.pop("random_state", None)
+    budget = generic.pop("budget", None)
+    if budget is not None and spec.sampled and spec.additive:
+        settings["budget"] = budget
+    for key in ("n_jobs", "chunk_rows"):
+        if key in generic:
+            settings[key] = generic.pop(key)
+    if generic:
+        raise TypeError(f"run_method got unknown explain_options {sorted(generic)}.")
+    return build(name, model, background, random_state=random_state, **settings).explain(X)
 
 
 def explain(
@@ -154,22 +130,25 @@ def explain(
     unit = _unit(model, output)
     n_players = _n_players(X, groups)
     if method == "auto":
-        method = choose_method(model, n_players, groups=groups)
+        additive = _additive_unit(model, unit)
+        method = choose(model, n_players, feature_groups=groups, additive=additive).method
     notes: dict[str, Any] = {}
-    if method == "treeshap":
-        tree = _tree_settings(model, unit)
-        if isinstance(tree, str):
-            method = _fall_back(tree, X, n_players, background, budget)
-        else:
-            tree_output, needs_background, two_classes = tree
+    if _registry.spec(method).name == "treeshap":
+        try:
+            tree_output, needs_background, two_classes = _tree_settings(model, unit)
             bg = _background(background, X, needs_background, random_state, notes)
-            exp = _registry.get("treeshap")(model, bg, output=tree_output, **options).explain(X)
+            explainer = build("treeshap", model, bg, output=tree_output, **options)
+        except UnsupportedModelError as exc:
+            method = _fall_back(str(exc), X, n_players, background, budget)
+            notes["method_choice"] = f"treeshap could not explain this model ({exc}); {method}"
+        else:
+            exp = explainer.explain(X)
             if two_classes:
                 exp = _two_classes(exp, as_model(model))
             return _noted(exp, notes)
     bg = _background(background, X, True, random_state, notes)
     if groups:
-        options["groups"] = groups
+        options["feature_groups"] = groups
     exp = run_method(
         method,
         _model_in(model, unit, output),
@@ -214,20 +193,34 @@ def _model_in(model: Any, unit: str, output: str) -> Any:
     return Model(model, output=unit) if m.is_classifier else model
 
 
-def _tree_settings(model: Any, unit: str) -> tuple[str, bool, bool] | str:
+def _additive_unit(model: Any, unit: str) -> bool:
+    """Whether a linear model is additive in the explained unit: a regressor's
+    prediction, a binary classifier's margin (log-odds)."""
+    if not is_linear_model(model):
+        return False
+    m = as_model(model)
+    if not m.is_classifier:
+        return unit == "raw"
+    return m.task == "binary" and unit in ("raw", "log_odds")
+
+
+def _tree_settings(model: Any, unit: str) -> tuple[str, bool, bool]:
     """(TreeShap output, whether it needs a background, whether to give both classes) for
-    the unit, or why TreeShap cannot explain it."""
+    the unit; UnsupportedModelError saying why TreeShap cannot explain it."""
     from ..tree import read_ensemble
 
-    try:
-        link = read_ensemble(model).link
-    except (TypeError, ValueError) as exc:
-        return f"TreeShap cannot read this model ({exc})"
+    if not is_tree_model(model):
+        raise UnsupportedModelError(
+            f"TreeShap explains tree ensembles; got a {type(as_model(model).raw_model).__name__}"
+        )
+    link = read_ensemble(model).link  # UnsupportedModelError names an option it cannot read
     m = as_model(model)
     if unit == "raw":
         if not m.is_classifier and link != "identity":
             # A regressor's "raw" is its prediction, which is not the trees' raw sum here.
-            return f"TreeShap explains the trees' raw sum, not {link}(raw sum), the prediction"
+            raise UnsupportedModelError(
+                f"TreeShap explains the trees' raw sum, not {link}(raw sum), the prediction"
+            )
         return ("raw", False, False)
     if link == "logistic":  # binary boosting: raw sum = log-odds
         if unit == "log_odds":
@@ -235,14 +228,14 @@ def _tree_settings(model: Any, unit: str) -> tuple[str, bool, bool] | str:
         return ("probability", True, True)
     if link == "identity" and unit == "probability" and m.is_classifier:
         return ("raw", False, False)  # forests and single trees average probabilities
-    return (
+    raise UnsupportedModelError(
         f"TreeShap cannot explain the {unit.replace('_', '-')} of a tree model with a {link} link"
     )
 
 
 def _fall_back(reason: str, X: Any, n_players: int, background: Any, budget: Any) -> str:
     """The model-agnostic method used instead of TreeShap, announced with its cost."""
-    method = "exact_shap" if n_players <= EXACT_MAX_PLAYERS else "kernel_shap"
+    method = agnostic_method(n_players).method
     n_bg = DEFAULT_BACKGROUND_ROWS
     if background is not None:
         n_bg = min(len(as_background(background)), MAX_BACKGROUND_ROWS)
