@@ -177,9 +177,9 @@ def test_summarize_background_is_accepted_with_its_weights():
     model.fit(X, X[:, 0] * X[:, 1] + X[:, 2])
     bg = pellucid.summarize(X, 6, random_state=0)
     assert not np.allclose(bg.weights, bg.weights[0])  # k-means weights differ
-    exp = TreeShap(model, background=bg).explain(X[:10])
+    exp = TreeShap(model, data=bg).explain(X[:10])
     rows = np.asarray(bg.data)
-    per_row = [TreeShap(model, background=rows[b : b + 1]).explain(X[:10]) for b in range(6)]
+    per_row = [TreeShap(model, data=rows[b : b + 1]).explain(X[:10]) for b in range(6)]
     want = sum(w * e.values for w, e in zip(bg.weights, per_row, strict=True))
     np.testing.assert_allclose(exp.values, want, atol=1e-12)
     np.testing.assert_allclose(exp.base_values, np.average(model.predict(rows), weights=bg.weights))
@@ -189,7 +189,7 @@ def test_summarize_background_is_accepted_with_its_weights():
 
     clf = GradientBoostingClassifier(n_estimators=10, max_depth=3, random_state=0)
     clf.fit(X, X[:, 0] > 0)
-    p = TreeShap(clf, background=bg, output="probability").explain(X[:5])
+    p = TreeShap(clf, data=bg, output="probability").explain(X[:5])
     per = [TreeShap(clf, rows[b : b + 1], output="probability").explain(X[:5]) for b in range(6)]
     want = sum(w * e.values for w, e in zip(bg.weights, per, strict=True))
     np.testing.assert_allclose(p.values, want, atol=1e-12)
