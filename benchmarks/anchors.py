@@ -196,13 +196,13 @@ def run_pellucid(Xtr, Xte, rf, rows: int, repeat: int) -> list[dict]:
     from pellucid.local import Anchors
 
     timed = Timed(rf.predict_proba)
-    explainer = Anchors(pellucid.Model(timed, task="binary", classes=[0, 1]), Xtr)
+    explainer = Anchors(pellucid.Model(timed, task="binary", classes=[0, 1]), Xtr, **SETTINGS)
     pred_te = rf.predict(Xte.to_numpy())
     out = []
     for i in range(rows):
         timed.reset()
         t = time.perf_counter()
-        a = explainer.explain(Xte.iloc[[i]], random_state=seed_of(repeat, i), **SETTINGS)
+        a = explainer.with_settings(random_state=seed_of(repeat, i)).explain(Xte.iloc[[i]])
         total = time.perf_counter() - t
         columns = sorted({Xtr.columns.get_loc(p.feature) for p in a.predicates})
         out.append(

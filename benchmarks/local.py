@@ -87,7 +87,9 @@ def bench_lime(model, Xtr, Xte, rows, repeats, label):
     from pellucid.local import Lime
 
     timed = Timed(model.predict_proba)
-    pel = Lime(pellucid.Model(timed, task="binary", classes=[0, 1]), Xtr)
+    pel = Lime(
+        pellucid.Model(timed, task="binary", classes=[0, 1]), Xtr, num_features=10, num_samples=5000
+    )
     ref = LimeTabularExplainer(
         Xtr.to_numpy(), mode="classification", discretizer="quartile", random_state=0
     )
@@ -96,7 +98,7 @@ def bench_lime(model, Xtr, Xte, rows, repeats, label):
     for rep in range(repeats):
         timed.reset()
         t = time.perf_counter()
-        exp = pel.explain(X, num_features=10, num_samples=5000, random_state=rep)
+        exp = pel.with_settings(random_state=rep).explain(X)
         total = time.perf_counter() - t
         res["pellucid"].append((total / rows, timed.seconds / rows))
         timed.reset()
@@ -234,20 +236,20 @@ def bench_anchors(rf, Xtr, Xte, rows, skip_alibi):
     from pellucid.local import Anchors
 
     timed = Timed(rf.predict_proba)
-    explainer = Anchors(pellucid.Model(timed, task="binary", classes=[0, 1]), Xtr)
+    explainer = Anchors(pellucid.Model(timed, task="binary", classes=[0, 1]), Xtr, **SETTINGS)
     pred_te = rf.predict(Xte.to_numpy())
     pel = []
     for i in range(rows):
         timed.reset()
         t = time.perf_counter()
-        a = explainer.explain(Xte.iloc[[i]], random_state=i, **SETTINGS)
+        a = explainer.with_settings(random_state=i).explain(Xte.iloc[[i]])
         total = time.perf_counter() - t
         prec, cov = held_out(a.covers(Xte), pred_te, a.prediction)
         pel.append((total, timed.seconds, timed.rows, timed.calls, a.precision, prec, cov, a.rule))
     # All rows in one call: the searches share batched model calls.
     timed.reset()
     t = time.perf_counter()
-    batch = explainer.explain_rows(Xte.iloc[:rows], random_state=0, **SETTINGS)
+    batch = explainer.with_settings(random_state=0).explain_rows(Xte.iloc[:rows])
     batch_total = time.perf_counter() - t
     batch_model = timed.seconds
     batch_prec = [held_out(a.covers(Xte), pred_te, a.prediction)[0] for a in batch]

@@ -46,7 +46,7 @@ def lazy_rows(n_rows: int, partition_rows: int):
     return da.random.default_rng(1).normal(size=(n_rows, N_FEATURES), chunks=(partition_rows, -1))
 
 
-def time_cluster(explainer, X, n_workers: int, repeats: int, kwargs) -> tuple[list[float], float]:
+def time_cluster(explainer, X, n_workers: int, repeats: int) -> tuple[list[float], float]:
     """Wall seconds of each run and the largest worker peak RSS (MiB) on a fresh cluster."""
     from distributed import Client, LocalCluster
 
@@ -62,10 +62,10 @@ def time_cluster(explainer, X, n_workers: int, repeats: int, kwargs) -> tuple[li
         ) as cluster,
         Client(cluster) as client,
     ):
-        client.run(lambda: explainer.explain(np.zeros((2, N_FEATURES)), **kwargs))  # compile
+        client.run(lambda: explainer.explain(np.zeros((2, N_FEATURES))))  # compile
         times = []
         for _ in range(repeats):
-            lazy = explainer.explain(X, **kwargs)
+            lazy = explainer.explain(X)
             start = time.perf_counter()
             # Reduce on the workers: the client never holds the full values.
             lazy.values.sum(axis=0).compute()
@@ -74,12 +74,13 @@ def time_cluster(explainer, X, n_workers: int, repeats: int, kwargs) -> tuple[li
     return times, max(peaks.values())
 
 
-def time_local(explainer, X, n_jobs: int, repeats: int, kwargs) -> list[float]:
-    explainer.explain(X[:2], n_jobs=1, **kwargs)  # compile
+def time_local(explainer, X, n_jobs: int, repeats: int) -> list[float]:
+    explainer.with_settings(n_jobs=1).explain(X[:2])  # compile
+    fanned = explainer.with_settings(n_jobs=n_jobs)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
-        explainer.explain(X, n_jobs=n_jobs, **kwargs)
+        fanned.explain(X)
         times.append(time.perf_counter() - start)
     return times
 
@@ -121,14 +122,14 @@ def main() -> None:
     results, peaks = {}, {}
     for workers in (1, 2):
         key = "1 worker" if workers == 1 else "2 workers"
-        results[key], peaks[key] = time_cluster(tree, X, workers, args.repeats, {})
+        results[key], peaks[key] = time_cluster(tree, X, workers, args.repeats)
     report("TreeShap (LocalCluster)", args.tree_rows, results, peaks)
     mib = args.partition_rows * N_FEATURES * 8 * 2 / 2**20
     print(f"one partition of rows + values: {mib:.0f} MiB")
 
     if args.local_rows:
         local_X = np.random.default_rng(2).normal(size=(args.local_rows, N_FEATURES))
-        local = {f"n_jobs={j}": time_local(tree, local_X, j, args.repeats, {}) for j in (1, 2)}
+        local = {f"n_jobs={j}": time_local(tree, local_X, j, args.repeats) for j in (1, 2)}
         report("TreeShap (in memory)", args.local_rows, local, {})
     if args.kernel_rows:
         kernel_runs(model, background, args)
@@ -138,16 +139,15 @@ def main() -> None:
 def kernel_runs(model, background, args) -> None:
     import pellucid
 
-    kernel = pellucid.KernelShap(model, background[:50])
-    kwargs = {"budget": 128, "random_state": 0}
+    kernel = pellucid.KernelShap(model, background[:50], budget=128, random_state=0)
     kX = lazy_rows(args.kernel_rows, max(1, args.kernel_rows // 8))
     kres, kpeaks = {}, {}
     for workers in (1, 2):
         key = "1 worker" if workers == 1 else "2 workers"
-        kres[key], kpeaks[key] = time_cluster(kernel, kX, workers, args.repeats, kwargs)
+        kres[key], kpeaks[key] = time_cluster(kernel, kX, workers, args.repeats)
     report("KernelShap (LocalCluster)", args.kernel_rows, kres, kpeaks)
     kl = np.random.default_rng(3).normal(size=(args.kernel_rows, N_FEATURES))
-    klocal = {f"n_jobs={j}": time_local(kernel, kl, j, args.repeats, kwargs) for j in (1, 2)}
+    klocal = {f"n_jobs={j}": time_local(kernel, kl, j, args.repeats) for j in (1, 2)}
     report("KernelShap (in memory)", args.kernel_rows, klocal, {})
 
 

@@ -40,9 +40,9 @@ def _credit_model() -> dict[str, Any]:
     )
     proba = pellucid.TreeShap(model, rows.iloc[:100], output="probability")
     shap_p = plots.labelled(proba.explain(rows.iloc[:3]), target="default", row_ids=rows.index[:3])
-    lime = pellucid.Lime(model, X).explain(rows.iloc[[0]], num_samples=2000, random_state=0)
+    lime = pellucid.Lime(model, X, num_samples=2000, random_state=0).explain(rows.iloc[[0]])
     lime = plots.labelled(lime, target="default", row_ids=rows.index[:1])
-    anchor = pellucid.Anchors(model, X).explain(rows.iloc[0], random_state=0)
+    anchor = pellucid.Anchors(model, X, random_state=0).explain(rows.iloc[0])
     perm = pellucid.permutation_importance(
         model, X.iloc[:400], y.iloc[:400], scoring="roc_auc", n_repeats=5, random_state=0
     )
@@ -105,9 +105,12 @@ def _digit() -> Any:
 
     image = X[0].reshape(8, 8)
     explainer = pellucid.LimeImage(
-        predict, segmentation=lambda img: (np.arange(64).reshape(8, 8) // 2) % 32
+        predict,
+        segmentation=lambda img: (np.arange(64).reshape(8, 8) // 2) % 32,
+        num_samples=500,
+        random_state=0,
     )
-    return explainer.explain(image, num_samples=500, random_state=0)
+    return explainer.explain(image)
 
 
 def _text() -> Any:
@@ -128,7 +131,7 @@ def _text() -> Any:
         "Applicant owns a home and has stable income but missed two payments last year "
         "and carries credit card debt; savings are modest and one loan was late."
     )
-    return pellucid.LimeText(predict).explain(note, num_samples=1000, random_state=0)
+    return pellucid.LimeText(predict, num_samples=1000, random_state=0).explain(note)
 
 
 def _comparison() -> Any:
