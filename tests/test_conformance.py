@@ -57,9 +57,8 @@ def problems():
 
 def _explain(name, model, X, seed):
     cls = get(name)
-    explainer = cls(model, X.iloc[:30])
-    kwargs = {} if spec(name).exact else {"random_state": seed}
-    return explainer.explain(X.iloc[:5], **kwargs)
+    settings = {} if spec(name).exact else {"random_state": seed}
+    return cls(model, X.iloc[:30], **settings).explain(X.iloc[:5])
 
 
 def _own_output(model, rows, exp):

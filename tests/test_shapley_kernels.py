@@ -154,7 +154,7 @@ def test_small_kernelshap_never_imports_numba(tmp_path):
         coef = rng.normal(size=8)
         def f(X):
             return np.tanh(np.asarray(X) @ coef)
-        exp = pellucid.KernelShap(f, background).explain(rows, budget=64, random_state=0)
+        exp = pellucid.KernelShap(f, background, budget=64, random_state=0).explain(rows)
         assert np.isfinite(exp.values).all()
         print("numba" in sys.modules)
         """
