@@ -172,3 +172,30 @@ def test_serve_command_max_cost_and_api_key_file(files, monkeypatch, tmp_path):
     empty = CliRunner().invoke(app, [*base, "--api-key-file", str(key_file)])
     lines = [line for line in empty.stderr.splitlines() if line.strip()]
     assert empty.exit_code == 2 and len(lines) == 1 and "empty" in lines[0].lower(), empty.stderr
+
+
+def test_reasons_auto_falls_back_where_pellucid_explain_does(tmp_path):
+    """TreeShap cannot explain a Poisson regressor's prediction (exp of the trees' sum):
+    ``reasons --method auto`` takes pellucid.explain's fallback, exact Shapley values,
+    and says so, instead of failing or keeping a copy of the fallback rule."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from pellucid.shapley._explain import CostWarning
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(60, 3)), columns=list("abc"))
+    model = HistGradientBoostingRegressor(loss="poisson", max_iter=10).fit(
+        X, rng.poisson(np.exp(0.5 * X["a"]))
+    )
+    save_model(model, tmp_path / "m.skops")
+    X.to_csv(tmp_path / "x.csv", index=False)
+    base = ["reasons", str(tmp_path / "m.skops"), str(tmp_path / "x.csv"), "--rows", "0,1,2"]
+    with pytest.warns(CostWarning, match="exact_shap instead"):
+        auto = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "auto.csv")])
+    exact = CliRunner().invoke(
+        app, [*base, "--method", "exact_shap", "--out", str(tmp_path / "exact.csv")]
+    )
+    assert auto.exit_code == 0 and exact.exit_code == 0, (auto.output, exact.output)
+    got, want = pd.read_csv(tmp_path / "auto.csv"), pd.read_csv(tmp_path / "exact.csv")
+    assert len(got) > 0
+    pd.testing.assert_frame_equal(got, want)

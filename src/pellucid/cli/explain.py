@@ -161,8 +161,8 @@ def _explain_rules(
 
     from .. import _registry
 
-    explainer = _registry.get(method)(fitted, training)
-    anchors = explainer.explain_rows(X, random_state=random_state)
+    explainer = _registry.get(method)(fitted, training, random_state=random_state)
+    anchors = explainer.explain_rows(X)
     table = Table(title=f"{method}: one rule per row")
     columns = ("row", "rule", "prediction", "precision", "coverage")
     for col in columns:

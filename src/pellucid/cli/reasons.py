@@ -19,23 +19,18 @@ def _explain_for_reasons(model: Any, X: Any, background: Any, method: str) -> An
     (``explain_each_row``): a person's reasons never depend on who else is in
     the file, or where.
     """
+    from .. import _dispatch, _registry
     from .._model import as_model
-    from ..regulatory._explainers import (
-        build_explainer,
-        explain_rows,
-        fallback_method,
-        is_sampled_method,
-    )
+    from ..regulatory._explainers import build_explainer, explain_rows
     from ..shapley import explain as explain_
     from ..shapley import summarize
-    from ..shapley._explain import choose_method
 
     if background is not None:
         background = summarize(background, 100, random_state=0)
 
     def explain_people(name: str) -> Any:
-        chosen = choose_method(model, X.shape[1]) if name == "auto" else name
-        if not is_sampled_method(chosen):
+        chosen = _dispatch.choose(model, X.shape[1]).method if name == "auto" else name
+        if not _registry.spec(chosen).sampled:
             return explain_(model, X, background, method=name, random_state=0)
         # Built once, as the service builds it, then fed one row at a time: one row
         # alone cannot be its own background, so the reference rows are fixed first.
@@ -43,17 +38,9 @@ def _explain_for_reasons(model: Any, X: Any, background: Any, method: str) -> An
         bg = bg if chosen in WEIGHTED_BACKGROUND else bg.data
         return explain_rows(build_explainer(chosen, as_model(model), bg), X, random_state=0)
 
-    try:
-        return explain_people(method)
-    except (TypeError, ValueError) as exc:
-        # "auto" may pick a method that cannot read this model (TreeShap and string
-        # categories, say): fall back to the model-agnostic choice, as the service does.
-        if method != "auto":
-            raise
-        console.print(
-            f"[yellow]note:[/] the first choice of method failed ({exc}); using a fallback"
-        )
-        return explain_people(fallback_method(X.shape[1]))
+    # No fallback here: ``pellucid.explain`` (through the dispatcher) is the one place
+    # that replaces a method refusing the model, and records why.
+    return explain_people(method)
 
 
 @app.command()
