@@ -49,7 +49,7 @@ def _encode(value: Any) -> Any:
         elif value.dtype.kind in "iub":
             flat = value.ravel().tolist()
         else:
-            flat = [_encode_scalar(v) for v in value.ravel()]
+            flat = [_encode_cell(v) for v in value.ravel()]
         return {
             "__ndarray__": flat,
             "dtype": value.dtype.str if value.dtype.kind != "O" else "O",
@@ -60,6 +60,14 @@ def _encode(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_encode(v) for v in value]
     return _encode_scalar(value)
+
+
+def _encode_cell(v: Any) -> Any:
+    """A cell of an object array: as a scalar, but a NaN or infinity stays a float (in a
+    column of mixed values, None and NaN are different missing values)."""
+    if isinstance(v, (float, np.floating)) and not np.isfinite(v):
+        return {"__float__": repr(float(v))}
+    return _encode_scalar(v)
 
 
 def _encode_scalar(v: Any) -> Any:
@@ -87,6 +95,8 @@ def _decode(value: Any) -> Any:
         flat = value["__ndarray__"]
         if dtype.kind in "fc":
             flat = [np.nan if v is None else v for v in flat]
+        if dtype.kind == "O":
+            flat = [float(v["__float__"]) if isinstance(v, dict) else v for v in flat]
         arr = np.array(flat, dtype=dtype) if flat else np.empty(0, dtype=dtype)
         return arr.reshape(value["shape"])
     if isinstance(value, dict):

@@ -39,6 +39,19 @@ class Report:
         path.write_text(self.html, encoding="utf-8")
         return path
 
+    def to_dict(self) -> dict[str, Any]:
+        """The results (not the HTML) in the shared versioned JSON."""
+        return self.results.to_dict()
+
+    def to_json(self, path: str | None = None, *, indent: int | None = None) -> str:
+        """The results as JSON: :meth:`from_json` gives a Report that renders the same
+        document without the model."""
+        return self.results.to_json(path, indent=indent)
+
+    @classmethod
+    def from_json(cls, text_or_path: str) -> Report:
+        return cls(ReportResults.from_json(text_or_path))
+
     def _repr_html_(self) -> str:
         # A fragment with scoped styles: a notebook page already has <html> and <body>.
         return render(self.results, standalone=False)
