@@ -135,3 +135,13 @@ def test_generators_are_drawn_once_and_bad_seeds_are_refused():
     with pytest.raises(TypeError, match="bool"):
         check_random_state(True)
     assert spec("kernel_shap").sampled
+
+
+# permutation_importance draws as scikit-learn does, which takes no Generator.
+@pytest.mark.parametrize("name", [n for n in SAMPLED if inspect.isclass(get(n)) and _fan_outs(n)])
+def test_a_generator_seed_is_drawn_once_the_same_way_whatever_n_jobs(name, problem):
+    """A numpy Generator gives one integer seed per call, drawn alike in one process
+    and before a fan-out (LIME once drew it differently, so n_jobs changed its bytes)."""
+    one = _arrays(_run(name, problem, np.random.default_rng(5), n_jobs=1))
+    for fan_out in _fan_outs(name):
+        assert _arrays(_run(name, problem, np.random.default_rng(5), **fan_out)) == one, fan_out
