@@ -13,6 +13,7 @@ docs/architecture.md):
 from __future__ import annotations
 
 import html
+import importlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -155,6 +156,17 @@ class _JsonMixin:
             with open(text_or_path, encoding="utf-8") as fh:
                 text = fh.read()
         return cls.from_dict(json.loads(text))
+
+
+def renderer(target: str) -> Any:
+    """The render function a result names by import path, ``"module:function"``.
+
+    Results sit below the render layer: like the registry naming methods, a result
+    names its renderer and loads it only when asked to render, so no result module
+    imports plots or the report.
+    """
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _is_lazy(x: Any) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .._results import _JsonMixin
+from .._results import _JsonMixin, renderer
 
 __all__ = ["ModelComparison", "Selection", "ThresholdChoice", "metric_label", "verdict"]
 
@@ -202,9 +202,8 @@ class ModelComparison(_JsonMixin):
         ``record``: what produced it (files, hashes; see
         ``pellucid.reporting._compare_render.comparison_record``); by default the settings.
         """
-        from ..reporting._compare_render import render_comparison
-
-        return render_comparison(self, title=title, record=record)
+        render = renderer("pellucid.reporting._compare_render:render_comparison")
+        return str(render(self, title=title, record=record))
 
     def save_html(
         self, path: Any, *, title: str | None = None, record: Mapping[str, Any] | None = None

@@ -7,7 +7,6 @@ the card names its renderer by import path, as the registry names methods.
 
 from __future__ import annotations
 
-import importlib
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -18,12 +17,20 @@ import pandas as pd
 
 from .. import _protocol
 from .._provenance import Provenance
-from .._results import SCHEMA_VERSION, FeatureImportance, _clip, _decode, _encode, _JsonMixin
+from .._results import (
+    SCHEMA_VERSION,
+    FeatureImportance,
+    _clip,
+    _decode,
+    _encode,
+    _JsonMixin,
+    renderer,
+)
 from ..metrics import FairnessGaps
 
 __all__ = ["GroupSection", "IntendedUse", "ModelCard", "ModelDetails"]
 
-# The functions that write a card, by import path: the result never imports them.
+# The module whose card_markdown / card_html write a card: named, never imported here.
 _RENDERER = "pellucid.regulatory._card_render"
 
 
@@ -205,7 +212,7 @@ class ModelCard(_JsonMixin):
 
 
 def _render(kind: str) -> Any:
-    return getattr(importlib.import_module(_RENDERER), f"card_{kind}")
+    return renderer(f"{_RENDERER}:card_{kind}")
 
 
 # ---------------------------------------------------------------- tables in JSON
