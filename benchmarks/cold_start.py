@@ -52,7 +52,7 @@ CHILD = textwrap.dedent(
         pellucid.Lime(model.predict_proba, X).explain(rows, num_samples=1000, random_state=0)
     else:
         raise SystemExit(f"unknown case {case}")
-    print(time.perf_counter() - t0)
+    print(time.perf_counter() - t0, "numba" in sys.modules)
     """
 )
 
@@ -87,6 +87,10 @@ def fit_models(folder: str) -> dict[str, str]:
     return paths
 
 
+#: Whether the case's child process imported numba (the last run of each case).
+NUMBA_IMPORTED: dict[str, bool] = {}
+
+
 def run_child(case: str, model_path: str, data_path: str, cache_dir: str) -> float:
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, OMP_NUM_THREADS="1")
     done = subprocess.run(
@@ -98,7 +102,9 @@ def run_child(case: str, model_path: str, data_path: str, cache_dir: str) -> flo
     )
     if done.returncode != 0:
         raise RuntimeError(f"{case} failed:\n{done.stderr[-3000:]}")
-    return float(done.stdout.strip().splitlines()[-1])
+    seconds, numba = done.stdout.strip().splitlines()[-1].split()
+    NUMBA_IMPORTED[case] = numba == "True"
+    return float(seconds)
 
 
 def main() -> None:
@@ -109,6 +115,7 @@ def main() -> None:
     args = ap.parse_args()
     wanted = set(args.cases.split(",")) if args.cases else None
     records = []
+    print(f"load average at the start: {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory() as folder:
         paths = fit_models(folder)
         data_path = os.path.join(folder, "data.npz")
@@ -123,6 +130,8 @@ def main() -> None:
             rec = {
                 "case": case,
                 "model": model,
+                "numba_imported": NUMBA_IMPORTED[case],
+                "load_average": os.getloadavg()[0],
                 "cold_s": statistics.median(cold),
                 "warm_s": statistics.median(warm),
                 "cold_all": cold,
@@ -132,7 +141,9 @@ def main() -> None:
             print(
                 f"{case:24s} {model:8s} cold {rec['cold_s']:6.2f} s  warm {rec['warm_s']:6.3f} s"
                 f"  (cold {', '.join(f'{v:.2f}' for v in cold)};"
-                f" warm {', '.join(f'{v:.3f}' for v in warm)})",
+                f" warm {', '.join(f'{v:.3f}' for v in warm)})"
+                f"  numba {'imported' if rec['numba_imported'] else 'not imported'},"
+                f" load {rec['load_average']:.1f}",
                 flush=True,
             )
     load = os.getloadavg()[0]

@@ -77,13 +77,73 @@ def cnn32() -> nn.Module:
     return model.eval()
 
 
-def setups(device: torch.device):
+def _block_base() -> type[nn.Module]:
+    """torchvision's BasicBlock (or zennit's stand-in for it) where one is loaded, so
+    zennit's ResNetCanonizer recognises the blocks below; else nn.Module."""
+    resnet = sys.modules.get("torchvision.models.resnet")
+    return getattr(resnet, "BasicBlock", nn.Module) if resnet is not None else nn.Module
+
+
+def resnet_small() -> nn.Module:
+    """A ResNet-style CNN for 32 x 32 images: a conv-BN-ReLU stem, three torchvision-
+    style basic blocks (conv-BN-ReLU-conv-BN plus the identity or a strided 1 x 1
+    conv-BN shortcut, then ReLU) and a linear head; BatchNorm statistics randomised
+    so the folding matters."""
+
+    class BasicBlock(_block_base()):  # type: ignore[misc]
+        def __init__(self, cin: int, cout: int, stride: int) -> None:
+            nn.Module.__init__(self)
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU()
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.downsample = (
+                nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+                if stride != 1 or cin != cout
+                else None
+            )
+            self.stride = stride
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+            identity = x if self.downsample is None else self.downsample(x)
+            return self.relu(out + identity)
+
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1, bias=False),
+        nn.BatchNorm2d(16),
+        nn.ReLU(),
+        BasicBlock(16, 16, 1),
+        BasicBlock(16, 32, 2),
+        BasicBlock(32, 64, 2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(64, 10),
+    )
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.1, 0.1)
+    return model.eval()
+
+
+def setups(device: torch.device, models: set[str]):
     torch.manual_seed(1)
-    digits = pt.DigitsCNN().eval()
-    x_digits = torch.rand(256, 1, 8, 8)
-    yield "digits CNN, 256 x (1, 8, 8)", digits, x_digits, "features.4", (1, 2, 2)
-    yield "cnn32, 16 x (3, 32, 32)", cnn32(), torch.rand(16, 3, 32, 32), "8", (3, 8, 8)
-    if device.type == "cuda":
+    if "cnn" in models:
+        digits = pt.DigitsCNN().eval()
+        x_digits = torch.rand(256, 1, 8, 8)
+        yield "digits CNN, 256 x (1, 8, 8)", digits, x_digits, "features.4", (1, 2, 2)
+        yield "cnn32, 16 x (3, 32, 32)", cnn32(), torch.rand(16, 3, 32, 32), "8", (3, 8, 8)
+    if "resnet" in models:
+        # batches of 1-4 images, where per-call overhead counts most, and 32
+        for n in (1, 2, 4, 32):
+            x = torch.rand(n, 3, 32, 32)
+            yield f"resnet_small, {n} x (3, 32, 32)", resnet_small(), x, "5", (3, 8, 8)
+    if device.type == "cuda" and "cnn" in models:
         # big enough for the GPU's compute, not its launch overhead, to set the times
         yield "cnn32, 256 x (3, 64, 64)", cnn32(), torch.rand(256, 3, 64, 64), "8", (3, 16, 16)
 
@@ -165,6 +225,15 @@ def cases(model, x, target, layer_name, window, zennit):
             lambda: ca.GradientShap(model).attribute(x, bg, n_samples=10, target=t),
         ),
         (
+            # pellucid also returns f(x), the base value and the completeness gap: captum
+            # computes the like of them when asked for its convergence delta
+            "GradientShap (10), delta",
+            ours(pt.GradientShap(model, bg, n_samples=10, random_state=0)),
+            lambda: ca.GradientShap(model).attribute(
+                x, bg, n_samples=10, target=t, return_convergence_delta=True
+            )[0],
+        ),
+        (
             "GuidedBackprop",
             ours(pt.GuidedBackprop(model)),
             lambda: ca.GuidedBackprop(model).attribute(x, target=t),
@@ -190,6 +259,12 @@ def cases(model, x, target, layer_name, window, zennit):
         from zennit.attribution import Gradient
         from zennit.canonizers import SequentialMergeBatchNorm
         from zennit.composites import EpsilonGammaBox, EpsilonPlus
+        from zennit.torchvision import ResNetCanonizer
+
+        residual = any(type(m).__name__ == "BasicBlock" for m in model.modules())
+
+        def canonizers():
+            return [ResNetCanonizer() if residual else SequentialMergeBatchNorm()]
 
         onehot = torch.zeros(x.shape[0], 10, device=x.device, dtype=x.dtype)
         onehot[torch.arange(x.shape[0]), t] = 1
@@ -205,12 +280,12 @@ def cases(model, x, target, layer_name, window, zennit):
             (
                 "LRP epsilon_plus",
                 ours(pt.Lrp(model, composite="epsilon_plus")),
-                zen(EpsilonPlus(canonizers=[SequentialMergeBatchNorm()])),
+                zen(EpsilonPlus(canonizers=canonizers())),
             ),
             (
                 "LRP epsilon_gamma_box",
                 ours(pt.Lrp(model, composite="epsilon_gamma_box", low=0.0, high=1.0)),
-                zen(EpsilonGammaBox(low=0.0, high=1.0, canonizers=[SequentialMergeBatchNorm()])),
+                zen(EpsilonGammaBox(low=0.0, high=1.0, canonizers=canonizers())),
             ),
         ]
     return out
@@ -230,6 +305,9 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--threads", type=int, default=1, help="torch threads (0: leave as is)")
+    p.add_argument(
+        "--models", default="cnn,resnet", help="comma-separated: cnn (digits, cnn32), resnet"
+    )
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -238,7 +316,7 @@ def main() -> None:
     zennit = load_zennit()
     print(f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}")
     print(f"zennit: {'yes' if zennit else 'not installed (LRP rows skipped)'}")
-    for title, model, x, layer, window in setups(device):
+    for title, model, x, layer, window in setups(device, set(args.models.split(","))):
         model = model.to(device)
         x = x.to(device)
         with torch.no_grad():
