@@ -448,14 +448,17 @@ def test_auto_falls_back_when_the_first_choice_cannot_read_the_model(monkeypatch
     """If TreeShap refuses a tree model, "auto" serves the model-agnostic choice instead."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    import pellucid.regulatory._explainers as ex
+    import pellucid._dispatch as dispatch
+    from pellucid import UnsupportedModelError
 
-    class Refuses:
-        def __init__(self, model, data=None):
-            raise ValueError("cannot read this model")
+    real_build = dispatch.build
 
-    real_get = ex.get
-    monkeypatch.setattr(ex, "get", lambda name: Refuses if name == "treeshap" else real_get(name))
+    def build(method, *args, **kwargs):
+        if method == "treeshap":
+            raise UnsupportedModelError("cannot read this model")
+        return real_build(method, *args, **kwargs)
+
+    monkeypatch.setattr(dispatch, "build", build)
     X, y = credit(n_rows=150, random_state=9)
     X = X[["age", "income", "housing"]]
     model = HistGradientBoostingClassifier(max_iter=5, categorical_features="from_dtype").fit(X, y)

@@ -243,7 +243,7 @@ class Service:
         else:
             # An explainer object supplied by the caller (anything with .explain(X)).
             name = str(getattr(explainer, "name", None) or type(explainer).__name__)
-            self._explainers[name] = explainer
+            self._explainers[name] = _in_process(explainer)
             self._costs[name] = evaluations_per_row(name, explainer)
             self.default_method = name
 
@@ -253,7 +253,7 @@ class Service:
             name, explainer = build_best(self.model, self.sample)
         except (LookupError, TypeError, ValueError, NotImplementedError):
             return None  # /predict still works; /explain answers 501
-        self._explainers[name] = explainer
+        self._explainers[name] = _in_process(explainer)
         self._costs[name] = evaluations_per_row(name, explainer)
         return name
 
@@ -291,7 +291,7 @@ class Service:
                         [{"loc": ["method"], "msg": message}],
                     ) from None
                 self._costs[name] = evaluations_per_row(name, built)
-                self._explainers[name] = built
+                self._explainers[name] = _in_process(built)
             return name, self._explainers[name]
 
     def cost_per_row(self, method: str) -> int:
@@ -483,11 +483,7 @@ class Service:
         ``blame=False`` a failure is raised as it is, without looking for the
         row to blame (a batch then explains its requests one by one).
         """
-        params = _parameters(explainer.explain)
-        sampled = "random_state" in params
-        kwargs: dict[str, Any] = {"random_state": 0} if sampled else {}
-        if "n_jobs" in params:
-            kwargs["n_jobs"] = 1
+        sampled = "random_state" in _settings_of(explainer)
         if _seeded_per_row(explainer):
             size = 1
         elif sampled or name not in attribution_methods():
@@ -501,12 +497,14 @@ class Service:
         for start in range(0, len(X), size):
             _check_cancel(cancel)
             chunk = X.iloc[start : start + size]
-            if seeds is not None:
-                kwargs["random_state"] = seeds[start]
+            per_call = not hasattr(explainer, "with_settings")  # else set once: _in_process
+            settings = {"n_jobs": 1} if per_call and "n_jobs" in _settings_of(explainer) else {}
+            if sampled:
+                settings["random_state"] = 0 if seeds is None else seeds[start]
             if blame:
-                parts.append(self._guarded(chunk, start, _call, explainer.explain, chunk, kwargs))
+                parts.append(self._guarded(chunk, start, _explain_with, explainer, chunk, settings))
             else:
-                parts.append(_call(explainer.explain, chunk, kwargs))
+                parts.append(_explain_with(explainer, chunk, settings))
         return concat(parts)
 
     def explain(self, payload: Any, cancel: CancelFlag | None = None) -> dict[str, Any]:
@@ -868,15 +866,39 @@ def _parameters(fn: Any) -> Mapping[str, Any]:
         return {}
 
 
+def _settings_of(explainer: Any) -> Sequence[str]:
+    """The settings the service may set for one call: those an explainer of the
+    constructor protocol lets ``with_settings`` change, else ``explain``'s parameters
+    (an explainer object of the caller's)."""
+    if hasattr(explainer, "with_settings"):
+        return tuple(getattr(explainer, "_call_settings", ()))
+    return tuple(_parameters(explainer.explain))
+
+
+def _in_process(explainer: Any) -> Any:
+    """The explainer set to run in this process (``n_jobs=1``), once, when the service
+    takes it: a copy made per call would drop what it caches (TreeShap's tables)."""
+    if "n_jobs" in _settings_of(explainer) and hasattr(explainer, "with_settings"):
+        if getattr(explainer, "n_jobs", None) != 1:
+            return explainer.with_settings(n_jobs=1)
+    return explainer
+
+
+def _explain_with(explainer: Any, X: pd.DataFrame, settings: dict[str, Any]) -> Any:
+    """``explainer.explain(X)`` with ``settings`` (n_jobs, random_state) for this call."""
+    if not settings:
+        return explainer.explain(X)
+    if hasattr(explainer, "with_settings"):
+        return explainer.with_settings(**settings).explain(X)
+    return explainer.explain(X, **settings)
+
+
 def _seeded_per_row(explainer: Any) -> bool:
     """Whether the service explains each row alone, seeded by its content: a sampled
     method that seeds rows by position (``first_row``), so one row per call."""
-    params = _parameters(explainer.explain)
-    return "random_state" in params and "first_row" in params
-
-
-def _call(fn: Callable[..., Any], X: pd.DataFrame, kwargs: dict[str, Any]) -> Any:
-    return fn(X, **kwargs)
+    return "random_state" in _settings_of(explainer) and "first_row" in _parameters(
+        explainer.explain
+    )
 
 
 def _evaluates(model: Any, X: pd.DataFrame) -> bool:
