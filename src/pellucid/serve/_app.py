@@ -45,6 +45,10 @@ API_KEY_FILE_ENV = "PELLUCID_API_KEY_FILE"
 OPEN_PATHS = ("/health",)
 #: Seconds between checks, while a request computes, that its client is still there.
 POLL_SECONDS = 0.05
+#: The same for a request waiting in a batch: its own work is a few rows, so a client
+#: that leaves costs little (its time limit is checked as often), and a burst of them
+#: would spend its CPU on the polls.
+BATCH_POLL_SECONDS = 0.25
 #: Seconds a batch waits for more requests when the server is already busy (an idle
 #: server explains a request at once).
 BATCH_WINDOW = 0.002
@@ -536,17 +540,18 @@ def create_app(
             )
         task.add_done_callback(_consume)
         try:
-            return await _answer(request, task, cancel)
+            poll = POLL_SECONDS if key is None else BATCH_POLL_SECONDS
+            return await _answer(request, task, cancel, poll)
         finally:
             cancel.set()  # whatever ended the wait (server shutdown included) ends the work
 
     async def _answer(
-        request: Request, task: asyncio.Future[Any], cancel: threading.Event
+        request: Request, task: asyncio.Future[Any], cancel: threading.Event, poll: float
     ) -> Response:
         loop = asyncio.get_running_loop()
         deadline = None if request_timeout is None else loop.time() + request_timeout
         while not task.done():
-            await asyncio.wait({task}, timeout=POLL_SECONDS)
+            await asyncio.wait({task}, timeout=poll)
             if task.done():
                 break
             if await request.is_disconnected():
