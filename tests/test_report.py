@@ -342,24 +342,6 @@ def test_report_bad_input_is_named(credit_model):
         pellucid.report(model, X, y.iloc[:10])
 
 
-def test_pick_output_cuts_per_output_diagnostics():
-    from pellucid.reporting._compute import _pick_output
-
-    values = np.arange(12.0).reshape(2, 3, 2)
-    exp = Explanation(
-        values,
-        feature_names=("a", "b", "c"),
-        output_names=("no", "yes"),
-        diagnostics={"fidelity": np.array([[0.1, 0.9], [0.2, 0.8]]), "conditions": np.ones((2, 3))},
-    )
-    one = _pick_output(exp, "no")
-    np.testing.assert_array_equal(one.values, values[:, :, 0])
-    np.testing.assert_array_equal(one.diagnostics["fidelity"], [0.1, 0.2])
-    assert one.diagnostics["conditions"].shape == (2, 3)
-    last = _pick_output(exp, None)
-    np.testing.assert_array_equal(last.diagnostics["fidelity"], [0.9, 0.8])
-
-
 def test_trust_section_scores_treeshap_on_the_margin():
     from sklearn.ensemble import HistGradientBoostingClassifier
 

@@ -18,7 +18,7 @@ methods take ``random_state``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,29 +210,31 @@ def build_best(
     first: str | None = None,
     random_state: Any = None,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
-    data_for: Mapping[str, Any] | None = None,
+    reference: Callable[[str], Any] | None = None,
+    fallback: bool = True,
 ) -> tuple[Choice, Any]:
     """The chosen method built, or the model-agnostic one when the first refuses the model.
 
     ``first``: the method to try first (default :func:`choose`'s); ``settings``
-    per method name; ``data_for`` the reference data of particular methods (e.g.
-    None for TreeShap, so it uses the trees' own cover). Only
+    per method name; ``reference(name)``, when given, the reference data of the
+    method about to be built (computed only for it: e.g. None for TreeShap, so it
+    uses the trees' own cover, and a summarised background for the others), else
+    ``data``. ``fallback=False`` raises the refusal instead. Only
     UnsupportedModelError counts as "does not fit"; any other error is a real one
     and propagates.
     """
     choice = choose(model, n_players) if first is None else Choice(first, "asked for")
     settings = settings or {}
-    data_for = data_for or {}
 
     def make(name: str) -> Any:
-        reference = data_for.get(name, data)
-        return build(name, model, reference, random_state=random_state, **settings.get(name, {}))
+        data_ = reference(name) if reference is not None else data
+        return build(name, model, data_, random_state=random_state, **settings.get(name, {}))
 
     try:
         return choice, make(choice.method)
     except UnsupportedModelError as exc:
         other = agnostic_method(n_players)
-        if other.method == choice.method:
+        if not fallback or other.method == choice.method:
             raise
-        fallback = Choice(other.method, other.reason, ((choice.method, str(exc)),))
-        return fallback, make(other.method)
+        fallback_choice = Choice(other.method, other.reason, ((choice.method, str(exc)),))
+        return fallback_choice, make(other.method)

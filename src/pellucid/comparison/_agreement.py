@@ -81,12 +81,13 @@ def _permutation(model: Any, X: Any, y: np.ndarray, seed: int) -> Any:
 
 
 def _shap(model: Any, X_s: Any, n_exp: int, seed: int) -> tuple[np.ndarray, str, tuple[str, ...]]:
-    """Shapley values of the positive class: TreeShap for trees, else sampled permutation Shapley."""
+    """Shapley values of the positive class: the dispatcher's TreeShap for trees (exact and
+    fast), else sampled permutation Shapley on a small budget (ranks, not decimals)."""
+    from .._dispatch import choose
     from ..shapley import explain, summarize
-    from ..shapley._explain import is_tree_model
 
     rows = X_s[:n_exp]
-    if is_tree_model(model):
+    if choose(model, rows.shape[1]).method == "treeshap":
         exp = explain(model, rows, random_state=seed)
     else:
         background = summarize(X_s, SHAP_BACKGROUND_ROWS, random_state=seed)
@@ -98,9 +99,8 @@ def _shap(model: Any, X_s: Any, n_exp: int, seed: int) -> tuple[np.ndarray, str,
             budget=SHAP_BUDGET,
             random_state=seed,
         )
-    values = np.asarray(exp.values, dtype=float)
-    if values.ndim == 3:  # one output per class: the positive class is the last of two
-        values = values[..., -1]
+    # One output per class: the positive class, the last of two.
+    values = np.asarray(exp.select_output().values, dtype=float)
     unit = exp.output_kind or "model output"
     return values, f"{exp.method} ({unit})", tuple(exp.feature_names)
 

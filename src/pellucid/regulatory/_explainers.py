@@ -1,8 +1,9 @@
 """Picking and building an attribution explainer by registry name (for the CLI and the service).
 
-Explainers follow the common protocol: ``Cls(model, background, **options)``
-then ``.explain(X) -> Explanation``. The service builds one per method and
-reuses it for every request, so per-request cost is only ``explain``.
+Explainers follow the common protocol: ``Cls(model, data, **settings)`` then
+``.explain(X) -> Explanation``, built by :mod:`pellucid._dispatch` (which also
+chooses the method and knows the fallbacks). The service builds one per method
+and reuses it for every request, so per-request cost is only ``explain``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import _dispatch
 from .._model import Model, as_model
+from .._protocol import ExplainerBase
 from .._registry import available, get, spec
 from .._results import Explanation
 
@@ -38,18 +41,14 @@ def attribution_methods() -> list[str]:
 
 
 def is_tree_model(model: Any) -> bool:
-    from ..shapley._explain import is_tree_model as is_tree
-
-    return bool(is_tree(as_model(model)))
+    return _dispatch.is_tree_model(as_model(model))
 
 
 def choose_method(model: Any, n_features: int) -> str:
     """The method ``pellucid.explain(method="auto")`` would use, if it is registered:
     TreeShap for tree ensembles, exact Shapley values for up to 10 features,
     Kernel SHAP beyond."""
-    from ..shapley._explain import choose_method as choose
-
-    name = str(choose(as_model(model), n_features))
+    name = _dispatch.choose(as_model(model), n_features).method
     names = attribution_methods()
     if name not in names:
         raise LookupError(
@@ -69,15 +68,20 @@ def background_sample(data: pd.DataFrame, n: int, random_state: int = 0) -> pd.D
 
 
 def build_explainer(method: str, model: Model, background: pd.DataFrame) -> Any:
-    """``get(method)(model, background)``: an explainer object with ``.explain(X)``.
+    """The registered ``method`` built by the dispatcher: an explainer with ``.explain(X)``.
 
-    TreeShap gets no background, as in ``pellucid.explain``: it then uses the
-    trees' own cover (path-dependent), the fast exact algorithm.
+    A method that works without reference data (the registry's ``data="optional"``:
+    TreeShap) gets none, as in ``pellucid.explain``: TreeShap then uses the trees'
+    own cover (path-dependent), the fast exact algorithm.
     """
     names = attribution_methods()
     if method not in names:
         raise LookupError(f"Unknown attribution method {method!r}; available: {names}.")
-    return get(method)(model, None if method == "treeshap" else background)
+    return _dispatch.build(method, model, _reference(method, background))
+
+
+def _reference(method: str, background: Any) -> Any:
+    return None if spec(method).data == "optional" else background
 
 
 def row_seeds(X: Any, random_state: int = 0) -> list[int]:
@@ -128,48 +132,49 @@ def _method_name(explainer: Any) -> str | None:
     for name in attribution_methods():
         if type(explainer) is get(name):
             return name
-    return getattr(explainer, "method", None) or None
+    return None
+
+
+def _is_seeded(explainer: Any) -> bool:
+    """Whether the explainer samples: a registered method the registry calls sampled, or
+    one of the caller's built on the protocol with a ``random_state`` setting."""
+    name = _method_name(explainer)
+    if name is not None:
+        return not spec(name).exact
+    return isinstance(explainer, ExplainerBase) and "random_state" in explainer.setting_names()
 
 
 def explain_rows(explainer: Any, X: Any, random_state: int = 0) -> Any:
     """``explainer.explain(X)``, reproducible per row: a sampled method explains each row
     with a seed from ``random_state`` and the row's content (:func:`explain_each_row`),
     so a row gets the same explanation however it is batched."""
-    import inspect
-
-    try:
-        takes_seed = "random_state" in inspect.signature(explainer.explain).parameters
-    except (TypeError, ValueError):  # builtins without a signature
-        takes_seed = False
-    if not takes_seed:
+    if not _is_seeded(explainer):
         return explainer.explain(X)
-    name = _method_name(explainer)
-    if name is not None and name in attribution_methods() and not is_sampled_method(name):
-        return explainer.explain(X, random_state=random_state)
     return explain_each_row(
-        lambda rows, seed: explainer.explain(rows, random_state=seed), X, random_state
+        lambda rows, seed: explainer.with_settings(random_state=seed).explain(rows),
+        X,
+        random_state,
     )
 
 
 def fallback_method(n_features: int) -> str:
-    """The model-agnostic choice of ``pellucid.explain``: exact up to 10 features, Kernel SHAP beyond."""
-    from ..shapley._explain import EXACT_MAX_PLAYERS
-
-    return "exact_shap" if n_features <= EXACT_MAX_PLAYERS else "kernel_shap"
+    """The model-agnostic choice of the dispatcher (by the size of the problem)."""
+    return _dispatch.agnostic_method(n_features).method
 
 
 def build_best(model: Model, background: pd.DataFrame) -> tuple[str, Any]:
     """The best method that can actually read this model, built: ``(name, explainer)``.
 
     The first choice may refuse a model it nominally covers (TreeShap and a
-    HistGradientBoosting with string categories, say); then the model-agnostic
-    choice is used instead of failing every request.
+    HistGradientBoosting with string categories, say: UnsupportedModelError); the
+    dispatcher then builds the model-agnostic choice instead of failing every request.
     """
-    name = choose_method(model, background.shape[1])
-    try:
-        return name, build_explainer(name, model, background)
-    except (TypeError, ValueError, NotImplementedError):
-        other = fallback_method(background.shape[1])
-        if other == name or other not in attribution_methods():
-            raise
-        return other, build_explainer(other, model, background)
+    first = choose_method(model, background.shape[1])
+    choice, explainer = _dispatch.build_best(
+        model,
+        background,
+        background.shape[1],
+        first=first,
+        reference=lambda name: _reference(name, background),
+    )
+    return choice.method, explainer

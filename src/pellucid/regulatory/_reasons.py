@@ -144,31 +144,16 @@ def _render(
 
 
 def _pick_output(explanation: Explanation, output: Any) -> tuple[np.ndarray, str | None]:
-    """The (n_rows, n_features) attributions of the output that means "decline"."""
-    values = np.asarray(explanation.values, dtype=float)
+    """The (n_rows, n_features) attributions of the output that means "decline".
+
+    Default: the positive class (the second output) of a binary classifier; with
+    more outputs, ``output=`` must say which (``Explanation.select_output``).
+    """
+    values = np.asarray(explanation.select_output(output).values, dtype=float)
     if not explanation.multi_output:
-        if output is not None:
-            raise ValueError(
-                f"output={output!r} was given but this Explanation has a single output."
-            )
         return values, None
-    names = list(explanation.output_names or ())
-    if output is None:
-        if len(names) != 2:
-            raise ValueError(
-                f"This Explanation has {len(names)} outputs {names}; pass output=<name or position> "
-                "to say which one means decline."
-            )
-        # Binary classifier: the positive class (e.g. default = 1) is the decline class.
-        return values[..., 1], names[1]
-    if isinstance(output, (int, np.integer)) and not isinstance(output, bool):
-        if not -len(names) <= int(output) < len(names):
-            raise ValueError(f"output={output} is out of range for outputs {names}.")
-        return values[..., int(output)], names[int(output)]
-    if str(output) not in names:
-        raise ValueError(f"Unknown output {output!r}; this Explanation's outputs are {names}.")
-    pos = names.index(str(output))
-    return values[..., pos], names[pos]
+    names = explanation.output_names or ()
+    return values, names[int(explanation.output_index(output)[0])] if len(values) else None
 
 
 def _units(

@@ -8,15 +8,11 @@ deterministic subsamples sized by :data:`DEFAULT_SETTINGS`, so a report on
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import inspect
-import platform
-import sys
 import time
 import traceback
+import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -25,8 +21,11 @@ import pandas as pd
 
 from .. import _registry
 from .._data import DataError, as_frame, check_X, feature_names_of, is_categorical
+from .._dispatch import build, build_best, choose
 from .._model import Model, as_model
-from .._results import Anchor, Explanation, FeatureImportance, PartialDependence
+from .._provenance import provenance
+from .._results import Anchor, Explanation
+from ._results import SECTIONS, ColumnSummary, DataOverview, LocalResult, ReportResults
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -37,18 +36,6 @@ __all__ = [
     "ReportResults",
     "compute",
 ]
-
-#: The report's sections, in order; the CLI's progress bar counts them.
-SECTIONS = (
-    ("overview", "Data overview"),
-    ("performance", "Model performance"),
-    ("importance", "Global importance"),
-    ("shap", "SHAP summary"),
-    ("effects", "Effects"),
-    ("local", "Local explanations"),
-    ("counterfactual", "What would change the decision"),
-    ("trust", "How far to trust these explanations"),
-)
 
 #: Sizes of the expensive parts. Override any of them with ``settings=``.
 DEFAULT_SETTINGS: dict[str, Any] = {
@@ -86,85 +73,6 @@ LOCAL_METHODS = ("lime", "anchors")
 COUNTERFACTUAL_METHOD = "counterfactuals"
 
 
-# ---------------------------------------------------------------- result types
-
-
-@dataclass(frozen=True, eq=False)
-class ColumnSummary:
-    """One column of the data: kind, missing values, statistics and a histogram."""
-
-    name: str
-    kind: str  # "numeric" or "categorical"
-    n_missing: int
-    stats: dict[str, Any]
-    counts: np.ndarray  # histogram counts, or counts per category
-    edges: np.ndarray | None = None  # numeric bin edges (len(counts) + 1)
-    categories: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, eq=False)
-class DataOverview:
-    """The data at a glance: sizes, one summary per column, strongly correlated pairs."""
-
-    n_rows: int
-    columns: tuple[ColumnSummary, ...]
-    correlated_pairs: tuple[tuple[str, str, float], ...]
-    corr_threshold: float
-    target: ColumnSummary | None = None
-
-    @property
-    def n_features(self) -> int:
-        return len(self.columns)
-
-    def correlated_with(self, feature: str) -> list[tuple[str, float]]:
-        out = []
-        for a, b, rho in self.correlated_pairs:
-            if feature in (a, b):
-                out.append((b if a == feature else a, rho))
-        return out
-
-
-@dataclass(frozen=True, eq=False)
-class LocalResult:
-    """Local explanations of one row, side by side, with where they disagree."""
-
-    row: int
-    label: str
-    prediction: float | None
-    shap: Explanation | None = None
-    lime: Explanation | None = None
-    anchor: Anchor | None = None
-    disagreements: tuple[str, ...] = ()
-
-
-@dataclass(eq=False)
-class ReportResults:
-    """Everything the renderer reads."""
-
-    title: str
-    task: str
-    explained_output: str | None
-    overview: DataOverview
-    shap_output: str = ""  # what the SHAP values add up to, in words
-    shap_rows: np.ndarray | None = None  # positions in X of the rows in ``shap``
-    evaluation: Any = None  # ModelEvaluation
-    permutation: FeatureImportance | None = None
-    shap: Explanation | None = None
-    top_features: tuple[str, ...] = ()
-    pd: list[PartialDependence] = field(default_factory=list)
-    ale: list[PartialDependence] = field(default_factory=list)
-    pd2: PartialDependence | None = None
-    local: list[LocalResult] = field(default_factory=list)
-    counterfactuals: Any = None  # pellucid.counterfactual.CounterfactualSet of the rows below
-    counterfactual_rows: tuple[int, ...] = ()  # positions in X of its rows, in order
-    trust: Any = None  # pellucid.quality.TrustSummary
-    notes: dict[str, list[str]] = field(default_factory=dict)
-    record: dict[str, Any] = field(default_factory=dict)
-
-    def note(self, section: str, message: str) -> None:
-        self.notes.setdefault(section, []).append(message)
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -177,18 +85,6 @@ def _subsample(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     if k >= n:
         return np.arange(n)
     return np.sort(rng.choice(n, size=k, replace=False))
-
-
-def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call fn with the keyword options it takes; options it does not know are left out.
-
-    Methods differ in which knobs they have (an exact method has no budget),
-    so the report passes its sizes generically.
-    """
-    params = inspect.signature(fn).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        kwargs = {k: v for k, v in kwargs.items() if k in params}
-    return fn(*args, **kwargs)
 
 
 def _load(qualified: str) -> Any:
@@ -215,23 +111,21 @@ def _failure(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-# Diagnostics that hold one value per row and output (LIME's), cut along with the values.
-PER_OUTPUT_DIAGNOSTICS = ("fidelity", "local_prediction", "intercept")
+def _explained_output(exp: Explanation, label: str | None) -> Explanation:
+    """The explained class's output of a multi-output explanation. A single-output one
+    is already of the explained output (a binary classifier's margin or a regressor's
+    prediction), whatever the class is called."""
+    return exp.select_output(label) if exp.multi_output else exp
 
 
-def _pick_output(exp: Explanation, wanted: str | None) -> Explanation:
-    """One output of a multi-output explanation: the wanted class, else the last."""
-    if not exp.multi_output:
-        return exp
-    names = list(exp.output_names or ())
-    idx = names.index(wanted) if wanted in names else len(names) - 1
-    one = exp[:, :, idx]
-    diagnostics = dict(one.diagnostics)
-    for key in PER_OUTPUT_DIAGNOSTICS:
-        arr = diagnostics.get(key)
-        if arr is not None and arr.ndim == 2 and arr.shape[1] == len(names):
-            diagnostics[key] = arr[:, idx]
-    return replace(one, diagnostics=diagnostics)
+def _section_rng(random_state: int, section: str) -> np.random.Generator:
+    """The generator of one section, from the report's seed and the section's name.
+
+    Each section draws from its own generator, so the rows one section reads never
+    depend on which sections ran before it (the importance section runs only when
+    ``y`` is given; the background is drawn by whichever section needs it first).
+    """
+    return np.random.default_rng([random_state, zlib.crc32(section.encode())])
 
 
 def _prediction_column(pred: np.ndarray, output_names: Sequence[str] | None, wanted: str | None):
@@ -386,53 +280,6 @@ def compare_local(
     return tuple(notes)
 
 
-# ---------------------------------------------------------------- reproducibility
-
-
-def _versions(m: Model) -> dict[str, str]:
-    from importlib import metadata
-
-    names = ["pellucid", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "jinja2"]
-    lib = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost", "torch": "torch"}
-    root = type(m.raw_model).__module__.split(".")[0]
-    if root in lib:
-        names.append(lib[root])
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def model_hash(model: Any) -> str:
-    """A content hash of the fitted model (joblib's pickling hash), or why there is none."""
-    import joblib
-
-    try:
-        return "md5:" + joblib.hash(model)
-    except Exception as exc:  # noqa: BLE001 - some models cannot be pickled; say so
-        return f"unavailable ({type(exc).__name__})"
-
-
-def data_hash(X: Any) -> str:
-    """SHA-256 over the data's values, column names and dtypes (row order matters)."""
-    h = hashlib.sha256()
-    if isinstance(X, (pd.DataFrame, pd.Series)):
-        frame = X.to_frame() if isinstance(X, pd.Series) else X
-        h.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
-        h.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    else:
-        arr = np.ascontiguousarray(np.asarray(X))
-        h.update(f"{arr.dtype.str}{arr.shape}".encode())
-        if arr.dtype.kind == "O":
-            h.update(pd.util.hash_array(arr.ravel().astype(str)).tobytes())
-        else:
-            h.update(arr.tobytes())
-    return "sha256:" + h.hexdigest()
-
-
 # ---------------------------------------------------------------- compute
 
 
@@ -471,7 +318,6 @@ class _Runner:
         self.background = background
         self._background_given = background is not None
         self.random_state = int(random_state)
-        self.rng = np.random.default_rng(self.random_state)
         self.methods = self._resolve_methods(methods)
         self.n = int(self.X.shape[0])
         self.rows = self._check_rows(rows)
@@ -545,6 +391,10 @@ class _Runner:
             raise ValueError(f"output={output!r} is not one of the model's classes {classes}.")
         return str(output)
 
+    def rng(self, section: str) -> np.random.Generator:
+        """A fresh generator for ``section`` (see :func:`_section_rng`)."""
+        return _section_rng(self.random_state, section)
+
     def _used(self, section: str, k: int, how: str = "drawn at random") -> None:
         """Record that ``section`` read min(n, k) rows (all of them, or a sample)."""
         if k >= self.n:
@@ -555,7 +405,7 @@ class _Runner:
     def _background(self) -> Any:
         if self.background is not None:
             return self.background
-        idx = _subsample(self.n, self.settings["background_rows"], self.rng)
+        idx = _subsample(self.n, self.settings["background_rows"], self.rng("background"))
         self.background = _take(self.X, idx)
         return self.background
 
@@ -591,7 +441,7 @@ class _Runner:
         from ..metrics import evaluate
 
         self._used("performance", self.n)
-        res.evaluation = evaluate(self.m, self.X, self.y, groups=self.groups)
+        res.evaluation = evaluate(self.m, self.X, self.y, subgroups=self.groups)
         if res.evaluation.threshold is not None:
             positive = res.evaluation.classes[-1] if res.evaluation.classes else 1
             res.note(
@@ -614,7 +464,7 @@ class _Runner:
         from ..effects import score_change
         from ..regulatory._card import importance_scoring  # one scorer rule with the card
 
-        idx = _subsample(self.n, self.settings["importance_rows"], self.rng)
+        idx = _subsample(self.n, self.settings["importance_rows"], self.rng("importance"))
         self._used("importance", len(idx))
         scoring = importance_scoring(self.m)
         res.permutation = fn(
@@ -628,21 +478,13 @@ class _Runner:
         res.note("importance", f"Permutation importance: {score_change(scoring)} when shuffled.")
 
     def _attribution_method(self) -> str | None:
-        """TreeShap for tree models; else Kernel SHAP with a fixed budget, so the cost is known."""
+        """The requested attribution method, else the dispatcher's choice for the model."""
         registered = _registry.available(kind="attribution", inputs="tabular")
         if self.methods != ("auto",):
             chosen = [m for m in self.methods if m in registered and m not in LOCAL_METHODS]
             return chosen[0] if chosen else None
-        if "treeshap" in registered and self._is_tree():
-            return "treeshap"
-        for name in ("kernel_shap", "permutation_shap", "exact_shap"):
-            if name in registered:
-                return name
-        return None
-
-    def _is_tree(self) -> bool:
-        is_tree = _load("pellucid.shapley._explain:is_tree_model")
-        return bool(is_tree is not None and is_tree(self.m))
+        name = choose(self.m, len(self.names)).method
+        return name if name in registered else None
 
     def _shap_background(self, name: str) -> Any:
         """TreeShap: the given background, or the trees' own cover. Model-agnostic
@@ -659,32 +501,32 @@ class _Runner:
         summarize = _load("pellucid.shapley:summarize")
         if summarize is not None:
             return summarize(data, k, random_state=self.random_state)
-        return _take(data, _subsample(int(data.shape[0]), k, self.rng))
+        return _take(data, _subsample(int(data.shape[0]), k, self.rng("shap background")))
 
     def _explain(self, explainer: Any, X: Any) -> Explanation:
-        exp = _call(
-            explainer.explain,
-            X,
-            random_state=self.random_state,
-            budget=self.settings["shap_budget"],
-        )
-        return _pick_output(exp, self.output)
+        return _explained_output(explainer.explain(X), self.output)
 
     def shap(self, res: ReportResults) -> None:
-        name = self._attribution_method()
-        if name is None:
+        first = self._attribution_method()
+        if first is None:
             res.note("shap", "No Shapley-value method is available in this build.")
             return
-        try:
-            explainer = _registry.get(name)(self.m, self._shap_background(name))
-        except (TypeError, ValueError, NotImplementedError) as exc:
-            if name != "treeshap" or self.methods != ("auto",):
-                raise
-            res.note("shap", f"TreeShap cannot read this model ({exc}); using Kernel SHAP.")
-            name = "kernel_shap"
-            explainer = _registry.get(name)(self.m, self._shap_background(name))
+        budget = {"budget": self.settings["shap_budget"]}
+        choice, explainer = build_best(
+            self.m,
+            None,
+            len(self.names),
+            first=first,
+            random_state=self.random_state,
+            settings={"kernel_shap": budget, "permutation_shap": budget},
+            reference=self._shap_background,
+            fallback=self.methods == ("auto",),  # a method asked for by name is not replaced
+        )
+        name = choice.method
+        if choice.fell_back:
+            res.note("shap", f"Using {choice.note()}.")
         k = self.settings["shap_rows" if name == "treeshap" else "shap_rows_agnostic"]
-        idx = _subsample(self.n, k, self.rng)
+        idx = _subsample(self.n, k, self.rng("shap"))
         self._used("shap", len(idx))
         self._shap_explainer = explainer
         res.shap = self._explain(explainer, _take(self.X, idx))
@@ -723,7 +565,7 @@ class _Runner:
 
     def effects(self, res: ReportResults) -> None:
         res.top_features = self._top_features(res)
-        idx = _subsample(self.n, self.settings["effect_rows"], self.rng)
+        idx = _subsample(self.n, self.settings["effect_rows"], self.rng("effects"))
         self._used("effects", len(idx))
         Xs = _take(self.X, idx)
         grid = self.settings["grid_points"]
@@ -756,7 +598,7 @@ class _Runner:
             self.rows_used["local"] = f"{len(self.rows)} chosen rows"
             return [(r, "chosen row") for r in self.rows]
         k = self.settings["local_rows"]
-        idx = _subsample(self.n, LOCAL_CANDIDATE_ROWS, self.rng)
+        idx = _subsample(self.n, LOCAL_CANDIDATE_ROWS, self.rng("local"))
         self._used("local", len(idx), "drawn at random, the rows shown picked from them")
         pred = _prediction_column(
             self.m.predict(_take(self.X, idx)), self.m.output_names, self.output
@@ -790,17 +632,15 @@ class _Runner:
         lime_cls = self._registered("lime")
         if lime_cls is not None:
             try:
-                lime = lime_cls(self.m, self._background())
-                lime_rows = _pick_output(
-                    _call(
-                        lime.explain,
-                        Xr,
-                        num_samples=self.settings["lime_samples"],
-                        num_features=self.settings["lime_features"],
-                        random_state=self.random_state,
-                    ),
-                    self.output,
+                lime = build(
+                    "lime",
+                    self.m,
+                    self._background(),
+                    random_state=self.random_state,
+                    num_samples=self.settings["lime_samples"],
+                    num_features=self.settings["lime_features"],
                 )
+                lime_rows = _explained_output(lime.explain(Xr), self.output)
             except Exception as exc:  # noqa: BLE001
                 res.note("local", f"LIME failed: {_failure(exc)}")
         anchors = [None] * len(rows)
@@ -809,9 +649,10 @@ class _Runner:
             res.note("local", "Anchors are not available in this build.")
         if anchor_cls is not None:
             try:
-                found = anchor_cls(self.m, self._background()).explain_rows(
-                    Xr, random_state=self.random_state
+                anchors_ = build(
+                    "anchors", self.m, self._background(), random_state=self.random_state
                 )
+                found = anchors_.explain_rows(Xr)
                 anchors = list(found)
             except Exception as exc:  # noqa: BLE001
                 res.note("local", f"Anchors failed: {_failure(exc)}")
@@ -900,7 +741,7 @@ class _Runner:
             methods.append(self._registered("lime"))
         if trust_summary is None or not methods:
             return
-        rows = _subsample(self.n, self.settings["trust_rows"], self.rng)
+        rows = _subsample(self.n, self.settings["trust_rows"], self.rng("trust"))
         self._used("trust", len(rows))
         model, output = self.m, self.output
         margin = res.shap is not None and res.shap.output_kind in ("log_odds", "raw_margin")
@@ -949,16 +790,18 @@ class _Runner:
                 res.counterfactuals.method if res.counterfactuals is not None else None
             ),
         }
+        # The facts a model card states too come from the one provenance record.
+        prov = provenance(self.m, self.X, self.y, random_state=self.random_state, created=started)
         res.record = {
             "created (UTC)": started.strftime("%Y-%m-%d %H:%M:%S"),
             "run time (s)": round(total, 2),
             "section times (s)": {k: round(v, 2) for k, v in self.timings.items()},
-            "random_state": self.random_state,
-            "model": f"{type(self.m.raw_model).__module__}.{type(self.m.raw_model).__name__}",
-            "model hash": model_hash(self.m.raw_model),
+            "random_state": prov.random_state,
+            "model": prov.model_class,
+            "model hash": prov.model_hash,
             "data": f"{self.n:,} rows × {len(self.names)} features",
-            "data hash": data_hash(self.X),
-            "target hash": data_hash(self.y) if self.y is not None else "no target",
+            "data hash": prov.data_hash,
+            "target hash": prov.target_hash or "no target",
             "background": (
                 "given"
                 if self._background_given
@@ -976,8 +819,8 @@ class _Runner:
             "local rows": [lr.row for lr in res.local],
             "rows used": dict(self.rows_used),
             "settings": dict(self.settings),
-            "versions": _versions(self.m),
-            "platform": f"{platform.system()} {platform.machine()}, {sys.platform}",
+            "versions": dict(prov.versions),
+            "platform": prov.platform,
         }
 
 
