@@ -37,6 +37,7 @@ __all__ = [
     "ExplainerBase",
     "renamed_argument",
     "warn_per_call",
+    "with_seed",
 ]
 
 #: Whether settings passed per call (and renamed arguments) warn. One switch, so a
@@ -137,6 +138,16 @@ class ExplainerBase:
             **self.settings,
             **{k: v for k, v in given.items() if v is not UNSET},
         }
+
+
+def with_seed(explainer: Any, random_state: Any) -> Any:
+    """``explainer`` with ``random_state`` as its seed setting, for callers that seed
+    each call (a seed per repeat); None when it holds no seed setting."""
+    if "random_state" not in getattr(explainer, "_call_settings", ()):
+        return None
+    if random_state is None:
+        return explainer
+    return explainer.with_settings(random_state=random_state)
 
 
 def warn_per_call(explainer: Any, given: Mapping[str, Any], stacklevel: int = 3) -> None:

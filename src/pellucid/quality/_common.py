@@ -18,6 +18,7 @@ import pandas as pd
 
 from .._data import DataError, check_X, feature_names_of
 from .._model import OUTPUTS, Model, as_model
+from .._protocol import with_seed
 from .._results import Explanation
 
 # Rows per model call when averaging over background rows; keeps memory bounded.
@@ -432,6 +433,9 @@ class Bound:
 
     def explain(self, X: Any, random_state: Any = None) -> Any:
         kwargs = dict(self.options)
+        seeded = with_seed(self.explainer, random_state)  # the seed is a setting
+        if seeded is not None:
+            return seeded.explain(X, **kwargs)
         if random_state is not None and accepts(self._fn, "random_state"):
             kwargs["random_state"] = random_state
         return self._fn(X, **kwargs)
@@ -474,6 +478,8 @@ def explain(explainer: Any, X: Any, random_state: Any = None) -> Explanation:
     """
     if isinstance(explainer, Bound):
         result = explainer.explain(X, random_state)
+    elif with_seed(explainer, random_state) is not None:  # the seed is a setting
+        result = with_seed(explainer, random_state).explain(X)
     else:
         fn = explainer.explain if hasattr(explainer, "explain") else explainer
         kwargs = {}

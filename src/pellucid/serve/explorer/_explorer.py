@@ -595,4 +595,4 @@ class Explorer:
 
 
 def _call_anchor(anchors: Any, X: pd.DataFrame, seed: int) -> Any:
-    return anchors.explain(X, random_state=seed)
+    return anchors.with_settings(random_state=seed).explain(X)
