@@ -3,7 +3,8 @@
 Layers, lowest first; a module may import its own layer and the ones below:
 
 0. core: data checks, the model adapter, results, the registry, errors, io, version,
-   the explainer protocol, the seeding rule, the provenance record
+   the explainer protocol, the seeding rule, the provenance record, the dispatcher (it
+   reaches methods only through the registry's names, loaded when built)
 1. support: bundled data sets and the dask helpers every method shares
 2. compute: the methods (shapley, tree, local, effects, torch, metrics, quality,
    counterfactual)
@@ -44,6 +45,7 @@ LAYERS: dict[str, int] = {
     "pellucid._protocol": 0,
     "pellucid._random": 0,
     "pellucid._provenance": 0,
+    "pellucid._dispatch": 0,
     "pellucid.datasets": 1,
     "pellucid.scale": 1,
     "pellucid.shapley": 2,
