@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from pellucid import Explanation, as_model
+from pellucid._protocol import ExplainerBase
 from pellucid.quality import brute_force_shapley
 
 
@@ -40,17 +41,38 @@ class BruteShap:
         )
 
 
-class NoisyShap(BruteShap):
+class NoisyShap(BruteShap, ExplainerBase):
     """Exact values plus seeded noise of standard deviation ``noise``: a stand-in sampled method.
 
-    Takes its seed in ``explain``, as the common explainer protocol has it.
+    Built on the explainer protocol: its settings, the seed included, are constructor
+    arguments, so ``pellucid.quality`` builds one per seed.
     """
 
-    def __init__(self, model: Any, data: Any = None, noise: float = 0.1):
+    _call_settings = ("random_state",)
+
+    def __init__(
+        self, model: Any, data: Any = None, *, noise: float = 0.1, random_state: Any = None
+    ) -> None:
+        super().__init__(model, data)
+        self.noise = noise
+        self.random_state = random_state
+
+    def explain(self, X: Any) -> Explanation:
+        exact = super().explain(X)
+        rng = np.random.default_rng(self.random_state)
+        values = exact.values + rng.normal(scale=self.noise, size=exact.values.shape)
+        return Explanation(values=values, feature_names=exact.feature_names, method="noisy")
+
+
+class SeededInExplain(BruteShap):
+    """The same noise under the old protocol (seed passed to ``explain``), which quality
+    no longer recognises as sampled: it runs deterministically (its default seed)."""
+
+    def __init__(self, model: Any, data: Any = None, noise: float = 0.1) -> None:
         super().__init__(model, data)
         self.noise = noise
 
-    def explain(self, X: Any, random_state: Any = None) -> Explanation:
+    def explain(self, X: Any, random_state: Any = 0) -> Explanation:  # type: ignore[override]
         exact = super().explain(X)
         rng = np.random.default_rng(random_state)
         values = exact.values + rng.normal(scale=self.noise, size=exact.values.shape)
@@ -76,14 +98,3 @@ class FixedPattern:
 def random_explanation(n: int, d: int, seed: int = 1, names: Any = None) -> Explanation:
     rng = np.random.default_rng(seed)
     return Explanation(values=rng.normal(size=(n, d)), feature_names=names)
-
-
-class SeededAtBuild(NoisyShap):
-    """The same noise, seeded in the constructor instead."""
-
-    def __init__(self, model: Any, data: Any = None, noise: float = 0.1, random_state: Any = None):
-        super().__init__(model, data, noise)
-        self.random_state = random_state
-
-    def explain(self, X: Any) -> Explanation:  # type: ignore[override]
-        return super().explain(X, random_state=self.random_state)

@@ -9,7 +9,6 @@ pipelines with encoders and categorical columns see ordinary inputs.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -393,52 +392,67 @@ def _actual_noise(base: pd.DataFrame, moved: pd.DataFrame, numeric: np.ndarray, 
 def build_explainer(
     method: Any, model: Any, data: Any, random_state: Any, options: dict[str, Any]
 ) -> Bound:
-    """An explainer from a registry name, a class or a factory ``f(model, data, **options)``.
+    """An explainer from a registry name, a registered class, or a class or factory
+    ``f(model, data, **options)`` of the caller's, seeded with ``random_state``.
 
-    Options the factory names go to it; the others to ``explain`` when it
-    names them (e.g. KernelShap's ``budget``), else TypeError. ``random_state``
-    goes to both where named.
+    A registered method is built by the dispatcher: ``options`` are its settings and
+    the seed goes to it when the registry calls it sampled. A caller's class built on
+    the explainer protocol (:class:`pellucid._protocol.ExplainerBase`) declares its
+    settings, so it gets the seed when ``random_state`` is one of them; any other
+    class or factory is built with ``options`` alone and treated as deterministic.
     """
+    name = registered_name(method)
+    if name is not None:
+        from .. import _registry
+        from .._dispatch import build
+
+        explainer = build(name, model, data, random_state=random_state, **options)
+        return Bound(explainer, seeded=_registry.spec(name).sampled)
     factory = _factory(method)
-    class_explain = getattr(factory, "explain", None)
-    build: dict[str, Any] = {}
-    later: dict[str, Any] = {}
-    for key, value in options.items():
-        named_later = class_explain is not None and accepts(class_explain, key)
-        if accepts(factory, key) or not named_later:
-            build[key] = value
-        else:
-            later[key] = value
-    if random_state is not None and accepts(factory, "random_state"):
-        build.setdefault("random_state", random_state)
-    explainer = factory(model, data, **build)
-    fn = explainer.explain if hasattr(explainer, "explain") else explainer
-    unknown = [k for k in later if not accepts(fn, k)]
-    if unknown:
-        raise TypeError(
-            f"{method_name(method)} takes no option(s) {unknown}, neither when built nor in explain()."
-        )
-    return Bound(explainer, later, seeded=accepts(factory, "random_state"))
+    settings = dict(options)
+    seeded = _declares_seed(factory)
+    if seeded and random_state is not None:
+        settings["random_state"] = random_state
+    return Bound(factory(model, data, **settings), seeded=seeded)
+
+
+def registered_name(method: Any) -> str | None:
+    """The registry name of ``method`` (a name, an alias or a registered class), else None."""
+    from .. import _registry
+
+    if isinstance(method, str):
+        return _registry.spec(method).name
+    if not isinstance(method, type):
+        return None
+    for name in _registry.available():
+        spec = _registry.spec(name)
+        # Compare names first: loading every entry would import torch and the rest.
+        if spec.target.rpartition(":")[2] == method.__name__ and spec.load() is method:
+            return name
+    return None
+
+
+def _declares_seed(factory: Any) -> bool:
+    from .._protocol import ExplainerBase
+
+    return (
+        isinstance(factory, type)
+        and issubclass(factory, ExplainerBase)
+        and "random_state" in factory.setting_names()
+    )
 
 
 class Bound:
-    """An explainer with the ``explain`` options it was given; ``explain(X, random_state)``."""
+    """An explainer built with its settings and seed; ``takes_seed`` says whether another
+    seed would give other numbers (the metrics then build one per seed)."""
 
-    def __init__(self, explainer: Any, options: dict[str, Any], seeded: bool = False) -> None:
+    def __init__(self, explainer: Any, seeded: bool = False) -> None:
         self.explainer = explainer
-        self.options = options
-        self._fn = explainer.explain if hasattr(explainer, "explain") else explainer
-        # Seeded when built or when explained: either way a new seed gives new numbers.
-        self.takes_seed = seeded or accepts(self._fn, "random_state")
+        self.takes_seed = seeded
 
-    def explain(self, X: Any, random_state: Any = None) -> Any:
-        kwargs = dict(self.options)
-        seeded = with_seed(self.explainer, random_state)  # the seed is a setting
-        if seeded is not None:
-            return seeded.explain(X, **kwargs)
-        if random_state is not None and accepts(self._fn, "random_state"):
-            kwargs["random_state"] = random_state
-        return self._fn(X, **kwargs)
+    def explain(self, X: Any) -> Any:
+        fn = self.explainer.explain if hasattr(self.explainer, "explain") else self.explainer
+        return fn(X)
 
 
 def _factory(method: Any) -> Callable[..., Any]:
@@ -460,32 +474,20 @@ def method_name(method: Any) -> str:
     return str(getattr(method, "__name__", type(method).__name__))
 
 
-def accepts(fn: Any, name: str) -> bool:
-    """Whether ``fn`` names the parameter ``name`` (a bare ``**kwargs`` may pass it on to
-    something that does not take it, so it does not count)."""
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-    return name in params
-
-
 def explain(explainer: Any, X: Any, random_state: Any = None) -> Explanation:
     """Call ``explainer.explain(X)`` (or ``explainer(X)``) and insist on an Explanation.
 
-    ``random_state`` is passed on when the explain method takes one (sampled
-    methods do, by the common protocol).
+    A :class:`Bound` explainer was seeded when built. A ready explainer holding its
+    seed as a setting (the protocol's sampled explainers) is re-seeded with
+    ``random_state`` (a copy, :func:`pellucid._protocol.with_seed`); any other runs
+    as it is.
     """
     if isinstance(explainer, Bound):
-        result = explainer.explain(X, random_state)
-    elif with_seed(explainer, random_state) is not None:  # the seed is a setting
-        result = with_seed(explainer, random_state).explain(X)
+        result = explainer.explain(X)
     else:
-        fn = explainer.explain if hasattr(explainer, "explain") else explainer
-        kwargs = {}
-        if random_state is not None and accepts(fn, "random_state"):
-            kwargs["random_state"] = random_state
-        result = fn(X, **kwargs)
+        seeded = with_seed(explainer, random_state)  # the seed is a setting
+        ready = explainer if seeded is None else seeded
+        result = ready.explain(X) if hasattr(ready, "explain") else ready(X)
     if isinstance(result, Explanation):
         return result
     values = np.asarray(result, dtype=float)
