@@ -179,9 +179,14 @@ def select_output(
     values = np.asarray(explanation.values, dtype=float)
     n = values.shape[0]
     if values.ndim == 3:
-        k = values.shape[2]
-        idx = _output_index(output, explanation.output_names or (), k, explanation, pred)
-        cols = np.broadcast_to(idx, (n,)).astype(int).copy()
+        key = "predicted" if output is None and values.shape[2] > 2 else output
+        if isinstance(key, str) and key == "predicted" and explained_totals(explanation) is None:
+            # The explanation does not record its totals: the model's own largest output.
+            if pred is None or pred.ndim != 2:
+                raise ValueError("output='predicted' needs model predictions or base_values.")
+            cols = np.argmax(pred, axis=1)
+        else:
+            cols = explanation.output_index(key).astype(int)  # names the outputs if unknown
         return cols, values[np.arange(n), :, cols]
     # One explained output: find the model's column it belongs to.
     if pred is None or pred.ndim == 1:
