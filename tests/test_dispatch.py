@@ -166,3 +166,16 @@ def test_logistic_probability_is_not_treated_as_additive():
 
     assert not _additive_unit(model, "probability")
     assert _additive_unit(model, "log_odds")
+
+
+@pytest.mark.parametrize("name", pellucid._registry.available(kind="attribution", inputs="tabular"))
+def test_every_tabular_attribution_method_builds_from_model_data_settings(name, regression):
+    """Only (model, data, settings) through the dispatcher, then explain(X); a sampled
+    method repeats its bytes for the same seed."""
+    X, y = regression
+    forest = RandomForestRegressor(n_estimators=5, max_depth=3, random_state=0).fit(X, y)
+    first = build(name, forest, X[:30], random_state=5).explain(X[:3])
+    assert isinstance(first, pellucid.Explanation) and first.values.shape == (3, 4)
+    if pellucid._registry.spec(name).sampled:
+        again = build(name, forest, X[:30], random_state=5).explain(X[:3])
+        assert again.values.tobytes() == first.values.tobytes()
