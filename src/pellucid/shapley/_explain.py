@@ -80,12 +80,15 @@ def run_method(
     budget = generic.pop("budget", None)
     if budget is not None and spec.sampled and spec.additive:
         settings["budget"] = budget
-    for key in ("n_jobs", "chunk_rows"):
-        if key in generic:
-            settings[key] = generic.pop(key)
+    rows_at_once = {k: generic.pop(k) for k in ("n_jobs", "chunk_rows") if k in generic}
     if generic:
         raise TypeError(f"run_method got unknown explain_options {sorted(generic)}.")
-    return build(name, model, background, random_state=random_state, **settings).explain(X)
+    explainer = build(name, model, background, random_state=random_state, **settings)
+    # Set after building: n_jobs given to a Shapley constructor still warns that it
+    # meant model threads before this release, and here it means rows at once.
+    if rows_at_once:
+        explainer = explainer.with_settings(**rows_at_once)
+    return explainer.explain(X)
 
 
 def explain(
