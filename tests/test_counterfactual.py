@@ -513,3 +513,32 @@ def test_plot_draws_the_changes_prediction_and_certificate():
         plots.counterfactual(result, drawn, rank=1, ax=fig.add_subplot())
     with pytest.raises(TypeError, match="takes a CounterfactualSet"):
         plots.counterfactual(answer, ax=fig.add_subplot())
+
+
+@pytest.mark.parametrize("immutable", ["a", "b", "c"])
+def test_tree_optimum_with_an_immutable_column_equals_brute_force(immutable):
+    """A frozen column cuts whole subtrees off: thresholds inside them no longer separate
+    the other columns' options, and the program keeps one (the cheapest) of each set of
+    options that reach the same leaves. The optimum must not change."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    X, y = _data(seed=3)
+    model = RandomForestClassifier(n_estimators=6, max_depth=4, random_state=1).fit(X, y)
+    cf = Counterfactuals(model, X, immutable=[immutable])
+    rows = X.iloc[:8]
+    result = cf.explain(rows)
+    thresholds = [
+        _sklearn_thresholds(model, j) if c != immutable else np.zeros(0)
+        for j, c in enumerate(X.columns)
+    ]
+    for i in range(len(rows)):
+        desired = 1 - model.predict(rows.iloc[[i]])[0]
+        best = _brute_force(model, X, rows.iloc[i], thresholds, desired)
+        answers = result.for_row(i)
+        if not np.isfinite(best):
+            assert answers == [] and result.certificates[i] == "infeasible"
+            continue
+        (answer,) = answers
+        assert answer.certificate == "optimal" and answer.valid
+        assert immutable not in {ch.feature for ch in answer.changes}
+        np.testing.assert_allclose(answer.cost, best, rtol=1e-9, atol=1e-12)
