@@ -542,3 +542,22 @@ def test_tree_optimum_with_an_immutable_column_equals_brute_force(immutable):
         assert answer.certificate == "optimal" and answer.valid
         assert immutable not in {ch.feature for ch in answer.changes}
         np.testing.assert_allclose(answer.cost, best, rtol=1e-9, atol=1e-12)
+
+
+def test_catboost_oblivious_trees_optimum_equals_brute_force():
+    cb = pytest.importorskip("catboost")
+    X, y = _data()
+    model = cb.CatBoostClassifier(iterations=4, depth=3, random_seed=0, verbose=0,
+                                  thread_count=1, allow_writing_files=False).fit(X, y)  # fmt: skip
+    cf = Counterfactuals(model, X)
+    assert cf.engine.name == "milp_tree"
+    rows = X.iloc[:6]
+    result = cf.explain(rows)
+    borders = model.get_borders()
+    thresholds = [np.asarray(borders.get(j, []), dtype=float) for j in range(X.shape[1])]
+    for i in range(len(rows)):
+        desired = 1 - model.predict(rows.iloc[[i]])[0]
+        best = _brute_force(model, X, rows.iloc[i], thresholds, desired)
+        (answer,) = result.for_row(i)
+        assert answer.certificate == "optimal" and answer.valid
+        np.testing.assert_allclose(answer.cost, best, rtol=1e-9, atol=1e-12)
