@@ -118,8 +118,12 @@ async def raw_post(url: str, path: str, body: bytes) -> int:
     return int(answer[9:12])
 
 
-async def burst(url: str, bodies: list[bytes], client_kind: str = "raw") -> dict[str, float]:
-    """All bodies at once, each on its own connection; /health sampled meanwhile."""
+async def burst(
+    url: str, bodies: list[bytes], client_kind: str = "raw", pid: int | None = None
+) -> dict[str, float]:
+    """All bodies at once, each on its own connection; /health sampled meanwhile; with the
+    server's ``pid``, the CPU seconds the server spent on the burst."""
+    server = psutil.Process(pid) if pid is not None else None
     limits = httpx.Limits(max_connections=len(bodies) + 1, max_keepalive_connections=0)
     headers = {"Content-Type": "application/json"}
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=120) as client:
@@ -151,9 +155,11 @@ async def burst(url: str, bodies: list[bytes], client_kind: str = "raw") -> dict
                 await asyncio.sleep(0.05)
 
         prober = asyncio.create_task(probe())
+        cpu = sum(server.cpu_times()[:2]) if server is not None else 0.0
         start = time.perf_counter()
         await asyncio.gather(*(one(b) for b in bodies))
         wall = time.perf_counter() - start
+        cpu = sum(server.cpu_times()[:2]) - cpu if server is not None else float("nan")
         done.set()
         await prober
     lat = 1000 * np.array(latencies)
@@ -163,6 +169,8 @@ async def burst(url: str, bodies: list[bytes], client_kind: str = "raw") -> dict
         "p99_ms": float(np.percentile(lat, 99)),
         "wall_s": wall,
         "rows_per_s": len(bodies) / wall,
+        "server_cpu_s": cpu,
+        "rows_per_server_cpu_s": len(bodies) / cpu,
         "health_p50_ms": 1000 * float(np.median(health)),
         "health_max_ms": 1000 * float(np.max(health)),
     }
@@ -255,7 +263,7 @@ def main() -> None:
         for mode in modes:  # side by side, alternating
             proc, url = start(mode)
             try:
-                result = asyncio.run(burst(url, bodies, args.client))
+                result = asyncio.run(burst(url, bodies, args.client, proc.pid))
                 result["one_row_server_ms"] = server_time(url, bodies[:60])
                 bursts[mode].append(result)
             finally:
