@@ -76,11 +76,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "weighted rows) while shapley.explain dispatches to TreeShap; goes when Background "
         "moves to a core module and the dispatcher (_dispatch.py) owns the fallback"
     ),
-    ("pellucid.comparison._results", "pellucid.reporting._compare_render"): (
-        "ModelComparison.to_html/save_html import the comparison page's renderer when "
-        "called (as the CLI does); goes when results gain one render protocol (item 8) "
-        "and the page is written by reporting alone"
-    ),
     ("pellucid._model", "pellucid.torch._base"): (
         "core -> compute: Model._predict_torch borrows torch._base.from_array to build "
         "a tensor; goes when that helper moves into the core (it needs only numpy and torch)"
@@ -326,3 +321,26 @@ def test_version_has_one_home():
     pyproject = (SRC.parent / "pyproject.toml").read_text(encoding="utf-8")
     # The [project] table's version line (tomllib needs Python 3.11; we support 3.10).
     assert re.search(r'^version = "([^"]+)"$', pyproject, re.M).group(1) == defined
+
+
+# Result modules (pellucid._results, each package's _results, the card's _card_result)
+# and the modules that write results out.
+RESULT_MODULES = re.compile(r"(\._results|_result)$")
+RENDER_MODULES = (
+    "pellucid.plots",
+    "pellucid.reporting._render",
+    "pellucid.reporting._compare_render",
+    "pellucid.regulatory._card_render",
+)
+
+
+def test_results_never_import_a_renderer(graph):
+    results = [name for name in graph if RESULT_MODULES.search(name)]
+    assert "pellucid.regulatory._card_result" in results and "pellucid._results" in results
+    bad = [
+        (src, dst)
+        for src in results
+        for dst, typing_only in graph[src].items()
+        if not typing_only and dst.startswith(RENDER_MODULES)
+    ]
+    assert bad == [], f"results import renderers (name them by import path instead): {bad}"
