@@ -561,3 +561,54 @@ def test_catboost_oblivious_trees_optimum_equals_brute_force():
         (answer,) = result.for_row(i)
         assert answer.certificate == "optimal" and answer.valid
         np.testing.assert_allclose(answer.cost, best, rtol=1e-9, atol=1e-12)
+
+
+def _diagonal_data(n=400, seed=0):
+    """b follows a closely; the label depends on a alone."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    X = pd.DataFrame({"a": a, "b": a + rng.normal(scale=0.05, size=n)})
+    return X, (a > 0).astype(int)
+
+
+def test_knn_limit_equals_a_plain_leave_one_out_computation():
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60) * 10,
+                      "c": pd.Categorical(rng.choice(["x", "y", "z"], size=60))})  # fmt: skip
+    knn = Counterfactuals(lambda d: np.zeros(len(d)), X, plausibility="knn",
+                          engine="search").space.knn  # fmt: skip
+    mad = _mad(X[["a", "b"]])
+    own = []
+    for i in range(len(X)):
+        d = [abs(X.a[i] - X.a[j]) / mad["a"] + abs(X.b[i] - X.b[j]) / mad["b"]
+             + float(X.c[i] != X.c[j]) for j in range(len(X)) if j != i]  # fmt: skip
+        own.append(sorted(d)[4])
+    np.testing.assert_allclose(knn.limit, np.quantile(own, 0.95), rtol=1e-12)
+    point = X.iloc[[0]].assign(a=50.0)
+    assert not knn.plausible(point)[0] and knn.plausible(X.iloc[:5]).all()
+
+
+@pytest.mark.parametrize("engine", ["tree", "search"])
+def test_knn_plausibility_keeps_answers_near_the_data(engine):
+    """The tree's optimum moves a alone and lands off the a = b diagonal the data lie
+    on; under plausibility='knn' the answer moves b too and stays near real rows."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    X, y = _diagonal_data()
+    model = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X[["a", "b"]], y)
+    rows = X[(X.a < -0.8) & (X.a > -1.2)].iloc[:3]
+    plain = Counterfactuals(model, X, engine=engine, random_state=0).explain(rows)
+    near = Counterfactuals(model, X, engine=engine, plausibility="knn", random_state=0)
+    result = near.explain(rows)
+    assert result.params["knn_limit"] == near.space.knn.limit
+    for i in range(len(rows)):
+        (answer,) = result.for_row(i)
+        assert answer.valid
+        new = pd.DataFrame([answer.values], columns=X.columns)
+        assert near.space.knn.scores(new)[0] <= near.space.knn.limit
+        (unconstrained,) = plain.for_row(i)
+        old = pd.DataFrame([unconstrained.values], columns=X.columns)
+        if engine == "tree":  # the exact optimum was off the data: replaced by the search
+            assert near.space.knn.scores(old)[0] > near.space.knn.limit
+            assert unconstrained.certificate == "optimal" and answer.certificate == "feasible"
+            assert answer.cost >= unconstrained.cost

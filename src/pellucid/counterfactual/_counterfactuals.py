@@ -53,7 +53,11 @@ class Counterfactuals:
         changed columns), a mapping column -> weight (weighted MAD-L1), or a
         callable ``cost(row, candidates) -> costs`` (search engine only).
     plausibility:
-        None, or ``"range"``: numeric columns stay inside the data's observed range.
+        None; ``"range"``: numeric columns stay inside the data's observed range;
+        ``"knn"``: the answer's distance (MAD-L1, a category switch 1) to its 5th
+        nearest data row is at most the 95th percentile of the data rows' own; the
+        search keeps to it, and an exact answer beyond it is replaced by the
+        search's (certificate "feasible").
     engine:
         "auto" (trees, then linear, then search), "tree", "linear" or "search".
     time_limit:
@@ -190,7 +194,7 @@ class Counterfactuals:
             if target.satisfied(labels[i : i + 1], values[i : i + 1])[0]:
                 certificates.append("not_needed")
                 continue
-            found, status = self.engine.solve(row, target, int(k), self._checker(target), index=i)
+            found, status = self._solve_row(row, target, int(k), i)
             built = self._build(i, row, found, target)
             answers.extend(built)
             certificates.append(built[0].certificate if built else status)
@@ -206,11 +210,32 @@ class Counterfactuals:
                 "immutable": list(self.space.immutable),
                 "cost": self.space.cost_name,
                 "plausibility": self.space.plausibility,
+                "knn_limit": None if self.space.knn is None else self.space.knn.limit,
                 "time_limit": self.time_limit,
                 "k": int(k),
                 "random_state": self.random_state,
             },
         )
+
+    def _solve_row(
+        self, row: pd.DataFrame, target: Target, k: int, i: int
+    ) -> tuple[list[Any], str]:
+        """The engine's answers; under plausibility="knn" the search keeps to the data's
+        neighbourhood as a constraint, and an exact answer outside it gives way to that
+        search (its certificate is then "feasible" at best)."""
+        check = self._checker(target)
+        knn = self.space.knn
+        if knn is None:
+            return self.engine.solve(row, target, k, check, index=i)
+
+        def near_and_valid(rows: pd.DataFrame) -> np.ndarray:
+            return check(rows) & knn.plausible(rows)
+
+        if self.engine.name != "search":
+            found, status = self.engine.solve(row, target, k, check, index=i)
+            if not found or knn.plausible(with_changes(row, [a.changes for a in found])).all():
+                return found, status
+        return self._search().solve(row, target, k, near_and_valid, index=i)
 
     def _checker(self, target: Target) -> Callable[[pd.DataFrame], np.ndarray]:
         def check(rows: pd.DataFrame) -> np.ndarray:

@@ -91,10 +91,10 @@ class FeatureSpace:
         self.dtypes = frame.dtypes
         self.features = tuple(self._feature(j, frame.iloc[:, j]) for j in range(frame.shape[1]))
         self.immutable = self._check_names(immutable, "immutable")
-        if plausibility not in (None, "range"):
+        if plausibility not in (None, "range", "knn"):
             raise ValueError(
-                f"plausibility must be None or 'range' (stay inside the observed values); "
-                f"got {plausibility!r}."
+                "plausibility must be None, 'range' (stay inside the observed values) or "
+                f"'knn' (stay as near the data as its own rows are); got {plausibility!r}."
             )
         self.plausibility = plausibility
         self.actions = {f.name: self._action(f, (actions or {}).get(f.name)) for f in self.features}
@@ -102,6 +102,11 @@ class FeatureSpace:
             if name in self.immutable:
                 raise ValueError(f"Column {name!r} is both immutable and given an action.")
         self.cost_name, self.weights, self.cost_fn = self._cost(cost)
+        self.knn = None
+        if plausibility == "knn":
+            from ._plausibility import KnnLimit
+
+            self.knn = KnnLimit(self)
 
     # ------------------------------------------------------------------ building
     def _feature(self, j: int, col: pd.Series) -> Feature:
