@@ -7,6 +7,7 @@ Every failure is one ``error:`` line naming the file, column or value (``fail``)
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -99,11 +100,10 @@ def load_inputs(
     """Load the model and DATA (categories a CSV lost restored from the model), split off
     ``target`` (an error if DATA lacks it, unless ``target_if_present``), load the
     ``background`` file without its target, check the ``subgroup`` column and pick rows."""
-    from .._io import load_data, load_model, restore_categories
+    from .._io import load_model
 
     fitted = load_model(model_path, trust_pickle=trust_pickle)
-    frame = restore_categories(fitted, load_data(data_path))
-    X, y = split_target(frame, target, if_present=target_if_present)
+    X, y = split_target(read_data(data_path, [fitted]), target, if_present=target_if_present)
     check_column(X, subgroup, "Subgroup")
     return Inputs(
         model=fitted,
@@ -114,13 +114,21 @@ def load_inputs(
     )
 
 
-def load_background(path: Path | None, fitted: Any, target: str | None) -> Any:
-    """A second data file (reference rows), without the target column; None when not given."""
+def read_data(path: Path, models: Iterable[Any]) -> Any:
+    """A data file with the categories a CSV lost restored, as each model stored them."""
     from .._io import load_data, restore_categories
 
+    frame = load_data(path)
+    for model in models:
+        frame = restore_categories(model, frame)
+    return frame
+
+
+def load_background(path: Path | None, fitted: Any, target: str | None) -> Any:
+    """A second data file (reference rows), without the target column; None when not given."""
     if path is None:
         return None
-    frame = restore_categories(fitted, load_data(path))
+    frame = read_data(path, [fitted])
     if target is not None and target in frame.columns:
         frame = frame.drop(columns=[target])
     return frame

@@ -21,6 +21,7 @@ from ._inputs import (
     check_out,
     check_suffix,
     load_inputs,
+    read_data,
     renamed,
     split_target,
 )
@@ -99,7 +100,7 @@ def compare_models(
 ) -> None:
     """Compare models on one labelled data file: metrics with intervals, paired tests,
     calibration, group gaps and explanation agreement. The first model is the reference."""
-    from .._io import load_data, load_model, restore_categories
+    from .._io import load_model
     from ..comparison import compare
     from ..reporting._compare_render import comparison_record
 
@@ -119,10 +120,7 @@ def compare_models(
         n: load_model(p, trust_pickle=trust_pickle)
         for n, p in zip(labels, model_paths, strict=True)
     }
-    frame = load_data(data_path)
-    for each in fitted.values():  # categories a CSV lost, as each model stored them
-        frame = restore_categories(each, frame)
-    X, y = split_target(frame, target)
+    X, y = split_target(read_data(data_path, fitted.values()), target)
     check_column(X, subgroup, "Subgroup")
     result = compare(
         fitted,
