@@ -47,9 +47,9 @@ CHILD = textwrap.dedent(
     elif case == "treeshap_probability":
         pellucid.TreeShap(model, bg, output="probability").explain(rows)
     elif case == "kernelshap":
-        pellucid.KernelShap(model.predict_proba, bg).explain(rows, budget=256, random_state=0)
+        pellucid.KernelShap(model.predict_proba, bg, budget=256, random_state=0).explain(rows)
     elif case == "lime":
-        pellucid.Lime(model.predict_proba, X).explain(rows, num_samples=1000, random_state=0)
+        pellucid.Lime(model.predict_proba, X, num_samples=1000, random_state=0).explain(rows)
     else:
         raise SystemExit(f"unknown case {case}")
     print(time.perf_counter() - t0, "numba" in sys.modules)
