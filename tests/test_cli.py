@@ -127,6 +127,9 @@ def test_methods_lists_registry():
     assert result.exit_code == 0, result.output
 
 
+# The whole demo job with its report: minutes on a loaded machine, whatever --n-rows
+# (the report's fixed sample sizes dominate, not the rows).
+@pytest.mark.slow
 def test_demo_runs(tmp_path):
     result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--n-rows", "1500"])
     assert result.exit_code == 0, result.output

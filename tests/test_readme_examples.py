@@ -87,6 +87,8 @@ def test_the_readme_has_python_examples_and_the_parser_reads_markers():
             assert reason is None or reason.strip(), line
 
 
+# about two minutes in all (the Shapley section alone ~50 s, global effects ~30 s)
+@pytest.mark.slow
 @pytest.mark.parametrize("heading", [h for h, _ in SECTIONS[1:]])
 def test_section_runs(heading, setup_namespace, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # blocks save files (reports, cards)
