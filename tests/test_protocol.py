@@ -267,3 +267,12 @@ def test_registry_capabilities_match_the_classes():
         register(MethodSpec("x_method", "m:a", "attribution", data="sometimes"))
     with pytest.raises(ValueError, match="outputs"):
         register(MethodSpec("x_method", "m:a", "attribution", outputs=("logits",)))
+
+
+def test_deprecations_warn_in_this_release(problem):
+    """The one switch is on: old spellings warn without any set-up."""
+    model, X = problem
+    with pytest.warns(FutureWarning, match="belong to the constructor"):
+        pellucid.KernelShap(model, X[:10]).explain(X[:1], budget=8)
+    with pytest.warns(FutureWarning, match="data="):
+        pellucid.Lime(model, training_data=X)

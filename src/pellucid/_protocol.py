@@ -42,7 +42,7 @@ __all__ = [
 
 #: Whether settings passed per call (and renamed arguments) warn. One switch, so a
 #: release can turn every deprecation on together once the callers have moved.
-WARN_DEPRECATED = False
+WARN_DEPRECATED = True
 
 
 class _Unset:
@@ -167,11 +167,19 @@ def warn_per_call(explainer: Any, given: Mapping[str, Any], stacklevel: int = 3)
 
 
 def renamed_argument(
-    owner: str, old: str, new: str, old_value: Any, new_value: Any, default: Any = None
+    owner: str,
+    old: str,
+    new: str,
+    old_value: Any,
+    new_value: Any,
+    default: Any = None,
+    stacklevel: int = 3,
 ) -> Any:
     """The value of ``new`` when the caller may have used its deprecated name ``old``.
 
     ``old_value`` is UNSET when the old name was not given; giving both is an error.
+    ``stacklevel``: the warning's, counted from here (3: the caller of the function
+    that calls this one).
     """
     if old_value is UNSET:
         return new_value
@@ -182,7 +190,7 @@ def renamed_argument(
             f"{owner}({old}=...) is deprecated: the argument is now called {new}=. "
             f"{old}= will stop working in the next release.",
             FutureWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
     return old_value
 

@@ -22,7 +22,8 @@ def subgroups_argument(owner: str, subgroups: Any, groups: Any) -> Any:
     FutureWarning follows the library's one deprecation switch
     (:data:`pellucid._protocol.WARN_DEPRECATED`).
     """
-    return renamed_argument(owner, "groups", "subgroups", groups, subgroups)
+    # stacklevel 4: the user's call of the function that asked for the argument
+    return renamed_argument(owner, "groups", "subgroups", groups, subgroups, stacklevel=4)
 
 
 def subgroup_column(

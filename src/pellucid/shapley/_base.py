@@ -109,8 +109,11 @@ class ShapleyExplainer(ExplainerBase):
         groups: Any = UNSET,
     ) -> None:
         name = type(self).__name__
-        data = renamed_argument(name, "background", "data", background, data)
-        feature_groups = renamed_argument(name, "groups", "feature_groups", groups, feature_groups)
+        # stacklevel 4: the user's call, through a subclass's constructor
+        data = renamed_argument(name, "background", "data", background, data, stacklevel=4)
+        feature_groups = renamed_argument(
+            name, "groups", "feature_groups", groups, feature_groups, stacklevel=4
+        )
         fan_out = check_fan_out(n_jobs, chunk_rows)
         _warn_old_n_jobs(name, n_jobs, model_threads)
         self.game = Game(
