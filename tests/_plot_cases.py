@@ -191,7 +191,7 @@ def pd_two() -> PartialDependence:
 
 
 def evaluation(task: str = "binary") -> Any:
-    from pellucid.metrics import ModelEvaluation
+    from pellucid.metrics import Calibration, ModelEvaluation, PrCurve, RocCurve
 
     if task == "regression":
         rng = np.random.default_rng(4)
@@ -206,15 +206,14 @@ def evaluation(task: str = "binary") -> Any:
         n_rows=171,
         classes=(0, 1),
         confusion_matrix=np.array([[118, 12], [19, 22]]),
-        calibration={
-            "prob_pred": np.array([0.1, 0.3, 0.5]),
-            "prob_true": np.array([0.1, 0.2, 0.6]),
-        },
-        roc_curve={"fpr": fpr, "tpr": tpr},
-        pr_curve={
-            "recall": np.array([1.0, 0.8, 0.6, 0.4, 0.2, 0.0]),
-            "precision": np.array([0.24, 0.45, 0.55, 0.66, 0.8, 1.0]),
-        },
+        calibration=Calibration(
+            prob_true=np.array([0.1, 0.2, 0.6]), prob_pred=np.array([0.1, 0.3, 0.5])
+        ),
+        roc_curve=RocCurve(fpr, tpr),
+        pr_curve=PrCurve(
+            recall=np.array([1.0, 0.8, 0.6, 0.4, 0.2, 0.0]),
+            precision=np.array([0.24, 0.45, 0.55, 0.66, 0.8, 1.0]),
+        ),
     )
 
 

@@ -39,13 +39,14 @@ class PrCurve(_JsonMixin):
 @dataclass(frozen=True, eq=False)
 class Calibration(_JsonMixin):
     """Reliability curve: per bin, the observed rate (``prob_true``, with its 95% Wilson
-    interval ``low``/``high``) against the mean predicted probability, and the bin's rows."""
+    interval ``low``/``high``) against the mean predicted probability, and the bin's rows
+    (``counts``, ``low`` and ``high`` None when not known)."""
 
     prob_true: np.ndarray
     prob_pred: np.ndarray
-    counts: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
+    counts: np.ndarray | None = None
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)

@@ -177,7 +177,7 @@ def calibration_curve(
         cal = calibration_bins(y, proba, n_bins, strategy)
     ax = get_ax(ax, (4.2, 4.0))
     pred, true = np.asarray(cal["prob_pred"]), np.asarray(cal["prob_true"])
-    if "low" in cal:
+    if cal.get("low") is not None:
         err = np.vstack([true - np.asarray(cal["low"]), np.asarray(cal["high"]) - true])
         err = np.clip(err, 0.0, None)  # float noise where the interval touches 0 or 1
         ax.errorbar(
