@@ -21,7 +21,7 @@ carries weight raises :class:`ProtectedAttributeWarning`.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,8 @@ import pandas as pd
 
 from .._protocol import UNSET, renamed_argument
 from .._results import Explanation
+from ._reason_counterfactuals import counterfactual_sentences
+from ._reason_text import Template, format_value, humanize, is_number, sentence
 
 __all__ = ["ProtectedAttributeWarning", "format_value", "humanize", "reason_codes"]
 
@@ -49,98 +51,6 @@ TREND_MIN_CORRELATION = 0.5
 
 class ProtectedAttributeWarning(UserWarning):
     """A protected (or excluded-by-policy) attribute carried weight toward the decision."""
-
-
-Template = str | Callable[[Any, float], str]
-
-
-def humanize(name: str) -> str:
-    """``debt_to_income`` -> ``Debt to income``."""
-    text = str(name).replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
-
-
-def _is_missing(v: Any) -> bool:
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):  # arrays, dicts
-        return False
-
-
-def format_value(v: Any) -> str:
-    """A short human form of one value: ``50,000``, ``0.48``, ``'rent'``, ``missing``."""
-    if _is_missing(v):
-        return "missing"
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        if f.is_integer() and abs(f) < 1e15:
-            return f"{int(f):,}"
-        return f"{f:,.4g}" if abs(f) < 1e4 else f"{f:,.0f}"
-    return f"'{v}'"
-
-
-def _effect(direction: str) -> str:
-    return (
-        "counted against approval"
-        if direction == "toward_decline"
-        else "counted in favour of approval"
-    )
-
-
-def _default_reason(name: str, value: Any, direction: str, level: str | None, median: Any) -> str:
-    """The default sentence. ``level`` ("high"/"low") only when it is true as worded
-    (see :func:`_level`); with a median but no true level, the plain form."""
-    label = humanize(name)
-    effect = _effect(direction)
-    if isinstance(value, dict):  # a group of columns
-        parts = ", ".join(f"{humanize(k)} {format_value(v)}" for k, v in value.items())
-        return f"{label} ({parts}) {effect}."
-    if _is_missing(value):
-        return f"{label} not reported {effect}."
-    if median is not None:
-        if level is not None:
-            return f"{label} of {format_value(value)} is {level} (median {format_value(median)})."
-        return f"{label} of {format_value(value)} (median {format_value(median)}) {effect}."
-    if _is_number(value):
-        return f"{label} of {format_value(value)} {effect}."
-    return f"{label} {format_value(value)} {effect}."
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_))
-
-
-def _render(
-    template: Template | None,
-    name: str,
-    value: Any,
-    contribution: float,
-    direction: str,
-    level: str | None,
-    median: Any,
-) -> str:
-    if template is None:
-        return _default_reason(name, value, direction, level, median)
-    if callable(template):
-        return str(template(value, contribution))
-    try:
-        return template.format(
-            feature=name,
-            label=humanize(name),
-            value=value,
-            value_text=format_value(value),
-            contribution=contribution,
-            direction=direction.replace("_", " "),
-        )
-    except (KeyError, IndexError, ValueError, AttributeError) as exc:
-        raise ValueError(
-            f"Template {template!r} for {name!r} failed with value {value!r}: {exc!r}. "
-            "Fields: {feature}, {label}, {value}, {value_text}, {contribution}, {direction}."
-        ) from None
 
 
 def _pick_output(explanation: Explanation, output: Any) -> tuple[np.ndarray, str | None]:
@@ -339,7 +249,7 @@ def reason_codes(
     contrib = np.stack([values[:, idx].sum(axis=1) for _, idx in units], axis=1)
     trends = _trends(explanation.data, values, units, considered)
     weighed = _protected_weight(values, guarded, sign, floor, considered)
-    cf_sentences = _counterfactual_sentences(
+    cf_sentences = counterfactual_sentences(
         counterfactuals,
         explanation,
         model,
@@ -369,7 +279,7 @@ def reason_codes(
                 "feature": name,
                 "value": value,
                 "contribution": c,
-                "reason": _render(templates.get(name), name, value, c, direction, level, median),
+                "reason": sentence(templates.get(name), name, value, c, direction, level, median),
             }
             if protected_list:
                 record["protected"] = ", ".join(weighed[r])
@@ -498,7 +408,7 @@ def _level(
     the contribution (higher values raise the output, this value is high, and
     its contribution is positive, say).
     """
-    if name not in stats or not _is_number(value) or not np.isfinite(float(value)):
+    if name not in stats or not is_number(value) or not np.isfinite(float(value)):
         return None, None
     median, iqr = stats[name]
     gap = float(value) - median
@@ -544,101 +454,6 @@ def _warn_protected(
             ProtectedAttributeWarning,
             stacklevel=3,
         )
-
-
-def _counterfactual_sentences(
-    counterfactuals: Any,
-    explanation: Explanation,
-    model: Any,
-    reference: Any,
-    considered: np.ndarray,
-    immutable: set[str],
-    decline: str | None,
-) -> list[str] | None:
-    """Per row of the explanation, the sentence of its cheapest counterfactual (or why none).
-
-    ``decline`` is the explained output's name (the decline class): an answer
-    predicting it reads "would have been declined", any other class "approved";
-    without it the sentence names the model's new prediction.
-    """
-    if counterfactuals is None or counterfactuals is False:
-        return None
-    from ..counterfactual import Counterfactuals, CounterfactualSet
-
-    names = list(explanation.feature_names)
-    rows = np.flatnonzero(considered)
-    if isinstance(counterfactuals, CounterfactualSet):
-        if (
-            counterfactuals.n_rows != len(considered)
-            or list(counterfactuals.feature_names) != names
-        ):
-            raise ValueError(
-                f"counterfactuals hold {counterfactuals.n_rows} rows of {list(counterfactuals.feature_names)}; "
-                f"the explanation has {len(considered)} rows of {names}: explain the same rows."
-            )
-        found: Any = counterfactuals
-        positions = list(range(len(considered)))
-    else:
-        if explanation.data is None:
-            raise ValueError("counterfactuals need the explanation's data (the rows' values).")
-        if counterfactuals is True:
-            if model is None or reference is None:
-                raise ValueError(
-                    "counterfactuals=True needs model= and reference= (the training data)."
-                )
-            ref = (
-                reference
-                if isinstance(reference, pd.DataFrame)
-                else pd.DataFrame(reference, columns=names)
-            )
-            counterfactuals = Counterfactuals(model, ref, immutable=sorted(immutable & set(names)))
-        if not isinstance(counterfactuals, Counterfactuals):
-            raise TypeError(
-                "counterfactuals must be a CounterfactualSet, a Counterfactuals or True; "
-                f"got {type(counterfactuals).__name__}."
-            )
-        desired = _approval_class(counterfactuals.model, decline)
-        X = _frame_like(explanation.data[rows], names, counterfactuals)
-        found = counterfactuals.explain(X, desired=desired) if len(rows) else None
-        positions = [-1] * len(considered)
-        for i, r in enumerate(rows):
-            positions[r] = i
-    out = [""] * len(considered)
-    for r in rows:
-        if found is not None and positions[r] >= 0:
-            out[r] = _why_not(found, positions[r], decline)
-    return out
-
-
-def _approval_class(model: Any, decline: str | None) -> Any:
-    """The class other than the decline class, for a binary classifier (else None: the other class)."""
-    classes = list(model.classes) if model.is_classifier and model.classes is not None else []
-    if decline is None or len(classes) != 2 or decline not in [str(c) for c in classes]:
-        return None
-    return next(c for c in classes if str(c) != decline)
-
-
-def _frame_like(data: np.ndarray, names: list[str], counterfactuals: Any) -> pd.DataFrame:
-    """Explained rows as a DataFrame with the counterfactual space's column dtypes."""
-    frame = pd.DataFrame(data, columns=names).infer_objects()
-    for f in counterfactuals.space.features:
-        if not f.categorical:
-            frame[f.name] = pd.to_numeric(frame[f.name])
-    return frame
-
-
-def _why_not(found: Any, position: int, decline: str | None) -> str:
-    answers = found.for_row(position)
-    if answers:
-        new = answers[0].prediction
-        outcome = None if decline is None else "declined" if str(new) == decline else "approved"
-        return str(found.sentence(answers[0], outcome=outcome))
-    certificate = found.certificates[position]
-    if certificate == "infeasible":
-        return "No allowed change would lead to approval (proven)."
-    if certificate == "unknown":
-        return "No change leading to approval was found within the time limit."
-    return ""
 
 
 def _row_value(data: np.ndarray | None, r: int, idx: list[int], names: Sequence[str]) -> Any:
