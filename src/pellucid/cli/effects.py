@@ -79,7 +79,7 @@ def importance(
             random_state=random_state,
             # on a cluster, fan out over its workers unless told otherwise
             n_jobs=-1 if n_jobs is None and scheduler is not None else n_jobs,
-            groups=_parse_feature_groups(feature_group),
+            feature_groups=_parse_feature_groups(feature_group),
         )
     if as_json:
         typer.echo(result.to_json(indent=2))
