@@ -56,7 +56,7 @@ def test_report_groups_is_a_deprecated_alias(fitted, warn_deprecated, monkeypatc
     from pellucid.reporting import _report
 
     seen = []
-    monkeypatch.setattr(_report, "compute", lambda *a, **kw: seen.append(kw["groups"]))
+    monkeypatch.setattr(_report, "compute", lambda *a, **kw: seen.append(kw["subgroups"]))
     model, X, y = fitted
     pellucid.report(model, X, y, subgroups="sex")
     with pytest.warns(FutureWarning, match=r"report\(groups=\.\.\.\)"):

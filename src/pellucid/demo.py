@@ -64,7 +64,7 @@ def run(
         parts["y_test"],
         out / "credit_report.html",
         console=console,
-        groups="sex",
+        subgroups="sex",
         title="pellucid demo: default-risk model on synthetic credit data",
         # SHAP values come from TreeShap; the model-agnostic methods the trust section
         # compares with it get a smaller budget, to keep the demo quick.

@@ -128,7 +128,7 @@ def report(
             background=inputs.background,
             rows=inputs.picked,
             methods=chosen,
-            groups=subgroup,
+            subgroups=subgroup,
             random_state=random_state,
             title=title,
             settings=settings,

@@ -25,6 +25,7 @@ from .._dispatch import build, build_best, choose
 from .._model import Model, as_model
 from .._provenance import provenance
 from .._results import Anchor, Explanation
+from ..metrics._subgroups import UNSET, subgroups_argument
 from ._results import SECTIONS, ColumnSummary, DataOverview, LocalResult, ReportResults
 
 __all__ = [
@@ -294,7 +295,7 @@ class _Runner:
         background: Any,
         rows: Sequence[int] | None,
         methods: str | Sequence[str],
-        groups: Any,
+        subgroups: Any,
         output: Any,
         random_state: int,
         settings: Mapping[str, Any] | None,
@@ -314,7 +315,7 @@ class _Runner:
 
             _, self.y = check_X_y(self.X, y)
         self.y_input = y
-        self.groups = groups
+        self.subgroups = subgroups
         self.background = background
         self._background_given = background is not None
         self.random_state = int(random_state)
@@ -441,7 +442,7 @@ class _Runner:
         from ..metrics import evaluate
 
         self._used("performance", self.n)
-        res.evaluation = evaluate(self.m, self.X, self.y, subgroups=self.groups)
+        res.evaluation = evaluate(self.m, self.X, self.y, subgroups=self.subgroups)
         if res.evaluation.threshold is not None:
             positive = res.evaluation.classes[-1] if res.evaluation.classes else 1
             res.note(
@@ -832,18 +833,23 @@ def compute(
     background: Any = None,
     rows: Sequence[int] | None = None,
     methods: str | Sequence[str] = "auto",
-    groups: Any = None,
+    subgroups: Any = None,
     output: Any = None,
     random_state: int = 0,
     settings: Mapping[str, Any] | None = None,
     title: str | None = None,
     progress: Callable[[str, str], None] | None = None,
+    groups: Any = UNSET,
 ) -> ReportResults:
     """Run every section and return the results. ``progress(key, title)`` is called
-    before each section starts."""
+    before each section starts. ``subgroups``: the subgroup column of the performance
+    section (``groups=`` is its deprecated name)."""
+    subgroups = subgroups_argument("compute", subgroups, groups)
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
-    runner = _Runner(model, X, y, background, rows, methods, groups, output, random_state, settings)
+    runner = _Runner(
+        model, X, y, background, rows, methods, subgroups, output, random_state, settings
+    )
     from ._render import report_title  # the wording lives with the render step
 
     res = ReportResults(

@@ -115,7 +115,7 @@ def report(
         background=background,
         rows=rows,
         methods=methods,
-        groups=subgroups,
+        subgroups=subgroups,
         output=output,
         random_state=random_state,
         settings=settings,
