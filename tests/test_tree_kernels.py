@@ -10,14 +10,12 @@ from _tree_cases import case
 from pellucid.tree import read_ensemble
 from pellucid.tree._compute import PathTables, path_dependent_shap
 from pellucid.tree._explainer import to_matrix
-from pellucid.tree._kernels import path_shap_kernel
+from pellucid.tree._kernels_path import path_shap_kernel
 
 
 def _per_row(ens, Xa, tables):
     out = np.zeros((Xa.shape[0], ens.n_features, ens.n_outputs))
-    path_shap_kernel(
-        Xa, *ens.kernel_arrays(), tables.parent, tables.prev, tables.T, tables.max_nodes, out
-    )
+    path_shap_kernel(Xa, ens.nodes, tables.parent, tables.prev, tables.T, tables.max_nodes, out)
     return out
 
 
@@ -60,13 +58,13 @@ PREDICT_CASES = [
 def test_numpy_predict_is_the_kernel_bytes(name):
     """Small inputs are predicted in numpy (no compile on a cold start); the sums must be
     the kernel's bytes, since the probability path feeds them back into a kernel."""
-    from pellucid.tree._kernels import predict_kernel
+    from pellucid.tree._kernels_predict import predict_kernel
 
     model, X, _, _ = case(name)
     ens = read_ensemble(model)
     Xa, _ = to_matrix(X, ens)
     kernel = np.empty((Xa.shape[0], ens.n_outputs))
-    predict_kernel(Xa, *ens.kernel_arrays(), ens.base, kernel)
+    predict_kernel(Xa, ens.nodes, kernel)
     ours = np.empty_like(kernel)
     ens._predict_numpy(Xa, ours)
     assert ours.tobytes() == kernel.tobytes()
@@ -104,7 +102,7 @@ def test_serial_and_parallel_kernels_give_the_same_bytes(name):
                 )
     finally:
         numba.set_num_threads(threads)
-    from pellucid.tree._kernels import path_shap_rows_kernel
+    from pellucid.tree._kernels_path import path_shap_rows_kernel
 
     assert path_shap_rows_kernel._serial is not None  # the serial twin did run
     assert path_shap_rows_kernel._parallel is not None
@@ -156,3 +154,36 @@ def test_pattern_kernel_equals_pairwise_kernel(name, weighted):
     patterns.table = np.empty(0, np.int64)  # too many patterns for a table: scan them
     scanned = interventional_shap(ens, rows, background, patterns=patterns, **kw)
     np.testing.assert_allclose(scanned, pairwise, rtol=1e-10, atol=1e-12 * scale)
+
+
+def test_kernels_take_the_ensembles_arrays_as_one_named_structure():
+    """``TreeEnsemble.nodes`` hands the kernels the ensemble's own arrays (no copies), by
+    name, and every compiled kernel family reads them through it."""
+    import inspect
+
+    from pellucid.tree import _kernels_interventional, _kernels_path, _kernels_predict
+    from pellucid.tree._kernels import NodeArrays, RowsKernel
+
+    model, _, _, _ = case("xgb_reg_cat")
+    ens = read_ensemble(model)
+    nodes = ens.nodes
+    assert isinstance(nodes, NodeArrays)
+    assert nodes is ens.nodes  # built once
+    for name in NodeArrays._fields:
+        assert getattr(nodes, name) is getattr(ens, name), name
+    kernels = [
+        obj
+        for module in (_kernels_predict, _kernels_path, _kernels_interventional)
+        for obj in vars(module).values()
+        if (isinstance(obj, RowsKernel) or hasattr(obj, "py_func"))
+        and obj.py_func.__module__ == module.__name__  # not the shared helpers imported
+    ]
+    assert len(kernels) >= 12
+    split_arrays = {"threshold", "default_left", "kind", "cat_start", "cat_len", "cs", "cd"}
+    walkers = 0
+    for kernel in kernels:
+        params = set(inspect.signature(kernel.py_func).parameters)
+        assert not split_arrays & params, kernel.py_func.__name__
+        walkers += "nodes" in params
+    # every kernel that walks rows down the trees; the table builders take a few arrays
+    assert walkers >= 10

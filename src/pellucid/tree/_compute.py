@@ -54,7 +54,7 @@ class PathTables:
     """Row-independent tables for path-dependent TreeSHAP, computed once per ensemble."""
 
     def __init__(self, ens: TreeEnsemble) -> None:
-        from ._kernels import path_tables
+        from ._kernels_path import path_tables
 
         self.t_nodes, self.w_nodes = quadrature(ens.max_depth)
         n, K = ens.n_nodes, self.t_nodes.shape[0]
@@ -64,6 +64,8 @@ class PathTables:
         self.F = np.ones((n, 2, K))
         self.invF = np.ones((n, 2, K))
         self.H = np.zeros((n, 2, K))
+        # the table builders run once per ensemble and read a few arrays: passed alone, they
+        # compile faster than with the whole NodeArrays (a cold start's cost)
         path_tables(
             ens.left, ens.right, ens.feature, ens.cover, ens.tree_start, self.t_nodes,
             self.w_nodes, self.parent, self.prev, self.qcomb, self.F, self.invF, self.H,
@@ -136,26 +138,16 @@ def _chunk(n_rows: int, per_row: int) -> int:
 
 def path_dependent_shap(ens: TreeEnsemble, Xa: np.ndarray, tables: PathTables) -> np.ndarray:
     """SHAP values (n, n_features, n_outputs) for prepared rows ``Xa``."""
-    from ._kernels import path_shap_kernel, path_shap_rows_kernel
+    from ._kernels_path import path_shap_kernel, path_shap_rows_kernel
 
     out = np.zeros((Xa.shape[0], ens.n_features, ens.n_outputs), dtype=np.float64)
     if tables.single:
         path_shap_rows_kernel(
-            Xa, ens.feature, ens.threshold, ens.default_left, ens.kind, ens.cat_start,
-            ens.cat_len, ens.cat_other, ens.cat_dir, tables.I, tables.istart, tables.up,
-            tables.ustart, tables.tree_out, tables.M, tables.H_split, tables.max_nodes,
+            Xa, ens.nodes, tables.I, tables.istart, tables.up, tables.ustart, tables.tree_out, tables.M, tables.H_split, tables.max_nodes,
             _chunk(Xa.shape[0], tables.max_nodes * tables.M.shape[3]), out,
         )  # fmt: skip
         return out
-    path_shap_kernel(
-        Xa,
-        *ens.kernel_arrays(),
-        tables.parent,
-        tables.prev,
-        tables.T,
-        tables.max_nodes,
-        out,
-    )
+    path_shap_kernel(Xa, ens.nodes, tables.parent, tables.prev, tables.T, tables.max_nodes, out)
     return out
 
 
@@ -163,13 +155,13 @@ def path_dependent_interactions(
     ens: TreeEnsemble, Xa: np.ndarray, tables: PathTables
 ) -> np.ndarray:
     """SHAP interaction values (n, d, d, n_outputs) for prepared rows ``Xa``."""
-    from ._kernels import path_interactions_kernel
+    from ._kernels_path import path_interactions_kernel
 
     d = ens.n_features
     out = np.zeros((Xa.shape[0], d, d, ens.n_outputs), dtype=np.float64)
     path_interactions_kernel(
         Xa,
-        *ens.kernel_arrays(),
+        ens.nodes,
         tables.parent,
         tables.prev,
         tables.qcomb,
@@ -185,11 +177,10 @@ def path_dependent_interactions(
 
 def decisions(ens: TreeEnsemble, Xa: np.ndarray) -> np.ndarray:
     """(n, n_nodes) booleans: does each row go left at each internal node."""
-    from ._kernels import decisions_kernel
+    from ._kernels_predict import decisions_kernel
 
-    a = ens.kernel_arrays()
     out = np.zeros((Xa.shape[0], ens.n_nodes), dtype=np.bool_)
-    decisions_kernel(Xa, ens.left, ens.feature, *a[3:10], out)
+    decisions_kernel(Xa, ens.nodes, out)
     return out
 
 
@@ -220,10 +211,10 @@ MAX_TABLE_SIZE = 20_000_000
 class LeafPaths:
     """Each leaf's path: its edges (child nodes, leaf up), each edge's slot among the
     path's distinct features, those features and their count, and each internal node's
-    slot (see ``_kernels.leaf_paths``)."""
+    slot (see ``_kernels_interventional.leaf_paths``)."""
 
     def __init__(self, ens: TreeEnsemble, tables: PathTables) -> None:
-        from ._kernels import leaf_paths
+        from ._kernels_interventional import leaf_paths
 
         depth = ens.max_depth
         self.leaves = np.flatnonzero(ens.left < 0)
@@ -250,7 +241,7 @@ MAX_PATTERN_TABLE = 1 << 24
 class BackgroundPatterns:
     """Per leaf, the background rows grouped by which of the path's features' conditions
     they meet (bit s: every condition on the path's feature s), for
-    ``_kernels.interventional_pattern_kernel``."""
+    ``_kernels_interventional.interventional_pattern_kernel``."""
 
     def __init__(self, ens: TreeEnsemble, background_dirs: np.ndarray, paths: LeafPaths) -> None:
         n_leaves, n_bg = paths.leaves.shape[0], background_dirs.shape[0]
@@ -307,7 +298,7 @@ class InterventionalTables:
         tables: PathTables,
         background_weights: np.ndarray | None = None,
     ) -> None:
-        from ._kernels import interventional_leaf_tables
+        from ._kernels_interventional import interventional_leaf_tables
 
         # the paths' edges are needed to build the tables only; a row's lookup walks the
         # tree with the nodes' slots
@@ -362,17 +353,15 @@ def interventional_shap(
     ``raw_out`` (n, n_outputs), if given, receives the raw model output.
     ``background_weights`` (summing to one) weight the background rows; None: equal.
     With ``patterns`` (``transform`` 1) the pairs are summed leaf by leaf over the
-    background's patterns (``_kernels.interventional_pattern_kernel``), not walked.
+    background's patterns (``_kernels_interventional.interventional_pattern_kernel``), not walked.
     """
-    from ._kernels import interventional_agg_kernel, interventional_kernel
+    from ._kernels_interventional import interventional_agg_kernel, interventional_kernel
 
     out = np.zeros((Xa.shape[0], ens.n_features, ens.n_outputs), dtype=np.float64)
     if agg_tables is not None and transform == 0:
         t = agg_tables
         interventional_agg_kernel(
-            Xa, ens.left, ens.right, ens.feature, *ens.kernel_arrays()[3:10], ens.value, ens.tree_start,
-            ens.tree_output, t.node_slot, t.leaf_pos, t.feats, t.n_feats, t.offsets, t.Z,
-            ens.base, out,
+            Xa, ens.nodes, t.node_slot, t.leaf_pos, t.feats, t.n_feats, t.offsets, t.Z, out,
             np.empty((Xa.shape[0], ens.n_outputs)) if raw_out is None else raw_out,
         )  # fmt: skip
         return out
@@ -385,14 +374,13 @@ def interventional_shap(
     fx = np.empty((Xa.shape[0], ens.n_outputs))
     fb = np.empty((Ba.shape[0], ens.n_outputs))
     if transform:
-        from ._kernels import predict_kernel
+        from ._kernels_predict import predict_kernel
 
-        predict_kernel(Xa, *ens.kernel_arrays(), ens.base, fx)
-        predict_kernel(Ba, *ens.kernel_arrays(), ens.base, fb)
+        predict_kernel(Xa, ens.nodes, fx)
+        predict_kernel(Ba, ens.nodes, fb)
     mass, norm = background_mass(Ba.shape[0], background_weights)
     interventional_kernel(
-        Xa, Xdir, Bdir, ens.left, ens.right, ens.feature, ens.value, ens.tree_start,
-        ens.tree_output, coef_a, coef_b, fx, fb, int(transform), depth, mass, norm, out,
+        Xa, Xdir, Bdir, ens.nodes, coef_a, coef_b, fx, fb, int(transform), depth, mass, norm, out,
     )  # fmt: skip
     return out
 
@@ -405,7 +393,7 @@ def _pattern_shap(
     background_weights: np.ndarray | None,
     patterns: BackgroundPatterns,
 ) -> np.ndarray:
-    from ._kernels import interventional_pattern_kernel
+    from ._kernels_interventional import interventional_pattern_kernel
 
     out = np.zeros((Xa.shape[0], ens.n_features, 1), dtype=np.float64)
     fx = ens.predict_raw(Xa)
@@ -414,8 +402,7 @@ def _pattern_shap(
     mass, norm = background_mass(Ba.shape[0], background_weights)
     p, g = patterns.paths, patterns
     interventional_pattern_kernel(
-        Xa, *ens.kernel_arrays()[:10], ens.value, ens.tree_start, p.node_slot, p.leaf_pos,
-        p.feats, p.n_feats, g.leaf_groups, g.group_pattern, g.group_start, g.members,
+        Xa, ens.nodes, p.node_slot, p.leaf_pos, p.feats, p.n_feats, g.leaf_groups, g.group_pattern, g.group_start, g.members,
         g.table_start, g.table, fx, fb,
         int(transform), mass, bool(background_weights is not None), norm, coef_a, coef_b, out,
     )  # fmt: skip

@@ -308,9 +308,9 @@ class TreeEnsemble:
         if Xa.shape[0] * self.n_trees <= NUMPY_WALKS:
             self._predict_numpy(Xa, out)
             return out
-        from ._kernels import predict_kernel
+        from ._kernels_predict import predict_kernel
 
-        predict_kernel(Xa, *self.kernel_arrays(), self.base, out)
+        predict_kernel(Xa, self.nodes, out)
         return out
 
     def _predict_numpy(self, Xa: np.ndarray, out: np.ndarray) -> None:
@@ -350,21 +350,28 @@ class TreeEnsemble:
             use_default |= cat & (d == 2)
         return np.where(use_default, self.default_left[node], go)
 
-    def kernel_arrays(self) -> tuple[np.ndarray, ...]:
-        return (
-            self.left,
-            self.right,
-            self.feature,
-            self.threshold,
-            self.default_left,
-            self.kind,
-            self.cat_start,
-            self.cat_len,
-            self.cat_other,
-            self.cat_dir,
-            self.value,
-            self.tree_start,
-            self.tree_output,
+    @cached_property
+    def nodes(self) -> Any:
+        """The node arrays as the compiled kernels take them: one ``_kernels.NodeArrays``
+        (built once; importing it imports numba, so only when a kernel runs)."""
+        from ._kernels import NodeArrays
+
+        return NodeArrays(
+            left=self.left,
+            right=self.right,
+            feature=self.feature,
+            threshold=self.threshold,
+            default_left=self.default_left,
+            kind=self.kind,
+            cat_start=self.cat_start,
+            cat_len=self.cat_len,
+            cat_other=self.cat_other,
+            cat_dir=self.cat_dir,
+            cover=self.cover,
+            value=self.value,
+            tree_start=self.tree_start,
+            tree_output=self.tree_output,
+            base=self.base,
         )
 
 

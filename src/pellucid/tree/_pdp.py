@@ -52,7 +52,7 @@ def partial_dependence_recursion(
     margin space (the decision function for classifiers).
     """
     from ._explainer import read_ensemble
-    from ._kernels import pd_recursion_kernel
+    from ._kernels_predict import pd_recursion_kernel
 
     ens: TreeEnsemble = read_ensemble(ensemble)
     if rows is not None:
@@ -74,11 +74,8 @@ def partial_dependence_recursion(
         )
     grid = np.ascontiguousarray(grid.astype(ens.input_dtype).astype(np.float64))
     out = np.empty((grid.shape[0], ens.n_outputs), dtype=np.float64)
-    a = ens.kernel_arrays()
     base = ens.base if include_base else np.zeros_like(ens.base)
-    pd_recursion_kernel(
-        grid, targets, *a[:10], ens.cover, ens.value, ens.tree_start, ens.tree_output, base, out
-    )
+    pd_recursion_kernel(grid, targets, ens.nodes, base, out)
     return out[:, 0] if ens.n_outputs == 1 else out
 
 
@@ -111,7 +108,7 @@ def ice_from_trees(
     Returns None when the trees split on the feature in a way the interval walk
     does not cover (categorical or LightGBM zero-as-missing splits).
     """
-    from ._kernels import ice_kernel
+    from ._kernels_predict import ice_kernel
 
     ens = ensemble
     on_target = (ens.left >= 0) & (ens.feature == feature)
@@ -126,9 +123,5 @@ def ice_from_trees(
     if link == "logistic" and ens.n_outputs != 1:
         return None
     out = np.empty((X.shape[0], g.shape[0], n_out), dtype=np.float64)
-    a = ens.kernel_arrays()
-    ice_kernel(
-        X, int(feature), split_pos, int(g.shape[0]), *a[:10], ens.value, ens.tree_start,
-        ens.tree_output, ens.base, LINK_CODES[link], out,
-    )  # fmt: skip
+    ice_kernel(X, int(feature), split_pos, int(g.shape[0]), ens.nodes, LINK_CODES[link], out)
     return out
