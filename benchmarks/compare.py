@@ -82,14 +82,14 @@ def bench_compare(n: int, n_boot: int, runs: int) -> dict:
     models, X, y = _models(n)
 
     def whole():
-        return pellucid.compare(models, X, y, groups="sex", n_boot=n_boot, random_state=0)
+        return pellucid.compare(models, X, y, subgroups="sex", n_boot=n_boot, random_state=0)
 
     def bootstrap_only():
         return pellucid.compare(
             models,
             X,
             y,
-            groups="sex",
+            subgroups="sex",
             n_boot=n_boot,
             random_state=0,
             explain_rows=0,

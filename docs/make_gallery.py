@@ -172,6 +172,25 @@ def _comparison() -> Any:
     )
 
 
+def _counterfactuals() -> Any:
+    """The certified cheapest change for the first declined applicant of a gradient-boosted
+    model on the credit data's numeric columns (age and sex frozen, income only up)."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    import pellucid
+    from pellucid import datasets
+
+    data = datasets.credit(n_rows=800, random_state=0)
+    X = data.X.select_dtypes("number").fillna(0.0)
+    model = GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0)
+    model.fit(X, data.y)
+    declined = X[model.predict(X) == 1].iloc[:1]
+    cf = pellucid.Counterfactuals(
+        model, X, immutable=("age",), actions={"income": "increase"}, random_state=0
+    )
+    return cf.explain(declined, desired=0)
+
+
 def gallery() -> list[tuple[str, str, str, Callable[[Any], Any]]]:
     """(file stem, title, the call shown, draw(ax) -> Axes) for every plot."""
     from pellucid import plots
@@ -181,6 +200,7 @@ def gallery() -> list[tuple[str, str, str, Callable[[Any], Any]]]:
     digit = _digit()
     note = _text()
     cmp = _comparison()
+    cfs = _counterfactuals()
     shared = plots.shared_xlim(c["pd_income"], c["ale_income"])
     return [
         ("importance", "Permutation importance", "plots.importance(fi)",
@@ -226,6 +246,8 @@ def gallery() -> list[tuple[str, str, str, Callable[[Any], Any]]]:
          lambda ax: plots.text(note, ax=ax, target="default")),
         ("anchor", "Anchor rule", "plots.anchor(rule)",
          lambda ax: plots.anchor(c["anchor"], ax=ax)),
+        ("counterfactual", "What would change the decision", "plots.counterfactual(cfs)",
+         lambda ax: plots.counterfactual(cfs, ax=ax)),
         ("confusion_matrix", "Confusion matrix", "plots.confusion_matrix(ev)",
          lambda ax: plots.confusion_matrix(c["ev"], ax=ax)),
         ("roc_curve", "ROC", "plots.roc_curve(ev)", lambda ax: plots.roc_curve(c["ev"], ax=ax)),

@@ -39,7 +39,7 @@ def comparison(credit_split):
         {"champion": champion, "challenger": challenger},
         X_te,
         y_te,
-        groups=sex_te.to_numpy(),
+        subgroups=sex_te.to_numpy(),
         n_boot=300,
         random_state=0,
         explain_rows=40,

@@ -13,6 +13,8 @@ from pellucid import Anchor, Explanation, FeatureImportance, PartialDependence, 
 mpl = pytest.importorskip("matplotlib")
 from matplotlib.figure import Figure  # noqa: E402
 
+import _plot_cases as _cases  # noqa: E402
+
 _SUFFIX = {"": 1.0, "k": 1e3, "M": 1e6, "B": 1e9, "T": 1e12}
 
 
@@ -183,6 +185,7 @@ def _results() -> dict[str, object]:
         "Anchor": Anchor((Predicate("a", ">", 1.0),), 0.9, 0.1),
         "ModelEvaluation": ModelEvaluation(task="regression", metrics={}, n_rows=0),
         "ModelComparison": _comparison(),
+        "CounterfactualSet": _cases.counterfactual_set(),
     }
 
 
@@ -212,6 +215,7 @@ PLOT_TYPES = {
     "compare_differences": "ModelComparison",
     "compare_calibration": "ModelComparison",
     "compare_importance": "ModelComparison",
+    "counterfactual": "CounterfactualSet",
 }
 # helpers that draw nothing
 NOT_PLOTS = {"labelled", "shared_xlim", "calibration_bins"}

@@ -94,3 +94,28 @@ def test_reason_codes_groups_is_a_deprecated_alias_of_feature_groups(fitted, war
         old = pellucid.reason_codes(exp, k=2, groups=coalition)
     pd.testing.assert_frame_equal(new, old)
     assert "a and b" in set(new["feature"])
+
+
+def test_compare_takes_subgroups_and_its_old_name_warns(monkeypatch):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    import pellucid
+    from pellucid import _protocol
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    y = (X["a"] + 0.5 * rng.normal(size=300) > 0).astype(int)
+    sex = np.where(rng.random(300) < 0.5, "f", "m")
+    models = {
+        "lr": LogisticRegression().fit(X, y),
+        "tree": DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y),
+    }
+    kwargs = dict(n_boot=100, random_state=0, explain_rows=0, importance_rows=0)
+    new = pellucid.compare(models, X, y, subgroups=sex, **kwargs)
+    monkeypatch.setattr(_protocol, "WARN_DEPRECATED", True)
+    with pytest.warns(FutureWarning, match="subgroups="):
+        old = pellucid.compare(models, X, y, groups=sex, **kwargs)
+    assert new.to_json() == old.to_json()
+    with pytest.raises(TypeError, match="both subgroups= and its old name groups="):
+        pellucid.compare(models, X, y, subgroups=sex, groups=sex, **kwargs)

@@ -126,7 +126,7 @@ def compare_models(
         fitted,
         X,
         y,
-        groups=subgroup,
+        subgroups=subgroup,
         threshold=threshold,
         n_boot=n_boot,
         random_state=random_state,

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .._data import DataError, check_X_y
 from .._model import Model, as_model
-from ..metrics._subgroups import subgroup_column, subgroup_mask
+from ..metrics._subgroups import UNSET, subgroup_column, subgroup_mask, subgroups_argument
 from ._metrics import BINARY_METRICS, LOSSES, BinaryScores
 from ._results import ModelComparison
 from ._stats import (
@@ -30,7 +30,7 @@ def compare(
     X: Any,
     y: Any,
     *,
-    groups: Any = None,
+    subgroups: Any = None,
     metrics: Any = None,
     n_boot: int = 1000,
     random_state: Any = None,
@@ -40,6 +40,7 @@ def compare(
     n_bins: int = 10,
     explain_rows: int = 100,
     importance_rows: int = 1000,
+    groups: Any = UNSET,
 ) -> ModelComparison:
     """Compare fitted binary classifiers on ``(X, y)`` with paired statistics.
 
@@ -49,7 +50,7 @@ def compare(
         ``{name: fitted model}`` (anything :class:`pellucid.Model` accepts),
         at least two, all with the same classes. The first is the reference
         (champion) unless ``reference`` names another.
-    groups:
+    subgroups:
         A column of X or one label per row: metrics per group, the gap
         (largest minus smallest group value) per model, and whether each
         challenger widens or narrows it.
@@ -57,7 +58,7 @@ def compare(
         Names among ``evaluate``'s binary metrics (default: all of them).
     n_boot:
         Bootstrap resamples, stratified by the label (and by group when
-        ``groups`` is given), shared by all models so differences are paired.
+        ``subgroups`` is given), shared by all models so differences are paired.
     threshold:
         A row is predicted positive when its probability is at least this;
         None predicts the most probable class (0.5), as ``evaluate`` does.
@@ -77,7 +78,8 @@ def compare(
     """
     names, fitted = _check_models(models, reference)
     X, y_raw = check_X_y(X, y)
-    group_values, group_name = subgroup_column(groups, X, "groups")
+    subgroups = subgroups_argument("compare", subgroups, groups)
+    group_values, group_name = subgroup_column(subgroups, X, "subgroups")
     metric_names = _check_metrics(metrics)
     if int(n_boot) < 100:
         raise ValueError(f"n_boot must be at least 100 for 95% intervals; got {n_boot!r}.")

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .._data import DataError
+from .._errors import ModelReadingError, UnsupportedModelError
 from .._model import as_model
 from .._results import Explanation
 from .._version import __version__
@@ -143,11 +144,8 @@ def evaluations_per_row(name: str, explainer: Any) -> int:
         else:
             coalitions = int(explainer._budget("auto"))
         return max(1, coalitions * len(game.background) + 1)
-    if name == "lime":  # a constructor setting, or (older explainers) explain's default
-        samples = getattr(explainer, "num_samples", None)
-        if samples is None:
-            samples = inspect.signature(explainer.explain).parameters["num_samples"].default
-        return int(samples)
+    if name == "lime":  # a constructor setting of the registered explainer
+        return int(explainer.num_samples)
     return 1
 
 
@@ -251,8 +249,9 @@ class Service:
     def _auto(self) -> str | None:
         try:
             name, explainer = build_best(self.model, self.sample)
-        except (LookupError, TypeError, ValueError, NotImplementedError):
-            return None  # /predict still works; /explain answers 501
+        except (LookupError, UnsupportedModelError, ModelReadingError):
+            # none registered, or none reads this model: /predict still works; /explain answers 501
+            return None
         self._explainers[name] = _in_process(explainer)
         self._costs[name] = evaluations_per_row(name, explainer)
         return name
