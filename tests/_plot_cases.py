@@ -59,7 +59,7 @@ def credit_like(n: int = 60, seed: int = 0) -> Explanation:
         data=data,
         feature_names=NAMES,
         output=base + values.sum(axis=1),
-        method="treeshap",
+        method="tree_shap",
         output_kind="log_odds",
         params={
             "target": "default",
@@ -87,7 +87,7 @@ def interactions_like(n: int = 40) -> Explanation:
         exp.base_values,
         data=exp.data,
         feature_names=NAMES,
-        method="treeshap",
+        method="tree_shap",
         output_kind="log_odds",
         params=exp.params,
     )

@@ -42,7 +42,7 @@ def full_results(n_rows: int = 300, seed: int = 0):
         data=X.to_numpy(dtype=object),
         feature_names=names,
         output=-1.2 + values.sum(1),
-        method="treeshap",
+        method="tree_shap",
     )
     perm = FeatureImportance(
         np.abs(rng.normal(size=(d, 5))) * np.linspace(0.2, 0.01, d)[:, None],

@@ -47,7 +47,7 @@ def test_a_summarize_result_is_a_background_of_treeshap_in_explain(frame):
     gbc = GradientBoostingClassifier(n_estimators=10, random_state=0).fit(X, y)
     bg = pellucid.summarize(X, 30, random_state=0)
     exp = pellucid.explain(gbc, X.iloc[:3], background=bg)
-    assert exp.method == "treeshap" and exp.values.shape == (3, 5, 2)
+    assert exp.method == "tree_shap" and exp.values.shape == (3, 5, 2)
     np.testing.assert_allclose(exp.base_values[0], bg.weights @ gbc.predict_proba(bg.data))
 
 
@@ -77,7 +77,7 @@ def test_unknown_method_names_suggest_the_nearest(frame):
         ValueError, match=r"Unknown method 'kernelshap'\. Did you mean 'kernel_shap'"
     ):
         pellucid.explain(clf, X.iloc[:2], background=X.iloc[:20], method="kernelshap")
-    with pytest.raises(KeyError, match=r"Did you mean 'treeshap'"):
+    with pytest.raises(KeyError, match=r"Did you mean 'tree_shap'"):
         pellucid.get_method("treeshapp")
 
 

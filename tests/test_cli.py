@@ -8,7 +8,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from typer.testing import CliRunner
 
-from pellucid import evaluate
+from pellucid import available_methods, evaluate
 from pellucid._io import UntrustedModelError, load_data, load_model, save_model
 from pellucid.cli import app
 
@@ -123,8 +123,12 @@ def test_io_formats(files, tmp_path):
 
 
 def test_methods_lists_registry():
-    result = runner.invoke(app, ["methods"])
+    result = runner.invoke(app, ["methods"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
+    cells = [line.split("│")[1].strip() for line in result.output.splitlines() if "│" in line]
+    listed = [name for name in cells if name]  # a wrapped summary leaves the name cell empty
+    assert listed == available_methods()  # registered names only, tree_shap among them
+    assert "tree_shap" in listed and "treeshap" not in listed
 
 
 # The whole demo job with its report: minutes on a loaded machine, whatever --n-rows

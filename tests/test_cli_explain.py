@@ -121,3 +121,24 @@ def test_explain_anchors_writes_rules(tmp_path):
     anchors = [pellucid.Anchor.from_dict(p) for p in payload]
     assert all(a.precision >= 0.8 for a in anchors)
     assert anchors[0].covers(X.iloc[[0]])[0]  # a row satisfies its own rule
+
+
+def test_explain_takes_tree_shap_and_its_old_name_treeshap(tmp_path, files):
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    data_dir, _, X = files
+    y = pd.read_csv(data_dir / "data.csv")["y"]
+    model = GradientBoostingClassifier(n_estimators=5, max_depth=2, random_state=0).fit(X, y)
+    save_model(model, tmp_path / "tree.skops")
+    written = {}
+    for name in ("tree_shap", "treeshap"):
+        out = tmp_path / f"{name}.parquet"
+        args = ["explain", str(tmp_path / "tree.skops"), str(data_dir / "data.csv")]
+        args += ["--target", "y", "--rows", "0,5,9", "--method", name, "--out", str(out)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "Wrote tree_shap values" in " ".join(result.output.split())
+        written[name] = pd.read_parquet(out)
+    pd.testing.assert_frame_equal(written["treeshap"], written["tree_shap"])
+    assert list(written["tree_shap"].columns) == ["a", "b", "c", "d"]
+    assert len(written["tree_shap"]) == 3 and np.isfinite(written["tree_shap"].to_numpy()).all()

@@ -138,8 +138,8 @@ def test_choose_method_follows_pellucid_explain(monkeypatch):
     linear = LogisticRegression().fit(X[["age", "income"]], y)
     assert choose_method(linear, 2) == "exact_shap"
     assert choose_method(linear, 30) == "kernel_shap"
-    if "treeshap" in pellucid.available_methods():
-        assert choose_method(tree, 10) == "treeshap"
+    if "tree_shap" in pellucid.available_methods():
+        assert choose_method(tree, 10) == "tree_shap"
     monkeypatch.setattr("pellucid.regulatory._explainers.available", lambda **kw: [])
     with pytest.raises(LookupError, match="not registered"):
         choose_method(linear, 2)

@@ -35,8 +35,8 @@ def test_tree_model_gets_treeshap(regression):
     X, y = regression
     forest = RandomForestRegressor(n_estimators=5, max_depth=3, random_state=0).fit(X, y)
     assert model_kind(forest) == "tree"
-    assert choose(forest, 4).method == "treeshap"
-    assert choose(pellucid.Model(forest), 4).method == "treeshap"  # through the adapter
+    assert choose(forest, 4).method == "tree_shap"
+    assert choose(pellucid.Model(forest), 4).method == "tree_shap"  # through the adapter
     # TreeShap attributes single features: grouped features go to a model-agnostic method.
     assert choose(forest, 2, feature_groups={"ab": ["a", "b"]}).method == "exact_shap"
 
@@ -104,8 +104,8 @@ def test_build_reads_capabilities_not_signatures(regression):
 def test_tree_method_refuses_other_models_as_unsupported(regression):
     X, y = regression
     knn = KNeighborsRegressor().fit(X, y)
-    with pytest.raises(UnsupportedModelError, match="treeshap explains tree models only"):
-        build("treeshap", knn, X[:10])
+    with pytest.raises(UnsupportedModelError, match="tree_shap explains tree models only"):
+        build("tree_shap", knn, X[:10])
     with pytest.raises(UnsupportedModelError, match="torch models only"):
         build("saliency", knn)
 
@@ -115,11 +115,11 @@ def test_unreadable_tree_model_falls_back_with_the_reason(regression):
     X, y = regression
     pipe = make_pipeline(StandardScaler(), RandomForestRegressor(n_estimators=3, random_state=0))
     pipe.fit(X, y)
-    choice, explainer = build_best(pipe, X[:20], 4, first="treeshap")
+    choice, explainer = build_best(pipe, X[:20], 4, first="tree_shap")
     assert choice.method == "exact_shap" and choice.fell_back
-    assert choice.refused[0][0] == "treeshap"
+    assert choice.refused[0][0] == "tree_shap"
     assert "Pipeline" in choice.refused[0][1]
-    assert "treeshap could not explain this model" in choice.note()
+    assert "tree_shap could not explain this model" in choice.note()
     assert type(explainer).__name__ == "ExactShap"
 
 
@@ -131,9 +131,9 @@ def test_explain_falls_back_when_treeshap_refuses_the_model():
     model = HistGradientBoostingClassifier(max_iter=5, random_state=0)
     pipe = make_pipeline(StandardScaler(), model).fit(X, labels)
     with pytest.warns(CostWarning, match="explaining with exact_shap instead"):
-        exp = pellucid.explain(pipe, X[:3], background=X[:30], method="treeshap")
+        exp = pellucid.explain(pipe, X[:3], background=X[:30], method="tree_shap")
     assert exp.method == "exact_shap"
-    assert "treeshap could not explain this model" in exp.params["method_choice"]
+    assert "tree_shap could not explain this model" in exp.params["method_choice"]
     assert "Pipeline" in exp.params["method_choice"]
 
 
@@ -143,7 +143,7 @@ def test_explain_falls_back_when_treeshap_refuses_the_unit():
 
     X, y = make_regression(n_samples=60, n_features=3, random_state=0)
     model = HistGradientBoostingRegressor(loss="poisson", max_iter=5).fit(X, np.exp(y / 100))
-    assert choose(model, 3).method == "treeshap"
+    assert choose(model, 3).method == "tree_shap"
     with pytest.warns(CostWarning, match="not exp\\(raw sum\\)"):
         exp = pellucid.explain(model, X[:3], background=X[:30])
     assert exp.method == "exact_shap"
@@ -156,7 +156,7 @@ def test_other_errors_are_not_taken_for_a_misfit(regression):
     X, y = regression
     forest = RandomForestRegressor(n_estimators=3, random_state=0).fit(X, y)
     with pytest.raises(ValueError, match="output must be one of"):
-        build_best(forest, X[:20], 4, settings={"treeshap": {"output": "nonsense"}})
+        build_best(forest, X[:20], 4, settings={"tree_shap": {"output": "nonsense"}})
 
 
 def test_logistic_probability_is_not_treated_as_additive():

@@ -53,7 +53,7 @@ def problem():
 
 def test_every_registered_explainer_class_satisfies_the_protocol():
     names = _classes()
-    assert {"kernel_shap", "lime", "anchors", "treeshap", "lime_text"} <= set(names)
+    assert {"kernel_shap", "lime", "anchors", "tree_shap", "lime_text"} <= set(names)
     for name in names:
         cls = get(name)
         assert issubclass(cls, Explainer), name
@@ -262,7 +262,7 @@ def test_registry_capabilities_match_the_classes():
         takes_any = any(p.kind is p.VAR_KEYWORD for p in explain.values())
         assert takes_any or set(s.per_call) <= set(explain), (name, s.per_call)
         assert set(s.outputs) <= set(OUTPUT_KINDS) and s.data in DATA_NEEDS
-    assert spec("anchors").outputs == ("class",) and spec("treeshap").data == "optional"
+    assert spec("anchors").outputs == ("class",) and spec("tree_shap").data == "optional"
     with pytest.raises(ValueError, match="data"):
         register(MethodSpec("x_method", "m:a", "attribution", data="sometimes"))
     with pytest.raises(ValueError, match="outputs"):

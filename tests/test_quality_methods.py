@@ -19,7 +19,7 @@ from pellucid.quality import (
 )
 
 needs = pytest.mark.skipif(
-    not {"exact_shap", "kernel_shap", "lime", "treeshap"} <= set(available()),
+    not {"exact_shap", "kernel_shap", "lime", "tree_shap"} <= set(available()),
     reason="needs the Shapley, tree and LIME explainers",
 )
 
@@ -62,7 +62,7 @@ def test_treeshap_on_classifier_margin_detected_and_exact():
     train = pd.DataFrame(rng.normal(size=(300, 5)), columns=p.X.columns)
     y = (train["x0"] + train["x1"] * train["x2"] > 0).astype(int)
     clf = GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0).fit(train, y)
-    exp = get("treeshap")(clf, p.background).explain(p.X)  # explains the raw margin
+    exp = get("tree_shap")(clf, p.background).explain(p.X)  # explains the raw margin
     # The raw classifier is passed: the metrics find the margin output the values explain.
     corr = faithfulness_correlation(clf, p.X, exp, background=p.background)
     assert corr.mean > 0.8

@@ -275,7 +275,7 @@ def test_issue_example_no_decline_reason_contradicts_its_feature_trend():
     X["savings"] = X["savings"].fillna(0.0)
     X["sex"] = (X["sex"] == "male").astype(int)
     model = GradientBoostingClassifier(n_estimators=50, max_depth=3, random_state=0).fit(X, y)
-    e = pellucid.explain(model, X.iloc[:300], method="treeshap")
+    e = pellucid.explain(model, X.iloc[:300], method="tree_shap")
     table = reason_codes(e, k=4, reference=X)
     contributions = np.asarray(e.values)[..., 1]
     levelled = table[table["reason"].str.contains(" is (?:high|low) ", regex=True)]

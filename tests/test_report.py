@@ -246,7 +246,7 @@ def test_report_runs_every_section_in_order(credit_report, credit_model):
     # the trust section scored the SHAP method and LIME
     assert res.trust is not None and len(res.trust.rows) == 2
     # SHAP explains the probability of class 1 (model-agnostic here) and adds up to it
-    assert res.shap is not None and res.shap.method in ("kernel_shap", "treeshap")
+    assert res.shap is not None and res.shap.method in ("kernel_shap", "tree_shap")
     if res.shap.method == "kernel_shap":
         np.testing.assert_allclose(res.shap.output, p[res.shap_rows], rtol=1e-9)
         np.testing.assert_allclose(res.shap.additivity_gap, 0, atol=1e-9)
@@ -351,7 +351,7 @@ def test_trust_section_scores_treeshap_on_the_margin():
     X, y = breast_cancer()
     model = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
     res = compute(model, X, y, settings={"shap_rows": 50, "importance_rows": 200})
-    assert res.shap is not None and res.shap.method == "treeshap"
+    assert res.shap is not None and res.shap.method == "tree_shap"
     assert res.notes.get("trust") is None, res.notes.get("trust")
     methods = [r.method for r in res.trust.rows]
     assert methods == ["TreeShap", "Lime"]

@@ -29,7 +29,7 @@ def _explainers(problem):
     X, _, reg, clf = problem
     background = X.iloc[:20]
     return {
-        "treeshap": pellucid.TreeShap(reg),
+        "tree_shap": pellucid.TreeShap(reg),
         "kernel_shap": pellucid.KernelShap(reg, background, budget=64, random_state=3),
         "permutation_shap": pellucid.PermutationShap(clf, background, random_state=3),
         "lime": pellucid.Lime(clf, X, num_samples=300, random_state=3),
@@ -47,7 +47,7 @@ def assert_same(a: Explanation, b: Explanation) -> None:
     assert set(a.diagnostics) == set(b.diagnostics)
 
 
-@pytest.mark.parametrize("name", ["treeshap", "kernel_shap", "permutation_shap", "lime"])
+@pytest.mark.parametrize("name", ["tree_shap", "kernel_shap", "permutation_shap", "lime"])
 def test_n_jobs_and_chunks_give_identical_values(problem, name):
     X = problem[0].iloc[:24]
     explainer = _explainers(problem)[name]
@@ -56,7 +56,7 @@ def test_n_jobs_and_chunks_give_identical_values(problem, name):
     assert_same(local, parallel)
 
 
-@pytest.mark.parametrize("name", ["treeshap", "kernel_shap", "lime"])
+@pytest.mark.parametrize("name", ["tree_shap", "kernel_shap", "lime"])
 def test_dask_dataframe_gives_lazy_explanation(problem, name):
     X = problem[0].iloc[:24]
     explainer = _explainers(problem)[name]

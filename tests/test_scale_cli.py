@@ -51,7 +51,7 @@ def _explain(tmp, out, method, *extra):
     return pd.read_parquet(out)
 
 
-@pytest.mark.parametrize("method", ["treeshap", "kernel_shap"])
+@pytest.mark.parametrize("method", ["tree_shap", "kernel_shap"])
 def test_explain_on_scheduler_equals_local(files, scheduler, method):
     local = _explain(files, files / f"{method}_local.parquet", method, "--n-jobs", "1")
     parallel = _explain(files, files / f"{method}_jobs.parquet", method, "--n-jobs", "2")

@@ -430,7 +430,7 @@ def test_treeshap_through_http_under_concurrency():
         max_iter=30, categorical_features="from_dtype", random_state=0
     ).fit(X, y)
     app = create_app(model, X, compute_threads=None)
-    assert app.state.service.default_method == "treeshap"
+    assert app.state.service.default_method == "tree_shap"
     expected = TreeShap(Model(model)).explain(X.iloc[:60])
     rows = rows_of(X.iloc[:60])
     with running_server(app) as url, httpx.Client(base_url=url, timeout=30) as c:
@@ -444,6 +444,27 @@ def test_treeshap_through_http_under_concurrency():
         assert entry["base_value"] == pytest.approx(expected.base_values[i], abs=1e-9)
 
 
+def test_the_service_takes_tree_shap_and_its_old_name_treeshap():
+    """Old clients send "treeshap": served as tree_shap, and answered under that name."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    X, y = credit(n_rows=200, random_state=4)
+    model = HistGradientBoostingClassifier(max_iter=5, categorical_features="from_dtype")
+    model.fit(X, y)
+    service = Service(model, X, explainer="treeshap")  # as `pellucid serve --method treeshap`
+    assert service.default_method == "tree_shap"
+    assert "tree_shap" in service.methods() and "treeshap" not in service.methods()
+    rows = rows_of(X.iloc[:3])
+    by_name = service.explain({"rows": rows, "method": "tree_shap"})
+    by_alias = service.explain({"rows": rows, "method": "treeshap"})
+    assert by_name["method"] == by_alias["method"] == "tree_shap"
+    assert by_alias["explanations"] == by_name["explanations"]
+    assert service.batch_key({"rows": rows, "method": "treeshap"}) == "tree_shap"
+    reasons = service.reasons({"rows": rows, "method": "treeshap", "k": 2})
+    assert reasons["method"] == "tree_shap"
+    assert service.info()["methods"]["default"] == "tree_shap"
+
+
 def test_auto_falls_back_when_the_first_choice_cannot_read_the_model(monkeypatch):
     """If TreeShap refuses a tree model, "auto" serves the model-agnostic choice instead."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -454,7 +475,7 @@ def test_auto_falls_back_when_the_first_choice_cannot_read_the_model(monkeypatch
     real_build = dispatch.build
 
     def build(method, *args, **kwargs):
-        if method == "treeshap":
+        if method == "tree_shap":
             raise UnsupportedModelError("cannot read this model")
         return real_build(method, *args, **kwargs)
 
@@ -484,9 +505,9 @@ def test_treeshap_predictions_are_read_off_the_margin_exactly(task):
         model = HistGradientBoostingClassifier(max_iter=15, categorical_features="from_dtype")
         model.fit(X, target)
     service = Service(model, X)
-    assert service.default_method == "treeshap"
+    assert service.default_method == "tree_shap"
     out = service.explain({"rows": rows_of(X.iloc[:25])})
-    assert service._margin_ok["treeshap"]
+    assert service._margin_ok["tree_shap"]
     expected = Model(model).predict(X.iloc[:25])
     got = out["predictions"]
     if expected.ndim == 2:

@@ -109,14 +109,14 @@ def test_batched_treeshap_answers_are_the_bytes_of_each_request_alone(data, kind
     model = built[kind]
     frame = X if kind != "random_forest" else X.drop(columns="housing")
     service = Service(model, frame)
-    assert service.default_method == "treeshap"
+    assert service.default_method == "tree_shap"
     requests = payloads(frame)
     alone = [body(service.explain(p)) for p in requests]
     calls = counting(service.explainer(None)[1])
     together = service.explain_many([(p, threading.Event()) for p in requests])
     assert calls == [sum(len(p["rows"]) for p in requests)], "not one call for the batch"
     assert [body(a) for a in together] == alone
-    assert all(service.batch_key(p) == "treeshap" for p in requests)
+    assert all(service.batch_key(p) == "tree_shap" for p in requests)
 
 
 def test_batched_sampled_method_answers_equal_alone(data):
@@ -140,7 +140,7 @@ def test_one_bad_request_does_not_fail_the_others(data):
     model = fragile(HistGradientBoostingClassifier(max_iter=20, categorical_features="from_dtype"))
     model.fit(X, y)
     service = Service(model, X, max_cost=2 * 10)  # TreeShap costs 2 a row: 10 rows at most
-    assert service.default_method == "treeshap"
+    assert service.default_method == "tree_shap"
     rows = rows_of(X.iloc[:20])
     bad_cell = {**rows[1], "age": "old"}
     negative = {**rows[2], "income": -5.0}
@@ -185,7 +185,7 @@ def test_what_is_not_batched(data):
     model = HistGradientBoostingClassifier(max_iter=10, categorical_features="from_dtype").fit(X, y)
     service = Service(model, X)
     rows = rows_of(X.iloc[: BATCH_REQUEST_ROWS + 1])
-    assert service.batch_key({"rows": rows[:BATCH_REQUEST_ROWS]}) == "treeshap"
+    assert service.batch_key({"rows": rows[:BATCH_REQUEST_ROWS]}) == "tree_shap"
     assert service.batch_key({"rows": rows}) is None  # large: explained alone
     assert service.batch_key({"rows": rows[:1], "method": "exact_shap"}) is None
     assert service.batch_key({"rows": rows[:1], "method": 3}) is None
@@ -207,7 +207,7 @@ def test_concurrent_http_requests_are_batched_and_answer_as_alone(data):
             return await asyncio.gather(*(client.client.post("/explain", json=p) for p in requests))
 
         together = client.loop.run_until_complete(burst())
-    batcher = app.state.batchers["treeshap"]
+    batcher = app.state.batchers["tree_shap"]
     assert batcher.largest > 1 and batcher.requests == len(requests)
     assert [r.status_code for r in together] == [r.status_code for r in alone]
     assert [r.content for r in together] == [r.content for r in alone]

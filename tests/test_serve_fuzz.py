@@ -140,7 +140,7 @@ def bodies(draw: Any) -> bytes:
         return encode(draw(values)).encode()
     body: dict[str, Any] = {"rows": draw(st.lists(rows(), min_size=0, max_size=4))}
     for option, choices in (
-        ("method", st.one_of(st.sampled_from(["auto", "treeshap", "exact_shap", "lime"]), values)),
+        ("method", st.one_of(st.sampled_from(["auto", "tree_shap", "exact_shap", "lime"]), values)),
         ("k", st.one_of(st.integers(-3, 60), values)),
         ("direction", st.one_of(st.sampled_from(["toward_decline", "toward_approve"]), values)),
         ("exclude", st.one_of(st.lists(st.sampled_from(["sex", "age", "nope"])), values)),

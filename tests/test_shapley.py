@@ -464,9 +464,9 @@ def test_explain_auto_uses_treeshap_for_trees_and_model_agnostic_for_groups():
     X = rng.normal(size=(40, 3))
     tree = DecisionTreeRegressor(max_depth=3).fit(X, X[:, 0])
     path = pellucid.explain(tree, X[:5])  # no background: the trees' own cover
-    assert path.method == "treeshap" and path.output_kind == "regression"
+    assert path.method == "tree_shap" and path.output_kind == "regression"
     assert path.params["feature_perturbation"] == "path_dependent"
-    assert pellucid.explain(tree, X[:5], background=X).method == "treeshap"
+    assert pellucid.explain(tree, X[:5], background=X).method == "tree_shap"
     grouped = pellucid.explain(tree, X[:5], background=X, groups={"g": [0, 1]})
     assert grouped.method == "exact_shap" and grouped.output_kind == "regression"
 

@@ -40,7 +40,7 @@ def test_values_equal_library_shap_and_add_up(name):
     rows = X.iloc[:ROWS] if isinstance(X, pd.DataFrame) else X[:ROWS]
     exp = TreeShap(model).explain(rows)
     assert isinstance(exp, Explanation)
-    assert exp.method == "treeshap"
+    assert exp.method == "tree_shap"
     values = exp.values if exp.values.ndim == 3 else exp.values[..., None]
     if ref is not None:
         np.testing.assert_allclose(values, ref(rows), rtol=1e-6, atol=1e-6)
@@ -252,9 +252,31 @@ def test_registry_and_public_name():
     import pellucid
     from pellucid import _registry
 
-    spec = _registry.spec("treeshap")
+    spec = _registry.spec("tree_shap")
     assert spec.kind == "attribution" and spec.exact and spec.additive
-    assert pellucid.get_method("treeshap") is pellucid.TreeShap is TreeShap
+    assert pellucid.get_method("tree_shap") is pellucid.TreeShap is TreeShap
+
+
+def test_explain_reads_the_old_name_treeshap_as_tree_shap():
+    import pellucid
+
+    model, X, _, _ = case("gb_reg")
+    by_alias = pellucid.explain(model, X[:5], method="treeshap")
+    by_name = pellucid.explain(model, X[:5], method="tree_shap")
+    assert by_alias.method == by_name.method == "tree_shap"
+    np.testing.assert_array_equal(by_alias.values, by_name.values)  # the same method
+
+
+def test_an_old_result_saved_as_treeshap_loads_as_tree_shap():
+    model, X, _, _ = case("gb_reg")
+    exp = TreeShap(model).explain(X[:3])
+    # A result saved before the rename: the same JSON, method "treeshap".
+    old = exp.to_json().replace('"method": "tree_shap"', '"method": "treeshap"')
+    assert '"method": "treeshap"' in old
+    loaded = Explanation.from_json(old)
+    assert loaded.method == "tree_shap"
+    np.testing.assert_array_equal(loaded.values, exp.values)
+    assert Explanation.from_json(exp.to_json()).method == "tree_shap"
 
 
 def test_bad_input_is_named():

@@ -150,8 +150,8 @@ def choose(
     """
     kind = model_kind(model)
     registered = set(_registry.available(kind="attribution"))
-    if kind == "tree" and not feature_groups and "treeshap" in registered:
-        return Choice("treeshap", "a tree ensemble: exact TreeShap")
+    if kind == "tree" and not feature_groups and "tree_shap" in registered:
+        return Choice("tree_shap", "a tree ensemble: exact TreeShap")
     if kind == "torch" and inputs == "torch" and "integrated_gradients" in registered:
         return Choice("integrated_gradients", "a torch module: integrated gradients")
     if kind == "linear" and additive and n_players > EXACT_MAX_PLAYERS:
@@ -202,6 +202,20 @@ def build(
     return cls(model, data, **settings)
 
 
+def _by_registered_name(
+    settings: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Mapping[str, Any]]:
+    """Per-method settings keyed by registered names (an alias such as ``treeshap``
+    read as its method); one method given under two names is refused."""
+    keyed: dict[str, Mapping[str, Any]] = {}
+    for name, value in settings.items():
+        registered = _registry.canonical(name)
+        if registered in keyed:
+            raise ValueError(f"Settings for {registered!r} given twice (as {name!r} too).")
+        keyed[registered] = value
+    return keyed
+
+
 def build_best(
     model: Any,
     data: Any,
@@ -223,8 +237,9 @@ def build_best(
     UnsupportedModelError counts as "does not fit"; any other error is a real one
     and propagates.
     """
+    first = _registry.canonical(first)
     choice = choose(model, n_players) if first is None else Choice(first, "asked for")
-    settings = settings or {}
+    settings = _by_registered_name(settings or {})
 
     def make(name: str) -> Any:
         data_ = reference(name) if reference is not None else data

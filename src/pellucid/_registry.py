@@ -5,9 +5,16 @@ Entries name their implementation by import path, so listing methods
 imports nothing heavy; :func:`get` imports on demand.
 
 Naming rule: snake_case, the method's usual name (``kernel_shap``,
-``lime_text``). One historical name breaks it: ``treeshap`` stays the
-registered name (results, reports and services record it as
-``Explanation.method``) and ``tree_shap`` is accepted as an alias.
+``lime_text``, ``tree_shap``); results, reports, the service and the command
+line record and list the registered name.
+
+Aliases: ``treeshap`` (TreeShap's name before the naming rule) is accepted
+wherever a method name is read: ``pellucid.explain(method=)``, ``get_method``,
+the command line's ``--method``, the service's ``method`` field and its default,
+the report's ``methods=``, and the ``method`` of a saved result loaded with
+``from_json``. It is read as ``tree_shap`` without a warning, so results saved
+and clients written before the rename keep working; :func:`canonical` does the
+mapping.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ __all__ = [
     "MethodSpec",
     "UnknownMethodError",
     "available",
+    "canonical",
     "get",
     "register",
     "spec",
@@ -50,8 +58,8 @@ RETURNS = {
     "counterfactual": "CounterfactualSet",
 }
 NAME_RULE = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
-# Other accepted names -> the registered name.
-ALIASES = {"tree_shap": "treeshap"}
+# Other accepted names -> the registered name (silent: see the module docstring).
+ALIASES = {"treeshap": "tree_shap"}
 
 
 @dataclass(frozen=True)
@@ -141,10 +149,16 @@ class UnknownMethodError(KeyError, ValueError):
         return str(self.args[0])
 
 
+def canonical(name: Any) -> Any:
+    """The registered name of an alias (``"treeshap"`` -> ``"tree_shap"``); any other
+    value as given, unchecked (``"auto"``, an unknown name for :func:`spec` to refuse)."""
+    return ALIASES.get(name, name) if isinstance(name, str) else name
+
+
 def spec(name: str) -> MethodSpec:
-    """The entry of ``name`` (or of an alias such as ``tree_shap``)."""
+    """The entry of ``name`` (or of an alias such as ``treeshap``)."""
     try:
-        return _METHODS[ALIASES.get(name, name)]
+        return _METHODS[canonical(name)]
     except (KeyError, TypeError):
         raise UnknownMethodError(unknown_method_message(name, sorted(_METHODS))) from None
 
@@ -260,7 +274,7 @@ _TABLE: list[MethodSpec] = [
         summary="Friedman's H-squared: a pair's interaction strength, or one feature's overall.",
     ),
     MethodSpec(
-        "treeshap",
+        "tree_shap",
         "pellucid.tree:TreeShap",
         "attribution",
         exact=True,

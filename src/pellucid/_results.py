@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from ._registry import canonical
+
 SCHEMA_VERSION = 1
 # What an explained output is measured in (Explanation.output_kind).
 OUTPUT_KINDS = ("probability", "log_odds", "raw_margin", "regression")
@@ -146,6 +148,8 @@ class _JsonMixin:
             value = _decode(payload[f.name])
             if f.name in cls._tuple_fields and value is not None:
                 value = tuple(value)
+            if f.name == "method":  # saved under an old alias (treeshap): the registered name
+                value = canonical(value)
             kwargs[f.name] = value
         return cls(**kwargs)
 

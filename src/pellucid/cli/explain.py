@@ -79,6 +79,7 @@ def explain(
     check_suffix(out, (".parquet", ".pq", ".csv", ".json"), ".parquet, .csv or .json")
     check_out(out)
     names = _registry.available(kind="attribution") + _registry.available(kind="rule")
+    method = _registry.canonical(method)  # an alias (treeshap) names its registered method
     if method != "auto" and method not in names:
         fail(f"Unknown attribution method {method!r}; available: auto, {', '.join(names)}.")
     inputs = load_inputs(

@@ -40,7 +40,7 @@ def _explain_for_reasons(model: Any, X: Any, background: Any, method: str) -> An
 
     # No fallback here: ``pellucid.explain`` (through the dispatcher) is the one place
     # that replaces a method refusing the model, and records why.
-    return explain_people(method)
+    return explain_people(_registry.canonical(method))
 
 
 @app.command()

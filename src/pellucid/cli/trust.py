@@ -60,7 +60,8 @@ def trust(
     from ..quality import trust_summary
 
     names = _registry.available(kind="attribution", inputs="tabular")
-    unknown = [m for m in method or [] if m not in names]
+    method = [_registry.canonical(m) for m in method or []]  # treeshap: tree_shap
+    unknown = [m for m in method if m not in names]
     if unknown:
         fail(f"Unknown tabular attribution method(s) {unknown}; available: {', '.join(names)}.")
     rows, first = _old_row_count(rows, first)

@@ -87,7 +87,7 @@ def _shap(model: Any, X_s: Any, n_exp: int, seed: int) -> tuple[np.ndarray, str,
     from ..shapley import explain, summarize
 
     rows = X_s[:n_exp]
-    if choose(model, rows.shape[1]).method == "treeshap":
+    if choose(model, rows.shape[1]).method == "tree_shap":
         exp = explain(model, rows, random_state=seed)
     else:
         background = summarize(X_s, SHAP_BACKGROUND_ROWS, random_state=seed)

@@ -68,7 +68,7 @@ OVERVIEW_CORR_ROWS = 20_000
 #: Rows whose predictions choose the local rows (highest, median, lowest prediction).
 LOCAL_CANDIDATE_ROWS = 5000
 
-ATTRIBUTION_AUTO = ("treeshap", "exact_shap", "kernel_shap", "permutation_shap")
+ATTRIBUTION_AUTO = ("tree_shap", "exact_shap", "kernel_shap", "permutation_shap")
 GLOBAL_METHODS = ("permutation_importance", "partial_dependence", "ale")
 LOCAL_METHODS = ("lime", "anchors")
 COUNTERFACTUAL_METHOD = "counterfactuals"
@@ -337,6 +337,7 @@ class _Runner:
                 methods = [methods]
             else:
                 return ("auto",)
+        methods = [_registry.canonical(m) for m in methods]  # treeshap: tree_shap
         known = set(_registry.available()) | set(GLOBAL_METHODS) | set(ATTRIBUTION_AUTO)
         known |= {*LOCAL_METHODS, COUNTERFACTUAL_METHOD}
         bad = [m for m in methods if m not in known]
@@ -491,7 +492,7 @@ class _Runner:
         """TreeShap: the given background, or the trees' own cover. Model-agnostic
         estimators cost (rows x coalitions x background rows) model calls, so
         their background is summarised to a few weighted rows."""
-        if name == "treeshap":
+        if name == "tree_shap":
             self.shap_background_desc = (
                 "the given background" if self.background is not None else "the trees' cover"
             )
@@ -526,7 +527,7 @@ class _Runner:
         name = choice.method
         if choice.fell_back:
             res.note("shap", f"Using {choice.note()}.")
-        k = self.settings["shap_rows" if name == "treeshap" else "shap_rows_agnostic"]
+        k = self.settings["shap_rows" if name == "tree_shap" else "shap_rows_agnostic"]
         idx = _subsample(self.n, k, self.rng("shap"))
         self._used("shap", len(idx))
         self._shap_explainer = explainer

@@ -37,6 +37,7 @@ import pandas as pd
 from .._data import DataError
 from .._errors import ModelReadingError, UnsupportedModelError
 from .._model import as_model
+from .._registry import canonical
 from .._results import Explanation
 from .._version import __version__
 from ..regulatory._explainers import (
@@ -257,6 +258,7 @@ class Service:
         return name
 
     def _check_method(self, name: str) -> str:
+        name = canonical(name)  # an alias (treeshap) serves as its registered method
         if name not in attribution_methods():
             raise ValueError(
                 f"Unknown attribution method {name!r}; available: {attribution_methods()}."
@@ -267,7 +269,7 @@ class Service:
         return sorted(set(attribution_methods()) | set(self._explainers))
 
     def explainer(self, method: str | None) -> tuple[str, Any]:
-        name = method if method not in (None, "auto") else self.default_method
+        name = canonical(method) if method not in (None, "auto") else self.default_method
         if name is None:
             raise RequestError(
                 501, "No explanation method is available for this model in this installation."
@@ -539,7 +541,7 @@ class Service:
             return None
         if method is not None and not isinstance(method, str):
             return None
-        name = self.default_method if method in (None, "auto") else method
+        name = self.default_method if method in (None, "auto") else canonical(method)
         explainer = self._explainers.get(name) if name is not None else None
         if explainer is None or self._batch_mode(explainer) is None:
             return None

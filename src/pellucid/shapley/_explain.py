@@ -128,7 +128,8 @@ def explain(
     if output not in OUTPUTS:
         raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}.")
     if method != "auto":
-        _registry.spec(method)  # an unknown name: "did you mean"
+        # An unknown name: "did you mean"; an alias (treeshap): its registered name.
+        method = _registry.spec(method).name
     X = check_X(X, allow_all_missing=True)
     unit = _unit(model, output)
     n_players = _n_players(X, groups)
@@ -136,14 +137,14 @@ def explain(
         additive = _additive_unit(model, unit)
         method = choose(model, n_players, feature_groups=groups, additive=additive).method
     notes: dict[str, Any] = {}
-    if _registry.spec(method).name == "treeshap":
+    if method == "tree_shap":
         try:
             tree_output, needs_background, two_classes = _tree_settings(model, unit)
             bg = _background(background, X, needs_background, random_state, notes)
-            explainer = build("treeshap", model, bg, output=tree_output, **options)
+            explainer = build("tree_shap", model, bg, output=tree_output, **options)
         except UnsupportedModelError as exc:
             method = _fall_back(str(exc), X, n_players, background, budget)
-            notes["method_choice"] = f"treeshap could not explain this model ({exc}); {method}"
+            notes["method_choice"] = f"tree_shap could not explain this model ({exc}); {method}"
         else:
             exp = explainer.explain(X)
             if two_classes:

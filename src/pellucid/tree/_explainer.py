@@ -488,7 +488,7 @@ class TreeShap(ExplainerBase):
             data=_user_data(X, Xa),
             feature_names=self._names_for(names),
             output_names=self._output_names(),
-            method="treeshap",
+            method="tree_shap",
             params=params,
             output=output,
             output_kind=self.output_kind,
@@ -521,7 +521,7 @@ class TreeShap(ExplainerBase):
             data=_user_data(X, Xa),
             feature_names=self._names_for(names),
             output_names=self._output_names(),
-            method="treeshap",
+            method="tree_shap",
             params={
                 "feature_perturbation": "path_dependent",
                 "interactions": True,
