@@ -131,11 +131,47 @@ def test_methods_lists_registry():
     assert "tree_shap" in listed and "treeshap" not in listed
 
 
-# The whole demo job with its report: minutes on a loaded machine, whatever --n-rows
-# (the report's fixed sample sizes dominate, not the rows).
-@pytest.mark.slow
+# The whole demo job, report included, through the same code as `make demo`; --quick
+# shrinks the report's samples (which cost far more than the rows) to keep this cheap.
 def test_demo_runs(tmp_path):
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--n-rows", "1500"])
+    from pellucid.demo import QUICK_REPORT_SETTINGS
+
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--n-rows", "600", "--quick"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "credit_model.skops").exists()
+    assert (tmp_path / "credit_test.parquet").exists()
     assert "roc_auc" in result.output
+    html = (tmp_path / "credit_report.html").read_text(encoding="utf-8")
+    # Every section ran to the end on the small samples ...
+    assert "stopped early" not in html
+    # ... and the record shows the quick sizes were the ones used (180 held-out rows).
+    assert f"{QUICK_REPORT_SETTINGS['trust_rows']} of 180 rows drawn at random" in html
+
+
+@pytest.mark.parametrize("quick", [False, True])
+def test_demo_quick_flag_picks_the_report_settings(tmp_path, monkeypatch, quick):
+    import pellucid._terminal
+    from pellucid.demo import QUICK_REPORT_SETTINGS, REPORT_SETTINGS
+
+    seen = {}
+
+    def fake_write_report(model, X, y, out, *, console, **options):
+        seen.update(options["settings"])
+        return out
+
+    monkeypatch.setattr(pellucid._terminal, "write_report", fake_write_report)
+    args = ["demo", "--out", str(tmp_path), "--n-rows", "200", *(["--quick"] if quick else [])]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert seen == (QUICK_REPORT_SETTINGS if quick else REPORT_SETTINGS)
+
+
+def test_quick_report_settings_only_shrink_known_sizes():
+    from pellucid.demo import QUICK_REPORT_SETTINGS, REPORT_SETTINGS
+    from pellucid.reporting import DEFAULT_SETTINGS
+
+    full = {**DEFAULT_SETTINGS, **REPORT_SETTINGS}
+    assert set(QUICK_REPORT_SETTINGS) <= set(DEFAULT_SETTINGS)
+    for key, value in QUICK_REPORT_SETTINGS.items():
+        assert 0 < value <= full[key], key
+    assert any(value < full[key] for key, value in QUICK_REPORT_SETTINGS.items())

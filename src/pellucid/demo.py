@@ -11,6 +11,36 @@ from rich.table import Table
 # Fewer rows leave too few defaults to split into stratified train and test sets.
 MIN_ROWS = 100
 
+#: The report's sizes for the full demo. SHAP values come from TreeShap; the
+#: model-agnostic methods the trust section compares with it get a smaller budget.
+REPORT_SETTINGS: dict[str, Any] = {
+    "shap_rows_agnostic": 40,
+    "shap_background_rows": 16,
+    "shap_budget": 256,
+}
+
+#: ``quick=True`` (``pellucid demo --quick``): every section still runs, through the same
+#: code, on samples a few times smaller, so a first look (or a test) takes seconds.
+QUICK_REPORT_SETTINGS: dict[str, Any] = {
+    **REPORT_SETTINGS,
+    "shap_rows": 100,
+    "shap_rows_agnostic": 20,
+    "shap_background_rows": 8,
+    "shap_budget": 128,
+    "background_rows": 30,
+    "importance_rows": 300,
+    "importance_repeats": 2,
+    "effect_rows": 100,
+    "grid_points": 8,
+    "grid_points_2d": 5,
+    "local_rows": 2,
+    "lime_samples": 300,
+    "trust_rows": 3,
+    "trust_background_rows": 8,
+    "counterfactual_rows": 1,
+    "counterfactual_time_limit": 0.5,
+}
+
 
 def train_credit_model(n_rows: int = 5000, random_state: int = 0) -> dict[str, Any]:
     """A gradient-boosting default-risk model on synthetic credit data, with a held-out split."""
@@ -40,8 +70,16 @@ def train_credit_model(n_rows: int = 5000, random_state: int = 0) -> dict[str, A
 
 
 def run(
-    out: Path = Path("out"), n_rows: int = 5000, console: Console | None = None
+    out: Path = Path("out"),
+    n_rows: int = 5000,
+    console: Console | None = None,
+    quick: bool = False,
 ) -> dict[str, Any]:
+    """Train, evaluate, save and report on the credit model; write everything under ``out``.
+
+    ``quick`` keeps every step, and the model, but sizes the report's samples by
+    :data:`QUICK_REPORT_SETTINGS` instead of :data:`REPORT_SETTINGS`.
+    """
     from ._io import save_model
     from ._terminal import metrics_table, write_report
     from .metrics import evaluate
@@ -66,9 +104,7 @@ def run(
         console=console,
         subgroups="sex",
         title="pellucid demo: default-risk model on synthetic credit data",
-        # SHAP values come from TreeShap; the model-agnostic methods the trust section
-        # compares with it get a smaller budget, to keep the demo quick.
-        settings={"shap_rows_agnostic": 40, "shap_background_rows": 16, "shap_budget": 256},
+        settings=QUICK_REPORT_SETTINGS if quick else REPORT_SETTINGS,
     )
     files = Table(title="Files written")
     files.add_column("what")

@@ -140,10 +140,17 @@ def report(
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("out"),
     n_rows: Annotated[int, typer.Option(help="Rows of synthetic credit data.")] = 5000,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="Every step, with the report on samples a few times smaller: seconds, not minutes.",
+        ),
+    ] = False,
 ) -> None:
     """The main job on bundled data: train a credit model, evaluate and explain it."""
     from .. import demo as demo_
 
     if out.exists() and not out.is_dir():
         fail(f"--out {str(out)!r} is a file; give a folder for the demo's outputs.")
-    demo_.run(out=out, n_rows=n_rows, console=console)
+    demo_.run(out=out, n_rows=n_rows, console=console, quick=quick)
