@@ -88,7 +88,7 @@ def bench_lime(model, Xtr, Xte, rows, repeats, label):
 
     timed = Timed(model.predict_proba)
     pel = Lime(
-        pellucid.Model(timed, task="binary", classes=[0, 1]), Xtr, num_features=10, num_samples=5000
+        pellucid.Model(timed, task="binary", classes=[0, 1]), Xtr, max_features=10, num_samples=5000
     )
     ref = LimeTabularExplainer(
         Xtr.to_numpy(), mode="classification", discretizer="quartile", random_state=0

@@ -60,7 +60,8 @@ def test_reasons_command_writes_library_reasons(files):
     small_data = root / "small.csv"
     small.to_csv(small_data, index=False)
     out = root / "reasons.csv"
-    args = ["reasons", str(small_model_path), str(small_data), "--k", "3", "--out", str(out)]
+    args = ["reasons", str(small_model_path), str(small_data), "--max-reasons", "3"]
+    args += ["--out", str(out)]
     result = CliRunner().invoke(app, [*args, "--exclude", "age", "--rows", "0,3,7"])
     assert result.exit_code == 0, result.output
     got = pd.read_csv(out)
@@ -69,7 +70,7 @@ def test_reasons_command_writes_library_reasons(files):
         small_model, frame.iloc[[0, 3, 7]], summarize(frame, 100, random_state=0), random_state=0
     )
     assert exp.method == "exact_shap"
-    expected = reason_codes(exp, k=3, exclude=["age"], reference=frame)
+    expected = reason_codes(exp, max_reasons=3, exclude=["age"], reference=frame)
     assert list(got["feature"]) == list(expected["feature"])
     assert list(got["reason"]) == list(expected["reason"])
     np.testing.assert_allclose(got["contribution"], expected["contribution"], atol=1e-9)

@@ -29,7 +29,7 @@ def _linear(X):
 
 
 def test_linear_model_continuous_recovers_coefficients(gaussian):
-    lime = Lime(_linear, gaussian, discretize=None, random_state=0, num_features=5)
+    lime = Lime(_linear, gaussian, discretize=None, random_state=0, max_features=5)
     exp = lime.explain(gaussian.iloc[:4])
     std = gaussian.to_numpy().std(axis=0)
     # Closed form: in the standardised representation the model is linear with slopes
@@ -52,7 +52,7 @@ def test_logistic_regression_log_odds_signs_and_ranking(gaussian):
     y = (eta + np.random.default_rng(1).logistic(size=len(gaussian)) > np.median(eta)).astype(int)
     clf = LogisticRegression().fit(gaussian, y)
     model = pellucid.Model(clf, output="log_odds")
-    exp = Lime(model, gaussian, discretize=None, num_features=5, random_state=1).explain(
+    exp = Lime(model, gaussian, discretize=None, max_features=5, random_state=1).explain(
         gaussian.iloc[:3]
     )
     slopes = clf.coef_[0] * gaussian.to_numpy().std(axis=0)
@@ -88,7 +88,7 @@ def test_surrogate_matches_lime_base_float64(selection):
     dist = np.sqrt(((Z - Z[0]) ** 2).sum(axis=1))
     width = 0.75 * np.sqrt(8)
     base = LimeBase(lambda d: exp_kernel(d, width), random_state=0)
-    ours = fit_surrogate(Z, Y, exp_kernel(dist, width), num_features=4, feature_selection=selection)
+    ours = fit_surrogate(Z, Y, exp_kernel(dist, width), max_features=4, feature_selection=selection)
     for k in range(2):
         intercept, weights, score, local = base.explain_instance_with_data(
             Z, Y, dist, k, 4, feature_selection=selection
@@ -172,7 +172,7 @@ def test_raw_dataframe_with_strings_nan_and_pipeline(credit_pipeline):
     lime = Lime(
         pellucid.Model(model, task="binary", classes=[0, 1]),
         X,
-        num_features=4,
+        max_features=4,
         num_samples=1000,
         random_state=0,
     )
@@ -222,8 +222,8 @@ def test_bad_input_errors(gaussian):
     lime = Lime(_linear, gaussian)
     with pytest.raises(DataError, match="f4"):
         lime.explain(gaussian.iloc[:2].rename(columns={"f4": "f9"}))
-    with pytest.raises(ValueError, match="num_features"):
-        Lime(_linear, gaussian, num_features=0)
+    with pytest.raises(ValueError, match="max_features"):
+        Lime(_linear, gaussian, max_features=0)
     with pytest.raises(DataError, match="'f0' is not numeric"):
         Lime(_linear, gaussian.assign(f0=["a"] * len(gaussian)), categorical_features=[])
 

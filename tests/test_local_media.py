@@ -18,7 +18,7 @@ def _keyword_counter(texts):
 
 def test_lime_text_finds_the_keyword():
     text = "an excellent cast, an excellent score and a slow middle act"
-    exp = LimeText(_keyword_counter, num_features=5, random_state=0).explain(text)
+    exp = LimeText(_keyword_counter, max_features=5, random_state=0).explain(text)
     words = exp.feature_names
     assert words[:3] == ("an", "excellent", "cast")
     assert exp.values.shape == (1, len(words), 2)
@@ -30,7 +30,7 @@ def test_lime_text_finds_the_keyword():
     k = words.index("excellent")
     np.testing.assert_allclose(exp.values[0, k, 0], -w[k], rtol=1e-4)
     np.testing.assert_allclose(exp.output[0], _keyword_counter([text])[0])
-    again = LimeText(_keyword_counter, num_features=5, random_state=0).explain(text)
+    again = LimeText(_keyword_counter, max_features=5, random_state=0).explain(text)
     assert again.values.tobytes() == exp.values.tobytes()
 
 

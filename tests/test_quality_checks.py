@@ -135,7 +135,7 @@ def test_sanity_check_labels_must_match_rows(lin):
 
 def test_agreement_with_itself_is_one(lin):
     exp = BruteShap(lin.model, lin.background).explain(lin.X)
-    res = agreement(exp, exp, k=3)
+    res = agreement(exp, exp, top_k=3)
     np.testing.assert_array_equal(res.rank_correlation, 1.0)
     np.testing.assert_array_equal(res.top_k_overlap, 1.0)
     np.testing.assert_array_equal(res.sign_agreement, 1.0)
@@ -146,12 +146,12 @@ def test_agreement_known_cases():
     a = Explanation(values=np.array([[4.0, 3.0, 2.0, 1.0]]), feature_names=names)
     flipped = Explanation(values=-a.values, feature_names=names)
     reverse = Explanation(values=np.array([[1.0, 2.0, 3.0, 4.0]]), feature_names=names)
-    res = agreement(a, flipped, k=2)
+    res = agreement(a, flipped, top_k=2)
     assert res.rank_correlation[0] == 1.0 and res.sign_agreement[0] == 0.0
-    res = agreement(a, reverse, k=2)
+    res = agreement(a, reverse, top_k=2)
     assert res.rank_correlation[0] == pytest.approx(-1.0) and res.top_k_overlap[0] == 0.0
     assert np.isnan(res.sign_agreement[0])  # no common top-k feature
-    assert agreement(a, reverse, k=3).top_k_overlap[0] == pytest.approx(2 / 3)
+    assert agreement(a, reverse, top_k=3).top_k_overlap[0] == pytest.approx(2 / 3)
     # Matched by name, not position.
     shuffled = Explanation(values=np.array([[1.0, 2.0, 4.0, 3.0]]), feature_names=list("dcab"))
     assert agreement(a, shuffled).rank_correlation[0] == 1.0
@@ -160,7 +160,7 @@ def test_agreement_known_cases():
 def test_agreement_with_global_importance(lin):
     exp = BruteShap(lin.model, lin.background).explain(lin.X)
     imp = FeatureImportance(importances=np.abs(exp.values).mean(0), feature_names=exp.feature_names)
-    res = agreement(exp, imp, k=2)
+    res = agreement(exp, imp, top_k=2)
     assert res.rank_correlation.shape == (1,) and res.rank_correlation[0] == 1.0
     assert np.isnan(res.sign_agreement[0])
 

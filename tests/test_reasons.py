@@ -50,7 +50,7 @@ def test_brute_force_shap_matches_closed_form(credit_case, brute):
 
 def test_reasons_name_features_that_pushed_toward_decline_in_order(credit_case, brute):
     _, rows, closed = credit_case
-    table = reason_codes(brute, k=4, exclude=["sex"])
+    table = reason_codes(brute, max_reasons=4, exclude=["sex"])
     assert list(table.columns) == ["row", "rank", "feature", "value", "contribution", "reason"]
     assert "sex" not in set(table["feature"])
     # sex really pushed some of these rows toward decline, so exclusion is doing work
@@ -72,7 +72,7 @@ def test_reasons_name_features_that_pushed_toward_decline_in_order(credit_case, 
 
 def test_toward_approve_takes_most_negative(credit_case, brute):
     _, _, closed = credit_case
-    table = reason_codes(brute, k=3, direction="toward_approve")
+    table = reason_codes(brute, max_reasons=3, direction="toward_approve")
     for r in range(len(closed)):
         floor = 0.05 * closed.iloc[r].abs().sum()
         expected = closed.iloc[r]
@@ -87,7 +87,7 @@ def test_toward_approve_takes_most_negative(credit_case, brute):
 def test_groups_sum_contributions_and_excluded_members_drop_the_group(credit_case, brute):
     _, _, closed = credit_case
     groups = {"debt": ["debt_to_income", "loan_amount"], "history": ["late_payments", "sex"]}
-    table = reason_codes(brute, k=10, feature_groups=groups, exclude=["sex"])
+    table = reason_codes(brute, max_reasons=10, feature_groups=groups, exclude=["sex"])
     assert "history" not in set(table["feature"])  # it carries the excluded `sex`
     assert not {"debt_to_income", "loan_amount", "late_payments", "sex"} & set(table["feature"])
     debt = closed["debt_to_income"] + closed["loan_amount"]
@@ -106,14 +106,14 @@ def test_fewer_reasons_when_few_features_push_that_way():
         data=np.array([[1.0, 2.0, 3.0, 4.0]]),
         feature_names=("a", "b", "c", "d"),
     )
-    table = reason_codes(e, k=4)
+    table = reason_codes(e, max_reasons=4)
     assert list(table["feature"]) == ["a", "d"]  # zero and negative contributions never count
-    assert list(reason_codes(e, k=4, direction="toward_approve")["feature"]) == ["b"]
+    assert list(reason_codes(e, max_reasons=4, direction="toward_approve")["feature"]) == ["b"]
 
 
 def test_ties_keep_feature_order():
     e = Explanation(values=np.array([[0.3, 0.3, 0.3]]), feature_names=("z", "a", "m"))
-    assert list(reason_codes(e, k=2)["feature"]) == ["z", "a"]
+    assert list(reason_codes(e, max_reasons=2)["feature"]) == ["z", "a"]
 
 
 def test_templates_format_strings_and_callables(credit_case, brute):
@@ -121,7 +121,7 @@ def test_templates_format_strings_and_callables(credit_case, brute):
         "debt_to_income": "Debt-to-income ratio of {value:.0%} is high",
         "income": lambda value, contribution: f"Income {value:,.0f} (+{contribution:.2f})",
     }
-    table = reason_codes(brute, k=10, templates=templates)
+    table = reason_codes(brute, max_reasons=10, templates=templates)
     dti = table[table["feature"] == "debt_to_income"]
     for value, reason in zip(dti["value"], dti["reason"], strict=True):
         assert reason == f"Debt-to-income ratio of {value:.0%} is high"
@@ -173,7 +173,8 @@ def trend_case(n=40):
 
 def test_value_and_contribution_that_disagree_are_not_worded_as_the_cause():
     e, reference = trend_case()
-    table = reason_codes(e, k=2, reference=reference).set_index(["row", "feature"])["reason"]
+    table = reason_codes(e, max_reasons=2, reference=reference)
+    table = table.set_index(["row", "feature"])["reason"]
     assert table[(0, "savings")] == "Savings of 9,849 (median 5,000) counted against approval."
     assert table[(1, "dti")] == "Dti of 0.1927 (median 0.2) counted against approval."
     # where value and trend agree with the contribution, the level is said
@@ -194,7 +195,7 @@ def test_a_trivial_gap_from_the_median_is_not_high():
     data = np.array(e.data, dtype=float)
     data[2, 1] = 0.2 + 0.01  # a quarter of the IQR (0.2) is 0.05: 0.21 is typical
     e = Explanation(values=e.values, data=data, feature_names=e.feature_names)
-    table = reason_codes(e, k=2, reference=reference)
+    table = reason_codes(e, max_reasons=2, reference=reference)
     reason = table[(table["row"] == 2) & (table["feature"] == "dti")]["reason"].item()
     assert reason == "Dti of 0.21 (median 0.2) counted against approval."
 
@@ -276,7 +277,7 @@ def test_issue_example_no_decline_reason_contradicts_its_feature_trend():
     X["sex"] = (X["sex"] == "male").astype(int)
     model = GradientBoostingClassifier(n_estimators=50, max_depth=3, random_state=0).fit(X, y)
     e = pellucid.explain(model, X.iloc[:300], method="tree_shap")
-    table = reason_codes(e, k=4, reference=X)
+    table = reason_codes(e, max_reasons=4, reference=X)
     contributions = np.asarray(e.values)[..., 1]
     levelled = table[table["reason"].str.contains(" is (?:high|low) ", regex=True)]
     assert len(levelled) > 50  # the check below has something to check
@@ -299,9 +300,9 @@ def test_multi_output_uses_positive_class_or_output_argument():
     v[0, :, 0] = [0.5, -0.5, 0.1]  # class "0"
     v[0, :, 1] = [-0.5, 0.5, 0.2]  # class "1" (decline)
     e = Explanation(values=v, feature_names=("a", "b", "c"), output_names=("0", "1"))
-    assert list(reason_codes(e, k=2)["feature"]) == ["b", "c"]
-    assert list(reason_codes(e, k=2, output="0")["feature"]) == ["a", "c"]
-    assert list(reason_codes(e, k=2, output=0)["feature"]) == ["a", "c"]
+    assert list(reason_codes(e, max_reasons=2)["feature"]) == ["b", "c"]
+    assert list(reason_codes(e, max_reasons=2, output="0")["feature"]) == ["a", "c"]
+    assert list(reason_codes(e, max_reasons=2, output=0)["feature"]) == ["a", "c"]
     three = Explanation(
         values=np.zeros((1, 3, 3)), feature_names=("a", "b", "c"), output_names=("x", "y", "z")
     )
@@ -315,7 +316,7 @@ def test_multi_output_uses_positive_class_or_output_argument():
     ("kwargs", "match"),
     [
         ({"direction": "down"}, "direction"),
-        ({"k": 0}, "k must"),
+        ({"max_reasons": 0}, "max_reasons must"),
         ({"exclude": ["nope"]}, "nope"),
         ({"groups": {"g": ["a", "nope"]}}, "nope"),
         ({"groups": {"g": ["a"], "h": ["a"]}}, "two groups"),
@@ -363,8 +364,8 @@ def test_same_reasons_alone_and_second_in_a_batch(sampled_case, method):
     alone = explain_rows(explainer, X.iloc[[5]], random_state=0)
     batch = explain_rows(explainer, X.iloc[[7, 5, 9]], random_state=0)
     np.testing.assert_array_equal(np.asarray(batch.values)[1], np.asarray(alone.values)[0])
-    reasons_alone = reason_codes(alone, k=4)
-    reasons_batch = reason_codes(batch, k=4)
+    reasons_alone = reason_codes(alone, max_reasons=4)
+    reasons_batch = reason_codes(batch, max_reasons=4)
     second = reasons_batch[reasons_batch["row"] == 1].assign(row=0).reset_index(drop=True)
     pd.testing.assert_frame_equal(second, reasons_alone)
     # and the seed still matters: another random_state gives other (sampled) numbers
@@ -434,7 +435,7 @@ def test_counterfactual_sentences_from_a_set(linear_credit):
 
     model, X, rows, e = linear_credit
     found = Counterfactuals(model, X, immutable=["age", "sex"]).explain(rows)
-    table = reason_codes(e, k=2, reference=X, counterfactuals=found)
+    table = reason_codes(e, max_reasons=2, reference=X, counterfactuals=found)
     assert table.columns[-1] == "counterfactual"
     per_row = table.groupby("row")["counterfactual"].agg(set)
     for r in range(3):  # declined rows: the cheapest answer's sentence on each reason line

@@ -108,7 +108,9 @@ def test_reasons_equal_library_and_never_name_excluded(server, case):
     r = server.post("/reasons", json={"rows": rows_of(rows), "k": 3, "exclude": ["income"]})
     assert r.status_code == 200, r.text
     got = r.json()["reasons"]
-    expected = reason_codes(explainer.explain(rows), k=3, exclude=["income", "sex"], reference=X)
+    expected = reason_codes(
+        explainer.explain(rows), max_reasons=3, exclude=["income", "sex"], reference=X
+    )
     for i in range(len(rows)):
         mine = expected[expected["row"] == i]
         assert [g["feature"] for g in got[i]] == list(mine["feature"])
@@ -372,7 +374,7 @@ def test_multi_output_explanations_per_class_with_a_registered_method():
             assert entry[cls]["base_value"] == pytest.approx(expected.base_values[r, j], abs=1e-9)
     # reasons explain the positive (decline) class
     reasons = service.reasons({"rows": rows_of(rows), "k": 2})["reasons"]
-    table = reason_codes(expected, k=2, reference=X)
+    table = reason_codes(expected, max_reasons=2, reference=X)
     for r in range(len(rows)):
         assert [x["feature"] for x in reasons[r]] == list(table[table["row"] == r]["feature"])
 

@@ -89,9 +89,9 @@ def test_reason_codes_groups_is_a_deprecated_alias_of_feature_groups(fitted, war
     model, X, _ = fitted
     exp = pellucid.ExactShap(model.predict_proba, X.iloc[:30]).explain(X.iloc[:3])
     coalition = {"a and b": ["a", "b"]}
-    new = pellucid.reason_codes(exp, k=2, feature_groups=coalition)
+    new = pellucid.reason_codes(exp, max_reasons=2, feature_groups=coalition)
     with pytest.warns(FutureWarning, match=r"reason_codes\(groups=\.\.\.\).*feature_groups="):
-        old = pellucid.reason_codes(exp, k=2, groups=coalition)
+        old = pellucid.reason_codes(exp, max_reasons=2, groups=coalition)
     pd.testing.assert_frame_equal(new, old)
     assert "a and b" in set(new["feature"])
 

@@ -8,7 +8,16 @@ from typing import Annotated, Any
 import typer
 
 from ._app import app, console
-from ._inputs import DataArg, FirstOpt, ModelArg, RowsOpt, TrustOpt, check_out, load_inputs
+from ._inputs import (
+    DataArg,
+    FirstOpt,
+    ModelArg,
+    RowsOpt,
+    TrustOpt,
+    check_out,
+    load_inputs,
+    renamed,
+)
 from .explain import WEIGHTED_BACKGROUND
 
 
@@ -47,7 +56,7 @@ def _explain_for_reasons(model: Any, X: Any, background: Any, method: str) -> An
 def reasons(
     model: ModelArg,
     data: DataArg,
-    k: Annotated[int, typer.Option(help="Reasons per row.")] = 4,
+    max_reasons: Annotated[int, typer.Option(help="Reasons per row, at most.")] = 4,
     out: Annotated[Path, typer.Option(help="CSV file for the reasons.")] = Path("reasons.csv"),
     method: Annotated[
         str, typer.Option(help="Attribution method (registry name) or 'auto'.")
@@ -69,10 +78,14 @@ def reasons(
     rows: RowsOpt = None,
     first: FirstOpt = None,
     trust_pickle: TrustOpt = False,
+    k: Annotated[
+        int | None, typer.Option("--k", hidden=True, help="Deprecated: --max-reasons.")
+    ] = None,
 ) -> None:
     """Principal reasons per row (default: all rows) as a CSV: adverse-action reason codes."""
     from ..regulatory import reason_codes
 
+    max_reasons = renamed(max_reasons, k, new="--max-reasons", old="--k", default=4)
     check_out(out)
     inputs = load_inputs(
         model,
@@ -89,7 +102,7 @@ def reasons(
     explanation = _explain_for_reasons(inputs.model, frame, bg, method)
     table = reason_codes(
         explanation,
-        k=k,
+        max_reasons=max_reasons,
         direction=direction,
         exclude=exclude,
         output=output,

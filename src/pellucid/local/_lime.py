@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from .._model import Model, as_model, output_kind
-from .._protocol import UNSET, ExplainerBase, renamed_argument
+from .._protocol import UNSET, ExplainerBase, renamed_argument, warn_per_call
 from .._random import check_random_state
 from .._results import Explanation
 from ..scale import check_fan_out, scalable
@@ -52,13 +52,29 @@ _ROWS_PER_CALL = 100_000
 FAN_OUT_ROWS = 512
 
 
-def _check_counts(num_features: Any, num_samples: Any) -> tuple[int, int]:
-    num_features, num_samples = int(num_features), int(num_samples)
-    if num_features < 1:
-        raise ValueError(f"num_features must be at least 1; got {num_features}.")
+def _check_counts(max_features: Any, num_samples: Any) -> tuple[int, int]:
+    max_features, num_samples = int(max_features), int(num_samples)
+    if max_features < 1:
+        raise ValueError(f"max_features must be at least 1; got {max_features}.")
     if num_samples < 2:
         raise ValueError(f"num_samples must be at least 2; got {num_samples}.")
-    return num_features, num_samples
+    return max_features, num_samples
+
+
+def max_features_argument(
+    owner: str, max_features: Any, num_features: Any, default: Any, stacklevel: int = 4
+) -> Any:
+    """``max_features``, or the value of its deprecated name ``num_features`` (lime's
+    spelling): a count of features is ``max_features`` across pellucid."""
+    return renamed_argument(
+        owner,
+        "num_features",
+        "max_features",
+        num_features,
+        max_features,
+        default=default,
+        stacklevel=stacklevel,
+    )
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
@@ -86,8 +102,9 @@ class Lime(ExplainerBase):
     feature_selection:
         "auto" (forward selection up to 6 features, else highest weights),
         "forward_selection", "highest_weights", "lasso_path" or "none".
-    num_features:
-        Features the surrogate may use (at least 1).
+    max_features:
+        Features the surrogate may use (at least 1; ``num_features=`` is its
+        deprecated name).
     num_samples:
         Perturbed samples per explained row (at least 2).
     random_state:
@@ -97,15 +114,15 @@ class Lime(ExplainerBase):
         (:func:`pellucid.scale.scalable`); None: every core from 512 rows on.
     """
 
-    _renamed = {"training_data": "data"}
-    _call_settings = ("num_features", "num_samples", "random_state", "n_jobs", "chunk_rows")
+    _renamed = {"training_data": "data", "num_features": "max_features"}
+    _call_settings = ("max_features", "num_samples", "random_state", "n_jobs", "chunk_rows")
 
     def __init__(
         self,
         model: Any,
         data: Any = None,
         *,
-        num_features: int = 10,
+        max_features: int = 10,
         num_samples: int = 5000,
         random_state: Any = None,
         categorical_features: Any = "auto",
@@ -115,11 +132,13 @@ class Lime(ExplainerBase):
         n_jobs: int | None = None,
         chunk_rows: int | None = None,
         training_data: Any = UNSET,
+        num_features: Any = UNSET,
     ) -> None:
         data = renamed_argument("Lime", "training_data", "data", training_data, data)
+        max_features = max_features_argument("Lime", max_features, num_features, default=10)
         if data is None:
             raise TypeError("Lime needs training data: Lime(model, data).")
-        self.num_features, self.num_samples = _check_counts(num_features, num_samples)
+        self.max_features, self.num_samples = _check_counts(max_features, num_samples)
         self.random_state = check_random_state(random_state)
         self.n_jobs, self.chunk_rows = check_fan_out(n_jobs, chunk_rows)
         self.categorical_features = categorical_features
@@ -155,9 +174,10 @@ class Lime(ExplainerBase):
         X: Any,
         *,
         first_row: int = 0,
-        num_features: Any = UNSET,
+        max_features: Any = UNSET,
         num_samples: Any = UNSET,
         random_state: Any = UNSET,
+        num_features: Any = UNSET,
     ) -> Explanation:
         """Explain each row of ``X``.
 
@@ -173,13 +193,18 @@ class Lime(ExplainerBase):
         Row ``i`` uses a seed fixed by ``(random_state, first_row + i)``: the
         same seed gives identical output, however the rows are batched or
         split into chunks (``first_row``: the chunk's first row position).
-        ``num_features``, ``num_samples`` and ``random_state`` here are
-        deprecated: they belong to the constructor.
+        ``max_features`` (``num_features``), ``num_samples`` and ``random_state``
+        here are deprecated: they belong to the constructor.
         """
+        if num_features is not UNSET:
+            max_features = max_features_argument(
+                "Lime.explain", max_features, num_features, default=UNSET, stacklevel=5
+            )
+            warn_per_call(self, {"max_features": max_features}, stacklevel=4)
         settings = self._with_overrides(
-            num_features=num_features, num_samples=num_samples, random_state=random_state
+            max_features=max_features, num_samples=num_samples, random_state=random_state
         )
-        num_features, num_samples = _check_counts(settings["num_features"], settings["num_samples"])
+        max_features, num_samples = _check_counts(settings["max_features"], settings["num_samples"])
         random_state = settings["random_state"]
         rows = self.domain.check_rows(X)
         n, d = len(rows), self.domain.n_features
@@ -191,7 +216,7 @@ class Lime(ExplainerBase):
         for start in range(0, n, chunk):
             idx = np.arange(start, min(n, start + chunk))
             parts.extend(
-                self._explain_chunk(store, rows, row_codes, idx, seeds, num_samples, num_features)
+                self._explain_chunk(store, rows, row_codes, idx, seeds, num_samples, max_features)
             )
         coef = np.stack([p[0] for p in parts])  # (n, d, k)
         intercept = np.stack([p[1] for p in parts])
@@ -229,7 +254,7 @@ class Lime(ExplainerBase):
                 "discretize": self.discretize,
                 "kernel_width": self.kernel_width,
                 "feature_selection": self.feature_selection,
-                "num_features": num_features,
+                "max_features": max_features,
                 "num_samples": num_samples,
                 "random_state": random_state if isinstance(random_state, int) else None,
                 "model_output": self.model.output,
@@ -250,8 +275,9 @@ class Lime(ExplainerBase):
         *,
         seeds: int | Sequence[int] = 5,
         top_k: int = 5,
-        num_features: int | None = None,
+        max_features: int | None = None,
         num_samples: int | None = None,
+        num_features: Any = UNSET,
     ) -> LimeStability:
         """Explain ``X`` under several seeds and report how much the top features agree.
 
@@ -260,13 +286,17 @@ class Lime(ExplainerBase):
         of seeds: ``top_k_jaccard`` is the mean Jaccard overlap of those sets
         and ``rank_correlation`` the mean Spearman correlation of the absolute
         weights of all features. 1.0 means the explanation does not depend on
-        the seed. ``num_features`` and ``num_samples``: the explainer's unless given.
+        the seed. ``max_features`` (``num_features=`` is its deprecated name) and
+        ``num_samples``: the explainer's unless given.
         """
+        max_features = max_features_argument(
+            "Lime.stability", max_features, num_features, default=None
+        )
         seed_list = list(range(int(seeds))) if isinstance(seeds, (int, np.integer)) else list(seeds)
         if len(seed_list) < 2:
             raise ValueError("stability needs at least two seeds.")
         counts = {
-            "num_features": self.num_features if num_features is None else num_features,
+            "max_features": self.max_features if max_features is None else max_features,
             "num_samples": self.num_samples if num_samples is None else num_samples,
         }
         exps = [self.with_settings(**counts, random_state=s).explain(X) for s in seed_list]
@@ -286,7 +316,7 @@ class Lime(ExplainerBase):
         idx: np.ndarray,
         seeds: list[np.random.SeedSequence],
         m: int,
-        num_features: int,
+        max_features: int,
     ) -> list[tuple[np.ndarray, ...]]:
         dom = self.domain
         d, n_train = dom.n_features, dom.n_train
@@ -323,7 +353,7 @@ class Lime(ExplainerBase):
                 Z[r],
                 Y[r],
                 w,
-                num_features=num_features,
+                max_features=max_features,
                 feature_selection=self.feature_selection,
             )
             out.append((s.coef, s.intercept, s.score, s.local_prediction, Y[r, 0]))

@@ -18,7 +18,7 @@ import numpy as np
 from .._protocol import UNSET, ExplainerBase, warn_per_call
 from .._random import check_random_state
 from .._results import Explanation
-from ._lime import _check_counts
+from ._lime import _check_counts, max_features_argument
 from ._surrogate import SELECTIONS, exp_kernel, fit_surrogate
 from ._tabular import seed_sequences
 from ._text import TokenizedText, Tokenizer, text_predict
@@ -106,29 +106,33 @@ class LimeText(ExplainerBase):
         Width of the kernel on ``100 * cosine distance`` (lime's default 25).
     feature_selection:
         As for :class:`pellucid.Lime`.
-    num_features, num_samples, random_state:
-        As for :class:`pellucid.Lime` (the text's seed is its row key 0).
+    max_features, num_samples, random_state:
+        As for :class:`pellucid.Lime` (the text's seed is its row key 0);
+        ``num_features=`` is the deprecated name of ``max_features``.
     """
 
-    _call_settings = ("num_features", "num_samples", "random_state")
+    _renamed = {"num_features": "max_features"}
+    _call_settings = ("max_features", "num_samples", "random_state")
 
     def __init__(
         self,
         model: Any,
         *,
-        num_features: int = 10,
+        max_features: int = 10,
         num_samples: int = 5000,
         random_state: Any = None,
         tokenizer: Tokenizer | None = None,
         mask: str | None = None,
         kernel_width: float = 25.0,
         feature_selection: str = "auto",
+        num_features: Any = UNSET,
     ) -> None:
+        max_features = max_features_argument("LimeText", max_features, num_features, default=10)
         if feature_selection not in SELECTIONS:
             raise ValueError(
                 f"feature_selection must be one of {SELECTIONS}; got {feature_selection!r}."
             )
-        self.num_features, self.num_samples = _check_counts(num_features, num_samples)
+        self.max_features, self.num_samples = _check_counts(max_features, num_samples)
         self.random_state = check_random_state(random_state)
         self.model = model
         self._predict = text_predict(model)
@@ -141,17 +145,21 @@ class LimeText(ExplainerBase):
         self,
         text: str,
         *,
-        num_features: Any = UNSET,
+        max_features: Any = UNSET,
         num_samples: Any = UNSET,
         random_state: Any = UNSET,
+        num_features: Any = UNSET,
     ) -> Explanation:
         """Explain one text; ``values`` is ``(1, n_words[, k])``, features are the distinct words.
 
         The keyword arguments are deprecated: they belong to the constructor."""
-        given = dict(num_features=num_features, num_samples=num_samples, random_state=random_state)
+        max_features = max_features_argument(
+            f"{type(self).__name__}.explain", max_features, num_features, default=UNSET
+        )
+        given = dict(max_features=max_features, num_samples=num_samples, random_state=random_state)
         warn_per_call(self, given)
         settings = self._with_overrides(**given)
-        num_features, num_samples = settings["num_features"], settings["num_samples"]
+        max_features, num_samples = settings["max_features"], settings["num_samples"]
         random_state = settings["random_state"]
         doc = TokenizedText(text, self.tokenizer)
         d, m = doc.n_words, int(num_samples)
@@ -167,7 +175,7 @@ class LimeText(ExplainerBase):
         Y = _as_outputs(self._predict(texts), m)
         w = exp_kernel(_cosine_to_ones(Z) * 100, self.kernel_width)
         s = fit_surrogate(
-            Z, Y, w, num_features=int(num_features), feature_selection=self.feature_selection
+            Z, Y, w, max_features=int(max_features), feature_selection=self.feature_selection
         )
         return _explanation(
             s,
@@ -177,7 +185,7 @@ class LimeText(ExplainerBase):
             _output_names(self.model, Y.shape[1]),
             "lime_text",
             {
-                "num_features": int(num_features),
+                "max_features": int(max_features),
                 "num_samples": m,
                 "kernel_width": self.kernel_width,
                 "mask": self.mask,
@@ -205,17 +213,19 @@ class LimeImage(ExplainerBase):
         Standard deviation of the blur, in pixels.
     kernel_width:
         Width of the kernel on the cosine distance (lime's default 0.25).
-    num_features, num_samples, random_state:
-        As for :class:`pellucid.Lime` (the image's seed is its row key 0).
+    max_features, num_samples, random_state:
+        As for :class:`pellucid.Lime` (the image's seed is its row key 0);
+        ``num_features=`` is the deprecated name of ``max_features``.
     """
 
-    _call_settings = ("num_features", "num_samples", "random_state")
+    _renamed = {"num_features": "max_features"}
+    _call_settings = ("max_features", "num_samples", "random_state")
 
     def __init__(
         self,
         model: Callable[[np.ndarray], Any],
         *,
-        num_features: int = 10,
+        max_features: int = 10,
         num_samples: int = 1000,
         random_state: Any = None,
         segmentation: str | Callable[[np.ndarray], np.ndarray] = "quickshift",
@@ -225,7 +235,9 @@ class LimeImage(ExplainerBase):
         kernel_width: float = 0.25,
         feature_selection: str = "auto",
         batch_size: int = 100,
+        num_features: Any = UNSET,
     ) -> None:
+        max_features = max_features_argument("LimeImage", max_features, num_features, default=10)
         if not callable(model):
             raise TypeError("model must be a callable f(images) -> array.")
         if isinstance(segmentation, str) and segmentation not in ("quickshift", "slic"):
@@ -238,7 +250,7 @@ class LimeImage(ExplainerBase):
             raise ValueError(
                 f"feature_selection must be one of {SELECTIONS}; got {feature_selection!r}."
             )
-        self.num_features, self.num_samples = _check_counts(num_features, num_samples)
+        self.max_features, self.num_samples = _check_counts(max_features, num_samples)
         self.random_state = check_random_state(random_state)
         self.model = model
         self.segmentation = segmentation
@@ -298,9 +310,10 @@ class LimeImage(ExplainerBase):
         self,
         image: np.ndarray,
         *,
-        num_features: Any = UNSET,
+        max_features: Any = UNSET,
         num_samples: Any = UNSET,
         random_state: Any = UNSET,
+        num_features: Any = UNSET,
     ) -> Explanation:
         """Explain one image ``(H, W)`` or ``(H, W, C)``.
 
@@ -309,10 +322,13 @@ class LimeImage(ExplainerBase):
         ``segment_weights`` ``(1, n_segments[, k])``. The keyword arguments are
         deprecated: they belong to the constructor.
         """
-        given = dict(num_features=num_features, num_samples=num_samples, random_state=random_state)
+        max_features = max_features_argument(
+            f"{type(self).__name__}.explain", max_features, num_features, default=UNSET
+        )
+        given = dict(max_features=max_features, num_samples=num_samples, random_state=random_state)
         warn_per_call(self, given)
         settings = self._with_overrides(**given)
-        num_features, num_samples = settings["num_features"], settings["num_samples"]
+        max_features, num_samples = settings["max_features"], settings["num_samples"]
         random_state = settings["random_state"]
         image = np.asarray(image)
         if image.ndim not in (2, 3):
@@ -337,7 +353,7 @@ class LimeImage(ExplainerBase):
         Y = np.concatenate(outs, axis=0)
         w = exp_kernel(_cosine_to_ones(Z), self.kernel_width)
         s = fit_surrogate(
-            Z, Y, w, num_features=int(num_features), feature_selection=self.feature_selection
+            Z, Y, w, max_features=int(max_features), feature_selection=self.feature_selection
         )
         pixel_values = s.coef[seg]  # (H, W, k)
         names = _output_names(self.model, Y.shape[1])
@@ -350,7 +366,7 @@ class LimeImage(ExplainerBase):
             names,
             "lime_image",
             {
-                "num_features": int(num_features),
+                "max_features": int(max_features),
                 "num_samples": m,
                 "kernel_width": self.kernel_width,
                 "hide": self.hide if isinstance(self.hide, str) else "fill",

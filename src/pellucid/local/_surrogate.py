@@ -57,10 +57,10 @@ class _Gram:
         return float(1.0 - sse / self.syy[k])
 
 
-def _forward_selection(g: _Gram, k: int, num_features: int) -> np.ndarray:
+def _forward_selection(g: _Gram, k: int, max_features: int) -> np.ndarray:
     p = g.G.shape[0]
     used: list[int] = []
-    for _ in range(min(num_features, p)):
+    for _ in range(min(max_features, p)):
         best, best_score = -1, -np.inf
         for f in range(p):
             if f in used:
@@ -73,14 +73,14 @@ def _forward_selection(g: _Gram, k: int, num_features: int) -> np.ndarray:
     return np.array(used, dtype=np.intp)
 
 
-def _highest_weights(g: _Gram, k: int, num_features: int) -> np.ndarray:
+def _highest_weights(g: _Gram, k: int, max_features: int) -> np.ndarray:
     S = np.arange(g.G.shape[0])
     beta = g.solve(S, k, 0.01)
     order = np.argsort(-np.abs(beta * g.z0), kind="stable")
-    return order[:num_features]
+    return order[:max_features]
 
 
-def _lasso_path(g: _Gram, k: int, num_features: int) -> np.ndarray:
+def _lasso_path(g: _Gram, k: int, max_features: int) -> np.ndarray:
     from sklearn.linear_model import lars_path
 
     sw = np.sqrt(g.w)[:, None]
@@ -90,22 +90,22 @@ def _lasso_path(g: _Gram, k: int, num_features: int) -> np.ndarray:
     nonzero = np.arange(X.shape[1])
     for i in range(coefs.shape[1] - 1, 0, -1):
         nonzero = np.flatnonzero(coefs[:, i])
-        if len(nonzero) <= num_features:
+        if len(nonzero) <= max_features:
             break
     return nonzero
 
 
-def select_features(g: _Gram, k: int, num_features: int, method: str) -> np.ndarray:
+def select_features(g: _Gram, k: int, max_features: int, method: str) -> np.ndarray:
     p = g.G.shape[0]
-    if method == "none" or num_features >= p:
+    if method == "none" or max_features >= p:
         return np.arange(p)
     if method == "auto":
-        method = "forward_selection" if num_features <= 6 else "highest_weights"
+        method = "forward_selection" if max_features <= 6 else "highest_weights"
     if method == "forward_selection":
-        return _forward_selection(g, k, num_features)
+        return _forward_selection(g, k, max_features)
     if method == "highest_weights":
-        return _highest_weights(g, k, num_features)
-    return _lasso_path(g, k, num_features)
+        return _highest_weights(g, k, max_features)
+    return _lasso_path(g, k, max_features)
 
 
 def fit_surrogate(
@@ -113,7 +113,7 @@ def fit_surrogate(
     Y: np.ndarray,
     w: np.ndarray,
     *,
-    num_features: int,
+    max_features: int,
     feature_selection: str = "auto",
     alpha: float = 1.0,
 ) -> Surrogate:
@@ -125,7 +125,7 @@ def fit_surrogate(
     score = np.empty(k)
     local = np.empty(k)
     for j in range(k):
-        S = np.sort(select_features(g, j, num_features, feature_selection))
+        S = np.sort(select_features(g, j, max_features, feature_selection))
         beta = g.solve(S, j, alpha)
         coef[S, j] = beta
         intercept[j] = g.my[j] - g.mz[S] @ beta

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy.stats import rankdata
 
+from .._protocol import UNSET, renamed_argument
 from .._results import Explanation, FeatureImportance
 from ._common import select_output
 from ._results import AgreementResult
@@ -15,20 +18,23 @@ __all__ = ["agreement", "rank_correlation"]
 def agreement(
     a: Explanation | FeatureImportance,
     b: Explanation | FeatureImportance,
-    k: int = 5,
+    top_k: int = 5,
     *,
     output: int | str | None = None,
+    k: Any = UNSET,
 ) -> AgreementResult:
     """How much two explanations of the same rows agree (e.g. SHAP vs LIME).
 
     Two Explanations are compared row by row; when either is a
     FeatureImportance (e.g. permutation importance) both become global
     importances (an Explanation's mean absolute attribution) and are compared
-    as one row. Features are matched by name. ``k`` is clipped to the number
-    of features.
+    as one row. Features are matched by name. ``top_k``: how many of each
+    ranking's largest attributions the overlap compares, clipped to the number
+    of features (``k=`` is its deprecated name).
     """
-    if int(k) < 1:
-        raise ValueError(f"k must be a positive integer; got {k!r}.")
+    top_k = renamed_argument("agreement", "k", "top_k", k, top_k, default=5)
+    if int(top_k) < 1:
+        raise ValueError(f"top_k must be a positive integer; got {top_k!r}.")
     global_ = isinstance(a, FeatureImportance) or isinstance(b, FeatureImportance)
     va, names_a, signed_a = _matrix(a, output, global_)
     vb, names_b, signed_b = _matrix(b, output, global_)
@@ -43,19 +49,21 @@ def agreement(
             f"The explanations cover different rows/features: {va.shape} vs {vb.shape}."
         )
     d = va.shape[1]
-    k = min(int(k), d)
+    n_top = min(int(top_k), d)
     corr = rank_correlation(np.abs(va), np.abs(vb))
-    top_a = _top_k(va, k)
-    top_b = _top_k(vb, k)
+    top_a = _top_k(va, n_top)
+    top_b = _top_k(vb, n_top)
     common = top_a & top_b
-    overlap = common.sum(axis=1) / k
+    overlap = common.sum(axis=1) / n_top
     if signed_a and signed_b:
         same = (np.sign(va) == np.sign(vb)) & common
         with np.errstate(invalid="ignore", divide="ignore"):
             signs = np.where(common.any(axis=1), same.sum(axis=1) / common.sum(axis=1), np.nan)
     else:
         signs = np.full(va.shape[0], np.nan)
-    return AgreementResult(rank_correlation=corr, top_k_overlap=overlap, sign_agreement=signs, k=k)
+    return AgreementResult(
+        rank_correlation=corr, top_k_overlap=overlap, sign_agreement=signs, k=n_top
+    )
 
 
 def _matrix(

@@ -109,7 +109,7 @@ def _units(
 def reason_codes(
     explanation: Explanation,
     *,
-    k: int = 4,
+    max_reasons: int = 4,
     direction: str = "toward_decline",
     exclude: Sequence[str] | None = None,
     feature_groups: Mapping[str, Sequence[str]] | None = None,
@@ -124,18 +124,20 @@ def reason_codes(
     counterfactuals: Any = None,
     model: Any = None,
     groups: Any = UNSET,
+    k: Any = UNSET,
 ) -> pd.DataFrame:
-    """The ``k`` principal reasons per row, in plain sentences that are true as worded.
+    """The ``max_reasons`` principal reasons per row, in plain sentences that are true as worded.
 
     Parameters
     ----------
     explanation:
         A tabular :class:`~pellucid.Explanation` (SHAP values or any additive
         attribution). Its ``data`` supplies the values quoted in the reasons.
-    k:
-        Reasons per row. A row gets fewer when fewer features pushed its
-        score in ``direction`` by at least ``min_contribution`` (a feature
+    max_reasons:
+        Reasons per row, at most. A row gets fewer when fewer features pushed
+        its score in ``direction`` by at least ``min_contribution`` (a feature
         with zero or opposite contribution is never given as a reason).
+        ``k=`` is its deprecated name.
     direction:
         ``"toward_decline"`` (default): features with positive contributions
         to the explained output, largest first: for a default-risk model the
@@ -210,14 +212,16 @@ def reason_codes(
     feature_groups = renamed_argument(
         "reason_codes", "groups", "feature_groups", groups, feature_groups
     )
+    max_reasons = renamed_argument("reason_codes", "k", "max_reasons", k, max_reasons, default=4)
     if not isinstance(explanation, Explanation):
         raise TypeError(f"explanation must be a pellucid.Explanation; got {type(explanation)}.")
     if len(explanation.feature_shape) != 1:
         raise ValueError("reason_codes needs a tabular Explanation (one axis of features).")
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}; got {direction!r}.")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer; got {k!r}.")
+    whole = isinstance(max_reasons, (int, np.integer)) and not isinstance(max_reasons, bool)
+    if not whole or max_reasons < 1:
+        raise ValueError(f"max_reasons must be a positive integer; got {max_reasons!r}.")
     least = _check_share(min_contribution)
     exclude_set = {str(e) for e in ([exclude] if isinstance(exclude, str) else exclude or [])}
     protected_list = [
@@ -266,7 +270,7 @@ def reason_codes(
         order = np.argsort(-pushed, kind="stable")
         rank = 0
         for u in order:
-            if rank == k or not (pushed[u] > 0 and pushed[u] >= floor[r]):
+            if rank == max_reasons or not (pushed[u] > 0 and pushed[u] >= floor[r]):
                 break
             rank += 1
             name, idx = units[u]

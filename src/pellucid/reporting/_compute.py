@@ -640,7 +640,7 @@ class _Runner:
                     self._background(),
                     random_state=self.random_state,
                     num_samples=self.settings["lime_samples"],
-                    num_features=self.settings["lime_features"],
+                    max_features=self.settings["lime_features"],
                 )
                 lime_rows = _explained_output(lime.explain(Xr), self.output)
             except Exception as exc:  # noqa: BLE001

@@ -688,7 +688,7 @@ class Service:
         name, exp = self._explanation(X, opts.get("method"), cancel, extra_cost=1)
         _check_cancel(cancel)
         options = {**self.reason_defaults, "exclude": exclude}
-        table = self._library(reason_codes, exp, k=k, direction=direction, **options)
+        table = self._library(reason_codes, exp, max_reasons=k, direction=direction, **options)
         per_row: list[list[dict[str, Any]]] = [[] for _ in range(len(X))]
         for rec in table.to_dict(orient="records"):
             per_row[int(rec["row"])].append(
