@@ -171,3 +171,12 @@ def test_problem_is_plain_data():
     wide = pd.DataFrame(np.zeros((1, 15)))
     with pytest.raises(ValueError, match="too large"):
         brute_force_shapley(lambda X: np.zeros(len(X)), wide, wide)
+
+
+def test_the_old_name_treeshap_is_reported_and_configured_as_tree_shap():
+    report = ground_truth("treeshap", problems="tree_model")
+    assert [r.method for r in report.results] == ["tree_shap"]
+    assert report.result("tree_shap", "tree_model").max_abs_error < 1e-9
+    # Options given under the old name reach the method (a bad one is reported, not dropped).
+    bad = ground_truth("tree_shap", problems="tree_model", options={"treeshap": {"output": "x"}})
+    assert not bad.results and "output" in bad.skipped[("tree_shap", "tree_model")]

@@ -474,8 +474,12 @@ def _factory(method: Any) -> Callable[..., Any]:
 
 
 def method_name(method: Any) -> str:
+    """A result's name for ``method``: a registered name as given, an alias (treeshap) as
+    its registered name, a class or factory by its ``__name__``."""
     if isinstance(method, str):
-        return method
+        from .._registry import canonical
+
+        return str(canonical(method))
     return str(getattr(method, "__name__", type(method).__name__))
 
 

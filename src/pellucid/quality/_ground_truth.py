@@ -317,7 +317,7 @@ def ground_truth(
     elif isinstance(methods, str) or not isinstance(methods, Iterable):
         methods = [methods]
     probs = _problems(problems, random_state)
-    options = options or {}
+    options = {method_name(k): v for k, v in (options or {}).items()}  # treeshap: tree_shap
     results: list[GroundTruthResult] = []
     skipped: dict[tuple[str, str], str] = {}
     for method in methods:

@@ -57,7 +57,7 @@ def trust_summary(
     X_sub = take_rows(X, rows)
     if methods is None:
         methods = available(kind="attribution", inputs="tabular")
-    options = options or {}
+    options = {method_name(k): v for k, v in (options or {}).items()}  # treeshap: tree_shap
     rng = as_rng(random_state)
     seed = int(rng.integers(0, 2**31 - 1))
     # One background for the explainers and the metrics alike, so removal means the same
