@@ -202,8 +202,8 @@ def cases(model, x, target, layer_name, window, zennit):
     bg = x[:16].flip(0) * 0.5
     t = target
 
-    def ours(method, **kw):
-        return lambda: method.explain(x, target=t, **kw).values
+    def ours(method):
+        return lambda: method.explain(x, target=t).values
 
     out = [
         ("Saliency", ours(pt.Saliency(model)), lambda: ca.Saliency(model).attribute(x, target=t)),

@@ -22,7 +22,7 @@ from pellucid._protocol import UNSET, Explainer, ExplainerBase
 from pellucid._registry import _METHODS, get, spec
 
 #: Per-call choices explain() may take besides the data (not settings).
-PER_CALL = {"first_row", "target", "desired", "k", "kwargs"}
+PER_CALL = {"first_row", "target", "desired", "k", "kwargs", "baselines"}
 
 
 def _classes() -> list[str]:
@@ -278,3 +278,120 @@ def test_deprecations_warn_in_this_release(problem):
         pellucid.KernelShap(model, X[:10]).explain(X[:1], budget=8)
     with pytest.warns(FutureWarning, match="data="):
         pellucid.Lime(model, training_data=X)
+
+
+# --- the torch explainers on the same protocol
+
+
+def _torch_problem():
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 2, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Flatten(),
+        torch.nn.Linear(2 * 4 * 4, 3),
+    ).double()
+    x = torch.rand(5, 1, 4, 4, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    return net, x
+
+
+def _torch_names():
+    return [n for n in sorted(_METHODS) if spec(n).inputs == "torch"]
+
+
+def test_torch_explain_takes_the_registrys_per_call_arguments_and_nothing_else():
+    pytest.importorskip("torch")
+    from pellucid.torch import TorchExplainer
+
+    assert len(_torch_names()) == 8
+    for name in _torch_names():
+        cls, s = get(name), spec(name)
+        assert issubclass(cls, ExplainerBase) and issubclass(cls, TorchExplainer), name
+        explain = list(inspect.signature(cls.explain).parameters.values())[2:]
+        assert all(p.kind is p.KEYWORD_ONLY for p in explain), name
+        assert [p.name for p in explain] == list(s.per_call), name
+        if s.sampled:
+            assert "random_state" in cls.setting_names(), name
+        assert "baselines" not in cls.setting_names(), name
+
+
+def test_torch_settings_are_attributes_shown_in_the_repr():
+    net, x = _torch_problem()
+    sg = pellucid.SmoothGrad(net, n_samples=7, kind="vargrad", random_state=3)
+    assert sg.settings == {
+        "n_samples": 7,
+        "noise_level": 0.15,
+        "stdev": None,
+        "kind": "vargrad",
+        "mode": "gradient",
+        "random_state": 3,
+        "batch_size": None,
+    }
+    assert repr(sg) == (
+        "SmoothGrad(n_samples=7, noise_level=0.15, stdev=None, kind='vargrad', "
+        "mode='gradient', random_state=3, batch_size=None)"
+    )
+    cam = pellucid.GradCam(net, net[0], guided=True)
+    assert cam.settings["layer"] == "0" and "layer='0'" in repr(cam)
+    lrp = pellucid.Lrp(net, composite="epsilon_gamma_box", low=0.0, high=1.0)
+    assert "composite='epsilon_gamma_box'" in repr(lrp) and "low=0.0, high=1.0" in repr(lrp)
+    ig = pellucid.IntegratedGradients(net, x[:1] * 0, n_steps=8)
+    assert repr(ig) == "IntegratedGradients(n_steps=8, rule='gausslegendre', batch_size=None)"
+    assert repr(pellucid.GuidedBackprop(net)) == "GuidedBackprop(batch_size=None)"
+    assert isinstance(ig, Explainer)
+
+
+def test_torch_with_settings_gives_the_constructor_bytes():
+    net, x = _torch_problem()
+    bg = x.flip(0) * 0.5
+    for old, new in [
+        (pellucid.SmoothGrad(net, n_samples=4, random_state=0), {"random_state": 9}),
+        (pellucid.GradientShap(net, bg, n_samples=3, random_state=0), {"random_state": 9}),
+        (pellucid.Occlusion(net, 0.5, window=(1, 2, 2)), {"strides": (1, 2, 2)}),
+        (pellucid.GradCam(net, "0"), {"relu": False}),
+        (pellucid.Lrp(net), {"rule": "epsilon", "epsilon": 0.1}),
+    ]:
+        cls = type(old)
+        data = (old.baselines,) if cls._takes_data() else ()
+        built = cls(net, *data, **{**old.settings, **new}).explain(x, target=1)
+        changed = old.with_settings(**new)
+        assert changed.settings == {**old.settings, **new}
+        _same(changed.explain(x, target=1), built)
+    sg = pellucid.SmoothGrad(net, n_samples=4, random_state=0)
+    _same(_protocol.with_seed(sg, 5).explain(x), sg.with_settings(random_state=5).explain(x))
+    with pytest.raises(ValueError, match="n_samples"):
+        sg.with_settings(n_samples=0)
+    with pytest.raises(TypeError, match="no setting"):
+        sg.with_settings(baselines=0.0)
+
+
+def test_torch_bad_settings_fail_in_the_constructor():
+    net, _ = _torch_problem()
+    with pytest.raises(ValueError, match="window"):
+        pellucid.Occlusion(net, window=0)
+    with pytest.raises(ValueError, match="strides"):
+        pellucid.Occlusion(net, strides=(1, 0, 1))
+    with pytest.raises(ValueError, match="random_state"):
+        pellucid.SmoothGrad(net, random_state=-1)
+    with pytest.raises(ValueError, match="random_state"):
+        pellucid.GradientShap(net, np.zeros((2, 1, 4, 4)), random_state="seed")
+    with pytest.raises(ValueError, match="stdev"):
+        pellucid.GradientShap(net, np.zeros((2, 1, 4, 4)), stdev=-0.1)
+    with pytest.raises(ValueError, match="batch_size"):
+        pellucid.Saliency(net, batch_size=0)
+
+
+def test_integrated_gradients_per_call_baselines_are_data():
+    """Per-row baselines given to explain() are that call's data: the same bytes as
+    the constructor's, no warning, and the constructor's baselines otherwise."""
+    net, x = _torch_problem()
+    b = x.flip(0) * 0.25
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        per_call = pellucid.IntegratedGradients(net, n_steps=8).explain(x, baselines=b)
+    built = pellucid.IntegratedGradients(net, b, n_steps=8).explain(x)
+    _same(per_call, built)
+    _same(pellucid.IntegratedGradients(net, b, n_steps=8).explain(x, baselines=None), built)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        pellucid.IntegratedGradients(net, n_steps=8).explain(x, n_steps=4)

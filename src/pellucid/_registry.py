@@ -328,7 +328,7 @@ _TABLE: list[MethodSpec] = [
         summary="Path integral of gradients from a baseline; completeness delta reported.",
         data="optional",
         outputs=("raw_margin", "probability", "log_odds", "regression"),
-        per_call=("target",),
+        per_call=("target", "baselines"),
     ),
     MethodSpec(
         "gradient_shap",

@@ -9,16 +9,18 @@ so the model leaves exactly as it came, even on error.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from .._protocol import ExplainerBase
 from .._results import Explanation
 
 __all__ = ["TorchExplainer", "as_module"]
@@ -191,8 +193,16 @@ class Result:
     std_errors: torch.Tensor | None = None
 
 
-class TorchExplainer:
+class TorchExplainer(ExplainerBase):
     """Base class: the lifecycle around one abstract method, ``_attribute``.
+
+    Follows the explainer protocol (:mod:`pellucid._protocol`):
+    ``Explainer(model, baselines, **settings)`` holds every setting (validated
+    there, shown in the repr and :attr:`settings`); ``explain(inputs, *,
+    target=None)`` takes the inputs and each row's target, and subclasses add
+    only per-call data (integrated gradients' per-row ``baselines``).
+    ``baselines`` are the reference data (like the tabular explainers' ``data``),
+    so they are not among the settings.
 
     ``batch_size``: at most this many samples (input rows, noisy copies, path
     points) per forward/backward pass, which bounds memory. None (default): 256
@@ -201,6 +211,13 @@ class TorchExplainer:
     """
 
     method = ""
+    #: The constructor's reference-data argument (not a setting).
+    _data_arg: ClassVar[str] = "baselines"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # every setting is read when explain runs: with_settings may change any of them
+        cls._call_settings = cls.setting_names()
 
     def __init__(self, model: Any, *, batch_size: int | None = None) -> None:
         self.model = as_module(model)
@@ -208,6 +225,35 @@ class TorchExplainer:
             raise ValueError(f"batch_size must be a positive integer; got {batch_size!r}.")
         # samples per forward/backward pass (bounds memory); None: see pass_size
         self.batch_size = None if batch_size is None else int(batch_size)
+
+    @classmethod
+    def setting_names(cls) -> tuple[str, ...]:
+        """The constructor's arguments after the model, but the reference data
+        (a Grad-CAM ``layer`` may be given by position: it is a setting)."""
+        params = list(inspect.signature(cls.__init__).parameters.values())[2:]
+        return tuple(
+            p.name
+            for p in params
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and p.name != cls._data_arg
+            and p.name not in cls._renamed
+        )
+
+    def with_settings(self, **changes: Any) -> Any:
+        """A new explainer of the same model and baselines with some settings
+        changed, built (and so validated) by the constructor."""
+        unknown = set(changes) - set(self.setting_names())
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__} has no setting(s) {sorted(unknown)}; "
+                f"its settings: {list(self.setting_names())}."
+            )
+        data = (getattr(self, self._data_arg),) if self._takes_data() else ()
+        return type(self)(self.model, *data, **{**self.settings, **changes})
+
+    @classmethod
+    def _takes_data(cls) -> bool:
+        return cls._data_arg in inspect.signature(cls.__init__).parameters
 
     def _pass(self, x: torch.Tensor) -> int:
         """Samples per forward/backward pass for inputs like ``x``."""
@@ -220,20 +266,25 @@ class TorchExplainer:
         Handles added before an error are still removed.
         """
 
-    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
+    def _attribute(self, x: torch.Tensor, target: Any) -> Result:
         raise NotImplementedError
 
     def _params(self) -> dict[str, Any]:
         return {}
 
     # -- lifecycle -------------------------------------------------------------
-    def explain(self, inputs: Any, *, target: Any = None, **kwargs: Any) -> Explanation:
+    def explain(self, inputs: Any, *, target: Any = None) -> Explanation:
         """Attributions of ``model(inputs)[i, target[i]]`` to every input element.
 
         ``inputs``: a tensor or array ``(n, *input_shape)``; ``target``: None (each
         row's predicted class), an int, or one int per row. Returns an
         :class:`~pellucid.Explanation` whose ``values`` have the input's shape.
         """
+        return self._explain(inputs, target)
+
+    def _explain(self, inputs: Any, target: Any, **per_call: Any) -> Explanation:
+        """The lifecycle around ``_attribute(x, target, **per_call)``; ``per_call``
+        holds only the named per-call data of a subclass's ``explain``."""
         device, dtype = model_device_dtype(self.model)
         x = to_tensor(inputs, device, dtype)
         target = check_target(target, x.shape[0])
@@ -247,16 +298,16 @@ class TorchExplainer:
                 self.model.eval()
             self._register(self.model, x, handles)
             with torch.enable_grad(), deterministic_cudnn(x.device):
-                result = self._attribute(x, target, **kwargs)
+                result = self._attribute(x, target, **per_call)
         finally:
             handles.remove()
             for m, flag in training.items():
                 if m.training != flag:
                     m.training = flag
-        return self._explanation(x, result, kwargs)
+        return self._explanation(x, result, per_call)
 
-    def _explanation(self, x: torch.Tensor, r: Result, kwargs: dict[str, Any]) -> Explanation:
-        params = {**self._params(), **{k: v for k, v in kwargs.items() if _plain(v)}}
+    def _explanation(self, x: torch.Tensor, r: Result, per_call: dict[str, Any]) -> Explanation:
+        params = {**self._params(), **{k: v for k, v in per_call.items() if _plain(v)}}
         diagnostics = {
             k: to_numpy(v) if isinstance(v, torch.Tensor) else np.asarray(v)
             for k, v in r.diagnostics.items()

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._results import Explanation
 from ._base import (
     HookHandles,
     Result,
@@ -78,6 +79,19 @@ def _check_choice(name: str, value: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}; got {value!r}.")
     return value
+
+
+def check_seed(random_state: Any) -> Any:
+    """A ``random_state`` setting validated in the constructor: None, an int >= 0 or
+    a numpy RandomState (what seeds captum's draws); returned unchanged."""
+    if isinstance(random_state, np.random.RandomState):
+        return random_state
+    if random_state is None or (_is_int(random_state) and random_state >= 0):
+        return random_state
+    raise ValueError(
+        "random_state must be None, an int >= 0 or a numpy RandomState; got "
+        f"{type(random_state).__name__} {random_state!r}."
+    )
 
 
 def rngs(random_state: Any, device: torch.device) -> tuple[np.random.RandomState, torch.Generator]:
@@ -156,8 +170,7 @@ class Saliency(TorchExplainer):
     def _params(self) -> dict[str, Any]:
         return {"mode": self.mode}
 
-    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
-        _no_kwargs(kwargs)
+    def _attribute(self, x: torch.Tensor, target: Any) -> Result:
         gs, ys, ts = [], [], []
         for sl in batches(x.shape[0], self._pass(x)):
             g, y, t = forward_grad(self.model, x[sl], target, sl)
@@ -165,11 +178,6 @@ class Saliency(TorchExplainer):
             ys.append(y)
             ts.append(t)
         return Result(torch.cat(gs), output=torch.cat(ys), diagnostics={"target": torch.cat(ts)})
-
-
-def _no_kwargs(kwargs: dict[str, Any]) -> None:
-    if kwargs:
-        raise TypeError(f"Unexpected keyword argument(s): {sorted(kwargs)}.")
 
 
 # ---------------------------------------------------------------- SmoothGrad
@@ -208,7 +216,7 @@ class SmoothGrad(TorchExplainer):
         self.stdev = None if stdev is None else float(stdev)
         self.kind = _check_choice("kind", kind, ("smoothgrad", "smoothgrad_sq", "vargrad"))
         self.mode = _check_choice("mode", mode, _MODES)
-        self.random_state = random_state
+        self.random_state = check_seed(random_state)
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -220,8 +228,7 @@ class SmoothGrad(TorchExplainer):
             "random_state": self.random_state if _is_int(self.random_state) else None,
         }
 
-    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
-        _no_kwargs(kwargs)
+    def _attribute(self, x: torch.Tensor, target: Any) -> Result:
         n, m = x.shape[0], self.n_samples
         size = self._pass(x)
         y, t = forward_values(self.model, x, target, size)
@@ -299,8 +306,8 @@ class IntegratedGradients(TorchExplainer):
     """Integrated gradients (Sundararajan et al., 2017) along the straight path
     from ``baselines`` to the input.
 
-    ``baselines``: None (zeros), a scalar, one input, or one per row (also
-    accepted by :meth:`explain`). ``rule``: ``"gausslegendre"`` (captum's
+    ``baselines``: None (zeros), a scalar, one input, or one per row (one per
+    row can also be given to :meth:`explain`, as data of that call). ``rule``: ``"gausslegendre"`` (captum's
     default) or ``"riemann_left|right|middle|trapezoid"``. The completeness
     delta ``sum(values) - (f(x) - f(baseline))`` is ``diagnostics["delta"]``
     (and :attr:`Explanation.additivity_gap`); it falls as ``n_steps`` grows.
@@ -326,10 +333,19 @@ class IntegratedGradients(TorchExplainer):
     def _params(self) -> dict[str, Any]:
         return {"n_steps": self.n_steps, "rule": self.rule}
 
-    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
-        baselines = kwargs.pop("baselines", self.baselines)
-        _no_kwargs(kwargs)
-        b = check_baselines(baselines, x)
+    def explain(self, inputs: Any, *, target: Any = None, baselines: Any = None) -> Explanation:
+        """Integrated gradients of ``inputs`` (see :meth:`TorchExplainer.explain`).
+
+        ``baselines``: per-call data that replaces the constructor's for this call
+        (a scalar, one input, or one per row: each row's own starting point);
+        None uses the constructor's.
+        """
+        if baselines is None:
+            return self._explain(inputs, target)
+        return self._explain(inputs, target, baselines=baselines)
+
+    def _attribute(self, x: torch.Tensor, target: Any, baselines: Any = None) -> Result:
+        b = check_baselines(self.baselines if baselines is None else baselines, x)
         alphas, weights = ig_nodes(self.n_steps, self.rule)
         size = self._pass(x)
         if self.batch_size is None:
@@ -412,7 +428,9 @@ class GradientShap(TorchExplainer):
             raise ValueError(f"n_samples must be at least 1; got {n_samples!r}.")
         self.n_samples = int(n_samples)
         self.stdev = float(stdev)
-        self.random_state = random_state
+        if not self.stdev >= 0:
+            raise ValueError(f"stdev must be >= 0; got {stdev!r}.")
+        self.random_state = check_seed(random_state)
         # (digest, output on the first background row, mean output): see _outputs
         self._background: tuple[bytes, torch.Tensor, torch.Tensor] | None = None
 
@@ -447,8 +465,7 @@ class GradientShap(TorchExplainer):
         y, t = forward_values(self.model, x, target, size)
         return y, t, at_targets(kept[2], t)
 
-    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
-        _no_kwargs(kwargs)
+    def _attribute(self, x: torch.Tensor, target: Any) -> Result:
         bdist = to_tensor(self.baselines, x.device, x.dtype)
         if tuple(bdist.shape[1:]) != tuple(x.shape[1:]):
             raise ValueError(
@@ -576,8 +593,7 @@ class GuidedBackprop(TorchExplainer):
     def _register(self, model: torch.nn.Module, x: torch.Tensor, handles: HookHandles) -> None:
         handles.add(register_guided_relu(model))
 
-    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
-        _no_kwargs(kwargs)
+    def _attribute(self, x: torch.Tensor, target: Any) -> Result:
         gs, ys, ts = [], [], []
         for sl in batches(x.shape[0], self._pass(x)):
             g, y, t = forward_grad(self.model, x[sl], target, sl)
@@ -639,6 +655,11 @@ class GradCam(TorchExplainer):
         self.interpolation = _check_choice("interpolation", interpolation, ("linear", "nearest"))
         self.guided = bool(guided)
 
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The settings, the layer by its name (it rebuilds the same explainer)."""
+        return {**super().settings, "layer": self.layer_name}
+
     def _params(self) -> dict[str, Any]:
         return {
             "layer": self.layer_name,
@@ -647,8 +668,7 @@ class GradCam(TorchExplainer):
             "guided": self.guided,
         }
 
-    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
-        _no_kwargs(kwargs)
+    def _attribute(self, x: torch.Tensor, target: Any) -> Result:
         if x.ndim < 3:
             raise ValueError(
                 "GradCam needs inputs with a channel axis and spatial axes (n, C, ...); got "

@@ -95,7 +95,11 @@ class Lrp(TorchExplainer):
         options = {"epsilon": epsilon, "gamma": gamma, "stabilizer": stabilizer}
         if low is not None or high is not None:
             options.update(low=low, high=high)
-        self.composite = make_composite(rule, composite, **options)
+        # the settings as given (the repr, with_settings); the composite built from them
+        self.rule, self.composite = rule, composite
+        self.epsilon, self.gamma, self.stabilizer = epsilon, gamma, stabilizer
+        self.low, self.high = low, high
+        self._composite = make_composite(rule, composite, **options)
         self.canonizers = canonizers
         self._first_done = False
         self._kept: dict[torch.nn.Module, list[torch.Tensor]] = {}
@@ -105,7 +109,7 @@ class Lrp(TorchExplainer):
     def _params(self) -> dict[str, Any]:
         return {
             "rule": self._rule_name,
-            "composite": None if self._rule_name else self.composite.name,
+            "composite": None if self._rule_name else self._composite.name,
             "canonizers": self.canonizers if isinstance(self.canonizers, str) else None,
         }
 
@@ -115,7 +119,7 @@ class Lrp(TorchExplainer):
         handles.add(canon)
         self._params_of = canon.params
         for name, m in model.named_modules():
-            if _has_rule(self.composite, m):
+            if _has_rule(self._composite, m):
                 if getattr(m, "inplace", False):
                     handles.add(m.register_forward_pre_hook(self._keep_input))
                 handles.add(m.register_forward_hook(self._hook))
@@ -144,10 +148,10 @@ class Lrp(TorchExplainer):
         if not (x.requires_grad and torch.is_grad_enabled()):
             return None
         first = False
-        if not self._first_done and self.composite.has_first(module):
+        if not self._first_done and self._composite.has_first(module):
             first = True
             self._first_done = True
-        rule = self.composite.rule_for(module, first=first)
+        rule = self._composite.rule_for(module, first=first)
         if rule is None:
             return None
         if rule.needs_weights:
@@ -158,9 +162,7 @@ class Lrp(TorchExplainer):
         return _RuleFunction.apply(x, _Call(module, ops, rule, output))
 
     # -- compute ---------------------------------------------------------------
-    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
-        if kwargs:
-            raise TypeError(f"Unexpected keyword argument(s): {sorted(kwargs)}.")
+    def _attribute(self, x: torch.Tensor, target: Any) -> Result:
         rs, ys, ts = [], [], []
         for sl in batches(x.shape[0], self._pass(x)):
             self._first_done = False

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ._base import Result, TorchExplainer, batches
-from ._gradient import _no_kwargs, check_baselines, forward_values
+from ._gradient import _is_int, check_baselines, forward_values
 
 __all__ = ["Occlusion"]
 
@@ -39,14 +39,13 @@ class Occlusion(TorchExplainer):
     ) -> None:
         super().__init__(model, batch_size=batch_size)
         self.baselines = baselines
-        self.window = window
-        self.strides = strides
+        self.window = _positive(window, "window")
+        self.strides = _positive(strides, "strides")
 
     def _params(self) -> dict[str, Any]:
         return {"window": str(self.window), "strides": str(self.strides)}
 
-    def _attribute(self, x: torch.Tensor, target: Any, **kwargs: Any) -> Result:
-        _no_kwargs(kwargs)
+    def _attribute(self, x: torch.Tensor, target: Any) -> Result:
         shape = tuple(x.shape[1:])
         window = _per_axis(self.window, shape, "window")
         strides = _per_axis(self.strides, shape, "strides")
@@ -79,6 +78,15 @@ class Occlusion(TorchExplainer):
             drop = (y.unsqueeze(0) - yo.view(k, n)).to(x.dtype)  # (P, n)
             total += torch.einsum("pn,p...->n...", drop, mk.to(x.dtype))
         return Result(total / counts, output=y, diagnostics={"target": t})
+
+
+def _positive(v: Any, name: str) -> Any:
+    """``v`` (an int or one int per axis) when every entry is a positive integer;
+    whether it fits the input is checked when the input is known."""
+    entries = [v] if isinstance(v, (int, np.integer)) else list(np.atleast_1d(np.asarray(v)))
+    if not entries or any(not _is_int(e) or e < 1 for e in entries):
+        raise ValueError(f"{name} must be a positive integer or one per input axis; got {v!r}.")
+    return v
 
 
 def _per_axis(v: Any, shape: tuple[int, ...], name: str) -> tuple[int, ...]:
