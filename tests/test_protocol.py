@@ -380,6 +380,9 @@ def test_torch_bad_settings_fail_in_the_constructor():
         pellucid.GradientShap(net, np.zeros((2, 1, 4, 4)), stdev=-0.1)
     with pytest.raises(ValueError, match="batch_size"):
         pellucid.Saliency(net, batch_size=0)
+    with pytest.raises(ValueError, match="Unknown canonizer 'merge_batchnorms'"):
+        pellucid.Lrp(net, canonizers=("merge_batchnorms",))
+    assert pellucid.Lrp(net, canonizers="merge_batchnorm").canonizers == "merge_batchnorm"
 
 
 def test_integrated_gradients_per_call_baselines_are_data():

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from ._base import HookHandles, Result, TorchExplainer, batches, resolve_targets, select
-from .canonizers import canonize
+from .canonizers import canonize, resolve_canonizers
 from .composites import Composite, make_composite
 from .rules import LayerOps, Rule
 
@@ -100,6 +100,7 @@ class Lrp(TorchExplainer):
         self.epsilon, self.gamma, self.stabilizer = epsilon, gamma, stabilizer
         self.low, self.high = low, high
         self._composite = make_composite(rule, composite, **options)
+        resolve_canonizers(canonizers)  # an unknown name fails here, not at explain
         self.canonizers = canonizers
         self._first_done = False
         self._kept: dict[torch.nn.Module, list[torch.Tensor]] = {}

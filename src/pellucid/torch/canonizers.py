@@ -227,6 +227,27 @@ class _Many:
         self.params.clear()
 
 
+def resolve_canonizers(canonizers: Any) -> list[Canonizer]:
+    """The canonizers named by ``canonizers`` (see :func:`canonize`), fresh instances for
+    names; a ValueError naming the first unknown entry (an explainer's constructor
+    calls this to check its setting before any model is touched)."""
+    if canonizers is None:
+        canonizers = ()
+    if canonizers == "auto":
+        canonizers = ("residual_blocks", "merge_batchnorm")
+    if isinstance(canonizers, (str, Canonizer)):
+        canonizers = (canonizers,)
+    items: list[Canonizer] = []
+    for c in canonizers:
+        if isinstance(c, Canonizer):
+            items.append(c)
+        elif isinstance(c, str) and c in CANONIZERS:
+            items.append(CANONIZERS[c]())
+        else:
+            raise ValueError(f"Unknown canonizer {c!r}; available: {sorted(CANONIZERS)}.")
+    return items
+
+
 def canonize(
     model: torch.nn.Module,
     probe: torch.Tensor,
@@ -239,18 +260,7 @@ def canonize(
     ``canonizers``: ``"auto"`` (residual blocks, then BatchNorm merging), a
     list of names or :class:`Canonizer` instances, or ``None``/``()`` for none.
     """
-    if canonizers is None:
-        canonizers = ()
-    if canonizers == "auto":
-        canonizers = ("residual_blocks", "merge_batchnorm")
-    items: list[Canonizer] = []
-    for c in canonizers:
-        if isinstance(c, Canonizer):
-            items.append(c)
-        elif isinstance(c, str) and c in CANONIZERS:
-            items.append(CANONIZERS[c]())
-        else:
-            raise ValueError(f"Unknown canonizer {c!r}; available: {sorted(CANONIZERS)}.")
+    items = resolve_canonizers(canonizers)
     if not items:
         return _Many([])
     # one traced row serves all canonizers (BatchNorm pairs are found in the original
