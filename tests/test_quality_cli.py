@@ -49,3 +49,19 @@ def test_trust_table_and_bad_method(files):
     assert "exact_shap" in result.output and "sanity" in result.output
     bad = runner.invoke(app, [*args, "--method", "nonsense"])
     assert bad.exit_code == 2 and "nonsense" in bad.output
+
+
+def test_trust_takes_the_old_name_treeshap_as_tree_shap(files, tmp_path):
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    data = pd.read_csv(files / "data.csv")
+    X, y = data.drop(columns="target"), data["target"]
+    save_model(
+        GradientBoostingRegressor(n_estimators=10, random_state=0).fit(X, y), tmp_path / "t.skops"
+    )
+    args = ["trust", str(tmp_path / "t.skops"), str(files / "data.csv"), "--target", "target"]
+    args += ["--method", "treeshap", "--first", "6", "--background-size", "20", "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.output)["rows"]
+    assert row["method"] == "tree_shap"
