@@ -311,9 +311,10 @@ def test_torch_explain_takes_the_registrys_per_call_arguments_and_nothing_else()
         explain = list(inspect.signature(cls.explain).parameters.values())[2:]
         assert all(p.kind is p.KEYWORD_ONLY for p in explain), name
         assert [p.name for p in explain] == list(s.per_call), name
-        if s.sampled:
-            assert "random_state" in cls.setting_names(), name
+        # a seed setting exactly where the registry says the numbers are sampled
+        assert ("random_state" in cls.setting_names()) is s.sampled, name
         assert "baselines" not in cls.setting_names(), name
+        assert cls._call_settings == cls.setting_names(), name
 
 
 def test_torch_settings_are_attributes_shown_in_the_repr():
