@@ -159,6 +159,18 @@ def test_other_errors_are_not_taken_for_a_misfit(regression):
         build_best(forest, X[:20], 4, settings={"tree_shap": {"output": "nonsense"}})
 
 
+def test_settings_and_first_choice_under_the_old_name_treeshap(regression):
+    X, y = regression
+    forest = RandomForestRegressor(n_estimators=3, random_state=0).fit(X, y)
+    choice, explainer = build_best(forest, X[:20], 4, first="treeshap")
+    assert choice.method == "tree_shap" and type(explainer).__name__ == "TreeShap"
+    with pytest.raises(ValueError, match="output must be one of"):  # the setting reached it
+        build_best(forest, X[:20], 4, settings={"treeshap": {"output": "nonsense"}})
+    both = {"treeshap": {}, "tree_shap": {}}
+    with pytest.raises(ValueError, match="'tree_shap' given twice"):
+        build_best(forest, X[:20], 4, settings=both)
+
+
 def test_logistic_probability_is_not_treated_as_additive():
     X, y = make_regression(n_samples=60, n_features=EXACT_MAX_PLAYERS + 1, random_state=0)
     model = LogisticRegression(max_iter=500).fit(X, (y > 0).astype(int))
