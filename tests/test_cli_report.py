@@ -26,6 +26,7 @@ def files(tmp_path_factory):
     return folder, model_path, data_path
 
 
+@pytest.mark.slow
 def test_report_command_writes_the_file(files):
     folder, model_path, data_path = files
     out = folder / "r" / "report.html"

@@ -293,6 +293,7 @@ def test_report_save(tmp_path, credit_report):
         rep.save(tmp_path / "report.pdf")
 
 
+@pytest.mark.slow
 def test_report_same_seed_same_results(credit_model):
     model, X, y = credit_model
     kw = dict(
@@ -342,6 +343,7 @@ def test_report_bad_input_is_named(credit_model):
         pellucid.report(model, X, y.iloc[:10])
 
 
+@pytest.mark.slow
 def test_trust_section_scores_treeshap_on_the_margin():
     from sklearn.ensemble import HistGradientBoostingClassifier
 

@@ -64,6 +64,7 @@ def _pixels(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
 
 
+@pytest.mark.slow
 def test_report_in_chromium(page, report_file):
     # One test, so that under pytest-xdist the report is built and the browser started once.
     # 1. renders without console errors

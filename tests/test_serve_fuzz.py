@@ -217,7 +217,8 @@ def fuzz(endpoint: str) -> Any:
 
 test_fuzz_predict = fuzz("/predict")
 test_fuzz_explain = fuzz("/explain")
-test_fuzz_reasons = fuzz("/reasons")
+# Marked slow: reason codes explain every row they accept, the costliest of the three.
+test_fuzz_reasons = pytest.mark.slow(fuzz("/reasons"))
 
 
 def test_fuzz_health_and_model(apps):
