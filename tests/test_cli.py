@@ -122,8 +122,12 @@ def test_io_formats(files, tmp_path):
         load_data(tmp_path / "m.bin")
 
 
-def test_methods_lists_registry():
-    result = runner.invoke(app, ["methods"], env={"COLUMNS": "200"})
+@pytest.mark.parametrize("width", [200, 60])
+def test_methods_lists_registry(width, monkeypatch):
+    from pellucid.cli._app import console
+
+    monkeypatch.setattr(console, "width", width)  # a narrow terminal never cuts a name short
+    result = runner.invoke(app, ["methods"])
     assert result.exit_code == 0, result.output
     cells = [line.split("│")[1].strip() for line in result.output.splitlines() if "│" in line]
     listed = [name for name in cells if name]  # a wrapped summary leaves the name cell empty

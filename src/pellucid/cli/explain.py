@@ -33,8 +33,12 @@ def methods() -> None:
     from .._registry import _METHODS
 
     table = Table(title="pellucid methods")
-    for col in ("name", "kind", "inputs", "exact", "summary"):
-        table.add_column(col)
+    # Names are what users type: never cut them short; the summary wraps instead.
+    widest = max(len(name) for name in _METHODS)
+    table.add_column("name", no_wrap=True, min_width=widest)
+    for col in ("kind", "inputs", "exact"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("summary")
     for s in _METHODS.values():
         table.add_row(s.name, s.kind, s.inputs, "yes" if s.exact else "", s.summary)
     console.print(table)
