@@ -105,7 +105,9 @@ def test_explain_equals_library(server, case):
 def test_reasons_equal_library_and_never_name_excluded(server, case):
     _, X, explainer = case
     rows = X.iloc[:20]
-    r = server.post("/reasons", json={"rows": rows_of(rows), "k": 3, "exclude": ["income"]})
+    r = server.post(
+        "/reasons", json={"rows": rows_of(rows), "max_reasons": 3, "exclude": ["income"]}
+    )
     assert r.status_code == 200, r.text
     got = r.json()["reasons"]
     expected = reason_codes(
@@ -221,6 +223,9 @@ def test_bad_options_are_422(server, case):
         {"k": 0},
         {"k": "4"},
         {"k": True},
+        {"max_reasons": 0},
+        {"max_reasons": 51},
+        {"max_reasons": 2, "k": 2},
         {"direction": "up"},
         {"exclude": "sex"},
         {"method": "nope"},
@@ -229,6 +234,16 @@ def test_bad_options_are_422(server, case):
         r = server.post("/reasons", json={"rows": rows, **extra})
         assert r.status_code == 422, (extra, r.text)
         assert r.json()["detail"][0]["loc"][0] in extra
+
+
+def test_reasons_old_field_k_reads_as_max_reasons(server, case):
+    _, X, _ = case
+    rows = rows_of(X.iloc[:5])
+    new = server.post("/reasons", json={"rows": rows, "max_reasons": 2})
+    old = server.post("/reasons", json={"rows": rows, "k": 2})
+    assert new.status_code == old.status_code == 200
+    assert new.json() == old.json()
+    assert max(len(r) for r in new.json()["reasons"]) <= 2
 
 
 def test_api_key(server):

@@ -588,14 +588,15 @@ def create_app(
 
     reason_props = {
         **method_prop,
-        "k": {"type": "integer", "minimum": 1, "maximum": 50, "default": 4},
+        "max_reasons": {"type": "integer", "minimum": 1, "maximum": 50, "default": 4},
+        "k": {"type": "integer", "minimum": 1, "maximum": 50, "deprecated": True},
         "direction": {"type": "string", "enum": ["toward_decline", "toward_approve"]},
         "exclude": {"type": "array", "items": {"type": "string"}},
     }
 
     @app.post("/reasons", openapi_extra=_body_schema(row_schema, reason_props))
     async def reasons_(request: Request) -> Response:
-        """The k principal reasons per row, in plain sentences (adverse-action reason codes)."""
+        """The ``max_reasons`` principal reasons per row, in plain sentences (adverse-action reason codes; ``k`` is the field's old name)."""
         return await handle(request, service.reasons)
 
     counterfactual_props = {

@@ -660,13 +660,20 @@ class Service:
         )
 
     def reasons(self, payload: Any, cancel: CancelFlag | None = None) -> dict[str, Any]:
-        X, opts = self.parse(payload, ("method", "k", "direction", "exclude"))
-        k = opts.get("k", 4)
+        X, opts = self.parse(payload, ("method", "max_reasons", "k", "direction", "exclude"))
+        if "max_reasons" in opts and "k" in opts:
+            raise RequestError(
+                422,
+                "Give 'max_reasons' only; 'k' is its old name.",
+                [{"loc": ["k"], "msg": "old name of max_reasons"}],
+            )
+        field = "k" if "k" in opts else "max_reasons"  # 'k': the old name, still read
+        k = opts.get(field, 4)
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise RequestError(
                 422,
-                f"'k' must be an integer from 1 to {MAX_K}; got {k!r}.",
-                [{"loc": ["k"], "msg": "invalid"}],
+                f"'{field}' must be an integer from 1 to {MAX_K}; got {safe_text(k)[:40]}.",
+                [{"loc": [field], "msg": "invalid"}],
             )
         direction = opts.get("direction", "toward_decline")
         if direction not in DIRECTIONS:

@@ -216,7 +216,7 @@ async function update() {
   const edited = Object.keys(edits()).length > 0;
   const jobs = [
     S.meta.method ? api("/explain", one(values)) : api("/predict", one(values)),
-    S.meta.method ? api("/reasons", { ...one(values), k: 4 }).catch(() => null) : Promise.resolve(null),
+    S.meta.method ? api("/reasons", { ...one(values), max_reasons: 4 }).catch(() => null) : Promise.resolve(null),
     iceFeature() ? api("/explorer/ice", { ...one(values), feature: iceFeature() }).catch((e) => { say(e.message); return null; }) : Promise.resolve(null),
   ];
   let answer, reasons, ice;
