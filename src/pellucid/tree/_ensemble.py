@@ -356,23 +356,8 @@ class TreeEnsemble:
         (built once; importing it imports numba, so only when a kernel runs)."""
         from ._kernels import NodeArrays
 
-        return NodeArrays(
-            left=self.left,
-            right=self.right,
-            feature=self.feature,
-            threshold=self.threshold,
-            default_left=self.default_left,
-            kind=self.kind,
-            cat_start=self.cat_start,
-            cat_len=self.cat_len,
-            cat_other=self.cat_other,
-            cat_dir=self.cat_dir,
-            cover=self.cover,
-            value=self.value,
-            tree_start=self.tree_start,
-            tree_output=self.tree_output,
-            base=self.base,
-        )
+        # The kernels' fields are this ensemble's arrays of the same names.
+        return NodeArrays(*(getattr(self, name) for name in NodeArrays._fields))
 
 
 def model_link(model: Any, link: str) -> str | None:
